@@ -1,0 +1,116 @@
+// The cembed dataset file (.cds): a versioned, checksummed, memory-mapped columnar file.
+//
+// Layout (little-endian; every section starts at a multiple of 64 bytes):
+//   "CEMBDSET" | u32 version | u32 header length | header JSON | padding
+//   labels     float32[rows]
+//   dense      float32[rows * num_dense]           row-major (one row's dense features together)
+//   per categorical feature f:
+//     one-hot:   ids uint32[rows]
+//     multi-hot: offsets uint64[rows + 1], ids uint32[offsets[rows]]
+//   trailer:   u64 XXH64 of every byte before the trailer | "CEMBDEND"
+// The header JSON holds the schema (names, cardinalities, multi-hot flags), the section
+// offsets, and free-form metadata (statistics, the generator's settings).
+#pragma once
+
+#include <cstdint>
+#include <cstdio>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "cembed/bags.h"
+#include "cembed/memory_plan.h"
+
+namespace cembed {
+
+struct DatasetSchema {
+  std::vector<std::string> dense_names;
+  std::vector<FeatureInfo> sparse;  // name and cardinality (ids lie in [0, cardinality))
+  std::vector<bool> multi_hot;      // per sparse feature
+
+  int num_dense() const { return static_cast<int>(dense_names.size()); }
+  int num_sparse() const { return static_cast<int>(sparse.size()); }
+  nlohmann::json to_json() const;
+  static DatasetSchema from_json(const nlohmann::json& j);
+};
+
+class Dataset {
+ public:
+  // Maps `path`; verifies its framing, version and (when verify) checksum and id ranges.
+  static Dataset open(const std::string& path, bool verify = true);
+  Dataset(Dataset&&) noexcept;
+  Dataset& operator=(Dataset&&) noexcept;
+  ~Dataset();
+
+  const std::string& path() const { return path_; }
+  int64_t rows() const { return rows_; }
+  const DatasetSchema& schema() const { return schema_; }
+  const nlohmann::json& metadata() const { return metadata_; }
+
+  float label(int64_t r) const { return labels_[r]; }
+  const float* dense_row(int64_t r) const { return dense_ + r * schema_.num_dense(); }
+  std::span<const Id> bag(int f, int64_t r) const {
+    const auto& c = columns_[f];
+    if (c.offsets == nullptr) return {c.ids + r, 1};
+    return {c.ids + c.offsets[r], static_cast<size_t>(c.offsets[r + 1] - c.offsets[r])};
+  }
+  std::span<const float> labels() const { return {labels_, static_cast<size_t>(rows_)}; }
+
+ private:
+  Dataset() = default;
+  struct Column {
+    const uint64_t* offsets = nullptr;
+    const Id* ids = nullptr;
+  };
+  std::string path_;
+  void* map_ = nullptr;
+  size_t map_size_ = 0;
+  int64_t rows_ = 0;
+  DatasetSchema schema_;
+  nlohmann::json metadata_;
+  const float* labels_ = nullptr;
+  const float* dense_ = nullptr;
+  std::vector<Column> columns_;
+};
+
+// Streams rows into a dataset file with bounded memory (each column spills to a temporary
+// file beside the output); finish() assembles the file and renames it into place.
+class DatasetWriter {
+ public:
+  DatasetWriter(std::string path, DatasetSchema schema);
+  ~DatasetWriter();
+  DatasetWriter(const DatasetWriter&) = delete;
+  DatasetWriter& operator=(const DatasetWriter&) = delete;
+
+  // dense has num_dense() values; bags has num_sparse() entries (one id each for one-hot).
+  void add_row(float label, std::span<const float> dense, std::span<const std::span<const Id>> bags);
+  void set_metadata(nlohmann::json metadata) { metadata_ = std::move(metadata); }
+  int64_t rows() const { return rows_; }
+  void finish();
+
+ private:
+  struct Spill;
+  std::string path_;
+  DatasetSchema schema_;
+  nlohmann::json metadata_ = nlohmann::json::object();
+  int64_t rows_ = 0;
+  std::vector<std::unique_ptr<Spill>> spills_;  // labels, dense, then offsets+ids per feature
+  std::vector<uint64_t> nnz_;
+  bool finished_ = false;
+};
+
+// A batch gathered from a dataset: per feature the bags in CSR form.
+struct Batch {
+  int64_t size = 0;
+  std::vector<float> labels;                  // size
+  std::vector<float> dense;                   // size x num_dense
+  std::vector<std::vector<Id>> ids;           // per feature
+  std::vector<std::vector<uint32_t>> offsets;  // per feature, size + 1
+  std::vector<BagBatch> bags() const;
+};
+
+void gather_batch(const Dataset& data, std::span<const int64_t> rows, Batch& out);
+
+}  // namespace cembed

@@ -1,0 +1,81 @@
+// Dlrm: DLRM (Naumov et al. 2019) over an EmbeddingCollection.
+//
+//   x = bottom_mlp(dense)                         B x d      (ReLU after every layer)
+//   e_f = pooled embedding of feature f           B x d      (EmbeddingCollection)
+//   r = dot_interaction([x, e_1..e_F])            B x (d + (F+1)F/2)
+//   z = top_mlp(r)                                B x 1      (ReLU after all but the last)
+//   loss = mean_b BCEWithLogits(z_b, y_b)
+//
+// train_step() runs forward, backward, the fused table updates and the dense update.
+#pragma once
+
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <vector>
+
+#include "cembed/collection.h"
+#include "cembed/dataset.h"
+#include "cembed/dense_optimizer.h"
+#include "cembed/dot_interaction.h"
+#include "cembed/mlp.h"
+
+namespace cembed {
+
+struct DlrmConfig {
+  int64_t num_dense = 13;
+  int64_t dim = 16;
+  std::vector<int64_t> bottom_hidden = {512, 256, 64};  // then -> dim
+  std::vector<int64_t> top_hidden = {512, 256};         // then -> 1
+  Pooling pooling = Pooling::Sum;
+
+  nlohmann::json to_json() const;
+  static DlrmConfig from_json(const nlohmann::json& j);
+};
+
+class Dlrm {
+ public:
+  Dlrm(DlrmConfig config, MemoryPlan plan);
+
+  const DlrmConfig& config() const { return config_; }
+  EmbeddingCollection& embeddings() { return embeddings_; }
+  const EmbeddingCollection& embeddings() const { return embeddings_; }
+  Mlp& bottom() { return bottom_; }
+  Mlp& top() { return top_; }
+  int64_t dense_parameter_count() const { return bottom_.parameter_count() + top_.parameter_count(); }
+
+  void init(uint64_t seed);
+  // Dense layers use `dense`; embedding tables use `sparse` (fused in their backward).
+  void set_optimizers(const OptimizerConfig& dense, const OptimizerConfig& sparse);
+  const DenseOptimizer& dense_optimizer() const { return *dense_opt_; }
+
+  // Logits (B) of a batch.
+  void forward(const Batch& batch, std::vector<float>& logits);
+  // One optimisation step with learning rate lr; returns the batch's mean loss before the
+  // update. Throws cembed::Error on a non-finite loss.
+  double train_step(const Batch& batch, float lr);
+  // Loss and gradients without any update: fills the MLPs' gradients and returns the loss;
+  // `embedding_grads` receives d loss / d pooled embedding per feature (B x d each).
+  double loss_and_gradients(const Batch& batch, std::vector<std::vector<float>>* embedding_grads);
+
+  // Parameters (MLPs and tables) and all optimizer state.
+  void save(BinaryWriter& out) const;
+  void load(BinaryReader& in);
+
+ private:
+  double forward_backward(const Batch& batch);
+  std::vector<MatrixView> embedding_views(int64_t batch);
+
+  DlrmConfig config_;
+  EmbeddingCollection embeddings_;
+  Mlp bottom_, top_;
+  DotInteraction interaction_;
+  std::unique_ptr<DenseOptimizer> dense_opt_;
+  // Batch-sized buffers, reused across steps.
+  std::vector<float> t_, r_, dr_, dt_, dx_, dz_;
+};
+
+// Mean binary cross entropy of logits z against labels y; writes dz = (sigmoid(z) - y) / B
+// when dz is not null.
+double bce_with_logits(std::span<const float> z, std::span<const float> y, float* dz);
+
+}  // namespace cembed

@@ -1,0 +1,82 @@
+// EmbeddingTable: the one interface behind which every embedding method sits.
+//
+// A table serves one or more categorical features (num_features(); methods with one
+// array shared by every feature, like LMA and ROBE, serve all of them). For a batch of B
+// rows it maps the bags of each feature it serves to B pooled vectors of dim() floats:
+//
+//   out[f].row(b) = pool_{k in bag b of feature f} weight_k * e_f(ids[k])
+//
+// where pool is a sum, or a sum divided by the bag length for Pooling::Mean (an empty bag
+// gives zeros). backward() receives d loss / d out and updates the parameters in place
+// with the optimizer given to set_optimizer() (fused: no dense table gradient is built).
+// Gradients of every occurrence of the same parameter in the batch are added before the
+// optimizer sees them.
+//
+// Contract for implementers: forward() and backward() must be deterministic for a given
+// input, whatever the thread count; ids outside [0, num_values(f)) raise cembed::Error.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "cembed/bags.h"
+#include "cembed/binary_io.h"
+#include "cembed/optimizer.h"
+
+namespace cembed {
+
+// What a table is built for: the features it serves and the shape of each vector.
+struct TableShape {
+  int64_t dim = 16;
+  std::vector<int64_t> cardinalities;  // one entry per served feature
+};
+
+class EmbeddingTable {
+ public:
+  virtual ~EmbeddingTable() = default;
+
+  // The factory spec that rebuilds this table (with its sizes), e.g. "hash:rows=4096".
+  virtual std::string spec() const = 0;
+  virtual std::string method() const = 0;
+  int64_t dim() const { return shape_.dim; }
+  int num_features() const { return static_cast<int>(shape_.cardinalities.size()); }
+  int64_t num_values(int feature) const { return shape_.cardinalities.at(feature); }
+  const TableShape& shape() const { return shape_; }
+
+  // Exact bytes of trainable parameters and of optimizer state, reported apart.
+  virtual int64_t parameter_bytes() const = 0;
+  virtual int64_t optimizer_bytes() const = 0;
+  // Bytes of other per-table data that must be stored with the model (hash seeds are not
+  // counted; LMA signatures are).
+  virtual int64_t auxiliary_bytes() const { return 0; }
+
+  // Draws initial parameters from `seed` (deterministic).
+  virtual void init(uint64_t seed) = 0;
+  // Chooses the optimizer and allocates its state (zeroed / initial accumulator).
+  virtual void set_optimizer(const OptimizerConfig& config) = 0;
+
+  // bags and out have num_features() entries; out[f] is B x dim().
+  virtual void forward(std::span<const BagBatch> bags, Pooling pooling,
+                       std::span<const MatrixView> out) const = 0;
+  // grad_out[f] is B x dim(): d loss / d out[f]. Applies the update with rate `lr`.
+  virtual void backward(std::span<const BagBatch> bags, Pooling pooling,
+                        std::span<const ConstMatrixView> grad_out, float lr) = 0;
+
+  // Parameters and optimizer state; load() requires the same spec and shape.
+  virtual void save(BinaryWriter& out) const = 0;
+  virtual void load(BinaryReader& in) = 0;
+
+  // All trainable parameters, flattened in a fixed order (tests and reference exports).
+  virtual std::vector<std::span<float>> parameter_blocks() = 0;
+
+ protected:
+  explicit EmbeddingTable(TableShape shape) : shape_(std::move(shape)) {}
+  TableShape shape_;
+};
+
+using EmbeddingTablePtr = std::unique_ptr<EmbeddingTable>;
+
+}  // namespace cembed

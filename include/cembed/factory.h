@@ -1,0 +1,46 @@
+// The embedding factory: builds any method from a spec string, like Faiss's index factory.
+//
+//   full                    one row per value
+//   hash:rows=N[,seed=S]    the hashing trick: value v -> row h(v) mod N
+//
+// A spec without its size keys (e.g. plain "hash") is sized by the MemoryPlanner from a
+// budget. Unknown methods and keys are errors that list the valid ones.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "cembed/embedding_table.h"
+#include "cembed/spec.h"
+
+namespace cembed {
+
+// Builds a table for `shape` from a sized spec (see method_info().fit to size one).
+EmbeddingTablePtr make_table(const std::string& spec, const TableShape& shape);
+
+struct MethodInfo {
+  std::string name;
+  std::string summary;
+  std::vector<std::string> keys;
+  // True when one table (one array) serves every feature of the collection.
+  bool shared_across_features = false;
+};
+
+std::vector<MethodInfo> list_methods();
+const MethodInfo& method_info(const std::string& name);
+
+// Parameter bytes of the table `spec` would build for `shape` (spec must be sized).
+int64_t spec_parameter_bytes(const Spec& spec, const TableShape& shape);
+// Returns `spec` with its size keys set so that its parameters take at most `budget_bytes`
+// for `shape`, as close to it as the method allows; throws naming the smallest budget the
+// method can meet when none fits.
+Spec fit_spec_to_budget(const Spec& spec, const TableShape& shape, int64_t budget_bytes);
+// True when `spec` carries its size keys (so it can be built without a budget).
+bool spec_is_sized(const Spec& spec);
+
+}  // namespace cembed
+
+namespace cembed {
+// Smallest parameter bytes the method of `spec` can take for `shape`.
+int64_t spec_min_bytes(const Spec& spec, const TableShape& shape);
+}  // namespace cembed

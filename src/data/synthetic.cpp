@@ -1,0 +1,253 @@
+#include "cembed/synthetic.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <numeric>
+
+#include "cembed/dataset.h"
+#include "cembed/errors.h"
+#include "cembed/file_format.h"
+#include "cembed/metrics.h"
+#include "cembed/random.h"
+#include "data/zipf.h"
+
+namespace cembed {
+namespace {
+
+constexpr int kDense = 13;
+constexpr int kSparse = 26;
+constexpr int64_t kChunk = 1 << 15;
+// Child feature <- parent feature (the parent's value determines the child's, mostly).
+constexpr int kParent[kSparse] = {-1, 0, -1, 2, -1, -1, -1, 6, -1, -1, -1, -1, -1,
+                                  -1, -1, 11, -1, -1, -1, -1, -1, -1, -1, 20, -1, -1};
+
+int64_t gcd(int64_t a, int64_t b) { return b == 0 ? a : gcd(b, a % b); }
+
+// The hidden model: everything that decides a row, drawn once from the seed.
+class HiddenModel {
+ public:
+  explicit HiddenModel(const SyntheticConfig& c) : c_(c), card_(synthetic_cardinalities(c)) {
+    Rng rng(derive_seed(c.seed, 0x4d0d31));
+    const int k = c.latent_dim;
+    for (int f = 0; f < kSparse; ++f) {
+      const int64_t n = card_[f];
+      zipf_.emplace_back(n, c.zipf_exponent);
+      int64_t a = 1 + static_cast<int64_t>(rng.below(static_cast<uint64_t>(n)));
+      while (gcd(a, n) != 1) a = a % n + 1;
+      mult_.push_back(a);
+      add_.push_back(static_cast<int64_t>(rng.below(static_cast<uint64_t>(n))));
+      for (int cl = 0; cl < c.clusters; ++cl) shift_.push_back(static_cast<int64_t>(rng.below(static_cast<uint64_t>(n))));
+      for (int g = 0; g < c.latent_groups * k; ++g) group_vec_.push_back(static_cast<float>(rng.normal()));
+      for (int j = 0; j < k; ++j) linear_.push_back(static_cast<float>(rng.normal()));
+    }
+    for (int j = 0; j < kDense; ++j) {
+      dense_mu_.push_back(static_cast<float>(0.5 + 2.5 * rng.uniform()));
+      dense_weight_.push_back(static_cast<float>(rng.normal() * 0.5));
+      for (int cl = 0; cl < c.clusters; ++cl) dense_cluster_.push_back(static_cast<float>(rng.normal() * 0.7));
+    }
+    for (int cl = 0; cl < c.clusters; ++cl) cluster_bias_.push_back(static_cast<float>(rng.normal() * 0.5));
+  }
+
+  const std::vector<int64_t>& cardinalities() const { return card_; }
+
+  // Draws one row: dense (kDense), ids (kSparse); returns the raw (unstandardised) logit.
+  double draw(Rng& rng, float* dense, uint32_t* ids) const {
+    const int k = c_.latent_dim;
+    const auto cl = static_cast<int>(rng.below(static_cast<uint64_t>(c_.clusters)));
+    float sum[16] = {};
+    double sq = 0, lin = 0;
+    for (int f = 0; f < kSparse; ++f) {
+      const int64_t n = card_[f];
+      int64_t id;
+      if (kParent[f] >= 0 && rng.uniform() < 0.9) {
+        id = static_cast<int64_t>(mix64(derive_seed(c_.seed, f, ids[kParent[f]])) % static_cast<uint64_t>(n));
+      } else {
+        int64_t r = zipf_[f].sample(rng) - 1;
+        if (rng.uniform() < 0.5) r = (r + shift_[f * c_.clusters + cl]) % n;
+        id = static_cast<int64_t>((static_cast<__uint128_t>(mult_[f]) * r + add_[f]) % n);
+      }
+      ids[f] = static_cast<uint32_t>(id);
+      float u[16];
+      value_vector(f, static_cast<uint64_t>(id), u);
+      for (int j = 0; j < k; ++j) {
+        sum[j] += u[j];
+        sq += u[j] * u[j];
+        lin += linear_[f * k + j] * u[j];
+      }
+    }
+    double pair = 0;
+    for (int j = 0; j < k; ++j) pair += sum[j] * sum[j];
+    pair = 0.5 * (pair - sq);  // sum over f < g of <u_f, u_g>
+    double dense_term = 0;
+    for (int j = 0; j < kDense; ++j) {
+      double x = 0;
+      if (rng.uniform() >= 0.1) {  // 10% missing, stored as 0 like an empty Criteo field
+        const double mu = dense_mu_[j] + dense_cluster_[j * c_.clusters + cl];
+        x = std::floor(std::exp(mu + rng.normal()));
+      }
+      dense[j] = static_cast<float>(std::log1p(x));
+      dense_term += dense_weight_[j] * (dense[j] - dense_mu_[j]);
+    }
+    return lin / std::sqrt(static_cast<double>(kSparse)) + pair / kSparse + dense_term + cluster_bias_[cl];
+  }
+
+ private:
+  void value_vector(int f, uint64_t id, float* u) const {
+    const uint64_t h = derive_seed(c_.seed, 0x7a1 + f, id);
+    const auto g = static_cast<int>(h % static_cast<uint64_t>(c_.latent_groups));
+    Rng noise(h);
+    const float* gv = group_vec_.data() + (static_cast<int64_t>(f) * c_.latent_groups + g) * c_.latent_dim;
+    for (int j = 0; j < c_.latent_dim; ++j) u[j] = gv[j] + static_cast<float>(c_.value_noise * noise.normal());
+  }
+
+  SyntheticConfig c_;
+  std::vector<int64_t> card_;
+  std::vector<ZipfSampler> zipf_;
+  std::vector<int64_t> mult_, add_, shift_;
+  std::vector<float> group_vec_, linear_, dense_mu_, dense_weight_, dense_cluster_, cluster_bias_;
+};
+
+struct Chunk {
+  std::vector<float> dense, raw_logit;
+  std::vector<uint32_t> ids;
+  std::vector<float> uniforms;  // for the label draw
+};
+
+void draw_chunk(const HiddenModel& m, uint64_t seed, int split, int64_t chunk, int64_t rows, Chunk& out) {
+  Rng rng(derive_seed(seed, 0x5b17 + split, chunk));
+  out.dense.resize(rows * kDense);
+  out.ids.resize(rows * kSparse);
+  out.raw_logit.resize(rows);
+  out.uniforms.resize(rows);
+  for (int64_t r = 0; r < rows; ++r) {
+    out.raw_logit[r] = static_cast<float>(m.draw(rng, out.dense.data() + r * kDense, out.ids.data() + r * kSparse));
+    out.uniforms[r] = static_cast<float>(rng.uniform());
+  }
+}
+
+double sigmoid(double z) { return 1.0 / (1.0 + std::exp(-z)); }
+
+}  // namespace
+
+nlohmann::json SyntheticConfig::to_json() const {
+  return {{"train_rows", train_rows},   {"valid_rows", valid_rows},       {"test_rows", test_rows},
+          {"scale", scale},             {"uniform_cardinality", uniform_cardinality},
+          {"zipf_exponent", zipf_exponent}, {"latent_dim", latent_dim},  {"latent_groups", latent_groups},
+          {"clusters", clusters},       {"value_noise", value_noise},     {"logit_scale", logit_scale},
+          {"ctr", ctr},                 {"seed", seed}};
+}
+
+const std::vector<int64_t>& criteo_kaggle_cardinalities() {
+  static const std::vector<int64_t> c = {1460,  583,  10131227, 2202608, 305,     24,  12517, 633,    3,
+                                         93145, 5683, 8351593,  3194,    27,      14992, 5461306, 10, 5652,
+                                         2173,  4,    7046547,  18,      15,      286181, 105,    142572};
+  return c;
+}
+
+std::vector<int64_t> synthetic_cardinalities(const SyntheticConfig& c) {
+  CEMBED_CHECK(c.scale > 0, "synthetic: scale must be positive, got {}", c.scale);
+  std::vector<int64_t> out;
+  for (int64_t n : criteo_kaggle_cardinalities()) {
+    if (c.uniform_cardinality > 0) {
+      out.push_back(c.uniform_cardinality);
+    } else {
+      // Small features keep their size (up to 16 values); the rest scale.
+      out.push_back(std::max(std::min<int64_t>(n, 16), static_cast<int64_t>(std::ceil(static_cast<double>(n) * c.scale))));
+    }
+  }
+  return out;
+}
+
+SyntheticSummary write_synthetic(const SyntheticConfig& c, const std::string& out_dir, int threads) {
+  CEMBED_CHECK(c.train_rows > 0 && c.test_rows > 0 && c.valid_rows >= 0, "synthetic: row counts must be positive");
+  CEMBED_CHECK(c.latent_dim >= 1 && c.latent_dim <= 16, "synthetic: latent_dim must be in [1, 16]");
+  CEMBED_CHECK(c.clusters >= 1 && c.latent_groups >= 1, "synthetic: clusters and latent_groups must be positive");
+  CEMBED_CHECK(c.ctr > 0 && c.ctr < 1, "synthetic: ctr must be in (0, 1)");
+  const auto start = std::chrono::steady_clock::now();
+  std::filesystem::create_directories(out_dir);
+  const HiddenModel model(c);
+
+  // Standardise the logit on a pilot sample (its own stream), then find the bias giving `ctr`.
+  Chunk pilot;
+  draw_chunk(model, c.seed, 99, 0, 20000, pilot);
+  double mean = 0, var = 0;
+  for (float z : pilot.raw_logit) mean += z;
+  mean /= static_cast<double>(pilot.raw_logit.size());
+  for (float z : pilot.raw_logit) var += (z - mean) * (z - mean);
+  const double sd = std::sqrt(var / static_cast<double>(pilot.raw_logit.size()));
+  const double scale = c.logit_scale / std::max(sd, 1e-9);
+  double lo = -20, hi = 20;
+  for (int it = 0; it < 60; ++it) {
+    const double mid = 0.5 * (lo + hi);
+    double p = 0;
+    for (float z : pilot.raw_logit) p += sigmoid(mid + scale * (z - mean));
+    (p / static_cast<double>(pilot.raw_logit.size()) < c.ctr ? lo : hi) = mid;
+  }
+  const double bias = 0.5 * (lo + hi);
+
+  DatasetSchema schema;
+  const auto& card = model.cardinalities();
+  for (int j = 0; j < kDense; ++j) schema.dense_names.push_back("I" + std::to_string(j + 1));
+  for (int f = 0; f < kSparse; ++f) {
+    schema.sparse.push_back({"C" + std::to_string(f + 1), card[f]});
+    schema.multi_hot.push_back(false);
+  }
+
+  SyntheticSummary summary;
+  summary.stats["config"] = c.to_json();
+  summary.stats["cardinalities"] = card;
+  const std::pair<const char*, int64_t> splits[] = {{"train", c.train_rows}, {"valid", c.valid_rows}, {"test", c.test_rows}};
+  threads = std::max(1, threads);
+  for (int s = 0; s < 3; ++s) {
+    const auto [name, rows] = splits[s];
+    if (rows == 0) continue;
+    const std::string path = (std::filesystem::path(out_dir) / (std::string(name) + ".cds")).string();
+    DatasetWriter writer(path, schema);
+    std::vector<float> probs;
+    std::vector<float> labels;
+    probs.reserve(rows);
+    labels.reserve(rows);
+    const int64_t chunks = (rows + kChunk - 1) / kChunk;
+    std::vector<Chunk> block(threads);
+    std::vector<std::span<const Id>> bags(kSparse);
+    for (int64_t first = 0; first < chunks; first += threads) {
+      const int64_t count = std::min<int64_t>(threads, chunks - first);
+#pragma omp parallel for num_threads(threads) schedule(static, 1)
+      for (int64_t i = 0; i < count; ++i) {
+        const int64_t ch = first + i;
+        draw_chunk(model, c.seed, s, ch, std::min(kChunk, rows - ch * kChunk), block[i]);
+      }
+      for (int64_t i = 0; i < count; ++i) {
+        const Chunk& chunk = block[i];
+        const int64_t n = static_cast<int64_t>(chunk.raw_logit.size());
+        for (int64_t r = 0; r < n; ++r) {
+          const double p = sigmoid(bias + scale * (chunk.raw_logit[r] - mean));
+          const float label = chunk.uniforms[r] < p ? 1.0f : 0.0f;
+          probs.push_back(static_cast<float>(p));
+          labels.push_back(label);
+          for (int f = 0; f < kSparse; ++f) bags[f] = {chunk.ids.data() + r * kSparse + f, 1};
+          writer.add_row(label, {chunk.dense.data() + r * kDense, kDense}, bags);
+        }
+      }
+    }
+    const double ctr = std::accumulate(labels.begin(), labels.end(), 0.0) / static_cast<double>(rows);
+    nlohmann::json split_stats = {{"rows", rows},
+                                  {"ctr", ctr},
+                                  {"bayes_auc", roc_auc(probs, labels)},
+                                  {"bayes_logloss", log_loss(probs, labels)}};
+    nlohmann::json meta = {{"source", "synthetic"}, {"split", name}, {"generator", c.to_json()}, {"stats", split_stats}};
+    writer.set_metadata(meta);
+    writer.finish();
+    summary.files.push_back(path);
+    summary.stats[name] = split_stats;
+  }
+  summary.stats["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  write_file_atomically((std::filesystem::path(out_dir) / "synthetic.json").string(), summary.stats.dump(2) + "\n");
+  return summary;
+}
+
+}  // namespace cembed

@@ -1,0 +1,62 @@
+// hash: the hashing trick. Value v of a feature with n values uses row h(v) mod rows of a
+// table of `rows` rows (rows <= n); h is a seeded 64-bit mixer. Memory rows * dim floats.
+#include <algorithm>
+
+#include "cembed/errors.h"
+#include "cembed/random.h"
+#include "embedding/registry.h"
+#include "embedding/row_table.h"
+
+namespace cembed {
+namespace {
+
+constexpr uint64_t kDefaultHashSeed = 0x5eed;
+
+class HashTable final : public RowTable {
+ public:
+  HashTable(const TableShape& shape, int64_t rows, uint64_t seed) : RowTable(shape, rows), seed_(seed) {}
+  std::string spec() const override {
+    std::string s = "hash:rows=" + std::to_string(rows());
+    if (seed_ != kDefaultHashSeed) s += ",seed=" + std::to_string(seed_);
+    return s;
+  }
+  std::string method() const override { return "hash"; }
+
+ protected:
+  int64_t map_row(Id id) const override {
+    return static_cast<int64_t>(mix64(id ^ mix64(seed_)) % static_cast<uint64_t>(rows()));
+  }
+
+ private:
+  uint64_t seed_;
+};
+
+int64_t hash_bytes(const Spec& spec, const TableShape& shape) {
+  return spec.get_int("rows", 0) * shape.dim * static_cast<int64_t>(sizeof(float));
+}
+
+}  // namespace
+
+MethodEntry hash_table_method() {
+  return {
+      {"hash", "hashing trick: row = h(v) mod rows", {"rows", "seed"}, false},
+      [](const Spec& spec, const TableShape& shape) -> EmbeddingTablePtr {
+        const int64_t rows = spec.get_int("rows", 0);
+        CEMBED_CHECK(rows > 0, "bad spec '{}': rows must be positive", spec.str());
+        const auto seed = static_cast<uint64_t>(spec.get_int("seed", kDefaultHashSeed));
+        return std::make_unique<HashTable>(shape, rows, seed);
+      },
+      hash_bytes,
+      [](const Spec& spec, const TableShape& shape, int64_t budget) {
+        const int64_t row_bytes = shape.dim * static_cast<int64_t>(sizeof(float));
+        CEMBED_CHECK(budget >= row_bytes, "hash needs at least one row ({} bytes), budget is {}", row_bytes, budget);
+        Spec sized = spec;
+        sized.set("rows", std::to_string(std::min(budget / row_bytes, shape.cardinalities.at(0))));
+        return sized;
+      },
+      [](const Spec& spec) { return spec.has("rows"); },
+      [](const Spec&, const TableShape& shape) { return shape.dim * static_cast<int64_t>(sizeof(float)); },
+  };
+}
+
+}  // namespace cembed

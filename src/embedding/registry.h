@@ -1,0 +1,27 @@
+// The method registry: one entry per embedding method. To add a method, write its file in
+// this folder with a `MethodEntry xxx_method()` function, declare it below and add one line
+// to method_registry() in registry.cpp.
+#pragma once
+
+#include <vector>
+
+#include "cembed/factory.h"
+
+namespace cembed {
+
+struct MethodEntry {
+  MethodInfo info;
+  EmbeddingTablePtr (*build)(const Spec& spec, const TableShape& shape);
+  int64_t (*parameter_bytes)(const Spec& spec, const TableShape& shape);
+  Spec (*fit)(const Spec& spec, const TableShape& shape, int64_t budget_bytes);
+  bool (*is_sized)(const Spec& spec);
+  // Smallest parameter bytes the method can take for `shape` (any size).
+  int64_t (*min_bytes)(const Spec& spec, const TableShape& shape);
+};
+
+const std::vector<MethodEntry>& method_registry();
+
+MethodEntry full_table_method();
+MethodEntry hash_table_method();
+
+}  // namespace cembed

@@ -1,0 +1,195 @@
+#include "kernels/embedding_kernels.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <map>
+
+#include "cembed/errors.h"
+
+namespace cembed::kernels {
+namespace {
+
+void check_rows(const RowBags& bags, int64_t num_rows) {
+  for (int64_t r : bags.rows) {
+    CEMBED_CHECK(r >= 0 && r < num_rows, "embedding kernel: row {} out of range [0, {})", r, num_rows);
+  }
+  CEMBED_CHECK(bags.weights.empty() || bags.weights.size() == bags.rows.size(),
+               "embedding kernel: {} weights for {} ids", bags.weights.size(), bags.rows.size());
+  CEMBED_CHECK(!bags.offsets.empty() && bags.offsets.back() == bags.rows.size(),
+               "embedding kernel: offsets end at {} but there are {} ids",
+               bags.offsets.empty() ? 0 : bags.offsets.back(), bags.rows.size());
+}
+
+float bag_scale(Pooling pooling, int64_t len) {
+  if (pooling == Pooling::Sum) return 1.0f;
+  return len > 0 ? 1.0f / static_cast<float>(len) : 0.0f;
+}
+
+template <int D>
+void pool_fixed(const float* table, const RowBags& bags, Pooling pooling, MatrixView out) {
+  const int64_t batch = static_cast<int64_t>(bags.offsets.size()) - 1;
+  const bool weighted = !bags.weights.empty();
+  for (int64_t b = 0; b < batch; ++b) {
+    float acc[D] = {};
+    const uint32_t begin = bags.offsets[b], end = bags.offsets[b + 1];
+    for (uint32_t k = begin; k < end; ++k) {
+      if (k + 4 < end) __builtin_prefetch(table + bags.rows[k + 4] * D);
+      const float* src = table + bags.rows[k] * D;
+      const float w = weighted ? bags.weights[k] : 1.0f;
+      for (int j = 0; j < D; ++j) acc[j] += w * src[j];
+    }
+    const float s = bag_scale(pooling, end - begin);
+    float* dst = out.row(b);
+    for (int j = 0; j < D; ++j) dst[j] = acc[j] * s;
+  }
+}
+
+void pool_generic(const float* table, int64_t dim, const RowBags& bags, Pooling pooling, MatrixView out) {
+  const int64_t batch = static_cast<int64_t>(bags.offsets.size()) - 1;
+  const bool weighted = !bags.weights.empty();
+  for (int64_t b = 0; b < batch; ++b) {
+    float* dst = out.row(b);
+    std::fill(dst, dst + dim, 0.0f);
+    const uint32_t begin = bags.offsets[b], end = bags.offsets[b + 1];
+    for (uint32_t k = begin; k < end; ++k) {
+      const float* src = table + bags.rows[k] * dim;
+      const float w = weighted ? bags.weights[k] : 1.0f;
+      for (int64_t j = 0; j < dim; ++j) dst[j] += w * src[j];
+    }
+    const float s = bag_scale(pooling, end - begin);
+    for (int64_t j = 0; j < dim; ++j) dst[j] *= s;
+  }
+}
+
+}  // namespace
+
+void pool_rows_reference(const float* table, int64_t num_rows, int64_t dim, const RowBags& bags,
+                         Pooling pooling, MatrixView out) {
+  check_rows(bags, num_rows);
+  const int64_t batch = static_cast<int64_t>(bags.offsets.size()) - 1;
+  for (int64_t b = 0; b < batch; ++b) {
+    const int64_t len = bags.offsets[b + 1] - bags.offsets[b];
+    for (int64_t j = 0; j < dim; ++j) {
+      double acc = 0.0;
+      for (uint32_t k = bags.offsets[b]; k < bags.offsets[b + 1]; ++k) {
+        const double w = bags.weights.empty() ? 1.0 : bags.weights[k];
+        acc += w * table[bags.rows[k] * dim + j];
+      }
+      out.row(b)[j] = static_cast<float>(acc * bag_scale(pooling, len));
+    }
+  }
+}
+
+void pool_rows(const float* table, int64_t num_rows, int64_t dim, const RowBags& bags, Pooling pooling,
+               MatrixView out) {
+  check_rows(bags, num_rows);
+  switch (dim) {
+    case 4: return pool_fixed<4>(table, bags, pooling, out);
+    case 8: return pool_fixed<8>(table, bags, pooling, out);
+    case 16: return pool_fixed<16>(table, bags, pooling, out);
+    case 32: return pool_fixed<32>(table, bags, pooling, out);
+    case 64: return pool_fixed<64>(table, bags, pooling, out);
+    case 128: return pool_fixed<128>(table, bags, pooling, out);
+    default: return pool_generic(table, dim, bags, pooling, out);
+  }
+}
+
+void coalesce_gradients_reference(const RowBags& bags, Pooling pooling, ConstMatrixView grad, int64_t dim,
+                                  RowGradients& out) {
+  std::map<int64_t, std::vector<double>> acc;
+  const int64_t batch = static_cast<int64_t>(bags.offsets.size()) - 1;
+  for (int64_t b = 0; b < batch; ++b) {
+    const float s = bag_scale(pooling, bags.offsets[b + 1] - bags.offsets[b]);
+    for (uint32_t k = bags.offsets[b]; k < bags.offsets[b + 1]; ++k) {
+      auto& a = acc[bags.rows[k]];
+      a.resize(dim, 0.0);
+      const double w = bags.weights.empty() ? 1.0 : bags.weights[k];
+      for (int64_t j = 0; j < dim; ++j) a[j] += s * w * grad.row(b)[j];
+    }
+  }
+  out.rows.clear();
+  out.grads.clear();
+  for (const auto& [row, g] : acc) {
+    out.rows.push_back(row);
+    for (double v : g) out.grads.push_back(static_cast<float>(v));
+  }
+}
+
+void coalesce_gradients(const RowBags& bags, Pooling pooling, ConstMatrixView grad, int64_t dim,
+                        RowGradients& out) {
+  const int64_t n = static_cast<int64_t>(bags.rows.size());
+  const int64_t batch = static_cast<int64_t>(bags.offsets.size()) - 1;
+  CEMBED_CHECK(n < (int64_t{1} << 32), "embedding kernel: {} ids in one batch (limit 2^32)", n);
+  // Sort keys: row in the high 32 bits, position of the id in the low 32 bits, so equal
+  // rows are summed in input order whatever the thread count.
+  auto& keys = out.scratch;
+  keys.resize(n);
+  for (int64_t k = 0; k < n; ++k) {
+    const auto r = static_cast<uint64_t>(bags.rows[k]);
+    CEMBED_CHECK(r < (uint64_t{1} << 32), "embedding kernel: row {} beyond 2^32", r);
+    keys[k] = (r << 32) | static_cast<uint64_t>(k);
+  }
+  std::sort(keys.begin(), keys.end());
+  // Bag index and scale of each id position.
+  thread_local std::vector<uint32_t> bag_of;
+  thread_local std::vector<float> scale_of;
+  bag_of.resize(n);
+  scale_of.resize(n);
+  for (int64_t b = 0; b < batch; ++b) {
+    const float s = bag_scale(pooling, bags.offsets[b + 1] - bags.offsets[b]);
+    for (uint32_t k = bags.offsets[b]; k < bags.offsets[b + 1]; ++k) {
+      bag_of[k] = static_cast<uint32_t>(b);
+      scale_of[k] = bags.weights.empty() ? s : s * bags.weights[k];
+    }
+  }
+  out.rows.clear();
+  out.grads.clear();
+  for (int64_t i = 0; i < n;) {
+    const uint64_t row = keys[i] >> 32;
+    out.rows.push_back(static_cast<int64_t>(row));
+    const size_t base = out.grads.size();
+    out.grads.resize(base + dim, 0.0f);
+    float* acc = out.grads.data() + base;
+    for (; i < n && (keys[i] >> 32) == row; ++i) {
+      const uint32_t k = static_cast<uint32_t>(keys[i]);
+      const float s = scale_of[k];
+      const float* g = grad.row(bag_of[k]);
+      for (int64_t j = 0; j < dim; ++j) acc[j] += s * g[j];
+    }
+  }
+}
+
+void apply_row_updates(float* table, float* state, int64_t num_rows, int64_t dim, const RowGradients& g,
+                       const OptimizerConfig& opt, float lr) {
+  const int64_t n = static_cast<int64_t>(g.rows.size());
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t r = g.rows[i];
+    CEMBED_CHECK(r >= 0 && r < num_rows, "embedding update: row {} out of range [0, {})", r, num_rows);
+    float* w = table + r * dim;
+    const float* gr = g.grads.data() + i * dim;
+    switch (opt.kind) {
+      case OptimizerKind::Sgd:
+        for (int64_t j = 0; j < dim; ++j) w[j] -= lr * gr[j];
+        break;
+      case OptimizerKind::Adagrad: {
+        float* s = state + r * dim;
+        for (int64_t j = 0; j < dim; ++j) {
+          s[j] += gr[j] * gr[j];
+          w[j] -= lr * gr[j] / (std::sqrt(s[j]) + opt.eps);
+        }
+        break;
+      }
+      case OptimizerKind::RowwiseAdagrad: {
+        float sq = 0.0f;
+        for (int64_t j = 0; j < dim; ++j) sq += gr[j] * gr[j];
+        state[r] += sq / static_cast<float>(dim);
+        const float step = lr / (std::sqrt(state[r]) + opt.eps);
+        for (int64_t j = 0; j < dim; ++j) w[j] -= step * gr[j];
+        break;
+      }
+    }
+  }
+}
+
+}  // namespace cembed::kernels

@@ -1,0 +1,52 @@
+// Embedding kernels: pooled gather (forward) and coalesced sparse update (backward).
+//
+// Both work on a row-major table of `dim` floats per row, after the caller has mapped
+// every id of a bag batch to a table row (rows[k] for the k-th id). Semantics (the
+// scalar reference below is the specification):
+//
+//   forward:  out.row(b) = scale_b * sum_{k=offsets[b]}^{offsets[b+1]-1} w_k * table[rows[k]]
+//             w_k = weights[k] or 1; scale_b = 1 (sum) or 1/len(b) (mean; 0 for empty bags)
+//   backward: g_r = sum over k with rows[k] == r of scale_b(k) * w_k * grad.row(b(k)),
+//             then each distinct row r is updated once with g_r by the optimizer.
+//
+// Rows must lie in [0, num_rows): the kernels check and raise cembed::Error otherwise.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "cembed/bags.h"
+#include "cembed/optimizer.h"
+
+namespace cembed::kernels {
+
+struct RowBags {
+  std::span<const int64_t> rows;      // one table row per id
+  std::span<const uint32_t> offsets;  // batch + 1
+  std::span<const float> weights;     // empty or rows.size()
+};
+
+void pool_rows_reference(const float* table, int64_t num_rows, int64_t dim, const RowBags& bags,
+                         Pooling pooling, MatrixView out);
+void pool_rows(const float* table, int64_t num_rows, int64_t dim, const RowBags& bags, Pooling pooling,
+               MatrixView out);
+
+// Gradients summed per distinct row, rows in increasing order; grads is rows.size() x dim.
+struct RowGradients {
+  std::vector<int64_t> rows;
+  std::vector<float> grads;
+  std::vector<uint64_t> scratch;  // reused sort keys
+};
+
+void coalesce_gradients_reference(const RowBags& bags, Pooling pooling, ConstMatrixView grad,
+                                  int64_t dim, RowGradients& out);
+void coalesce_gradients(const RowBags& bags, Pooling pooling, ConstMatrixView grad, int64_t dim,
+                        RowGradients& out);
+
+// Applies one optimizer step to each row in `g`. `state` holds the optimizer state laid out
+// as optimizer_state_floats(kind, num_rows, dim) (null for SGD).
+void apply_row_updates(float* table, float* state, int64_t num_rows, int64_t dim, const RowGradients& g,
+                       const OptimizerConfig& opt, float lr);
+
+}  // namespace cembed::kernels

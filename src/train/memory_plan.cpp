@@ -1,0 +1,211 @@
+#include "cembed/memory_plan.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <numeric>
+
+#include "cembed/errors.h"
+#include "cembed/factory.h"
+
+namespace cembed {
+
+Budget Budget::parse_bytes(const std::string& text) {
+  double value = 0;
+  const char* begin = text.data();
+  const char* end = text.data() + text.size();
+  auto [ptr, ec] = std::from_chars(begin, end, value);
+  CEMBED_CHECK(ec == std::errc() && value > 0, "bad memory budget '{}': expected a positive size like 64MiB",
+               text);
+  const std::string unit(ptr, end);
+  static const std::pair<const char*, double> units[] = {
+      {"", 1},          {"B", 1},         {"KB", 1e3},         {"MB", 1e6},         {"GB", 1e9},
+      {"KiB", 1024.0},  {"MiB", 1048576.0}, {"GiB", 1073741824.0}, {"k", 1e3}, {"M", 1e6}, {"G", 1e9}};
+  for (const auto& [name, factor] : units) {
+    if (unit == name) return Budget::bytes(std::floor(value * factor));
+  }
+  fail("bad memory budget '{}': unknown unit '{}' (B, KB, MB, GB, KiB, MiB, GiB)", text, unit);
+}
+
+std::string Budget::str() const {
+  switch (kind) {
+    case Kind::None: return "none";
+    case Kind::Bytes: return fmt::format("{:.0f} bytes", value);
+    case Kind::Ratio: return fmt::format("{:g}x less than full", value);
+  }
+  return "?";
+}
+
+int64_t MemoryPlan::full_bytes() const {
+  int64_t total = 0;
+  for (const auto& f : features) total += f.cardinality * dim * static_cast<int64_t>(sizeof(float));
+  return total;
+}
+
+int64_t MemoryPlan::parameter_bytes() const {
+  int64_t total = 0;
+  for (const auto& t : tables) total += t.parameter_bytes;
+  return total;
+}
+
+int MemoryPlan::table_of(int feature) const {
+  for (size_t t = 0; t < tables.size(); ++t) {
+    for (int f : tables[t].features) {
+      if (f == feature) return static_cast<int>(t);
+    }
+  }
+  fail("memory plan: feature {} has no table", feature);
+}
+
+std::string MemoryPlan::describe() const {
+  std::string out = fmt::format("memory plan: method {}, dim {}, budget {}\n", method, dim, budget.str());
+  out += fmt::format("  {:<12} {:>12} {:<28} {:>14}\n", "feature", "values", "table", "param bytes");
+  for (const auto& t : tables) {
+    for (size_t i = 0; i < t.features.size(); ++i) {
+      const auto& f = features[t.features[i]];
+      out += fmt::format("  {:<12} {:>12} {:<28} {:>14}\n", f.name, f.cardinality, i == 0 ? t.spec : "  (shared)",
+                         i == 0 ? std::to_string(t.parameter_bytes) : "");
+    }
+  }
+  const int64_t total = parameter_bytes();
+  out += fmt::format("  total {} bytes = {:.2f} MiB, {:.2f}x less than full ({} bytes)", total,
+                     static_cast<double>(total) / 1048576.0,
+                     static_cast<double>(full_bytes()) / static_cast<double>(std::max<int64_t>(total, 1)), full_bytes());
+  if (budget_bytes >= 0) out += fmt::format(", budget {} bytes", budget_bytes);
+  return out + "\n";
+}
+
+nlohmann::json MemoryPlan::to_json() const {
+  nlohmann::json j;
+  j["method"] = method;
+  j["dim"] = dim;
+  j["budget_kind"] = budget.kind == Budget::Kind::None ? "none" : budget.kind == Budget::Kind::Bytes ? "bytes" : "ratio";
+  j["budget_value"] = budget.value;
+  j["budget_bytes"] = budget_bytes;
+  j["small_threshold"] = small_threshold;
+  j["full_bytes"] = full_bytes();
+  j["parameter_bytes"] = parameter_bytes();
+  for (const auto& f : features) j["features"].push_back({{"name", f.name}, {"cardinality", f.cardinality}});
+  for (const auto& t : tables) {
+    j["tables"].push_back({{"spec", t.spec}, {"features", t.features}, {"parameter_bytes", t.parameter_bytes}});
+  }
+  return j;
+}
+
+MemoryPlan MemoryPlan::from_json(const nlohmann::json& j) {
+  MemoryPlan p;
+  p.method = j.at("method");
+  p.dim = j.at("dim");
+  const std::string kind = j.at("budget_kind");
+  p.budget.kind = kind == "none" ? Budget::Kind::None : kind == "bytes" ? Budget::Kind::Bytes : Budget::Kind::Ratio;
+  p.budget.value = j.at("budget_value");
+  p.budget_bytes = j.at("budget_bytes");
+  p.small_threshold = j.at("small_threshold");
+  for (const auto& f : j.at("features")) p.features.push_back({f.at("name"), f.at("cardinality")});
+  for (const auto& t : j.at("tables")) {
+    p.tables.push_back({t.at("spec"), t.at("features").get<std::vector<int>>(), t.at("parameter_bytes")});
+  }
+  return p;
+}
+
+MemoryPlan plan_memory(const std::string& method_spec, const std::vector<FeatureInfo>& features, int64_t dim,
+                       Budget budget, int64_t small_threshold) {
+  CEMBED_CHECK(!features.empty(), "memory plan: no categorical features");
+  CEMBED_CHECK(dim > 0, "memory plan: embedding dimension must be positive, got {}", dim);
+  MemoryPlan plan;
+  plan.method = method_spec;
+  plan.dim = dim;
+  plan.budget = budget;
+  plan.small_threshold = small_threshold;
+  plan.features = features;
+
+  const Spec spec = Spec::parse(method_spec);
+  const MethodInfo& info = method_info(spec.name);
+  const int64_t fb = static_cast<int64_t>(sizeof(float)) * dim;
+  auto shape_of = [&](const std::vector<int>& fs) {
+    TableShape s{dim, {}};
+    for (int f : fs) s.cardinalities.push_back(features[f].cardinality);
+    return s;
+  };
+
+  // Small features keep full tables; a "full" method makes every feature small.
+  std::vector<int> small, large;
+  for (int f = 0; f < static_cast<int>(features.size()); ++f) {
+    const bool is_small = spec.name == "full" || features[f].cardinality < small_threshold;
+    (is_small ? small : large).push_back(f);
+  }
+  int64_t small_bytes = 0;
+  for (int f : small) small_bytes += features[f].cardinality * fb;
+
+  if (budget.kind == Budget::Kind::Bytes) plan.budget_bytes = static_cast<int64_t>(budget.value);
+  if (budget.kind == Budget::Kind::Ratio) {
+    CEMBED_CHECK(budget.value > 0, "memory plan: compression ratio must be positive, got {}", budget.value);
+    plan.budget_bytes = static_cast<int64_t>(std::floor(static_cast<double>(plan.full_bytes()) / budget.value));
+  }
+
+  for (int f : small) plan.tables.push_back({"full", {f}, features[f].cardinality * fb});
+  if (large.empty()) {
+    CEMBED_CHECK(plan.budget_bytes < 0 || small_bytes <= plan.budget_bytes,
+                 "memory plan: budget {} bytes is below the {} bytes of full tables; the smallest budget {} can meet is {} bytes",
+                 plan.budget_bytes, small_bytes, method_spec, small_bytes);
+    return plan;
+  }
+
+  // Groups of large features that get one table each.
+  std::vector<std::vector<int>> groups;
+  if (info.shared_across_features) {
+    groups.push_back(large);
+  } else {
+    for (int f : large) groups.push_back({f});
+  }
+
+  if (plan.budget_bytes < 0) {
+    CEMBED_CHECK(spec_is_sized(spec), "memory plan: '{}' has no size; give its size keys or a memory budget",
+                 method_spec);
+    for (auto& g : groups) {
+      plan.tables.push_back({spec.str(), g, spec_parameter_bytes(spec, shape_of(g))});
+    }
+    return plan;
+  }
+
+  int64_t min_total = small_bytes;
+  for (auto& g : groups) min_total += spec_min_bytes(spec, shape_of(g));
+  CEMBED_CHECK(min_total <= plan.budget_bytes,
+               "memory plan: budget {} bytes is too small for '{}' on these features; the smallest budget it can meet is {} bytes",
+               plan.budget_bytes, method_spec, min_total);
+
+  // Smallest groups first, so what they cannot use (rounding, caps) passes to larger ones.
+  std::vector<int64_t> group_full(groups.size());
+  for (size_t g = 0; g < groups.size(); ++g) {
+    for (int f : groups[g]) group_full[g] += features[f].cardinality * fb;
+  }
+  std::vector<size_t> order(groups.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return group_full[a] < group_full[b]; });
+  int64_t remaining = plan.budget_bytes - small_bytes;
+  int64_t remaining_full = 0;
+  for (int64_t b : group_full) remaining_full += b;
+  int64_t remaining_min = min_total - small_bytes;
+  for (size_t g : order) {
+    const TableShape shape = shape_of(groups[g]);
+    const int64_t own_min = spec_min_bytes(spec, shape);
+    remaining_min -= own_min;
+    // Proportional share, kept large enough for this group's minimum and small enough
+    // to leave every later group its minimum.
+    auto share = static_cast<int64_t>(static_cast<double>(remaining) * static_cast<double>(group_full[g]) /
+                                      static_cast<double>(remaining_full));
+    share = std::clamp(share, own_min, remaining - remaining_min);
+    const Spec sized = fit_spec_to_budget(spec, shape, share);
+    const int64_t bytes = spec_parameter_bytes(sized, shape);
+    CEMBED_CHECK(bytes <= share, "memory plan: '{}' took {} bytes for a share of {}", sized.str(), bytes, share);
+    plan.tables.push_back({sized.str(), groups[g], bytes});
+    remaining -= bytes;
+    remaining_full -= group_full[g];
+  }
+  // Keep the table order by first feature so the plan reads in feature order.
+  std::stable_sort(plan.tables.begin(), plan.tables.end(),
+                   [](const PlannedTable& a, const PlannedTable& b) { return a.features[0] < b.features[0]; });
+  return plan;
+}
+
+}  // namespace cembed

@@ -1,0 +1,350 @@
+#include "cembed/trainer.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <fstream>
+#include <numeric>
+
+#include "cembed/errors.h"
+#include "cembed/file_format.h"
+#include "cembed/metrics.h"
+#include "cembed/random.h"
+#include "kernels/dense_kernels.h"
+#include "train/progress.h"
+
+namespace cembed {
+namespace {
+
+constexpr char kCheckpointMagic[] = "CEMBCKPT";
+constexpr uint32_t kCheckpointVersion = 1;
+
+using Clock = std::chrono::steady_clock;
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+OptimizerConfig dense_optimizer(const TrainConfig& c) {
+  OptimizerConfig o;
+  o.kind = parse_optimizer_kind(c.optimizer);
+  if (o.kind == OptimizerKind::RowwiseAdagrad) o.kind = OptimizerKind::Adagrad;
+  return o;
+}
+
+OptimizerConfig table_optimizer(const TrainConfig& c) {
+  OptimizerConfig o;
+  o.kind = parse_optimizer_kind(c.table_optimizer.empty() ? c.optimizer : c.table_optimizer);
+  return o;
+}
+
+std::vector<int64_t> epoch_order(int64_t rows, uint64_t seed, int64_t epoch, bool shuffle) {
+  std::vector<int64_t> order(rows);
+  std::iota(order.begin(), order.end(), 0);
+  if (shuffle) {
+    Rng rng(derive_seed(seed, 0xE90C, epoch));
+    for (int64_t i = rows - 1; i > 0; --i) std::swap(order[i], order[rng.below(static_cast<uint64_t>(i + 1))]);
+  }
+  return order;
+}
+
+int64_t rss_anon_bytes() {
+  std::ifstream in("/proc/self/status");
+  std::string key;
+  while (in >> key) {
+    if (key == "RssAnon:") {
+      int64_t kb = 0;
+      in >> kb;
+      return kb * 1024;
+    }
+    in.ignore(1 << 20, '\n');
+  }
+  return 0;
+}
+
+std::unique_ptr<Dlrm> build_model(const TrainConfig& c, const MemoryPlan& plan) {
+  auto model = std::make_unique<Dlrm>(c.model, plan);
+  model->init(c.seed);
+  model->set_optimizers(dense_optimizer(c), table_optimizer(c));
+  return model;
+}
+
+// Fields that must agree between a checkpoint and the run that resumes from it.
+nlohmann::json resume_identity(const TrainConfig& c) {
+  nlohmann::json j = c.to_json();
+  for (const char* k : {"epochs", "max_steps", "eval_every", "eval_batch_size", "checkpoint_path", "checkpoint_every",
+                        "resume_path", "report_path", "progress", "valid_path", "test_path", "threads"}) {
+    j.erase(k);
+  }
+  return j;
+}
+
+}  // namespace
+
+nlohmann::json TrainConfig::to_json() const {
+  return {{"train_path", train_path},
+          {"valid_path", valid_path},
+          {"test_path", test_path},
+          {"model", model.to_json()},
+          {"embedding", embedding},
+          {"budget_kind", budget.kind == Budget::Kind::None ? "none" : budget.kind == Budget::Kind::Bytes ? "bytes" : "ratio"},
+          {"budget_value", budget.value},
+          {"small_threshold", small_threshold},
+          {"optimizer", optimizer},
+          {"table_optimizer", table_optimizer},
+          {"lr", lr.base},
+          {"warmup_steps", lr.warmup_steps},
+          {"decay_start", lr.decay_start},
+          {"decay_steps", lr.decay_steps},
+          {"min_lr", lr.min_lr},
+          {"batch_size", batch_size},
+          {"epochs", epochs},
+          {"max_steps", max_steps},
+          {"threads", threads},
+          {"seed", seed},
+          {"shuffle", shuffle},
+          {"eval_every", eval_every},
+          {"eval_batch_size", eval_batch_size},
+          {"checkpoint_path", checkpoint_path},
+          {"checkpoint_every", checkpoint_every},
+          {"resume_path", resume_path},
+          {"report_path", report_path},
+          {"progress", progress}};
+}
+
+TrainConfig TrainConfig::from_json(const nlohmann::json& j) {
+  TrainConfig c;
+  c.train_path = j.at("train_path");
+  c.valid_path = j.at("valid_path");
+  c.test_path = j.at("test_path");
+  c.model = DlrmConfig::from_json(j.at("model"));
+  c.embedding = j.at("embedding");
+  const std::string kind = j.at("budget_kind");
+  c.budget.kind = kind == "none" ? Budget::Kind::None : kind == "bytes" ? Budget::Kind::Bytes : Budget::Kind::Ratio;
+  c.budget.value = j.at("budget_value");
+  c.small_threshold = j.at("small_threshold");
+  c.optimizer = j.at("optimizer");
+  c.table_optimizer = j.at("table_optimizer");
+  c.lr.base = j.at("lr");
+  c.lr.warmup_steps = j.at("warmup_steps");
+  c.lr.decay_start = j.at("decay_start");
+  c.lr.decay_steps = j.at("decay_steps");
+  c.lr.min_lr = j.at("min_lr");
+  c.batch_size = j.at("batch_size");
+  c.epochs = j.at("epochs");
+  c.max_steps = j.at("max_steps");
+  c.threads = j.at("threads");
+  c.seed = j.at("seed");
+  c.shuffle = j.at("shuffle");
+  c.eval_every = j.at("eval_every");
+  c.eval_batch_size = j.at("eval_batch_size");
+  c.checkpoint_path = j.at("checkpoint_path");
+  c.checkpoint_every = j.at("checkpoint_every");
+  c.resume_path = j.at("resume_path");
+  c.report_path = j.at("report_path");
+  c.progress = j.at("progress");
+  return c;
+}
+
+nlohmann::json EvalResult::to_json() const {
+  return {{"rows", rows}, {"auc", auc}, {"logloss", logloss}, {"ctr", ctr}, {"seconds", seconds}};
+}
+
+EvalResult evaluate(Dlrm& model, const Dataset& data, int64_t batch_size) {
+  const auto start = Clock::now();
+  EvalResult r;
+  r.rows = data.rows();
+  std::vector<float> probs;
+  probs.reserve(data.rows());
+  Batch batch;
+  std::vector<float> logits;
+  std::vector<int64_t> rows;
+  for (int64_t first = 0; first < data.rows(); first += batch_size) {
+    const int64_t n = std::min(batch_size, data.rows() - first);
+    rows.resize(n);
+    std::iota(rows.begin(), rows.end(), first);
+    gather_batch(data, rows, batch);
+    model.forward(batch, logits);
+    for (float z : logits) probs.push_back(static_cast<float>(1.0 / (1.0 + std::exp(-static_cast<double>(z)))));
+  }
+  r.auc = roc_auc(probs, data.labels());
+  r.logloss = log_loss(probs, data.labels());
+  r.ctr = std::accumulate(data.labels().begin(), data.labels().end(), 0.0) / std::max<double>(1.0, static_cast<double>(data.rows()));
+  r.seconds = seconds_since(start);
+  return r;
+}
+
+void save_checkpoint(const std::string& path, const TrainConfig& config, const Dlrm& model, const TrainState& state) {
+  BinaryWriter w;
+  w.str(config.to_json().dump());
+  w.str(model.embeddings().plan().to_json().dump());
+  w.i64(state.step);
+  w.i64(state.epoch);
+  w.i64(state.batch_in_epoch);
+  model.save(w);
+  write_framed_file(path, kCheckpointMagic, kCheckpointVersion, w.bytes());
+}
+
+LoadedCheckpoint load_checkpoint(const std::string& path) {
+  const std::string payload = read_framed_file(path, kCheckpointMagic, kCheckpointVersion);
+  BinaryReader r(payload.data(), payload.size(), path);
+  LoadedCheckpoint out;
+  try {
+    out.config = TrainConfig::from_json(nlohmann::json::parse(r.str("config")));
+    out.plan = MemoryPlan::from_json(nlohmann::json::parse(r.str("memory plan")));
+  } catch (const nlohmann::json::exception& e) {
+    fail("{}: corrupt checkpoint header: {}", path, e.what());
+  }
+  out.state.step = r.i64("step");
+  out.state.epoch = r.i64("epoch");
+  out.state.batch_in_epoch = r.i64("batch in epoch");
+  out.model = build_model(out.config, out.plan);
+  out.model->load(r);
+  r.expect_end();
+  return out;
+}
+
+void set_num_threads(int threads) { kernels::set_num_threads(threads); }
+
+int64_t peak_rss_bytes() {
+  std::ifstream in("/proc/self/status");
+  std::string key;
+  while (in >> key) {
+    if (key == "VmHWM:") {
+      int64_t kb = 0;
+      in >> kb;
+      return kb * 1024;
+    }
+    in.ignore(1 << 20, '\n');
+  }
+  return 0;
+}
+
+nlohmann::json train(const TrainConfig& cfg_in) {
+  TrainConfig cfg = cfg_in;
+  CEMBED_CHECK(!cfg.train_path.empty(), "train: no training data given");
+  CEMBED_CHECK(cfg.batch_size > 0, "train: batch size must be positive, got {}", cfg.batch_size);
+  CEMBED_CHECK(cfg.epochs > 0 || cfg.max_steps > 0, "train: give epochs > 0 or max_steps > 0");
+  kernels::set_num_threads(cfg.threads);
+
+  const Dataset train_data = Dataset::open(cfg.train_path);
+  std::unique_ptr<Dataset> valid_data, test_data;
+  if (!cfg.valid_path.empty()) valid_data = std::make_unique<Dataset>(Dataset::open(cfg.valid_path));
+  if (!cfg.test_path.empty()) test_data = std::make_unique<Dataset>(Dataset::open(cfg.test_path));
+  const auto& schema = train_data.schema();
+  for (const Dataset* d : {valid_data.get(), test_data.get()}) {
+    if (d == nullptr) continue;
+    CEMBED_CHECK(d->schema().to_json() == schema.to_json(), "{}: schema differs from the training data {}", d->path(),
+                 train_data.path());
+  }
+  cfg.model.num_dense = schema.num_dense();
+
+  std::unique_ptr<Dlrm> model;
+  MemoryPlan plan;
+  TrainState state;
+  if (!cfg.resume_path.empty()) {
+    LoadedCheckpoint ck = load_checkpoint(cfg.resume_path);
+    CEMBED_CHECK(resume_identity(ck.config) == resume_identity(cfg),
+                 "{}: the checkpoint was made with another configuration; resume with the same data, model, "
+                 "method, optimizer, batch size and seed\n  checkpoint: {}\n  this run:   {}",
+                 cfg.resume_path, resume_identity(ck.config).dump(), resume_identity(cfg).dump());
+    model = std::move(ck.model);
+    plan = ck.plan;
+    state = ck.state;
+    fmt::print(stderr, "resumed from {} at step {} (epoch {}, batch {})\n", cfg.resume_path, state.step, state.epoch,
+               state.batch_in_epoch);
+  } else {
+    plan = plan_memory(cfg.embedding, schema.sparse, cfg.model.dim, cfg.budget, cfg.small_threshold);
+    model = build_model(cfg, plan);
+  }
+  if (cfg.progress) fmt::print(stderr, "{}", plan.describe());
+
+  const int64_t steps_per_epoch = (train_data.rows() + cfg.batch_size - 1) / cfg.batch_size;
+  int64_t total_steps = steps_per_epoch * std::max<int64_t>(cfg.epochs, 1);
+  if (cfg.max_steps > 0) total_steps = cfg.epochs > 0 ? std::min(total_steps, cfg.max_steps) : cfg.max_steps;
+  const int64_t epochs = (total_steps + steps_per_epoch - 1) / steps_per_epoch;
+
+  nlohmann::json curve = nlohmann::json::array(), evals = nlohmann::json::array();
+  Progress progress(total_steps, cfg.progress);
+  Batch batch;
+  double train_seconds = 0, running = 0, loss_sum = 0;
+  int64_t samples = 0, loss_count = 0, peak_anon = rss_anon_bytes();
+  const Dataset* monitor = valid_data ? valid_data.get() : test_data.get();
+  const int64_t curve_every = std::max<int64_t>(1, total_steps / 200);
+  auto checkpoint = [&] {
+    if (!cfg.checkpoint_path.empty()) save_checkpoint(cfg.checkpoint_path, cfg, *model, state);
+  };
+
+  for (; state.epoch < epochs && state.step < total_steps; ++state.epoch, state.batch_in_epoch = 0) {
+    const auto order = epoch_order(train_data.rows(), cfg.seed, state.epoch, cfg.shuffle);
+    for (; state.batch_in_epoch < steps_per_epoch && state.step < total_steps;) {
+      const auto t0 = Clock::now();
+      const int64_t first = state.batch_in_epoch * cfg.batch_size;
+      const int64_t n = std::min(cfg.batch_size, train_data.rows() - first);
+      gather_batch(train_data, std::span(order).subspan(first, n), batch);
+      const float lr = cfg.lr.at(state.step);
+      const double loss = model->train_step(batch, lr);
+      train_seconds += seconds_since(t0);
+      samples += n;
+      ++state.step;
+      ++state.batch_in_epoch;
+      running = loss_count == 0 ? loss : 0.98 * running + 0.02 * loss;
+      loss_sum += loss;
+      ++loss_count;
+      if (state.step % curve_every == 0 || state.step == total_steps) {
+        curve.push_back({{"step", state.step}, {"loss", loss_sum / loss_count}, {"lr", lr}});
+        loss_sum = 0;
+        loss_count = 0;
+        peak_anon = std::max(peak_anon, rss_anon_bytes());
+      }
+      progress.update(state.step, static_cast<double>(samples) / std::max(train_seconds, 1e-9), running);
+      if (cfg.eval_every > 0 && monitor != nullptr && state.step % cfg.eval_every == 0 && state.step < total_steps) {
+        const EvalResult e = evaluate(*model, *monitor, cfg.eval_batch_size);
+        nlohmann::json ej = e.to_json();
+        ej["step"] = state.step;
+        evals.push_back(ej);
+        if (cfg.progress) fmt::print(stderr, "\nstep {}: {} auc {:.5f} logloss {:.5f}\n", state.step, monitor->path(), e.auc, e.logloss);
+      }
+      if (cfg.checkpoint_every > 0 && state.step % cfg.checkpoint_every == 0) checkpoint();
+    }
+    if (state.batch_in_epoch < steps_per_epoch) break;  // stopped inside the epoch (max_steps)
+  }
+  progress.finish();
+  checkpoint();
+  peak_anon = std::max(peak_anon, rss_anon_bytes());
+
+  nlohmann::json report;
+  report["config"] = cfg.to_json();
+  report["plan"] = plan.to_json();
+  const EmbeddingCollection& emb = model->embeddings();
+  const int64_t dense_bytes = model->dense_parameter_count() * static_cast<int64_t>(sizeof(float));
+  report["embedding"] = {{"method", cfg.embedding},
+                         {"parameter_bytes", emb.parameter_bytes()},
+                         {"optimizer_bytes", emb.optimizer_bytes()},
+                         {"auxiliary_bytes", emb.auxiliary_bytes()},
+                         {"full_bytes", plan.full_bytes()},
+                         {"compression", static_cast<double>(plan.full_bytes()) / static_cast<double>(emb.parameter_bytes())}};
+  report["dense"] = {{"parameter_bytes", dense_bytes}, {"optimizer_bytes", model->dense_optimizer().state_bytes()}};
+  report["train"] = {{"rows", train_data.rows()},
+                     {"steps", state.step},
+                     {"samples", samples},
+                     {"seconds", train_seconds},
+                     {"samples_per_second", static_cast<double>(samples) / std::max(train_seconds, 1e-9)},
+                     {"curve", curve},
+                     {"evaluations", evals}};
+  if (valid_data) report["valid"] = evaluate(*model, *valid_data, cfg.eval_batch_size).to_json();
+  if (test_data) report["test"] = evaluate(*model, *test_data, cfg.eval_batch_size).to_json();
+  const int64_t model_bytes = emb.parameter_bytes() + emb.optimizer_bytes() + 2 * dense_bytes +
+                              model->dense_optimizer().state_bytes();
+  report["memory"] = {{"peak_rss_bytes", peak_rss_bytes()},
+                      {"peak_anonymous_bytes", peak_anon},
+                      {"model_and_optimizer_bytes", model_bytes},
+                      {"note", "peak_rss counts the memory-mapped dataset pages read; peak_anonymous does not"}};
+  for (const char* split : {"train", "valid", "test"}) {
+    const Dataset* d = std::string(split) == "train" ? &train_data : std::string(split) == "valid" ? valid_data.get() : test_data.get();
+    if (d != nullptr && d->metadata().contains("stats") && d->metadata()["stats"].contains("bayes_auc")) {
+      report["data"][split] = d->metadata()["stats"];
+    }
+  }
+  if (!cfg.report_path.empty()) write_file_atomically(cfg.report_path, report.dump(2) + "\n");
+  return report;
+}
+
+}  // namespace cembed

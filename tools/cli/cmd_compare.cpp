@@ -1,0 +1,52 @@
+#include <fmt/format.h>
+
+#include <charconv>
+
+#include "cembed/errors.h"
+#include "cembed/file_format.h"
+#include "commands.h"
+
+namespace cembed::cli {
+namespace {
+
+// "SPEC" or "SPEC@RATIO" (e.g. "hash@16").
+std::pair<std::string, double> parse_run(const std::string& text) {
+  const auto at = text.rfind('@');
+  if (at == std::string::npos) return {text, 0};
+  double ratio = 0;
+  const std::string r = text.substr(at + 1);
+  auto [ptr, ec] = std::from_chars(r.data(), r.data() + r.size(), ratio);
+  CEMBED_CHECK(ec == std::errc() && ptr == r.data() + r.size() && ratio > 0,
+               "bad run '{}': expected SPEC or SPEC@RATIO, e.g. hash@16", text);
+  return {text.substr(0, at), ratio};
+}
+
+}  // namespace
+
+void add_compare_command(CLI::App& app) {
+  auto* cmd = app.add_subcommand("compare", "train several methods on one dataset and print them side by side");
+  auto opts = std::make_shared<TrainOptions>();
+  auto runs = std::make_shared<std::vector<std::string>>(std::vector<std::string>{"full", "hash@16"});
+  auto out = std::make_shared<std::string>();
+  opts->add_to(*cmd);
+  cmd->add_option("--runs", *runs, "methods to train: SPEC or SPEC@RATIO (ratio = full bytes / budget)")
+      ->delimiter(',')
+      ->capture_default_str();
+  cmd->add_option("--out", *out, "write all reports as one JSON file here");
+  cmd->callback([=] {
+    std::vector<nlohmann::json> reports;
+    for (const auto& run : *runs) {
+      const auto [spec, ratio] = parse_run(run);
+      TrainConfig c = opts->resolve();
+      c.embedding = spec;
+      if (ratio > 0) c.budget = Budget::ratio(ratio);
+      c.report_path.clear();
+      if (c.progress) fmt::print(stderr, "== {}\n", run);
+      reports.push_back(train(c));
+    }
+    print_results_table(reports);
+    if (!out->empty()) write_file_atomically(*out, nlohmann::json(reports).dump(2) + "\n");
+  });
+}
+
+}  // namespace cembed::cli

@@ -1,0 +1,36 @@
+// The cembed command-line tool: argument parsing only; every command calls the library.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "cembed/trainer.h"
+
+namespace cembed::cli {
+
+// Options shared by `train` and `compare`, turned into a TrainConfig.
+struct TrainOptions {
+  TrainConfig config;
+  std::string budget_bytes;  // --embedding-budget
+  double compression = 0;    // --compression
+  std::string pooling = "sum";
+  bool quiet = false;
+  bool no_shuffle = false;
+
+  void add_to(CLI::App& app);
+  TrainConfig resolve() const;
+};
+
+void add_synth_command(CLI::App& app);
+void add_train_command(CLI::App& app);
+void add_eval_command(CLI::App& app);
+void add_plan_command(CLI::App& app);
+void add_methods_command(CLI::App& app);
+void add_compare_command(CLI::App& app);
+
+// One result line per report: method, embedding bytes, compression, test AUC, log loss, samples/s.
+void print_results_table(const std::vector<nlohmann::json>& reports);
+
+}  // namespace cembed::cli

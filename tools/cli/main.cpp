@@ -1,0 +1,27 @@
+#include <fmt/format.h>
+
+#include "cembed/errors.h"
+#include "commands.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"cembed: train and serve recommendation models with compressed embedding tables"};
+  app.require_subcommand(1);
+  cembed::cli::add_synth_command(app);
+  cembed::cli::add_train_command(app);
+  cembed::cli::add_eval_command(app);
+  cembed::cli::add_plan_command(app);
+  cembed::cli::add_methods_command(app);
+  cembed::cli::add_compare_command(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const cembed::Error& e) {
+    fmt::print(stderr, "cembed: error: {}\n", e.what());
+    return 1;
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "cembed: unexpected error: {}\n", e.what());
+    return 2;
+  }
+  return 0;
+}
