@@ -7,6 +7,7 @@
 #include <xxhash.h>
 
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 
 #include "cembed/errors.h"
@@ -216,6 +217,11 @@ void DatasetWriter::add_row(float label, std::span<const float> dense, std::span
   CEMBED_CHECK(static_cast<int>(dense.size()) == schema_.num_dense() && static_cast<int>(bags.size()) == schema_.num_sparse(),
                "dataset writer: row has {} dense and {} categorical values, schema has {} and {}", dense.size(),
                bags.size(), schema_.num_dense(), schema_.num_sparse());
+  CEMBED_CHECK(std::isfinite(label), "dataset writer: label {} in row {} is not a finite number", label, rows_);
+  for (size_t j = 0; j < dense.size(); ++j) {
+    CEMBED_CHECK(std::isfinite(dense[j]), "dataset writer: dense feature '{}' is {} in row {}", schema_.dense_names[j],
+                 dense[j], rows_);
+  }
   spills_[0]->write(&label, sizeof label);
   spills_[1]->write(dense.data(), dense.size_bytes());
   for (int f = 0; f < schema_.num_sparse(); ++f) {

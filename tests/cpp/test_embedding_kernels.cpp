@@ -1,0 +1,125 @@
+// The optimized kernels against their scalar references, over a grid of shapes and the
+// named corner cases (empty bags, repeated rows, out-of-bound rows).
+#include <gtest/gtest.h>
+
+#include <tuple>
+
+#include "cembed/errors.h"
+#include "kernels/embedding_kernels.h"
+#include "test_helpers.h"
+
+namespace cembed {
+namespace {
+
+using kernels::RowBags;
+
+struct Case {
+  std::vector<int64_t> rows;
+  std::vector<uint32_t> offsets{0};
+  std::vector<float> weights;
+  RowBags view() const { return {rows, offsets, weights}; }
+};
+
+// Bags with lengths 0..max_len over `num_rows` rows; repeated rows are likely when small.
+Case make_case(Rng& rng, int64_t batch, int64_t num_rows, int max_len, bool weighted) {
+  Case c;
+  for (int64_t b = 0; b < batch; ++b) {
+    const auto len = static_cast<int>(rng.below(static_cast<uint64_t>(max_len + 1)));
+    for (int k = 0; k < len; ++k) {
+      c.rows.push_back(static_cast<int64_t>(rng.below(static_cast<uint64_t>(num_rows))));
+      if (weighted) c.weights.push_back(rng.uniform(-1.0f, 2.0f));
+    }
+    c.offsets.push_back(static_cast<uint32_t>(c.rows.size()));
+  }
+  return c;
+}
+
+class KernelGrid : public ::testing::TestWithParam<std::tuple<int, bool, Pooling, int>> {};
+
+TEST_P(KernelGrid, PoolMatchesReference) {
+  const auto [dim, weighted, pooling, max_len] = GetParam();
+  Rng rng(dim * 131 + weighted * 7 + max_len);
+  const int64_t num_rows = 23, batch = 37;
+  const auto table = testing::random_vector(rng, num_rows * dim);
+  const Case c = make_case(rng, batch, num_rows, max_len, weighted);
+  std::vector<float> out(batch * dim, -1.0f), ref(batch * dim, -2.0f);
+  kernels::pool_rows(table.data(), num_rows, dim, c.view(), pooling, {out.data(), batch, dim, dim});
+  kernels::pool_rows_reference(table.data(), num_rows, dim, c.view(), pooling, {ref.data(), batch, dim, dim});
+  for (size_t i = 0; i < out.size(); ++i) ASSERT_NEAR(out[i], ref[i], 1e-5) << "element " << i;
+}
+
+TEST_P(KernelGrid, CoalesceMatchesReference) {
+  const auto [dim, weighted, pooling, max_len] = GetParam();
+  Rng rng(dim * 17 + weighted * 3 + max_len);
+  const int64_t num_rows = 11, batch = 29;  // few rows: many repeats
+  const Case c = make_case(rng, batch, num_rows, max_len, weighted);
+  const auto grad = testing::random_vector(rng, batch * dim);
+  kernels::RowGradients out, ref;
+  kernels::coalesce_gradients(c.view(), pooling, {grad.data(), batch, dim, dim}, dim, out);
+  kernels::coalesce_gradients_reference(c.view(), pooling, {grad.data(), batch, dim, dim}, dim, ref);
+  ASSERT_EQ(out.rows, ref.rows);
+  for (size_t i = 0; i < out.grads.size(); ++i) ASSERT_NEAR(out.grads[i], ref.grads[i], 1e-5);
+}
+
+INSTANTIATE_TEST_SUITE_P(Shapes, KernelGrid,
+                         ::testing::Combine(::testing::Values(1, 3, 4, 8, 16, 33, 64, 128), ::testing::Bool(),
+                                            ::testing::Values(Pooling::Sum, Pooling::Mean), ::testing::Values(0, 1, 4)));
+
+TEST(Kernels, EmptyBagsPoolToZero) {
+  const std::vector<float> table(4 * 16, 1.0f);
+  Case c;
+  c.offsets = {0, 0, 0};
+  std::vector<float> out(2 * 16, 5.0f);
+  for (Pooling p : {Pooling::Sum, Pooling::Mean}) {
+    kernels::pool_rows(table.data(), 4, 16, c.view(), p, {out.data(), 2, 16, 16});
+    for (float v : out) EXPECT_EQ(v, 0.0f);
+  }
+}
+
+TEST(Kernels, OutOfBoundRowsAreErrors) {
+  const std::vector<float> table(4 * 8, 1.0f);
+  std::vector<float> out(8);
+  for (int64_t bad : {int64_t{4}, int64_t{-1}, int64_t{1} << 40}) {
+    Case c;
+    c.rows = {0, bad};
+    c.offsets = {0, 2};
+    EXPECT_THROW(kernels::pool_rows(table.data(), 4, 8, c.view(), Pooling::Sum, {out.data(), 1, 8, 8}), Error);
+  }
+}
+
+TEST(Kernels, StridedOutputLeavesGapsAlone) {
+  Rng rng(5);
+  const auto table = testing::random_vector(rng, 10 * 4);
+  const Case c = make_case(rng, 3, 10, 2, false);
+  std::vector<float> out(3 * 10, 7.0f);
+  kernels::pool_rows(table.data(), 10, 4, c.view(), Pooling::Sum, {out.data() + 2, 3, 4, 10});
+  for (int b = 0; b < 3; ++b) {
+    for (int j : {0, 1, 6, 7, 8, 9}) EXPECT_EQ(out[b * 10 + j], 7.0f);
+  }
+}
+
+TEST(Kernels, UpdatesFollowTheOptimizerRules) {
+  const int64_t dim = 4;
+  kernels::RowGradients g;
+  g.rows = {1};
+  g.grads = {0.5f, -1.0f, 2.0f, 0.0f};
+  for (OptimizerKind kind : {OptimizerKind::Sgd, OptimizerKind::Adagrad, OptimizerKind::RowwiseAdagrad}) {
+    std::vector<float> table(3 * dim, 1.0f);
+    std::vector<float> state(optimizer_state_floats(kind, 3, dim), 0.25f);
+    OptimizerConfig opt{kind, 1e-10f, 0.25f};
+    kernels::apply_row_updates(table.data(), state.data(), 3, dim, g, opt, 0.1f);
+    double row_state = 0.25;
+    for (float v : g.grads) row_state += v * v / dim;
+    for (int64_t j = 0; j < dim; ++j) {
+      const double gj = g.grads[j];
+      double expect = 1.0 - 0.1 * gj;
+      if (kind == OptimizerKind::Adagrad) expect = 1.0 - 0.1 * gj / (std::sqrt(0.25 + gj * gj) + 1e-10);
+      if (kind == OptimizerKind::RowwiseAdagrad) expect = 1.0 - 0.1 * gj / (std::sqrt(row_state) + 1e-10);
+      EXPECT_NEAR(table[dim + j], expect, 1e-6) << optimizer_kind_name(kind) << " element " << j;
+      EXPECT_EQ(table[j], 1.0f);  // untouched rows stay
+    }
+  }
+}
+
+}  // namespace
+}  // namespace cembed

@@ -1,0 +1,124 @@
+// Every table type: gradients against finite differences (through the fused SGD update),
+// id range errors, save/load round trips.
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "cembed/errors.h"
+#include "cembed/factory.h"
+#include "test_helpers.h"
+
+namespace cembed {
+namespace {
+
+// loss = sum_b <out[b], R[b]>; d loss / d out = R.
+double probe_loss(const EmbeddingTable& t, const BagBatch& bags, Pooling p, const std::vector<float>& r) {
+  const int64_t b = bags.batch_size(), d = t.dim();
+  std::vector<float> out(b * d);
+  MatrixView view{out.data(), b, d, d};
+  t.forward(std::span(&bags, 1), p, std::span(&view, 1));
+  double loss = 0;
+  for (size_t i = 0; i < out.size(); ++i) loss += static_cast<double>(out[i]) * r[i];
+  return loss;
+}
+
+class TableGradients : public ::testing::TestWithParam<std::tuple<std::string, Pooling, bool>> {};
+
+TEST_P(TableGradients, SgdUpdateEqualsFiniteDifferenceGradient) {
+  const auto [spec, pooling, weighted] = GetParam();
+  const int64_t n = 60, d = 8, batch = 12;
+  auto table = make_table(spec, {d, {n}});
+  table->init(3);
+  table->set_optimizer({OptimizerKind::Sgd});
+  Rng rng(11);
+  const auto bags = testing::random_bags(rng, batch, n, 0, 5, weighted);  // repeats and empty bags
+  const auto r = testing::random_vector(rng, batch * d);
+  const BagBatch view = bags.view();
+
+  auto blocks = table->parameter_blocks();
+  std::vector<float> before(blocks[0].begin(), blocks[0].end());
+  std::vector<double> fd(before.size());
+  for (size_t i = 0; i < before.size(); ++i) {
+    fd[i] = testing::finite_difference([&] { return probe_loss(*table, view, pooling, r); }, blocks[0][i], 1e-2);
+  }
+  // SGD with lr = 1: w_new = w - g, so g = w - w_new.
+  ConstMatrixView grad{r.data(), batch, d, d};
+  table->backward(std::span(&view, 1), pooling, std::span(&grad, 1), 1.0f);
+  int touched = 0;
+  for (size_t i = 0; i < before.size(); ++i) {
+    const double g = static_cast<double>(before[i]) - blocks[0][i];
+    ASSERT_TRUE(testing::close(g, fd[i], 1e-3, 1e-4)) << spec << " parameter " << i << ": " << g << " vs " << fd[i];
+    touched += g != 0;
+  }
+  EXPECT_GT(touched, 0);
+}
+
+INSTANTIATE_TEST_SUITE_P(Methods, TableGradients,
+                         ::testing::Combine(::testing::Values("full", "hash:rows=17", "hash:rows=5,seed=9"),
+                                            ::testing::Values(Pooling::Sum, Pooling::Mean), ::testing::Bool()));
+
+TEST(Tables, OutOfRangeIdNamesTheValue) {
+  auto table = make_table("full", {4, {10}});
+  std::vector<Id> ids = {3, 10};
+  std::vector<uint32_t> offsets = {0, 2};
+  BagBatch bags{ids, offsets, {}};
+  std::vector<float> out(4);
+  MatrixView view{out.data(), 1, 4, 4};
+  try {
+    table->forward(std::span(&bags, 1), Pooling::Sum, std::span(&view, 1));
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("value id 10 out of range [0, 10)"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Tables, HashSpreadsValuesOverRows) {
+  auto table = make_table("hash:rows=64", {4, {100000}});
+  table->init(1);
+  // Distinct ids share rows only through the hash: 64 rows are all used by 10k ids.
+  std::vector<Id> ids(10000);
+  for (Id i = 0; i < 10000; ++i) ids[i] = i * 7;
+  std::vector<uint32_t> offsets(ids.size() + 1);
+  for (size_t i = 0; i < offsets.size(); ++i) offsets[i] = static_cast<uint32_t>(i);
+  std::vector<float> out(ids.size() * 4);
+  BagBatch bags{ids, offsets, {}};
+  MatrixView view{out.data(), static_cast<int64_t>(ids.size()), 4, 4};
+  table->forward(std::span(&bags, 1), Pooling::Sum, std::span(&view, 1));
+  std::set<float> distinct;
+  for (size_t i = 0; i < ids.size(); ++i) distinct.insert(out[i * 4]);
+  EXPECT_EQ(distinct.size(), 64u);
+}
+
+TEST(Tables, SaveLoadRoundTrip) {
+  for (const std::string spec : {"full", "hash:rows=13"}) {
+    auto a = make_table(spec, {4, {50}});
+    a->init(5);
+    a->set_optimizer({OptimizerKind::Adagrad});
+    Rng rng(2);
+    const auto bags = testing::random_bags(rng, 8, 50, 1, 3, false);
+    const auto g = testing::random_vector(rng, 8 * 4);
+    const BagBatch view = bags.view();
+    ConstMatrixView grad{g.data(), 8, 4, 4};
+    a->backward(std::span(&view, 1), Pooling::Sum, std::span(&grad, 1), 0.1f);
+    BinaryWriter w;
+    a->save(w);
+    auto b = make_table(spec, {4, {50}});
+    b->set_optimizer({OptimizerKind::Adagrad});
+    BinaryReader r(w.bytes().data(), w.bytes().size(), "test");
+    b->load(r);
+    r.expect_end();
+    EXPECT_EQ(probe_loss(*a, view, Pooling::Sum, g), probe_loss(*b, view, Pooling::Sum, g));
+    // Same optimizer state: one more identical step keeps them equal.
+    a->backward(std::span(&view, 1), Pooling::Sum, std::span(&grad, 1), 0.1f);
+    b->backward(std::span(&view, 1), Pooling::Sum, std::span(&grad, 1), 0.1f);
+    EXPECT_EQ(probe_loss(*a, view, Pooling::Sum, g), probe_loss(*b, view, Pooling::Sum, g));
+    // A different spec is refused.
+    auto c = make_table("hash:rows=14", {4, {50}});
+    c->set_optimizer({OptimizerKind::Adagrad});
+    BinaryReader r2(w.bytes().data(), w.bytes().size(), "test");
+    EXPECT_THROW(c->load(r2), Error);
+  }
+}
+
+}  // namespace
+}  // namespace cembed

@@ -1,0 +1,83 @@
+#include <gtest/gtest.h>
+
+#include "cembed/errors.h"
+#include "cembed/factory.h"
+#include "cembed/spec.h"
+
+namespace cembed {
+namespace {
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(Spec, ParsesNameAndKeysInOrder) {
+  const Spec s = Spec::parse("qr:collisions=4,op=mult");
+  EXPECT_EQ(s.name, "qr");
+  ASSERT_EQ(s.params.size(), 2u);
+  EXPECT_EQ(s.params[0].first, "collisions");
+  EXPECT_EQ(s.get_int("collisions", 0), 4);
+  EXPECT_EQ(s.get("op"), "mult");
+  EXPECT_EQ(s.str(), "qr:collisions=4,op=mult");
+}
+
+TEST(Spec, ErrorsQuoteFragmentAndSpec) {
+  EXPECT_NE(error_of([] { Spec::parse("hash:rows"); }).find("'rows' is not key=value"), std::string::npos);
+  EXPECT_NE(error_of([] { Spec::parse("hash:rows=1,"); }).find("trailing ','"), std::string::npos);
+  EXPECT_NE(error_of([] { Spec::parse("hash:rows=1,rows=2"); }).find("given twice"), std::string::npos);
+  EXPECT_NE(error_of([] { Spec::parse(":rows=1"); }).find("method name"), std::string::npos);
+  const std::string e = error_of([] { Spec::parse("hash:rows=12x").get_int("rows", 0); });
+  EXPECT_NE(e.find("'rows=12x' is not an integer"), std::string::npos) << e;
+}
+
+TEST(Factory, UnknownMethodListsValidOnes) {
+  const std::string e = error_of([] { make_table("lsh:k=2", {16, {100}}); });
+  EXPECT_NE(e.find("unknown method 'lsh'"), std::string::npos) << e;
+  EXPECT_NE(e.find("full"), std::string::npos);
+  EXPECT_NE(e.find("hash"), std::string::npos);
+}
+
+TEST(Factory, UnknownKeyListsValidKeys) {
+  const std::string e = error_of([] { make_table("hash:rowz=10", {16, {100}}); });
+  EXPECT_NE(e.find("no key 'rowz'"), std::string::npos) << e;
+  EXPECT_NE(e.find("rows, seed"), std::string::npos) << e;
+}
+
+TEST(Factory, UnsizedSpecNeedsBudget) {
+  const std::string e = error_of([] { make_table("hash", {16, {100}}); });
+  EXPECT_NE(e.find("has no size"), std::string::npos) << e;
+}
+
+TEST(Factory, SpecRoundTrips) {
+  for (const std::string spec : {"full", "hash:rows=37", "hash:rows=1000,seed=7"}) {
+    auto t = make_table(spec, {8, {5000}});
+    EXPECT_EQ(t->spec(), spec);
+    auto again = make_table(t->spec(), {8, {5000}});
+    EXPECT_EQ(again->spec(), spec);
+    EXPECT_EQ(again->parameter_bytes(), t->parameter_bytes());
+  }
+}
+
+TEST(Factory, ParameterBytesMatchFormula) {
+  EXPECT_EQ(make_table("full", {16, {1234}})->parameter_bytes(), 1234 * 16 * 4);
+  EXPECT_EQ(make_table("hash:rows=100", {16, {1234}})->parameter_bytes(), 100 * 16 * 4);
+  EXPECT_EQ(spec_parameter_bytes(Spec::parse("hash:rows=100"), {16, {1234}}), 100 * 16 * 4);
+}
+
+TEST(Factory, OptimizerBytesAreExact) {
+  auto t = make_table("hash:rows=100", {16, {1234}});
+  t->set_optimizer({OptimizerKind::Sgd});
+  EXPECT_EQ(t->optimizer_bytes(), 0);
+  t->set_optimizer({OptimizerKind::Adagrad});
+  EXPECT_EQ(t->optimizer_bytes(), 100 * 16 * 4);
+  t->set_optimizer({OptimizerKind::RowwiseAdagrad});
+  EXPECT_EQ(t->optimizer_bytes(), 100 * 4);
+}
+
+}  // namespace
+}  // namespace cembed

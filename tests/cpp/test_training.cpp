@@ -1,0 +1,153 @@
+// Training end to end on tiny synthetic data: determinism, checkpoints and resume.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "cembed/errors.h"
+#include "cembed/file_format.h"
+#include "cembed/synthetic.h"
+#include "cembed/trainer.h"
+
+namespace cembed {
+namespace {
+
+namespace fs = std::filesystem;
+
+const std::string& data_dir() {
+  static const std::string dir = [] {
+    const std::string d = (fs::temp_directory_path() / ("cembed_train_test_" + std::to_string(::getpid()))).string();
+    SyntheticConfig c;
+    c.train_rows = 3000;
+    c.test_rows = 1000;
+    c.scale = 0.0005;
+    write_synthetic(c, d, 2);
+    return d;
+  }();
+  return dir;
+}
+
+TrainConfig small_config() {
+  TrainConfig c;
+  c.train_path = data_dir() + "/train.cds";
+  c.test_path = data_dir() + "/test.cds";
+  c.model.dim = 8;
+  c.model.bottom_hidden = {16};
+  c.model.top_hidden = {16};
+  c.embedding = "hash";
+  c.budget = Budget::ratio(4);
+  c.optimizer = "adagrad";
+  c.table_optimizer = "rowwise_adagrad";
+  c.lr.base = 0.05f;
+  c.batch_size = 64;
+  c.epochs = 2;
+  c.threads = 1;
+  c.progress = false;
+  return c;
+}
+
+std::string model_bytes(const std::string& checkpoint) {
+  BinaryWriter w;
+  load_checkpoint(checkpoint).model->save(w);
+  return w.bytes();
+}
+
+TEST(Training, ResumeEqualsUninterruptedRun) {
+  const std::string dir = data_dir();
+  TrainConfig full = small_config();
+  full.checkpoint_path = dir + "/full.ckpt";
+  const auto report_full = train(full);
+
+  // Stop inside the first epoch, then resume to the end; and stop exactly at an epoch end.
+  for (int64_t stop : {13, 47}) {
+    TrainConfig part = small_config();
+    part.max_steps = stop;
+    part.checkpoint_path = dir + "/part.ckpt";
+    train(part);
+    TrainConfig rest = small_config();
+    rest.resume_path = dir + "/part.ckpt";
+    rest.checkpoint_path = dir + "/resumed.ckpt";
+    const auto report_resumed = train(rest);
+    EXPECT_EQ(model_bytes(full.checkpoint_path), model_bytes(rest.checkpoint_path)) << "stopped at " << stop;
+    EXPECT_EQ(report_full["test"]["auc"], report_resumed["test"]["auc"]);
+  }
+  EXPECT_GT(report_full["test"]["auc"].get<double>(), 0.55);
+}
+
+TEST(Training, ResumeWithAnotherConfigIsRefused) {
+  const std::string dir = data_dir();
+  TrainConfig part = small_config();
+  part.max_steps = 5;
+  part.checkpoint_path = dir + "/cfg.ckpt";
+  train(part);
+  TrainConfig other = small_config();
+  other.lr.base = 0.5f;
+  other.resume_path = part.checkpoint_path;
+  EXPECT_THROW(train(other), Error);
+}
+
+TEST(Training, DamagedCheckpointsAreRefused) {
+  const std::string dir = data_dir();
+  TrainConfig c = small_config();
+  c.max_steps = 3;
+  c.checkpoint_path = dir + "/ok.ckpt";
+  train(c);
+  const auto size = fs::file_size(c.checkpoint_path);
+  auto expect_refused = [&](const std::string& path, const std::string& fragment) {
+    try {
+      load_checkpoint(path);
+      FAIL() << "no error";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find(path), std::string::npos) << e.what();
+    }
+  };
+  const std::string trunc = dir + "/trunc.ckpt";
+  fs::copy_file(c.checkpoint_path, trunc, fs::copy_options::overwrite_existing);
+  fs::resize_file(trunc, size / 2);
+  expect_refused(trunc, "truncated");
+  const std::string altered = dir + "/altered.ckpt";
+  fs::copy_file(c.checkpoint_path, altered, fs::copy_options::overwrite_existing);
+  {
+    std::fstream f(altered, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(static_cast<std::streamoff>(size / 2));
+    f.put('\x55');
+  }
+  expect_refused(altered, "checksum mismatch");
+  expect_refused(dir + "/train.cds", "wrong magic");
+  // No temporary file is left behind by the atomic writes.
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    EXPECT_EQ(entry.path().string().find(".tmp."), std::string::npos) << entry.path();
+  }
+}
+
+TEST(Training, SameSeedSameReport) {
+  TrainConfig c = small_config();
+  c.epochs = 1;
+  const auto a = train(c), b = train(c);
+  EXPECT_EQ(a["test"]["auc"], b["test"]["auc"]);
+  EXPECT_EQ(a["test"]["logloss"], b["test"]["logloss"]);
+  c.seed = 2;
+  const auto other = train(c);
+  EXPECT_NE(a["test"]["logloss"], other["test"]["logloss"]);
+}
+
+TEST(Training, ReportHasTheDocumentedKeys) {
+  TrainConfig c = small_config();
+  c.epochs = 1;
+  c.report_path = data_dir() + "/report.json";
+  train(c);
+  std::ifstream in(c.report_path);
+  const auto r = nlohmann::json::parse(in);
+  for (const char* key : {"/test/auc", "/test/logloss", "/embedding/parameter_bytes", "/embedding/optimizer_bytes",
+                          "/train/samples_per_second", "/config/lr", "/plan/tables", "/memory/peak_rss_bytes"}) {
+    EXPECT_TRUE(r.contains(nlohmann::json::json_pointer(key))) << key;
+  }
+  // Row-wise Adagrad: one float per table row.
+  int64_t rows = 0;
+  for (const auto& t : r["plan"]["tables"]) rows += t["parameter_bytes"].get<int64_t>() / (8 * 4);
+  EXPECT_EQ(r["embedding"]["optimizer_bytes"].get<int64_t>(), rows * 4);
+}
+
+}  // namespace
+}  // namespace cembed
