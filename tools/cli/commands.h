@@ -30,6 +30,9 @@ void add_plan_command(CLI::App& app);
 void add_methods_command(CLI::App& app);
 void add_compare_command(CLI::App& app);
 
+// Replaces "--config FILE" after a subcommand by the options the TOML file sets.
+std::vector<std::string> expand_config_file(CLI::App& app, std::vector<std::string> args);
+
 // One result line per report: method, embedding bytes, compression, test AUC, log loss, samples/s.
 void print_results_table(const std::vector<nlohmann::json>& reports);
 

@@ -1,5 +1,7 @@
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "cembed/errors.h"
 #include "commands.h"
 
@@ -13,7 +15,10 @@ int main(int argc, char** argv) {
   cembed::cli::add_methods_command(app);
   cembed::cli::add_compare_command(app);
   try {
-    app.parse(argc, argv);
+    std::vector<std::string> args(argv + 1, argv + argc);
+    args = cembed::cli::expand_config_file(app, std::move(args));
+    std::reverse(args.begin(), args.end());  // CLI11 takes the arguments in reverse order
+    app.parse(args);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   } catch (const cembed::Error& e) {

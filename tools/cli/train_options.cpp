@@ -41,7 +41,7 @@ void TrainOptions::add_to(CLI::App& app) {
   app.add_option("--resume", c.resume_path, "resume from this checkpoint");
   app.add_option("--report", c.report_path, "write the JSON report here");
   app.add_flag("--quiet", quiet, "no plan or progress on stderr");
-  app.set_config("--config", "", "read options from a TOML file (keys are the long option names)");
+  app.add_option("--config", "read options from a TOML file (keys are the long option names; the command line wins)");
 }
 
 TrainConfig TrainOptions::resolve() const {

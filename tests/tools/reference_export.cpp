@@ -1,0 +1,148 @@
+// Test bridge to the Python references (numpy/sklearn, PyTorch).
+//   reference_export metrics < "score label" lines   -> JSON {"auc": .., "logloss": ..}
+//   reference_export trace --out DIR --optimizer sgd|adagrad|rowwise_adagrad --pooling sum|mean
+//                          [--steps 50 --lr 0.1 --seed 1]
+//     trains a small DLRM on random multi-hot batches and writes .npy files: the initial
+//     parameters, every batch, and the loss of every step (see tools/reference/torch_dlrm.py).
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "cembed/dlrm.h"
+#include "cembed/errors.h"
+#include "cembed/metrics.h"
+#include "cembed/random.h"
+#include "cembed/trainer.h"
+
+namespace {
+
+using namespace cembed;
+
+template <typename T>
+void write_npy(const std::string& path, const std::vector<T>& data, std::vector<int64_t> shape) {
+  const char* descr = std::is_same_v<T, float> ? "<f4" : std::is_same_v<T, double> ? "<f8" : "<i8";
+  std::string dims;
+  for (int64_t d : shape) dims += std::to_string(d) + ",";
+  if (shape.size() > 1) dims.pop_back();
+  std::string header = "{'descr': '" + std::string(descr) + "', 'fortran_order': False, 'shape': (" + dims + "), }";
+  while ((10 + header.size() + 1) % 64 != 0) header += ' ';
+  header += '\n';
+  std::ofstream out(path, std::ios::binary);
+  out.write("\x93NUMPY\x01\x00", 8);
+  const auto len = static_cast<uint16_t>(header.size());
+  out.write(reinterpret_cast<const char*>(&len), 2);
+  out << header;
+  out.write(reinterpret_cast<const char*>(data.data()), static_cast<std::streamsize>(data.size() * sizeof(T)));
+}
+
+std::string arg(const std::vector<std::string>& args, const std::string& name, const std::string& fallback) {
+  for (size_t i = 0; i + 1 < args.size(); ++i) {
+    if (args[i] == name) return args[i + 1];
+  }
+  return fallback;
+}
+
+int metrics() {
+  std::vector<float> scores, labels;
+  float s, l;
+  while (std::cin >> s >> l) {
+    scores.push_back(s);
+    labels.push_back(l);
+  }
+  const nlohmann::json j = {{"auc", roc_auc(scores, labels)}, {"logloss", log_loss(scores, labels)}};
+  std::cout << j.dump() << "\n";
+  return 0;
+}
+
+int trace(const std::vector<std::string>& args) {
+  const std::string out = arg(args, "--out", "");
+  CEMBED_CHECK(!out.empty(), "trace needs --out DIR");
+  const std::string optimizer = arg(args, "--optimizer", "sgd");
+  const std::string pooling = arg(args, "--pooling", "sum");
+  const int steps = std::stoi(arg(args, "--steps", "50"));
+  const float lr = std::stof(arg(args, "--lr", "0.1"));
+  const uint64_t seed = std::stoull(arg(args, "--seed", "1"));
+  set_num_threads(1);
+
+  const std::vector<int64_t> cards = {40, 7, 300, 25, 1000};
+  std::vector<FeatureInfo> features;
+  for (size_t f = 0; f < cards.size(); ++f) features.push_back({"C" + std::to_string(f), cards[f]});
+  DlrmConfig cfg;
+  cfg.num_dense = 5;
+  cfg.dim = 8;
+  cfg.bottom_hidden = {32, 16};
+  cfg.top_hidden = {32, 16};
+  cfg.pooling = pooling == "mean" ? Pooling::Mean : Pooling::Sum;
+  Dlrm model(cfg, plan_memory("full", features, cfg.dim, Budget::none()));
+  model.init(seed);
+  OptimizerConfig dense{parse_optimizer_kind(optimizer)};
+  if (dense.kind == OptimizerKind::RowwiseAdagrad) dense.kind = OptimizerKind::Adagrad;
+  model.set_optimizers(dense, {parse_optimizer_kind(optimizer)});
+
+  auto dump_mlp = [&](Mlp& m, const std::string& name) {
+    for (int l = 0; l < m.num_layers(); ++l) {
+      const auto& layer = m.layer(l);
+      write_npy(out + "/" + name + "_w" + std::to_string(l) + ".npy", layer.weight, {layer.out, layer.in});
+      write_npy(out + "/" + name + "_b" + std::to_string(l) + ".npy", layer.bias, {layer.out});
+    }
+  };
+  dump_mlp(model.bottom(), "bottom");
+  dump_mlp(model.top(), "top");
+  for (int f = 0; f < model.embeddings().num_tables(); ++f) {
+    auto block = model.embeddings().table(f).parameter_blocks()[0];
+    write_npy(out + "/table" + std::to_string(f) + ".npy", std::vector<float>(block.begin(), block.end()),
+              {cards[f], cfg.dim});
+  }
+
+  Rng rng(derive_seed(seed, 77));
+  std::vector<double> losses;
+  for (int s = 0; s < steps; ++s) {
+    Batch b;
+    b.size = 32;
+    for (int64_t i = 0; i < b.size * cfg.num_dense; ++i) b.dense.push_back(static_cast<float>(rng.uniform() * 3));
+    for (int64_t i = 0; i < b.size; ++i) b.labels.push_back(rng.uniform() < 0.3 ? 1.0f : 0.0f);
+    for (size_t f = 0; f < cards.size(); ++f) {
+      std::vector<Id> ids;
+      std::vector<uint32_t> offsets{0};
+      for (int64_t i = 0; i < b.size; ++i) {
+        // Features 0 and 1 one-hot; the others bags of 0..3 values (repeats possible).
+        const int len = f < 2 ? 1 : static_cast<int>(rng.below(4));
+        for (int k = 0; k < len; ++k) ids.push_back(static_cast<Id>(rng.below(static_cast<uint64_t>(cards[f]))));
+        offsets.push_back(static_cast<uint32_t>(ids.size()));
+      }
+      const std::string p = out + "/batch" + std::to_string(s) + "_f" + std::to_string(f);
+      write_npy(p + "_ids.npy", std::vector<int64_t>(ids.begin(), ids.end()), {static_cast<int64_t>(ids.size())});
+      write_npy(p + "_offsets.npy", std::vector<int64_t>(offsets.begin(), offsets.end()),
+                {static_cast<int64_t>(offsets.size())});
+      b.ids.push_back(std::move(ids));
+      b.offsets.push_back(std::move(offsets));
+    }
+    const std::string p = out + "/batch" + std::to_string(s);
+    write_npy(p + "_dense.npy", b.dense, {b.size, cfg.num_dense});
+    write_npy(p + "_labels.npy", b.labels, {b.size});
+    losses.push_back(model.train_step(b, lr));
+  }
+  write_npy(out + "/losses.npy", losses, {static_cast<int64_t>(losses.size())});
+  const nlohmann::json meta = {{"cardinalities", cards}, {"model", cfg.to_json()}, {"optimizer", optimizer},
+                               {"lr", lr},               {"steps", steps},          {"eps", 1e-10}};
+  std::ofstream(out + "/meta.json") << meta.dump(2);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::vector<std::string> args(argv + 1, argv + argc);
+  try {
+    if (!args.empty() && args[0] == "metrics") return metrics();
+    if (!args.empty() && args[0] == "trace") return trace(args);
+    std::cerr << "usage: reference_export metrics | trace --out DIR [--optimizer X --pooling P --steps N --lr L]\n";
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "reference_export: " << e.what() << "\n";
+    return 1;
+  }
+}

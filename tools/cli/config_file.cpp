@@ -1,0 +1,68 @@
+// `--config FILE` for any subcommand: the TOML file's keys are that subcommand's long
+// option names; each becomes "--key value" unless the command line already gives it
+// (the command line wins). Arrays become comma lists, booleans flags.
+#include <toml++/toml.h>
+
+#include <algorithm>
+
+#include "cembed/errors.h"
+#include "commands.h"
+
+namespace cembed::cli {
+namespace {
+
+std::string scalar_text(const toml::node& n, const std::string& file, const std::string& key) {
+  if (auto s = n.value<std::string>()) return *s;
+  if (auto i = n.value<int64_t>()) return std::to_string(*i);
+  if (auto d = n.value<double>()) return fmt::format("{}", *d);
+  fail("{}: key '{}' must be a string, number, boolean or array", file, key);
+}
+
+}  // namespace
+
+std::vector<std::string> expand_config_file(CLI::App& app, std::vector<std::string> args) {
+  // Only after a subcommand name.
+  auto sub_it = std::find_if(args.begin(), args.end(), [&](const std::string& a) {
+    for (auto* s : app.get_subcommands({})) {
+      if (s->get_name() == a) return true;
+    }
+    return false;
+  });
+  if (sub_it == args.end()) return args;
+  CLI::App* sub = app.get_subcommand(*sub_it);
+  auto cfg_it = std::find(sub_it, args.end(), "--config");
+  if (cfg_it == args.end()) return args;
+  CEMBED_CHECK(cfg_it + 1 != args.end(), "--config needs a file name");
+  const std::string file = *(cfg_it + 1);
+  args.erase(cfg_it, cfg_it + 2);
+
+  toml::table table;
+  try {
+    table = toml::parse_file(file);
+  } catch (const toml::parse_error& e) {
+    fail("{}:{}:{}: {}", file, e.source().begin.line, e.source().begin.column, e.description());
+  }
+  std::vector<std::string> extra;
+  for (const auto& [k, node] : table) {
+    const std::string key(k.str());
+    const std::string flag = "--" + key;
+    CEMBED_CHECK(key != "config" && sub->get_option_no_throw(flag) != nullptr, "{}: '{}' is not an option of '{}'",
+                 file, key, sub->get_name());
+    if (std::find(args.begin(), args.end(), flag) != args.end()) continue;  // the command line wins
+    if (auto b = node.value<bool>()) {
+      if (*b) extra.push_back(flag);
+    } else if (const auto* arr = node.as_array()) {
+      std::string joined;
+      for (const auto& item : *arr) joined += (joined.empty() ? "" : ",") + scalar_text(item, file, key);
+      extra.push_back(flag);
+      extra.push_back(joined);
+    } else {
+      extra.push_back(flag);
+      extra.push_back(scalar_text(node, file, key));
+    }
+  }
+  args.insert(sub_it + 1, extra.begin(), extra.end());
+  return args;
+}
+
+}  // namespace cembed::cli
