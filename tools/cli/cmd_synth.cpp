@@ -17,6 +17,8 @@ void add_synth_command(CLI::App& app) {
   cmd->add_option("--scale", c->scale, "factor on Criteo Kaggle's cardinalities")->capture_default_str();
   cmd->add_option("--cardinality", c->uniform_cardinality, "give every feature this many values instead");
   cmd->add_option("--zipf", c->zipf_exponent, "Zipf exponent of value frequencies")->capture_default_str();
+  cmd->add_option("--value-noise", c->value_noise, "per-value deviation from its latent group (how much each value matters on its own)")
+      ->capture_default_str();
   cmd->add_option("--logit-scale", c->logit_scale, "spread of the hidden logit (higher: higher AUC ceiling)")
       ->capture_default_str();
   cmd->add_option("--ctr", c->ctr, "mean click rate")->capture_default_str();

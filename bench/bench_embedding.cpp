@@ -1,0 +1,75 @@
+// Embedding-kernel throughput: pooled forward and fused backward+update, per method.
+// Reports lookups/s (items_per_second) and bytes of rows touched per second.
+//   build/release/bench/bench_embedding --benchmark_min_time=0.5
+#include <benchmark/benchmark.h>
+
+#include "cembed/factory.h"
+#include "cembed/random.h"
+
+namespace {
+
+using namespace cembed;
+
+struct Setup {
+  EmbeddingTablePtr table;
+  std::vector<Id> ids;
+  std::vector<uint32_t> offsets;
+  std::vector<float> out, grad;
+  BagBatch bags() const { return {ids, offsets, {}}; }
+};
+
+// One-hot batch of `batch` ids drawn uniformly from n values (the cache-unfriendly case).
+Setup make_setup(const std::string& spec, int64_t n, int64_t dim, int64_t batch, OptimizerKind opt) {
+  Setup s;
+  s.table = make_table(spec, {dim, {n}});
+  s.table->init(1);
+  s.table->set_optimizer({opt});
+  Rng rng(2);
+  for (int64_t i = 0; i < batch; ++i) s.ids.push_back(static_cast<Id>(rng.below(static_cast<uint64_t>(n))));
+  for (int64_t i = 0; i <= batch; ++i) s.offsets.push_back(static_cast<uint32_t>(i));
+  s.out.resize(batch * dim);
+  s.grad.assign(batch * dim, 1e-3f);
+  return s;
+}
+
+void report(benchmark::State& state, int64_t batch, int64_t dim) {
+  state.SetItemsProcessed(state.iterations() * batch);
+  state.SetBytesProcessed(state.iterations() * batch * dim * static_cast<int64_t>(sizeof(float)));
+}
+
+void BM_Forward(benchmark::State& state, std::string spec) {
+  const int64_t n = state.range(0), dim = state.range(1), batch = 2048;
+  Setup s = make_setup(spec, n, dim, batch, OptimizerKind::Sgd);
+  const BagBatch bags = s.bags();
+  MatrixView out{s.out.data(), batch, dim, dim};
+  for (auto _ : state) {
+    s.table->forward(std::span(&bags, 1), Pooling::Sum, std::span(&out, 1));
+    benchmark::DoNotOptimize(s.out.data());
+  }
+  report(state, batch, dim);
+}
+
+void BM_BackwardUpdate(benchmark::State& state, std::string spec, OptimizerKind opt) {
+  const int64_t n = state.range(0), dim = state.range(1), batch = 2048;
+  Setup s = make_setup(spec, n, dim, batch, opt);
+  const BagBatch bags = s.bags();
+  ConstMatrixView grad{s.grad.data(), batch, dim, dim};
+  for (auto _ : state) {
+    s.table->backward(std::span(&bags, 1), Pooling::Sum, std::span(&grad, 1), 1e-3f);
+  }
+  report(state, batch, dim);
+}
+
+// n = 1M values (DLRM's benchmark table size), dim 16 and 64.
+#define SHAPES ->Args({1000000, 16})->Args({1000000, 64})
+
+BENCHMARK_CAPTURE(BM_Forward, full, std::string("full")) SHAPES;
+BENCHMARK_CAPTURE(BM_Forward, hash_16x, std::string("hash:rows=62500")) SHAPES;
+BENCHMARK_CAPTURE(BM_BackwardUpdate, full_sgd, std::string("full"), OptimizerKind::Sgd) SHAPES;
+BENCHMARK_CAPTURE(BM_BackwardUpdate, full_adagrad, std::string("full"), OptimizerKind::Adagrad) SHAPES;
+BENCHMARK_CAPTURE(BM_BackwardUpdate, full_rowwise_adagrad, std::string("full"), OptimizerKind::RowwiseAdagrad) SHAPES;
+BENCHMARK_CAPTURE(BM_BackwardUpdate, hash_16x_sgd, std::string("hash:rows=62500"), OptimizerKind::Sgd) SHAPES;
+
+}  // namespace
+
+BENCHMARK_MAIN();
