@@ -26,6 +26,9 @@ struct Budget {
   // "64MiB", "1.5GB", "1000000" (bytes); throws on anything else.
   static Budget parse_bytes(const std::string& text);
   std::string str() const;
+  // "none", "bytes" or "ratio" (as saved in plans, reports and checkpoints), and back.
+  std::string kind_name() const;
+  static Kind parse_kind(const std::string& name);
 };
 
 struct FeatureInfo {

@@ -53,15 +53,33 @@ void EmbeddingCollection::set_optimizer(const OptimizerConfig& config) {
 
 namespace {
 
-template <typename View>
-void gather_views(const MemoryPlan& plan, int t, std::span<const BagBatch> bags, std::span<const View> views,
-                  std::vector<BagBatch>& tb, std::vector<View>& tv) {
-  tb.clear();
-  tv.clear();
-  for (int f : plan.tables[t].features) {
-    tb.push_back(bags[f]);
-    tv.push_back(views[f]);
+// Runs fn(t, bags_of_t, views_of_t) for every table t in parallel (one thread per table at
+// a time); the first exception thrown by any table is rethrown here.
+template <typename View, typename Fn>
+void for_each_table(const MemoryPlan& plan, std::span<const BagBatch> bags, std::span<const View> views, Fn fn) {
+  const int n = static_cast<int>(plan.tables.size());
+  std::exception_ptr error;
+#pragma omp parallel
+  {
+    std::vector<BagBatch> tb;
+    std::vector<View> tv;
+#pragma omp for schedule(dynamic, 1)
+    for (int t = 0; t < n; ++t) {
+      try {
+        tb.clear();
+        tv.clear();
+        for (int f : plan.tables[t].features) {
+          tb.push_back(bags[f]);
+          tv.push_back(views[f]);
+        }
+        fn(t, tb, tv);
+      } catch (...) {
+#pragma omp critical
+        if (!error) error = std::current_exception();
+      }
+    }
   }
+  if (error) std::rethrow_exception(error);
 }
 
 }  // namespace
@@ -70,24 +88,9 @@ void EmbeddingCollection::forward(std::span<const BagBatch> bags, Pooling poolin
                                   std::span<const MatrixView> out) const {
   CEMBED_CHECK(static_cast<int>(bags.size()) == num_features() && static_cast<int>(out.size()) == num_features(),
                "collection forward: {} bags and {} outputs for {} features", bags.size(), out.size(), num_features());
-  const int n = num_tables();
-  std::exception_ptr error;
-#pragma omp parallel
-  {
-    std::vector<BagBatch> tb;
-    std::vector<MatrixView> tv;
-#pragma omp for schedule(dynamic, 1)
-    for (int t = 0; t < n; ++t) {
-      try {
-        gather_views<MatrixView>(plan_, t, bags, out, tb, tv);
-        tables_[t]->forward(tb, pooling, tv);
-      } catch (...) {
-#pragma omp critical
-        if (!error) error = std::current_exception();
-      }
-    }
-  }
-  if (error) std::rethrow_exception(error);
+  for_each_table(plan_, bags, out, [&](int t, const std::vector<BagBatch>& tb, const std::vector<MatrixView>& tv) {
+    tables_[t]->forward(tb, pooling, tv);
+  });
 }
 
 void EmbeddingCollection::backward(std::span<const BagBatch> bags, Pooling pooling,
@@ -95,24 +98,10 @@ void EmbeddingCollection::backward(std::span<const BagBatch> bags, Pooling pooli
   CEMBED_CHECK(static_cast<int>(bags.size()) == num_features() && static_cast<int>(grad_out.size()) == num_features(),
                "collection backward: {} bags and {} gradients for {} features", bags.size(), grad_out.size(),
                num_features());
-  const int n = num_tables();
-  std::exception_ptr error;
-#pragma omp parallel
-  {
-    std::vector<BagBatch> tb;
-    std::vector<ConstMatrixView> tv;
-#pragma omp for schedule(dynamic, 1)
-    for (int t = 0; t < n; ++t) {
-      try {
-        gather_views<ConstMatrixView>(plan_, t, bags, grad_out, tb, tv);
-        tables_[t]->backward(tb, pooling, tv, lr);
-      } catch (...) {
-#pragma omp critical
-        if (!error) error = std::current_exception();
-      }
-    }
-  }
-  if (error) std::rethrow_exception(error);
+  for_each_table(plan_, bags, grad_out,
+                 [&](int t, const std::vector<BagBatch>& tb, const std::vector<ConstMatrixView>& tv) {
+                   tables_[t]->backward(tb, pooling, tv, lr);
+                 });
 }
 
 void EmbeddingCollection::save(BinaryWriter& out) const {

@@ -36,6 +36,17 @@ std::string Budget::str() const {
   return "?";
 }
 
+std::string Budget::kind_name() const {
+  return kind == Kind::None ? "none" : kind == Kind::Bytes ? "bytes" : "ratio";
+}
+
+Budget::Kind Budget::parse_kind(const std::string& name) {
+  if (name == "none") return Kind::None;
+  if (name == "bytes") return Kind::Bytes;
+  if (name == "ratio") return Kind::Ratio;
+  fail("unknown budget kind '{}' (none, bytes, ratio)", name);
+}
+
 int64_t MemoryPlan::full_bytes() const {
   int64_t total = 0;
   for (const auto& f : features) total += f.cardinality * dim * static_cast<int64_t>(sizeof(float));
@@ -79,7 +90,7 @@ nlohmann::json MemoryPlan::to_json() const {
   nlohmann::json j;
   j["method"] = method;
   j["dim"] = dim;
-  j["budget_kind"] = budget.kind == Budget::Kind::None ? "none" : budget.kind == Budget::Kind::Bytes ? "bytes" : "ratio";
+  j["budget_kind"] = budget.kind_name();
   j["budget_value"] = budget.value;
   j["budget_bytes"] = budget_bytes;
   j["small_threshold"] = small_threshold;
@@ -96,8 +107,7 @@ MemoryPlan MemoryPlan::from_json(const nlohmann::json& j) {
   MemoryPlan p;
   p.method = j.at("method");
   p.dim = j.at("dim");
-  const std::string kind = j.at("budget_kind");
-  p.budget.kind = kind == "none" ? Budget::Kind::None : kind == "bytes" ? Budget::Kind::Bytes : Budget::Kind::Ratio;
+  p.budget.kind = Budget::parse_kind(j.at("budget_kind"));
   p.budget.value = j.at("budget_value");
   p.budget_bytes = j.at("budget_bytes");
   p.small_threshold = j.at("small_threshold");

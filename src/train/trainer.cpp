@@ -45,11 +45,12 @@ std::vector<int64_t> epoch_order(int64_t rows, uint64_t seed, int64_t epoch, boo
   return order;
 }
 
-int64_t rss_anon_bytes() {
+// A "Key: N kB" line of /proc/self/status, in bytes (0 when absent).
+int64_t proc_status_bytes(const std::string& wanted) {
   std::ifstream in("/proc/self/status");
   std::string key;
   while (in >> key) {
-    if (key == "RssAnon:") {
+    if (key == wanted) {
       int64_t kb = 0;
       in >> kb;
       return kb * 1024;
@@ -58,6 +59,8 @@ int64_t rss_anon_bytes() {
   }
   return 0;
 }
+
+int64_t rss_anon_bytes() { return proc_status_bytes("RssAnon:"); }
 
 std::unique_ptr<Dlrm> build_model(const TrainConfig& c, const MemoryPlan& plan) {
   auto model = std::make_unique<Dlrm>(c.model, plan);
@@ -84,7 +87,7 @@ nlohmann::json TrainConfig::to_json() const {
           {"test_path", test_path},
           {"model", model.to_json()},
           {"embedding", embedding},
-          {"budget_kind", budget.kind == Budget::Kind::None ? "none" : budget.kind == Budget::Kind::Bytes ? "bytes" : "ratio"},
+          {"budget_kind", budget.kind_name()},
           {"budget_value", budget.value},
           {"small_threshold", small_threshold},
           {"optimizer", optimizer},
@@ -116,8 +119,7 @@ TrainConfig TrainConfig::from_json(const nlohmann::json& j) {
   c.test_path = j.at("test_path");
   c.model = DlrmConfig::from_json(j.at("model"));
   c.embedding = j.at("embedding");
-  const std::string kind = j.at("budget_kind");
-  c.budget.kind = kind == "none" ? Budget::Kind::None : kind == "bytes" ? Budget::Kind::Bytes : Budget::Kind::Ratio;
+  c.budget.kind = Budget::parse_kind(j.at("budget_kind"));
   c.budget.value = j.at("budget_value");
   c.small_threshold = j.at("small_threshold");
   c.optimizer = j.at("optimizer");
@@ -203,19 +205,7 @@ LoadedCheckpoint load_checkpoint(const std::string& path) {
 
 void set_num_threads(int threads) { kernels::set_num_threads(threads); }
 
-int64_t peak_rss_bytes() {
-  std::ifstream in("/proc/self/status");
-  std::string key;
-  while (in >> key) {
-    if (key == "VmHWM:") {
-      int64_t kb = 0;
-      in >> kb;
-      return kb * 1024;
-    }
-    in.ignore(1 << 20, '\n');
-  }
-  return 0;
-}
+int64_t peak_rss_bytes() { return proc_status_bytes("VmHWM:"); }
 
 nlohmann::json train(const TrainConfig& cfg_in) {
   TrainConfig cfg = cfg_in;
