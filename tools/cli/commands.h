@@ -24,6 +24,7 @@ struct TrainOptions {
 };
 
 void add_synth_command(CLI::App& app);
+void add_prepare_command(CLI::App& app);
 void add_train_command(CLI::App& app);
 void add_eval_command(CLI::App& app);
 void add_plan_command(CLI::App& app);

@@ -9,6 +9,7 @@ int main(int argc, char** argv) {
   CLI::App app{"cembed: train and serve recommendation models with compressed embedding tables"};
   app.require_subcommand(1);
   cembed::cli::add_synth_command(app);
+  cembed::cli::add_prepare_command(app);
   cembed::cli::add_train_command(app);
   cembed::cli::add_eval_command(app);
   cembed::cli::add_plan_command(app);

@@ -1,0 +1,40 @@
+// `cembed prepare`: raw click logs (Criteo TSV, Avazu CSV, libFM) -> cembed datasets.
+//
+// The training file(s) are parsed once, streaming: rows spill to a temporary file of
+// fixed-size binary records while every categorical value is counted. The vocabulary of
+// each feature then keeps the values seen at least `min_count` times, most frequent first,
+// at ids 1..; id 0 is the out-of-vocabulary id (rare, unseen and empty values). Validation
+// and test files are mapped with the training vocabulary. Dense values go through DLRM's
+// log(1 + x) with negatives clamped to 0 (or as given). Plain and gzip files are read.
+// A malformed line stops with an error naming file, line and field, or, with
+// skip_bad_lines, is counted and skipped (the counts are in the dataset statistics).
+#pragma once
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+namespace cembed {
+
+enum class TextFormat { Criteo, Avazu, Libfm };
+TextFormat parse_text_format(const std::string& name);
+
+struct PrepareConfig {
+  TextFormat format = TextFormat::Criteo;
+  std::vector<std::string> train_files;
+  std::vector<std::string> valid_files;
+  std::vector<std::string> test_files;
+  std::string out_dir;
+  int64_t min_count = 1;
+  bool skip_bad_lines = false;
+  bool log_dense = true;            // log(1 + max(x, 0)); false: as given
+  int64_t max_line_bytes = 1 << 20;
+  int libfm_fields = 0;             // 0: inferred from the first line
+};
+
+// Writes out_dir/train.cds, [valid.cds,] [test.cds,] and out_dir/prepare.json (statistics);
+// returns the statistics.
+nlohmann::json prepare_dataset(const PrepareConfig& config);
+
+}  // namespace cembed

@@ -1,0 +1,223 @@
+#include "cembed/prepare.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <unordered_map>
+
+#include "cembed/dataset.h"
+#include "cembed/errors.h"
+#include "cembed/file_format.h"
+#include "data/formats/line_reader.h"
+#include "data/formats/text_formats.h"
+
+namespace cembed {
+namespace {
+
+// Fixed-size binary records in an unlinked temporary file.
+class RecordSpill {
+ public:
+  RecordSpill(const std::string& dir, size_t record_bytes) : record_bytes_(record_bytes) {
+    std::string tmpl = dir + "/.prepare.XXXXXX";
+    const int fd = ::mkstemp(tmpl.data());
+    CEMBED_CHECK(fd >= 0, "cannot create a temporary file in {}: {}", dir, std::strerror(errno));
+    ::unlink(tmpl.c_str());
+    file_ = ::fdopen(fd, "w+b");
+  }
+  ~RecordSpill() { std::fclose(file_); }
+  void write(const ParsedRow& r) {
+    buf_.resize(record_bytes_);
+    char* p = buf_.data();
+    std::memcpy(p, &r.label, 4);
+    std::memcpy(p + 4, r.dense.data(), r.dense.size() * 4);
+    std::memcpy(p + 4 + r.dense.size() * 4, r.cats.data(), r.cats.size() * 8);
+    CEMBED_CHECK(std::fwrite(p, 1, record_bytes_, file_) == record_bytes_, "cannot write a temporary file: {}",
+                 std::strerror(errno));
+  }
+  void rewind() {
+    std::fflush(file_);
+    std::rewind(file_);
+  }
+  bool read(ParsedRow& r) {
+    buf_.resize(record_bytes_);
+    if (std::fread(buf_.data(), 1, record_bytes_, file_) != record_bytes_) return false;
+    const char* p = buf_.data();
+    std::memcpy(&r.label, p, 4);
+    std::memcpy(r.dense.data(), p + 4, r.dense.size() * 4);
+    std::memcpy(r.cats.data(), p + 4 + r.dense.size() * 4, r.cats.size() * 8);
+    return true;
+  }
+
+ private:
+  size_t record_bytes_;
+  FILE* file_ = nullptr;
+  std::vector<char> buf_;
+};
+
+struct SplitStats {
+  int64_t rows = 0, bad_lines = 0;
+  double clicks = 0;
+  std::vector<int64_t> empty, oov;
+  nlohmann::json bad_examples = nlohmann::json::array();
+};
+
+// Parses every line of `files`, calling sink(row) for each good one.
+template <typename Sink>
+void read_files(const PrepareConfig& c, RowParser& parser, const std::vector<std::string>& files, SplitStats& st,
+                Sink sink) {
+  ParsedRow row;
+  for (const auto& path : files) {
+    LineReader reader(path, c.max_line_bytes);
+    std::string_view line;
+    while (true) {
+      try {
+        if (!reader.next(line)) break;
+      } catch (const Error& e) {
+        // Over-long lines can be skipped; a broken stream cannot.
+        if (!c.skip_bad_lines || std::string(e.what()).find("longer than") == std::string::npos) throw;
+        ++st.bad_lines;
+        continue;
+      }
+      try {
+        if (!parser.parse(line, reader.line_number(), row)) continue;
+      } catch (const FieldError& e) {
+        const std::string where = e.field > 0 ? fmt::format("field {} ({})", e.field, e.name) : std::string("line");
+        const std::string msg = fmt::format("{}:{}: {}: {}", path, reader.line_number(), where, e.message);
+        if (!c.skip_bad_lines) fail("{} (use --skip-bad-lines to count and skip such lines)", msg);
+        ++st.bad_lines;
+        if (st.bad_examples.size() < 10) st.bad_examples.push_back(msg);
+        continue;
+      }
+      sink(row);
+    }
+  }
+}
+
+std::string first_line_of(const PrepareConfig& c) {
+  LineReader reader(c.train_files.at(0), c.max_line_bytes);
+  std::string_view line;
+  return reader.next(line) ? std::string(line) : std::string();
+}
+
+}  // namespace
+
+nlohmann::json prepare_dataset(const PrepareConfig& c) {
+  CEMBED_CHECK(!c.train_files.empty(), "prepare: no training files");
+  CEMBED_CHECK(!c.out_dir.empty(), "prepare: no output folder");
+  CEMBED_CHECK(c.min_count >= 1, "prepare: min count must be at least 1, got {}", c.min_count);
+  std::filesystem::create_directories(c.out_dir);
+  auto parser = make_row_parser(c, first_line_of(c));
+  const size_t nd = parser->dense_names().size(), nc = parser->cat_names().size();
+
+  // Pass over the training text: spill rows, count values.
+  RecordSpill spill(c.out_dir, 4 + 4 * nd + 8 * nc);
+  std::vector<std::unordered_map<uint64_t, int64_t>> counts(nc);
+  SplitStats train_stats;
+  train_stats.empty.assign(nc, 0);
+  read_files(c, *parser, c.train_files, train_stats, [&](const ParsedRow& row) {
+    spill.write(row);
+    ++train_stats.rows;
+    train_stats.clicks += row.label;
+    for (size_t f = 0; f < nc; ++f) {
+      if (row.cats[f] == 0) {
+        ++train_stats.empty[f];
+      } else {
+        ++counts[f][row.cats[f]];
+      }
+    }
+  });
+  CEMBED_CHECK(train_stats.rows > 0, "prepare: no rows in {}", fmt::join(c.train_files, ", "));
+
+  // Vocabulary: values seen at least min_count times, most frequent first, at ids 1..
+  std::vector<std::unordered_map<uint64_t, Id>> vocab(nc);
+  nlohmann::json feature_stats = nlohmann::json::array();
+  DatasetSchema schema;
+  schema.dense_names = parser->dense_names();
+  for (size_t f = 0; f < nc; ++f) {
+    std::vector<std::pair<int64_t, uint64_t>> kept;
+    std::vector<int64_t> histogram;  // values by floor(log2(count))
+    for (const auto& [key, n] : counts[f]) {
+      const auto bucket = static_cast<size_t>(std::log2(static_cast<double>(n)));
+      if (histogram.size() <= bucket) histogram.resize(bucket + 1);
+      ++histogram[bucket];
+      if (n >= c.min_count) kept.emplace_back(n, key);
+    }
+    std::sort(kept.begin(), kept.end(), [](const auto& a, const auto& b) { return a.first != b.first ? a.first > b.first : a.second < b.second; });
+    CEMBED_CHECK(kept.size() < (uint64_t{1} << 32) - 1, "prepare: feature '{}' has too many values", parser->cat_names()[f]);
+    for (size_t i = 0; i < kept.size(); ++i) vocab[f][kept[i].second] = static_cast<Id>(i + 1);
+    schema.sparse.push_back({parser->cat_names()[f], static_cast<int64_t>(kept.size()) + 1});
+    schema.multi_hot.push_back(false);
+    feature_stats.push_back({{"name", parser->cat_names()[f]},
+                             {"distinct_values", counts[f].size()},
+                             {"vocabulary", kept.size()},
+                             {"cardinality", kept.size() + 1},
+                             {"empty_rate", static_cast<double>(train_stats.empty[f]) / static_cast<double>(train_stats.rows)},
+                             {"count_histogram_log2", histogram}});
+    counts[f] = {};
+  }
+
+  nlohmann::json stats;
+  stats["format"] = c.format == TextFormat::Criteo ? "criteo" : c.format == TextFormat::Avazu ? "avazu" : "libfm";
+  stats["min_count"] = c.min_count;
+  stats["features"] = feature_stats;
+  std::vector<Id> ids(nc);
+  std::vector<std::span<const Id>> bags(nc);
+  for (size_t f = 0; f < nc; ++f) bags[f] = {&ids[f], 1};
+  auto map_row = [&](const ParsedRow& row, SplitStats& st) {
+    for (size_t f = 0; f < nc; ++f) {
+      if (row.cats[f] == 0) {
+        ids[f] = 0;
+        continue;
+      }
+      const auto it = vocab[f].find(row.cats[f]);
+      ids[f] = it == vocab[f].end() ? 0 : it->second;
+      st.oov[f] += it == vocab[f].end();
+    }
+  };
+  auto finish_split = [&](const std::string& name, DatasetWriter& w, SplitStats& st, const std::vector<std::string>& files) {
+    nlohmann::json s = {{"rows", st.rows},
+                        {"ctr", st.rows ? st.clicks / static_cast<double>(st.rows) : 0.0},
+                        {"bad_lines", st.bad_lines},
+                        {"bad_line_examples", st.bad_examples},
+                        {"oov_ids", st.oov},
+                        {"files", files}};
+    w.set_metadata({{"source", stats["format"]}, {"split", name}, {"stats", s}});
+    w.finish();
+    stats[name] = s;
+  };
+
+  {
+    DatasetWriter w(c.out_dir + "/train.cds", schema);
+    train_stats.oov.assign(nc, 0);
+    spill.rewind();
+    ParsedRow row;
+    row.dense.resize(nd);
+    row.cats.resize(nc);
+    while (spill.read(row)) {
+      map_row(row, train_stats);
+      w.add_row(row.label, row.dense, bags);
+    }
+    finish_split("train", w, train_stats, c.train_files);
+  }
+  for (const auto& [name, files] : {std::pair{std::string("valid"), c.valid_files}, std::pair{std::string("test"), c.test_files}}) {
+    if (files.empty()) continue;
+    DatasetWriter w(c.out_dir + "/" + name + ".cds", schema);
+    SplitStats st;
+    st.oov.assign(nc, 0);
+    read_files(c, *parser, files, st, [&](const ParsedRow& row) {
+      map_row(row, st);
+      ++st.rows;
+      st.clicks += row.label;
+      w.add_row(row.label, row.dense, bags);
+    });
+    finish_split(name, w, st, files);
+  }
+  write_file_atomically(c.out_dir + "/prepare.json", stats.dump(2) + "\n");
+  return stats;
+}
+
+}  // namespace cembed

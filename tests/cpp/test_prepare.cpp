@@ -1,0 +1,170 @@
+// cembed prepare: formats, vocabulary, bad input (each case names file, line and field).
+#include <gtest/gtest.h>
+#include <zlib.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "cembed/dataset.h"
+#include "cembed/errors.h"
+#include "cembed/prepare.h"
+
+namespace cembed {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string dir() {
+  static const std::string d = [] {
+    const auto p = fs::temp_directory_path() / ("cembed_prepare_" + std::to_string(::getpid()));
+    fs::create_directories(p);
+    return p.string();
+  }();
+  return d;
+}
+
+std::string write_text(const std::string& name, const std::string& text) {
+  const std::string path = dir() + "/" + name;
+  std::ofstream(path, std::ios::binary) << text;
+  return path;
+}
+
+// A Criteo line: label, 13 ints, 26 hex values; `cat0` replaces the first categorical value.
+std::string criteo_line(int label, const std::string& int0 = "5", const std::string& cat0 = "68fd1e64",
+                        const std::string& label_text = "") {
+  std::string s = label_text.empty() ? std::to_string(label) : label_text;
+  s += "\t" + int0;
+  for (int i = 1; i < 13; ++i) s += "\t" + std::to_string(i);
+  s += "\t" + cat0;
+  for (int i = 1; i < 26; ++i) s += i == 5 ? "\t" : "\t0000000" + std::to_string(i % 10);
+  return s + "\n";
+}
+
+PrepareConfig config(TextFormat format, const std::string& train, const std::string& out) {
+  PrepareConfig c;
+  c.format = format;
+  c.train_files = {train};
+  c.out_dir = dir() + "/" + out;
+  return c;
+}
+
+void expect_error(const PrepareConfig& c, const std::string& fragment) {
+  try {
+    prepare_dataset(c);
+    FAIL() << "no error, expected: " << fragment;
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos) << e.what();
+  }
+}
+
+TEST(Prepare, CriteoVocabularyAndDense) {
+  std::string text;
+  for (int i = 0; i < 5; ++i) text += criteo_line(1, "-3", "aaaaaaaa");
+  for (int i = 0; i < 3; ++i) text += criteo_line(0, "0", "bbbbbbbb");
+  text += criteo_line(0, "", "cccccccc");  // seen once; empty integer
+  const std::string path = write_text("vocab.txt", text);
+  PrepareConfig c = config(TextFormat::Criteo, path, "vocab");
+  c.min_count = 2;
+  c.test_files = {write_text("vocab_test.txt", criteo_line(1, "7", "dddddddd") + criteo_line(1, "7", "bbbbbbbb"))};
+  const auto stats = prepare_dataset(c);
+  const Dataset d = Dataset::open(c.out_dir + "/train.cds");
+  ASSERT_EQ(d.rows(), 9);
+  EXPECT_EQ(d.schema().sparse[0].cardinality, 3);  // OOV + 2 kept values
+  EXPECT_EQ(d.bag(0, 0)[0], 1u);                   // most frequent first
+  EXPECT_EQ(d.bag(0, 5)[0], 2u);
+  EXPECT_EQ(d.bag(0, 8)[0], 0u);                   // below min count -> OOV
+  EXPECT_EQ(d.bag(5, 0)[0], 0u);                   // empty -> OOV
+  EXPECT_FLOAT_EQ(d.dense_row(0)[0], 0.0f);        // log(1 + max(-3, 0))
+  EXPECT_FLOAT_EQ(d.dense_row(0)[1], std::log1p(1.0f));
+  EXPECT_EQ(stats["features"][0]["distinct_values"], 3);
+  EXPECT_DOUBLE_EQ(stats["features"][5]["empty_rate"].get<double>(), 1.0);
+  const Dataset t = Dataset::open(c.out_dir + "/test.cds");
+  EXPECT_EQ(t.bag(0, 0)[0], 0u);  // unseen in training
+  EXPECT_EQ(t.bag(0, 1)[0], 2u);
+  EXPECT_EQ(stats["test"]["oov_ids"][0], 1);
+}
+
+TEST(Prepare, EveryMalformedCriteoLineNamesFileLineAndField) {
+  const std::pair<std::string, std::string> cases[] = {
+      {criteo_line(0, "12x"), ":2: field 2 (I1): not an integer: '12x'"},
+      {criteo_line(0, "99999999999999999999"), ":2: field 2 (I1): integer out of range"},
+      {criteo_line(0, "5", "xyz"), ":2: field 15 (C1): not a 32-bit hex value: 'xyz'"},
+      {criteo_line(0, "5", "123456789"), ":2: field 15 (C1): not a 32-bit hex value"},
+      {criteo_line(0, "5", "68fd1e64", "2"), ":2: field 1 (label): label must be 0 or 1, got '2'"},
+      {"1\t2\t3\n", ":2: line: expected 40 tab-separated fields, got 3"},
+  };
+  int n = 0;
+  for (const auto& [bad, fragment] : cases) {
+    const std::string path = write_text("bad" + std::to_string(n++) + ".txt", criteo_line(1) + bad + criteo_line(0));
+    expect_error(config(TextFormat::Criteo, path, "bad"), path + fragment);
+    PrepareConfig skip = config(TextFormat::Criteo, path, "skip");
+    skip.skip_bad_lines = true;
+    const auto stats = prepare_dataset(skip);
+    EXPECT_EQ(stats["train"]["rows"], 2);
+    EXPECT_EQ(stats["train"]["bad_lines"], 1);
+    EXPECT_EQ(Dataset::open(skip.out_dir + "/train.cds").metadata()["stats"]["bad_lines"], 1);
+  }
+}
+
+TEST(Prepare, OverLongLinesAndBadUtf8) {
+  const std::string path = write_text("long.txt", criteo_line(1) + std::string(3000, '7') + "\n" + criteo_line(0));
+  PrepareConfig c = config(TextFormat::Criteo, path, "long");
+  c.max_line_bytes = 1000;
+  expect_error(c, path + ":2: line longer than 1000 bytes");
+  c.skip_bad_lines = true;
+  EXPECT_EQ(prepare_dataset(c)["train"]["bad_lines"], 1);
+
+  std::string avazu = "1,0,14102100,1005,0,1fbe01fe,f3845767,28905ebd,ecad2386,7801e8d9,07d7df22,a99f214a,96809ac8,"
+                      "711ee120,1,0,15704,320,50,1722,0,35,100084,79\n";
+  std::string bad = avazu;
+  bad.replace(bad.find("1fbe01fe"), 8, "\xff\xfe");
+  expect_error(config(TextFormat::Avazu, write_text("utf8.csv", avazu + bad), "utf8"), ":2: field 6 (site_id): invalid UTF-8");
+}
+
+TEST(Prepare, GzipAndTruncatedGzip) {
+  std::string text;
+  for (int i = 0; i < 2000; ++i) text += criteo_line(i % 2, std::to_string(i));
+  const std::string gz = dir() + "/data.txt.gz";
+  gzFile f = gzopen(gz.c_str(), "wb");
+  gzwrite(f, text.data(), static_cast<unsigned>(text.size()));
+  gzclose(f);
+  EXPECT_EQ(prepare_dataset(config(TextFormat::Criteo, gz, "gz"))["train"]["rows"], 2000);
+  const std::string trunc = dir() + "/trunc.txt.gz";
+  fs::copy_file(gz, trunc, fs::copy_options::overwrite_existing);
+  fs::resize_file(trunc, fs::file_size(gz) / 2);
+  expect_error(config(TextFormat::Criteo, trunc, "trunc"), trunc + ": truncated or corrupt gzip stream");
+}
+
+TEST(Prepare, AvazuHeaderAndTimeFeatures) {
+  const std::string header = "id,click,hour,C1,banner_pos,site_id,site_domain,site_category,app_id,app_domain,"
+                             "app_category,device_id,device_ip,device_model,device_type,device_conn_type,C14,C15,C16,"
+                             "C17,C18,C19,C20,C21\n";
+  const std::string row = "1,1,14102107,1005,0,1fbe01fe,f3845767,28905ebd,ecad2386,7801e8d9,07d7df22,a99f214a,"
+                          "96809ac8,711ee120,1,0,15704,320,50,1722,0,35,100084,79\n";
+  PrepareConfig c = config(TextFormat::Avazu, write_text("avazu.csv", header + row + row), "avazu");
+  const auto stats = prepare_dataset(c);
+  EXPECT_EQ(stats["train"]["rows"], 2);
+  EXPECT_EQ(stats["features"][21]["name"], "hour_of_day");
+  const Dataset d = Dataset::open(c.out_dir + "/train.cds");
+  EXPECT_FLOAT_EQ(d.dense_row(0)[0], std::log1p(7.0f));
+  EXPECT_EQ(d.schema().num_sparse(), 23);
+  // 2014-10-21 was a Tuesday: one distinct weekday, one distinct hour.
+  EXPECT_EQ(stats["features"][22]["distinct_values"], 1);
+  expect_error(config(TextFormat::Avazu, write_text("avazu_bad.csv", header + "1,1,14132107" + row.substr(12)), "x"),
+               ":2: field 3 (hour): not a date");
+}
+
+TEST(Prepare, LibfmLabelsAndFields) {
+  PrepareConfig c = config(TextFormat::Libfm, write_text("f.libfm", "1 3:1 10:1\n-1 4:1 10:1\n0 3:1 11:1\n"), "libfm");
+  const auto stats = prepare_dataset(c);
+  const Dataset d = Dataset::open(c.out_dir + "/train.cds");
+  EXPECT_EQ(d.schema().num_sparse(), 2);
+  EXPECT_EQ((std::vector<float>{d.label(0), d.label(1), d.label(2)}), (std::vector<float>{1, 0, 0}));
+  EXPECT_EQ(stats["features"][1]["vocabulary"], 2);
+  expect_error(config(TextFormat::Libfm, write_text("g.libfm", "1 3:1 10:1\n1 3:1\n"), "g"), ":2: line: expected 2 features");
+  expect_error(config(TextFormat::Libfm, write_text("h.libfm", "1 3:1 10:0.5\n"), "h"), ":1: field 3 (F2): only binary");
+  expect_error(config(TextFormat::Libfm, write_text("i.libfm", "yes 3:1 10:1\n"), "i"), ":1: field 1 (label)");
+}
+
+}  // namespace
+}  // namespace cembed

@@ -1,0 +1,69 @@
+"""cembed prepare on the real samples in ../shared/data (skipped when absent): row counts and
+click rates as ../shared/data/README.md states them, and a short training run learns."""
+import json
+import os
+import tempfile
+import unittest
+
+from common import CEMBED, SOURCE_DIR, run
+
+DATA = os.path.join(os.path.dirname(SOURCE_DIR), "shared", "data")
+
+CASES = {
+    # name: (format, train, valid, test, rows (train, valid, test), ctr of all rows)
+    "criteo": ("criteo", "criteo-kaggle-8k/train.csv", "criteo-kaggle-8k/dev.csv", "criteo-kaggle-8k/test.csv",
+               (7200, 409, 391), 0.216),
+    "avazu": ("avazu", "avazu-9k/train.csv", "avazu-9k/dev.csv", "avazu-9k/test.csv", (8087, 480, 432), 0.17),
+    "frappe": ("libfm", "frappe/frappe.validation.libfm", None, "frappe/frappe.test.libfm", (57722, 0, 28860), 0.33),
+}
+
+
+@unittest.skipUnless(os.path.isdir(DATA), f"{DATA} not present")
+class SharedData(unittest.TestCase):
+    def prepare(self, name, out):
+        fmt, train, valid, test, rows, ctr = CASES[name]
+        cmd = [CEMBED, "prepare", "--format", fmt, "--train", os.path.join(DATA, train), "--test",
+               os.path.join(DATA, test), "--out", out]
+        if valid:
+            cmd += ["--valid", os.path.join(DATA, valid)]
+        res = run(cmd)
+        self.assertEqual(res.returncode, 0, res.stderr)
+        with open(os.path.join(out, "prepare.json")) as f:
+            stats = json.load(f)
+        got = (stats["train"]["rows"], stats["valid"]["rows"] if valid else 0, stats["test"]["rows"])
+        self.assertEqual(got, rows)
+        clicks = sum(stats[s]["ctr"] * stats[s]["rows"] for s in ("train", "valid", "test") if s in stats)
+        self.assertAlmostEqual(clicks / sum(rows), ctr, delta=0.006)
+        self.assertEqual(stats["train"]["bad_lines"], 0)
+        return stats
+
+    def test_criteo(self):
+        with tempfile.TemporaryDirectory() as d:
+            stats = self.prepare("criteo", d)
+            self.assertEqual(len(stats["features"]), 26)
+
+    def test_avazu(self):
+        with tempfile.TemporaryDirectory() as d:
+            stats = self.prepare("avazu", d)
+            self.assertEqual(len(stats["features"]), 23)
+
+    def test_frappe_trains(self):
+        with tempfile.TemporaryDirectory() as d:
+            stats = self.prepare("frappe", d)
+            self.assertEqual(len(stats["features"]), 10)
+            ids = set()
+            with open(os.path.join(DATA, CASES["frappe"][1])) as f:
+                for line in f:
+                    ids.update(tok.split(":")[0] for tok in line.split()[1:])
+            self.assertEqual(sum(f["distinct_values"] for f in stats["features"]), len(ids))
+            report = os.path.join(d, "r.json")
+            res = run([CEMBED, "train", "--train", os.path.join(d, "train.cds"), "--test", os.path.join(d, "test.cds"),
+                       "--bottom", "16", "--top", "64", "--optimizer", "adagrad", "--lr", "0.01", "--epochs", "2",
+                       "--quiet", "--report", report])
+            self.assertEqual(res.returncode, 0, res.stderr)
+            with open(report) as f:
+                self.assertGreater(json.load(f)["test"]["auc"], 0.9)
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,41 @@
+#include <fmt/format.h>
+
+#include "cembed/prepare.h"
+#include "commands.h"
+
+namespace cembed::cli {
+
+void add_prepare_command(CLI::App& app) {
+  auto* cmd = app.add_subcommand("prepare", "turn raw click logs (criteo, avazu, libfm; plain or .gz) into cembed datasets");
+  auto c = std::make_shared<PrepareConfig>();
+  auto format = std::make_shared<std::string>("criteo");
+  auto raw_dense = std::make_shared<bool>(false);
+  cmd->add_option("--format", *format, "criteo, avazu or libfm")->capture_default_str();
+  cmd->add_option("--train", c->train_files, "training files (the vocabulary is built on them)")->required();
+  cmd->add_option("--valid", c->valid_files, "validation files");
+  cmd->add_option("--test", c->test_files, "test files");
+  cmd->add_option("--out", c->out_dir, "output folder")->required();
+  cmd->add_option("--min-count", c->min_count, "values seen fewer times share the out-of-vocabulary id 0")->capture_default_str();
+  cmd->add_flag("--skip-bad-lines", c->skip_bad_lines, "count and skip malformed lines instead of stopping");
+  cmd->add_flag("--raw-dense", *raw_dense, "keep dense values as given (default: log(1 + max(x, 0)))");
+  cmd->add_option("--max-line-bytes", c->max_line_bytes, "longest line accepted")->capture_default_str();
+  cmd->add_option("--libfm-fields", c->libfm_fields, "fields per libFM line (0: from the first line)")->capture_default_str();
+  cmd->callback([=] {
+    c->format = parse_text_format(*format);
+    c->log_dense = !*raw_dense;
+    const auto s = prepare_dataset(*c);
+    for (const char* split : {"train", "valid", "test"}) {
+      if (!s.contains(split)) continue;
+      fmt::print("{:<5} {:>10} rows  ctr {:.4f}  bad lines {}\n", split, s[split]["rows"].get<int64_t>(),
+                 s[split]["ctr"].get<double>(), s[split]["bad_lines"].get<int64_t>());
+    }
+    fmt::print("{:<14} {:>10} {:>10} {:>8}\n", "feature", "distinct", "vocab", "empty");
+    for (const auto& f : s["features"]) {
+      fmt::print("{:<14} {:>10} {:>10} {:>7.1f}%\n", f["name"].get<std::string>(), f["distinct_values"].get<int64_t>(),
+                 f["vocabulary"].get<int64_t>(), 100 * f["empty_rate"].get<double>());
+    }
+    fmt::print("wrote {}/train.cds and prepare.json\n", c->out_dir);
+  });
+}
+
+}  // namespace cembed::cli
