@@ -31,6 +31,7 @@ struct PrepareConfig {
   bool log_dense = true;            // log(1 + max(x, 0)); false: as given
   int64_t max_line_bytes = 1 << 20;
   int libfm_fields = 0;             // 0: inferred from the first line
+  int threads = 2;                  // parsing threads (results do not depend on it)
 };
 
 // Writes out_dir/train.cds, [valid.cds,] [test.cds,] and out_dir/prepare.json (statistics);

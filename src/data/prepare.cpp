@@ -1,5 +1,6 @@
 #include "cembed/prepare.h"
 
+#include <omp.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -7,11 +8,11 @@
 #include <cmath>
 #include <cstring>
 #include <filesystem>
-#include <unordered_map>
 
 #include "cembed/dataset.h"
 #include "cembed/errors.h"
 #include "cembed/file_format.h"
+#include "data/formats/flat_map.h"
 #include "data/formats/line_reader.h"
 #include "data/formats/text_formats.h"
 
@@ -65,34 +66,78 @@ struct SplitStats {
   nlohmann::json bad_examples = nlohmann::json::array();
 };
 
-// Parses every line of `files`, calling sink(row) for each good one.
+// Parses every line of `files`, calling sink(row) for each good one, in file order.
+// Lines are read in blocks; each block is parsed on all threads (one parser each), then
+// errors and rows are handled in line order, so results do not depend on the thread count.
 template <typename Sink>
-void read_files(const PrepareConfig& c, RowParser& parser, const std::vector<std::string>& files, SplitStats& st,
-                Sink sink) {
-  ParsedRow row;
+void read_files(const PrepareConfig& c, std::vector<std::unique_ptr<RowParser>>& parsers,
+                const std::vector<std::string>& files, SplitStats& st, Sink sink) {
+  constexpr size_t kBlock = 1 << 14;
+  const int threads = static_cast<int>(parsers.size());
+  std::string text;
+  std::vector<size_t> starts;
+  std::vector<int64_t> numbers;
+  std::vector<ParsedRow> rows(kBlock);
+  std::vector<int8_t> status(kBlock);  // 0 row, 1 header to skip, 2 field error
+  std::vector<FieldError> errors(kBlock);
+  auto report_bad = [&](const std::string& msg) {
+    if (!c.skip_bad_lines) fail("{} (use --skip-bad-lines to count and skip such lines)", msg);
+    ++st.bad_lines;
+    if (st.bad_examples.size() < 10) st.bad_examples.push_back(msg);
+  };
   for (const auto& path : files) {
     LineReader reader(path, c.max_line_bytes);
-    std::string_view line;
-    while (true) {
-      try {
-        if (!reader.next(line)) break;
-      } catch (const Error& e) {
-        // Over-long lines can be skipped; a broken stream cannot.
-        if (!c.skip_bad_lines || std::string(e.what()).find("longer than") == std::string::npos) throw;
-        ++st.bad_lines;
-        continue;
+    bool done = false;
+    std::string pending_error;  // a read error, raised after the lines before it
+    while (!done) {
+      text.clear();
+      starts.clear();
+      numbers.clear();
+      std::string_view line;
+      while (numbers.size() < kBlock) {
+        try {
+          if (!reader.next(line)) {
+            done = true;
+            break;
+          }
+        } catch (const Error& e) {
+          // Over-long lines can be skipped; a broken stream cannot.
+          const bool long_line = std::string(e.what()).find("longer than") != std::string::npos;
+          if (c.skip_bad_lines && long_line) {
+            report_bad(e.what());
+            continue;
+          }
+          pending_error = e.what();
+          done = true;
+          break;
+        }
+        starts.push_back(text.size());
+        text.append(line);
+        numbers.push_back(reader.line_number());
       }
-      try {
-        if (!parser.parse(line, reader.line_number(), row)) continue;
-      } catch (const FieldError& e) {
-        const std::string where = e.field > 0 ? fmt::format("field {} ({})", e.field, e.name) : std::string("line");
-        const std::string msg = fmt::format("{}:{}: {}: {}", path, reader.line_number(), where, e.message);
-        if (!c.skip_bad_lines) fail("{} (use --skip-bad-lines to count and skip such lines)", msg);
-        ++st.bad_lines;
-        if (st.bad_examples.size() < 10) st.bad_examples.push_back(msg);
-        continue;
+      starts.push_back(text.size());
+      const auto n = static_cast<int64_t>(numbers.size());
+#pragma omp parallel for num_threads(threads) schedule(static)
+      for (int64_t i = 0; i < n; ++i) {
+        RowParser& parser = *parsers[omp_get_thread_num()];
+        const std::string_view l(text.data() + starts[i], starts[i + 1] - starts[i]);
+        try {
+          status[i] = parser.parse(l, numbers[i], rows[i]) ? 0 : 1;
+        } catch (const FieldError& e) {
+          status[i] = 2;
+          errors[i] = e;
+        }
       }
-      sink(row);
+      for (int64_t i = 0; i < n; ++i) {
+        if (status[i] == 0) {
+          sink(rows[i]);
+        } else if (status[i] == 2) {
+          const auto& e = errors[i];
+          const std::string where = e.field > 0 ? fmt::format("field {} ({})", e.field, e.name) : std::string("line");
+          report_bad(fmt::format("{}:{}: {}: {}", path, numbers[i], where, e.message));
+        }
+      }
+      if (!pending_error.empty()) fail("{}", pending_error);
     }
   }
 }
@@ -110,15 +155,18 @@ nlohmann::json prepare_dataset(const PrepareConfig& c) {
   CEMBED_CHECK(!c.out_dir.empty(), "prepare: no output folder");
   CEMBED_CHECK(c.min_count >= 1, "prepare: min count must be at least 1, got {}", c.min_count);
   std::filesystem::create_directories(c.out_dir);
-  auto parser = make_row_parser(c, first_line_of(c));
+  const std::string first_line = first_line_of(c);
+  std::vector<std::unique_ptr<RowParser>> parsers;
+  for (int t = 0; t < std::max(1, c.threads); ++t) parsers.push_back(make_row_parser(c, first_line));
+  const RowParser* parser = parsers[0].get();
   const size_t nd = parser->dense_names().size(), nc = parser->cat_names().size();
 
   // Pass over the training text: spill rows, count values.
   RecordSpill spill(c.out_dir, 4 + 4 * nd + 8 * nc);
-  std::vector<std::unordered_map<uint64_t, int64_t>> counts(nc);
+  std::vector<FlatMap<int64_t>> counts(nc);
   SplitStats train_stats;
   train_stats.empty.assign(nc, 0);
-  read_files(c, *parser, c.train_files, train_stats, [&](const ParsedRow& row) {
+  read_files(c, parsers, c.train_files, train_stats, [&](const ParsedRow& row) {
     spill.write(row);
     ++train_stats.rows;
     train_stats.clicks += row.label;
@@ -133,19 +181,19 @@ nlohmann::json prepare_dataset(const PrepareConfig& c) {
   CEMBED_CHECK(train_stats.rows > 0, "prepare: no rows in {}", fmt::join(c.train_files, ", "));
 
   // Vocabulary: values seen at least min_count times, most frequent first, at ids 1..
-  std::vector<std::unordered_map<uint64_t, Id>> vocab(nc);
+  std::vector<FlatMap<Id>> vocab(nc);
   nlohmann::json feature_stats = nlohmann::json::array();
   DatasetSchema schema;
   schema.dense_names = parser->dense_names();
   for (size_t f = 0; f < nc; ++f) {
     std::vector<std::pair<int64_t, uint64_t>> kept;
     std::vector<int64_t> histogram;  // values by floor(log2(count))
-    for (const auto& [key, n] : counts[f]) {
+    counts[f].for_each([&](uint64_t key, int64_t n) {
       const auto bucket = static_cast<size_t>(std::log2(static_cast<double>(n)));
       if (histogram.size() <= bucket) histogram.resize(bucket + 1);
       ++histogram[bucket];
       if (n >= c.min_count) kept.emplace_back(n, key);
-    }
+    });
     std::sort(kept.begin(), kept.end(), [](const auto& a, const auto& b) { return a.first != b.first ? a.first > b.first : a.second < b.second; });
     CEMBED_CHECK(kept.size() < (uint64_t{1} << 32) - 1, "prepare: feature '{}' has too many values", parser->cat_names()[f]);
     for (size_t i = 0; i < kept.size(); ++i) vocab[f][kept[i].second] = static_cast<Id>(i + 1);
@@ -173,9 +221,9 @@ nlohmann::json prepare_dataset(const PrepareConfig& c) {
         ids[f] = 0;
         continue;
       }
-      const auto it = vocab[f].find(row.cats[f]);
-      ids[f] = it == vocab[f].end() ? 0 : it->second;
-      st.oov[f] += it == vocab[f].end();
+      const Id* id = vocab[f].find(row.cats[f]);
+      ids[f] = id == nullptr ? 0 : *id;
+      st.oov[f] += id == nullptr;
     }
   };
   auto finish_split = [&](const std::string& name, DatasetWriter& w, SplitStats& st, const std::vector<std::string>& files) {
@@ -208,7 +256,7 @@ nlohmann::json prepare_dataset(const PrepareConfig& c) {
     DatasetWriter w(c.out_dir + "/" + name + ".cds", schema);
     SplitStats st;
     st.oov.assign(nc, 0);
-    read_files(c, *parser, files, st, [&](const ParsedRow& row) {
+    read_files(c, parsers, files, st, [&](const ParsedRow& row) {
       map_row(row, st);
       ++st.rows;
       st.clicks += row.label;

@@ -135,6 +135,30 @@ TEST(Prepare, GzipAndTruncatedGzip) {
   expect_error(config(TextFormat::Criteo, trunc, "trunc"), trunc + ": truncated or corrupt gzip stream");
 }
 
+TEST(Prepare, SameOutputWhateverTheThreads) {
+  std::string first_half, second_half;
+  for (int i = 0; i < 40000; ++i) {  // several parsing blocks
+    char hex[16];
+    std::snprintf(hex, sizeof hex, "%08x", (i * 7919) % 5000);
+    (i < 20000 ? first_half : second_half) += criteo_line(i % 3 == 0, std::to_string(i % 100), hex);
+  }
+  const std::string text = first_half + second_half;
+  const std::string path = write_text("threads.txt", text);
+  std::string bytes[2];
+  for (int threads : {1, 2}) {
+    PrepareConfig c = config(TextFormat::Criteo, path, "threads" + std::to_string(threads));
+    c.threads = threads;
+    prepare_dataset(c);
+    std::ifstream in(c.out_dir + "/train.cds", std::ios::binary);
+    bytes[threads - 1].assign(std::istreambuf_iterator<char>(in), {});
+  }
+  EXPECT_EQ(bytes[0], bytes[1]);
+  // The first bad line is the one reported, whichever thread parsed it.
+  const std::string bad =
+      write_text("threads_bad.txt", first_half + criteo_line(0, "oops") + criteo_line(0, "again") + second_half);
+  expect_error(config(TextFormat::Criteo, bad, "threads_bad"), bad + ":20001: field 2 (I1): not an integer: 'oops'");
+}
+
 TEST(Prepare, AvazuHeaderAndTimeFeatures) {
   const std::string header = "id,click,hour,C1,banner_pos,site_id,site_domain,site_category,app_id,app_domain,"
                              "app_category,device_id,device_ip,device_model,device_type,device_conn_type,C14,C15,C16,"

@@ -19,6 +19,7 @@ void add_prepare_command(CLI::App& app) {
   cmd->add_flag("--skip-bad-lines", c->skip_bad_lines, "count and skip malformed lines instead of stopping");
   cmd->add_flag("--raw-dense", *raw_dense, "keep dense values as given (default: log(1 + max(x, 0)))");
   cmd->add_option("--max-line-bytes", c->max_line_bytes, "longest line accepted")->capture_default_str();
+  cmd->add_option("--threads", c->threads, "parsing threads")->capture_default_str();
   cmd->add_option("--libfm-fields", c->libfm_fields, "fields per libFM line (0: from the first line)")->capture_default_str();
   cmd->callback([=] {
     c->format = parse_text_format(*format);

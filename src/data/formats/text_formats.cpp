@@ -4,6 +4,7 @@
 
 #include <charconv>
 #include <cmath>
+#include <vector>
 
 #include "cembed/errors.h"
 
@@ -58,7 +59,16 @@ int64_t parse_int(std::string_view s, int field, const std::string& name) {
 }
 
 float dense_value(int64_t x, bool log_dense) {
-  return log_dense ? static_cast<float>(std::log1p(static_cast<double>(std::max<int64_t>(x, 0)))) : static_cast<float>(x);
+  if (!log_dense) return static_cast<float>(x);
+  // Most counts are small: look log(1 + x) up for them.
+  static const std::vector<float> table = [] {
+    std::vector<float> t(4096);
+    for (size_t i = 0; i < t.size(); ++i) t[i] = static_cast<float>(std::log1p(static_cast<double>(i)));
+    return t;
+  }();
+  if (x <= 0) return 0.0f;
+  if (x < static_cast<int64_t>(table.size())) return table[x];
+  return static_cast<float>(std::log1p(static_cast<double>(x)));
 }
 
 class CriteoParser final : public RowParser {
