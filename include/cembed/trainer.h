@@ -37,6 +37,7 @@ struct TrainConfig {
   int64_t checkpoint_every = 0;
   std::string resume_path;
   std::string report_path;
+  std::string export_initial_dir;  // write the initial parameters as .npy files here
   bool progress = true;
 
   nlohmann::json to_json() const;

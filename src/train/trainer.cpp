@@ -9,6 +9,7 @@
 #include "cembed/errors.h"
 #include "cembed/file_format.h"
 #include "cembed/metrics.h"
+#include "cembed/npy.h"
 #include "cembed/random.h"
 #include "kernels/dense_kernels.h"
 #include "train/progress.h"
@@ -73,7 +74,7 @@ std::unique_ptr<Dlrm> build_model(const TrainConfig& c, const MemoryPlan& plan) 
 nlohmann::json resume_identity(const TrainConfig& c) {
   nlohmann::json j = c.to_json();
   for (const char* k : {"epochs", "max_steps", "eval_every", "eval_batch_size", "checkpoint_path", "checkpoint_every",
-                        "resume_path", "report_path", "progress", "valid_path", "test_path", "threads"}) {
+                        "resume_path", "report_path", "export_initial_dir", "progress", "valid_path", "test_path", "threads"}) {
     j.erase(k);
   }
   return j;
@@ -109,6 +110,7 @@ nlohmann::json TrainConfig::to_json() const {
           {"checkpoint_every", checkpoint_every},
           {"resume_path", resume_path},
           {"report_path", report_path},
+          {"export_initial_dir", export_initial_dir},
           {"progress", progress}};
 }
 
@@ -141,6 +143,7 @@ TrainConfig TrainConfig::from_json(const nlohmann::json& j) {
   c.checkpoint_every = j.at("checkpoint_every");
   c.resume_path = j.at("resume_path");
   c.report_path = j.at("report_path");
+  c.export_initial_dir = j.value("export_initial_dir", "");
   c.progress = j.at("progress");
   return c;
 }
@@ -243,6 +246,7 @@ nlohmann::json train(const TrainConfig& cfg_in) {
   } else {
     plan = plan_memory(cfg.embedding, schema.sparse, cfg.model.dim, cfg.budget, cfg.small_threshold);
     model = build_model(cfg, plan);
+    if (!cfg.export_initial_dir.empty()) export_dlrm_parameters(*model, cfg.export_initial_dir);
   }
   if (cfg.progress) fmt::print(stderr, "{}", plan.describe());
 

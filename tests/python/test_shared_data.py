@@ -64,6 +64,20 @@ class SharedData(unittest.TestCase):
             with open(report) as f:
                 self.assertGreater(json.load(f)["test"]["auc"], 0.9)
 
+    def test_auc_matches_pytorch_reference(self):
+        with tempfile.TemporaryDirectory() as d:
+            out = os.path.join(d, "rows.json")
+            res = run(["/usr/bin/python3", os.path.join(SOURCE_DIR, "bench", "real_data_results.py"), "--data", DATA,
+                       "--json", out])
+            self.assertEqual(res.returncode, 0, res.stderr)
+            print(res.stdout)
+            with open(out) as f:
+                rows = json.load(f)
+        self.assertEqual({r["data"] for r in rows}, {"criteo-kaggle-8k", "avazu-9k", "frappe"})
+        for r in rows:
+            self.assertLess(abs(r["cembed_auc"] - r["torch_auc"]), 0.003, r)
+            self.assertGreater(r["cembed_auc"], 0.65, r)
+
 
 if __name__ == "__main__":
     unittest.main()

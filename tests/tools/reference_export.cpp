@@ -14,29 +14,13 @@
 #include "cembed/dlrm.h"
 #include "cembed/errors.h"
 #include "cembed/metrics.h"
+#include "cembed/npy.h"
 #include "cembed/random.h"
 #include "cembed/trainer.h"
 
 namespace {
 
 using namespace cembed;
-
-template <typename T>
-void write_npy(const std::string& path, const std::vector<T>& data, std::vector<int64_t> shape) {
-  const char* descr = std::is_same_v<T, float> ? "<f4" : std::is_same_v<T, double> ? "<f8" : "<i8";
-  std::string dims;
-  for (int64_t d : shape) dims += std::to_string(d) + ",";
-  if (shape.size() > 1) dims.pop_back();
-  std::string header = "{'descr': '" + std::string(descr) + "', 'fortran_order': False, 'shape': (" + dims + "), }";
-  while ((10 + header.size() + 1) % 64 != 0) header += ' ';
-  header += '\n';
-  std::ofstream out(path, std::ios::binary);
-  out.write("\x93NUMPY\x01\x00", 8);
-  const auto len = static_cast<uint16_t>(header.size());
-  out.write(reinterpret_cast<const char*>(&len), 2);
-  out << header;
-  out.write(reinterpret_cast<const char*>(data.data()), static_cast<std::streamsize>(data.size() * sizeof(T)));
-}
 
 std::string arg(const std::vector<std::string>& args, const std::string& name, const std::string& fallback) {
   for (size_t i = 0; i + 1 < args.size(); ++i) {
@@ -82,20 +66,7 @@ int trace(const std::vector<std::string>& args) {
   if (dense.kind == OptimizerKind::RowwiseAdagrad) dense.kind = OptimizerKind::Adagrad;
   model.set_optimizers(dense, {parse_optimizer_kind(optimizer)});
 
-  auto dump_mlp = [&](Mlp& m, const std::string& name) {
-    for (int l = 0; l < m.num_layers(); ++l) {
-      const auto& layer = m.layer(l);
-      write_npy(out + "/" + name + "_w" + std::to_string(l) + ".npy", layer.weight, {layer.out, layer.in});
-      write_npy(out + "/" + name + "_b" + std::to_string(l) + ".npy", layer.bias, {layer.out});
-    }
-  };
-  dump_mlp(model.bottom(), "bottom");
-  dump_mlp(model.top(), "top");
-  for (int f = 0; f < model.embeddings().num_tables(); ++f) {
-    auto block = model.embeddings().table(f).parameter_blocks()[0];
-    write_npy(out + "/table" + std::to_string(f) + ".npy", std::vector<float>(block.begin(), block.end()),
-              {cards[f], cfg.dim});
-  }
+  export_dlrm_parameters(model, out);
 
   Rng rng(derive_seed(seed, 77));
   std::vector<double> losses;

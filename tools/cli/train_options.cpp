@@ -40,6 +40,7 @@ void TrainOptions::add_to(CLI::App& app) {
   app.add_option("--checkpoint-every", c.checkpoint_every, "write the checkpoint every N steps")->capture_default_str();
   app.add_option("--resume", c.resume_path, "resume from this checkpoint");
   app.add_option("--report", c.report_path, "write the JSON report here");
+  app.add_option("--export-initial", c.export_initial_dir, "write the initial parameters as .npy files to this folder");
   app.add_flag("--quiet", quiet, "no plan or progress on stderr");
   app.add_option("--config", "read options from a TOML file (keys are the long option names; the command line wins)");
 }
