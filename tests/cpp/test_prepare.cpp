@@ -1,6 +1,7 @@
 // cembed prepare: formats, vocabulary, bad input (each case names file, line and field).
 #include <gtest/gtest.h>
 #include <zlib.h>
+#include <zstd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -157,6 +158,21 @@ TEST(Prepare, SameOutputWhateverTheThreads) {
   const std::string bad =
       write_text("threads_bad.txt", first_half + criteo_line(0, "oops") + criteo_line(0, "again") + second_half);
   expect_error(config(TextFormat::Criteo, bad, "threads_bad"), bad + ":20001: field 2 (I1): not an integer: 'oops'");
+}
+
+TEST(Prepare, ZstdAndTruncatedZstd) {
+  std::string text;
+  for (int i = 0; i < 30000; ++i) text += criteo_line(i % 2, std::to_string(i));  // several MB decompressed
+  std::vector<char> packed(ZSTD_compressBound(text.size()));
+  packed.resize(ZSTD_compress(packed.data(), packed.size(), text.data(), text.size(), 3));
+  const std::string zst = write_text("data.zst", std::string(packed.begin(), packed.end()));
+  const std::string plain = write_text("data.txt", text);
+  const auto a = prepare_dataset(config(TextFormat::Criteo, zst, "zst"));
+  const auto b = prepare_dataset(config(TextFormat::Criteo, plain, "plain"));
+  EXPECT_EQ(a["train"]["rows"], 30000);
+  EXPECT_EQ(a["features"], b["features"]);
+  const std::string trunc = write_text("trunc.zst", std::string(packed.begin(), packed.begin() + packed.size() / 2));
+  expect_error(config(TextFormat::Criteo, trunc, "trunc_zst"), trunc + ": truncated or corrupt zstd stream");
 }
 
 TEST(Prepare, AvazuHeaderAndTimeFeatures) {

@@ -6,7 +6,7 @@
 namespace cembed::cli {
 
 void add_prepare_command(CLI::App& app) {
-  auto* cmd = app.add_subcommand("prepare", "turn raw click logs (criteo, avazu, libfm; plain or .gz) into cembed datasets");
+  auto* cmd = app.add_subcommand("prepare", "turn raw click logs (criteo, avazu, libfm; plain, gzip or zstd) into cembed datasets");
   auto c = std::make_shared<PrepareConfig>();
   auto format = std::make_shared<std::string>("criteo");
   auto raw_dense = std::make_shared<bool>(false);

@@ -1,10 +1,9 @@
-// LineReader: lines of a plain or gzip file (zlib reads both), with line numbers, a line
-// length limit, and an error for a truncated gzip stream.
+// LineReader: lines of a plain, gzip or zstd file (told apart by their first bytes), with
+// line numbers, a line length limit, and an error for a truncated compressed stream.
 #pragma once
 
-#include <zlib.h>
-
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -24,10 +23,19 @@ class LineReader {
   const std::string& path() const { return path_; }
 
  private:
+  // Decompressed bytes of the file: read() returns 0 at the end, throws on a broken stream.
+  class Source {
+   public:
+    virtual ~Source() = default;
+    virtual size_t read(char* out, size_t n) = 0;
+  };
+  class GzipSource;
+  class ZstdSource;
+
   bool fill();
   std::string path_;
   int64_t max_line_bytes_;
-  gzFile file_ = nullptr;
+  std::unique_ptr<Source> source_;
   std::vector<char> buf_;
   size_t begin_ = 0, end_ = 0;
   bool eof_ = false;
