@@ -32,6 +32,15 @@ struct PrepareConfig {
   int64_t max_line_bytes = 1 << 20;
   int libfm_fields = 0;             // 0: inferred from the first line
   int threads = 2;                  // parsing threads (results do not depend on it)
+  // How the training files are split: "files" (valid/test come from their own files),
+  // "ratio" (each row to test/valid with these probabilities, drawn from `seed`; the
+  // vocabulary counts only the training part) or "order" (the last test_fraction of the
+  // rows is the test set, the valid_fraction before it the validation set, as DLRM does
+  // with Criteo's last day; the vocabulary counts every row).
+  std::string split = "files";
+  double valid_fraction = 0;
+  double test_fraction = 0;
+  uint64_t seed = 1;
 };
 
 // Writes out_dir/train.cds, [valid.cds,] [test.cds,] and out_dir/prepare.json (statistics);

@@ -12,6 +12,7 @@
 #include "cembed/dataset.h"
 #include "cembed/errors.h"
 #include "cembed/file_format.h"
+#include "cembed/random.h"
 #include "data/formats/flat_map.h"
 #include "data/formats/line_reader.h"
 #include "data/formats/text_formats.h"
@@ -161,24 +162,43 @@ nlohmann::json prepare_dataset(const PrepareConfig& c) {
   const RowParser* parser = parsers[0].get();
   const size_t nd = parser->dense_names().size(), nc = parser->cat_names().size();
 
-  // Pass over the training text: spill rows, count values.
+  // Splits within the training files: row r goes to test, valid or train.
+  const bool by_ratio = c.split == "ratio", by_order = c.split == "order";
+  CEMBED_CHECK(by_ratio || by_order || c.split == "files", "prepare: split must be files, ratio or order, got '{}'", c.split);
+  if (by_ratio || by_order) {
+    CEMBED_CHECK(c.valid_files.empty() && c.test_files.empty(), "prepare: split '{}' takes no --valid or --test files", c.split);
+    CEMBED_CHECK(c.valid_fraction >= 0 && c.test_fraction > 0 && c.valid_fraction + c.test_fraction < 1,
+                 "prepare: need 0 < test fraction, 0 <= valid fraction and their sum < 1 (got {} and {})", c.test_fraction,
+                 c.valid_fraction);
+  }
+  enum Part { kTrain, kValid, kTest };
+  auto part_by_ratio = [&](int64_t r) {
+    const double u = static_cast<double>(mix64(derive_seed(c.seed, 0x5b1, static_cast<uint64_t>(r))) >> 11) * 0x1.0p-53;
+    return u < c.test_fraction ? kTest : u < c.test_fraction + c.valid_fraction ? kValid : kTrain;
+  };
+
+  // Pass over the training text: spill rows, count values (of the training part only,
+  // when a ratio split tells it; an order split knows its parts only at the end).
   RecordSpill spill(c.out_dir, 4 + 4 * nd + 8 * nc);
   std::vector<FlatMap<int64_t>> counts(nc);
-  SplitStats train_stats;
-  train_stats.empty.assign(nc, 0);
-  read_files(c, parsers, c.train_files, train_stats, [&](const ParsedRow& row) {
+  SplitStats pass_stats;  // every parsed row; empty counts over the counted rows
+  int64_t counted_rows = 0;
+  pass_stats.empty.assign(nc, 0);
+  read_files(c, parsers, c.train_files, pass_stats, [&](const ParsedRow& row) {
     spill.write(row);
-    ++train_stats.rows;
-    train_stats.clicks += row.label;
+    const bool count = !by_ratio || part_by_ratio(pass_stats.rows) == kTrain;
+    ++pass_stats.rows;
+    if (!count) return;
+    ++counted_rows;
     for (size_t f = 0; f < nc; ++f) {
       if (row.cats[f] == 0) {
-        ++train_stats.empty[f];
+        ++pass_stats.empty[f];
       } else {
         ++counts[f][row.cats[f]];
       }
     }
   });
-  CEMBED_CHECK(train_stats.rows > 0, "prepare: no rows in {}", fmt::join(c.train_files, ", "));
+  CEMBED_CHECK(counted_rows > 0, "prepare: no training rows in {}", fmt::join(c.train_files, ", "));
 
   // Vocabulary: values seen at least min_count times, most frequent first, at ids 1..
   std::vector<FlatMap<Id>> vocab(nc);
@@ -203,7 +223,7 @@ nlohmann::json prepare_dataset(const PrepareConfig& c) {
                              {"distinct_values", counts[f].size()},
                              {"vocabulary", kept.size()},
                              {"cardinality", kept.size() + 1},
-                             {"empty_rate", static_cast<double>(train_stats.empty[f]) / static_cast<double>(train_stats.rows)},
+                             {"empty_rate", static_cast<double>(pass_stats.empty[f]) / static_cast<double>(counted_rows)},
                              {"count_histogram_log2", histogram}});
     counts[f] = {};
   }
@@ -211,6 +231,7 @@ nlohmann::json prepare_dataset(const PrepareConfig& c) {
   nlohmann::json stats;
   stats["format"] = c.format == TextFormat::Criteo ? "criteo" : c.format == TextFormat::Avazu ? "avazu" : "libfm";
   stats["min_count"] = c.min_count;
+  stats["split"] = {{"by", c.split}, {"valid_fraction", c.valid_fraction}, {"test_fraction", c.test_fraction}, {"seed", c.seed}};
   stats["features"] = feature_stats;
   std::vector<Id> ids(nc);
   std::vector<std::span<const Id>> bags(nc);
@@ -239,17 +260,36 @@ nlohmann::json prepare_dataset(const PrepareConfig& c) {
   };
 
   {
-    DatasetWriter w(c.out_dir + "/train.cds", schema);
-    train_stats.oov.assign(nc, 0);
+    // The spilled rows: all to train, or to their part of the split.
+    const char* names[] = {"train", "valid", "test"};
+    std::unique_ptr<DatasetWriter> writers[3];
+    SplitStats part_stats[3];
+    for (int p = 0; p < 3; ++p) {
+      if (p == kTrain || (p == kValid && c.valid_fraction > 0) || (p == kTest && (by_ratio || by_order))) {
+        writers[p] = std::make_unique<DatasetWriter>(c.out_dir + "/" + names[p] + ".cds", schema);
+      }
+      part_stats[p].oov.assign(nc, 0);
+    }
+    part_stats[kTrain].bad_lines = pass_stats.bad_lines;
+    part_stats[kTrain].bad_examples = pass_stats.bad_examples;
+    const int64_t n = pass_stats.rows;
+    const auto test_from = n - static_cast<int64_t>(std::llround(static_cast<double>(n) * c.test_fraction));
+    const auto valid_from = test_from - static_cast<int64_t>(std::llround(static_cast<double>(n) * c.valid_fraction));
     spill.rewind();
     ParsedRow row;
     row.dense.resize(nd);
     row.cats.resize(nc);
-    while (spill.read(row)) {
-      map_row(row, train_stats);
-      w.add_row(row.label, row.dense, bags);
+    for (int64_t r = 0; spill.read(row); ++r) {
+      const Part p = by_ratio ? part_by_ratio(r) : by_order ? (r >= test_from ? kTest : r >= valid_from ? kValid : kTrain) : kTrain;
+      SplitStats& st = part_stats[p];
+      map_row(row, st);
+      ++st.rows;
+      st.clicks += row.label;
+      writers[p]->add_row(row.label, row.dense, bags);
     }
-    finish_split("train", w, train_stats, c.train_files);
+    for (int p = 0; p < 3; ++p) {
+      if (writers[p]) finish_split(names[p], *writers[p], part_stats[p], c.train_files);
+    }
   }
   for (const auto& [name, files] : {std::pair{std::string("valid"), c.valid_files}, std::pair{std::string("test"), c.test_files}}) {
     if (files.empty()) continue;

@@ -175,6 +175,57 @@ TEST(Prepare, ZstdAndTruncatedZstd) {
   expect_error(config(TextFormat::Criteo, trunc, "trunc_zst"), trunc + ": truncated or corrupt zstd stream");
 }
 
+TEST(Prepare, SplitByOrderAndByRatio) {
+  // Row i carries i in its first integer (dense I1 = log(1 + i)) and its own C1 value.
+  std::string text;
+  for (int i = 0; i < 1000; ++i) {
+    char hex[16];
+    std::snprintf(hex, sizeof hex, "%08x", i);
+    text += criteo_line(i % 2, std::to_string(i), hex);
+  }
+  const std::string path = write_text("split.txt", text);
+  PrepareConfig order = config(TextFormat::Criteo, path, "order");
+  order.split = "order";
+  order.test_fraction = 0.1;
+  order.valid_fraction = 0.05;
+  const auto so = prepare_dataset(order);
+  EXPECT_EQ(so["train"]["rows"], 850);
+  EXPECT_EQ(so["valid"]["rows"], 50);
+  EXPECT_EQ(so["test"]["rows"], 100);
+  const Dataset test = Dataset::open(order.out_dir + "/test.cds");
+  EXPECT_FLOAT_EQ(test.dense_row(0)[0], std::log1p(900.0f));  // the last 100 rows, in order
+  EXPECT_FLOAT_EQ(test.dense_row(99)[0], std::log1p(999.0f));
+  EXPECT_FLOAT_EQ(Dataset::open(order.out_dir + "/valid.cds").dense_row(0)[0], std::log1p(850.0f));
+
+  PrepareConfig ratio = config(TextFormat::Criteo, path, "ratio");
+  ratio.split = "ratio";
+  ratio.test_fraction = 0.2;
+  const auto sr = prepare_dataset(ratio);
+  const int64_t test_rows = sr["test"]["rows"];
+  EXPECT_EQ(sr["train"]["rows"].get<int64_t>() + test_rows, 1000);
+  EXPECT_NEAR(test_rows, 200, 4 * std::sqrt(1000 * 0.2 * 0.8));
+  // Every C1 value is unique, so the vocabulary (training rows only) has no test value.
+  EXPECT_EQ(sr["features"][0]["vocabulary"], sr["train"]["rows"]);
+  EXPECT_EQ(sr["test"]["oov_ids"][0], test_rows);
+  // The same seed gives the same test rows; another seed other rows.
+  auto test_rows_of = [](const std::string& dir) {
+    const Dataset d = Dataset::open(dir + "/test.cds");
+    std::vector<float> first_dense;
+    for (int64_t r = 0; r < d.rows(); ++r) first_dense.push_back(d.dense_row(r)[0]);
+    return first_dense;
+  };
+  const auto rows_seed1 = test_rows_of(ratio.out_dir);
+  ratio.out_dir += "_again";
+  prepare_dataset(ratio);
+  EXPECT_EQ(test_rows_of(ratio.out_dir), rows_seed1);
+  ratio.seed = 2;
+  ratio.out_dir += "_seed2";
+  prepare_dataset(ratio);
+  EXPECT_NE(test_rows_of(ratio.out_dir), rows_seed1);
+  ratio.test_files = {path};
+  expect_error(ratio, "takes no --valid or --test files");
+}
+
 TEST(Prepare, AvazuHeaderAndTimeFeatures) {
   const std::string header = "id,click,hour,C1,banner_pos,site_id,site_domain,site_category,app_id,app_domain,"
                              "app_category,device_id,device_ip,device_model,device_type,device_conn_type,C14,C15,C16,"

@@ -20,6 +20,10 @@ void add_prepare_command(CLI::App& app) {
   cmd->add_flag("--raw-dense", *raw_dense, "keep dense values as given (default: log(1 + max(x, 0)))");
   cmd->add_option("--max-line-bytes", c->max_line_bytes, "longest line accepted")->capture_default_str();
   cmd->add_option("--threads", c->threads, "parsing threads")->capture_default_str();
+  cmd->add_option("--split", c->split, "files, ratio (random rows, by --seed) or order (last rows are test)")->capture_default_str();
+  cmd->add_option("--test-fraction", c->test_fraction, "share of the training files' rows for test (--split ratio/order)");
+  cmd->add_option("--valid-fraction", c->valid_fraction, "share for validation (--split ratio/order)");
+  cmd->add_option("--seed", c->seed, "seed of the ratio split")->capture_default_str();
   cmd->add_option("--libfm-fields", c->libfm_fields, "fields per libFM line (0: from the first line)")->capture_default_str();
   cmd->callback([=] {
     c->format = parse_text_format(*format);
