@@ -35,6 +35,7 @@ struct SyntheticConfig {
   double logit_scale = 1.6;           // standard deviation of the hidden logit
   double ctr = 0.25;
   uint64_t seed = 42;
+  std::string format = "cds";         // "cds" (datasets) or "criteo" (raw Criteo TSV text, .txt)
 
   nlohmann::json to_json() const;
 };
@@ -48,7 +49,8 @@ struct SyntheticSummary {
   nlohmann::json stats;            // rows, ctr, bayes AUC and log loss per split, seconds
 };
 
-// Writes out_dir/train.cds, [valid.cds,] test.cds and out_dir/synthetic.json.
+// Writes out_dir/train.cds, [valid.cds,] test.cds (or .txt in Criteo text format) and
+// out_dir/synthetic.json.
 SyntheticSummary write_synthetic(const SyntheticConfig& config, const std::string& out_dir, int threads);
 
 }  // namespace cembed

@@ -131,6 +131,48 @@ void draw_chunk(const HiddenModel& m, uint64_t seed, int split, int64_t chunk, i
 
 double sigmoid(double z) { return 1.0 / (1.0 + std::exp(-z)); }
 
+// Rows as raw Criteo text: label, 13 integer counts (empty when 0, as missing values are),
+// 26 categorical values as 8 hex digits (a fixed bijection-free hash of feature and id).
+class CriteoTextWriter {
+ public:
+  CriteoTextWriter(std::string path, uint64_t seed) : path_(std::move(path)), tmp_(path_ + ".tmp"), seed_(seed) {
+    file_ = std::fopen(tmp_.c_str(), "wb");
+    CEMBED_CHECK(file_ != nullptr, "cannot write {}", tmp_);
+  }
+  ~CriteoTextWriter() {
+    if (file_ != nullptr) std::fclose(file_);
+  }
+  void add_row(float label, const float* dense, const uint32_t* ids) {
+    buf_ += label > 0.5f ? '1' : '0';
+    for (int j = 0; j < kDense; ++j) {
+      buf_ += '\t';
+      const auto x = static_cast<int64_t>(std::llround(std::expm1(static_cast<double>(dense[j]))));
+      if (x != 0) fmt::format_to(std::back_inserter(buf_), "{}", x);
+    }
+    for (int f = 0; f < kSparse; ++f) {
+      fmt::format_to(std::back_inserter(buf_), "\t{:08x}", static_cast<uint32_t>(derive_seed(seed_, 0xC7 + f, ids[f])));
+    }
+    buf_ += '\n';
+    if (buf_.size() > (1 << 20)) flush();
+  }
+  void finish() {
+    flush();
+    CEMBED_CHECK(std::fclose(file_) == 0, "cannot write {}", tmp_);
+    file_ = nullptr;
+    CEMBED_CHECK(std::rename(tmp_.c_str(), path_.c_str()) == 0, "cannot rename {} to {}", tmp_, path_);
+  }
+
+ private:
+  void flush() {
+    CEMBED_CHECK(std::fwrite(buf_.data(), 1, buf_.size(), file_) == buf_.size(), "cannot write {}", tmp_);
+    buf_.clear();
+  }
+  std::string path_, tmp_;
+  uint64_t seed_;
+  FILE* file_ = nullptr;
+  std::string buf_;
+};
+
 }  // namespace
 
 nlohmann::json SyntheticConfig::to_json() const {
@@ -138,7 +180,7 @@ nlohmann::json SyntheticConfig::to_json() const {
           {"scale", scale},             {"uniform_cardinality", uniform_cardinality},
           {"zipf_exponent", zipf_exponent}, {"latent_dim", latent_dim},  {"latent_groups", latent_groups},
           {"clusters", clusters},       {"value_noise", value_noise},     {"logit_scale", logit_scale},
-          {"ctr", ctr},                 {"seed", seed}};
+          {"ctr", ctr},                 {"seed", seed},                   {"format", format}};
 }
 
 const std::vector<int64_t>& criteo_kaggle_cardinalities() {
@@ -167,6 +209,7 @@ SyntheticSummary write_synthetic(const SyntheticConfig& c, const std::string& ou
   CEMBED_CHECK(c.latent_dim >= 1 && c.latent_dim <= 16, "synthetic: latent_dim must be in [1, 16]");
   CEMBED_CHECK(c.clusters >= 1 && c.latent_groups >= 1, "synthetic: clusters and latent_groups must be positive");
   CEMBED_CHECK(c.ctr > 0 && c.ctr < 1, "synthetic: ctr must be in (0, 1)");
+  CEMBED_CHECK(c.format == "cds" || c.format == "criteo", "synthetic: format must be cds or criteo, got '{}'", c.format);
   const auto start = std::chrono::steady_clock::now();
   std::filesystem::create_directories(out_dir);
   const HiddenModel model(c);
@@ -205,8 +248,15 @@ SyntheticSummary write_synthetic(const SyntheticConfig& c, const std::string& ou
   for (int s = 0; s < 3; ++s) {
     const auto [name, rows] = splits[s];
     if (rows == 0) continue;
-    const std::string path = (std::filesystem::path(out_dir) / (std::string(name) + ".cds")).string();
-    DatasetWriter writer(path, schema);
+    const bool text = c.format == "criteo";
+    const std::string path = (std::filesystem::path(out_dir) / (std::string(name) + (text ? ".txt" : ".cds"))).string();
+    std::unique_ptr<DatasetWriter> writer;
+    std::unique_ptr<CriteoTextWriter> text_writer;
+    if (text) {
+      text_writer = std::make_unique<CriteoTextWriter>(path, c.seed);
+    } else {
+      writer = std::make_unique<DatasetWriter>(path, schema);
+    }
     std::vector<float> probs;
     std::vector<float> labels;
     probs.reserve(rows);
@@ -230,7 +280,11 @@ SyntheticSummary write_synthetic(const SyntheticConfig& c, const std::string& ou
           probs.push_back(static_cast<float>(p));
           labels.push_back(label);
           for (int f = 0; f < kSparse; ++f) bags[f] = {chunk.ids.data() + r * kSparse + f, 1};
-          writer.add_row(label, {chunk.dense.data() + r * kDense, kDense}, bags);
+          if (text) {
+            text_writer->add_row(label, chunk.dense.data() + r * kDense, chunk.ids.data() + r * kSparse);
+          } else {
+            writer->add_row(label, {chunk.dense.data() + r * kDense, kDense}, bags);
+          }
         }
       }
     }
@@ -240,8 +294,12 @@ SyntheticSummary write_synthetic(const SyntheticConfig& c, const std::string& ou
                                   {"bayes_auc", roc_auc(probs, labels)},
                                   {"bayes_logloss", log_loss(probs, labels)}};
     nlohmann::json meta = {{"source", "synthetic"}, {"split", name}, {"generator", c.to_json()}, {"stats", split_stats}};
-    writer.set_metadata(meta);
-    writer.finish();
+    if (text) {
+      text_writer->finish();
+    } else {
+      writer->set_metadata(meta);
+      writer->finish();
+    }
     summary.files.push_back(path);
     summary.stats[name] = split_stats;
   }

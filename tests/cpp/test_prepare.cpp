@@ -9,6 +9,9 @@
 #include "cembed/dataset.h"
 #include "cembed/errors.h"
 #include "cembed/prepare.h"
+#include "cembed/synthetic.h"
+
+#include <set>
 
 namespace cembed {
 namespace {
@@ -224,6 +227,29 @@ TEST(Prepare, SplitByOrderAndByRatio) {
   EXPECT_NE(test_rows_of(ratio.out_dir), rows_seed1);
   ratio.test_files = {path};
   expect_error(ratio, "takes no --valid or --test files");
+}
+
+TEST(Prepare, SyntheticCriteoTextRoundTrip) {
+  SyntheticConfig sc;
+  sc.train_rows = 5000;
+  sc.test_rows = 100;
+  sc.scale = 0.0005;
+  write_synthetic(sc, dir() + "/syn_cds", 2);
+  sc.format = "criteo";
+  write_synthetic(sc, dir() + "/syn_txt", 2);
+  const auto stats = prepare_dataset(config(TextFormat::Criteo, dir() + "/syn_txt/train.txt", "syn_prepared"));
+  const Dataset direct = Dataset::open(dir() + "/syn_cds/train.cds");
+  const Dataset prepared = Dataset::open(dir() + "/syn_prepared/train.cds");
+  ASSERT_EQ(prepared.rows(), direct.rows());
+  for (int64_t r = 0; r < direct.rows(); ++r) {
+    ASSERT_EQ(prepared.label(r), direct.label(r));
+    for (int j = 0; j < 13; ++j) ASSERT_NEAR(prepared.dense_row(r)[j], direct.dense_row(r)[j], 1e-6) << r << " " << j;
+  }
+  for (int f = 0; f < 26; ++f) {
+    std::set<Id> distinct;
+    for (int64_t r = 0; r < direct.rows(); ++r) distinct.insert(direct.bag(f, r)[0]);
+    EXPECT_EQ(stats["features"][f]["distinct_values"], distinct.size()) << "feature " << f;
+  }
 }
 
 TEST(Prepare, AvazuHeaderAndTimeFeatures) {

@@ -23,6 +23,8 @@ void add_synth_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--ctr", c->ctr, "mean click rate")->capture_default_str();
   cmd->add_option("--seed", c->seed, "random seed")->capture_default_str();
+  cmd->add_option("--format", c->format, "cds (datasets) or criteo (raw Criteo TSV text, for cembed prepare)")
+      ->capture_default_str();
   cmd->add_option("--threads", *threads, "threads")->capture_default_str();
   cmd->callback([c, out, threads] {
     const SyntheticSummary s = write_synthetic(*c, *out, *threads);
