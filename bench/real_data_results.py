@@ -19,7 +19,7 @@ from sklearn.metrics import log_loss, roc_auc_score
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, os.path.join(ROOT, "tools", "reference"))
 from cds import Dataset  # noqa: E402
-from torch_dlrm import DLRM, loss_fn, make_optimizers  # noqa: E402
+from torch_dlrm import DLRM, load_exported_parameters, loss_fn, make_optimizers  # noqa: E402
 
 CEMBED = os.path.join(ROOT, "build", "release", "cembed")
 
@@ -50,14 +50,7 @@ def run_torch(d, init, epochs):
     m = MODEL
     train, test = Dataset(os.path.join(d, "train.cds")), Dataset(os.path.join(d, "test.cds"))
     model = DLRM(train.dense.shape[1], m["dim"], m["bottom"], m["top"], train.cardinalities)
-    load = lambda name: torch.from_numpy(np.load(os.path.join(init, name)))
-    with torch.no_grad():
-        for part in ("bottom", "top"):
-            for l, layer in enumerate(model.linear_layers(part)):
-                layer.weight.copy_(load(f"{part}_w{l}.npy"))
-                layer.bias.copy_(load(f"{part}_b{l}.npy"))
-        for f, t in enumerate(model.tables):
-            t.weight.copy_(load(f"table{f}.npy"))
+    load_exported_parameters(model, init)
     opts = make_optimizers(model, m["optimizer"], m["lr"])
 
     def tensors(data, rows):

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from common import EXPORT, run
-from torch_dlrm import DLRM, loss_fn, make_optimizers
+from torch_dlrm import DLRM, load_exported_parameters, loss_fn, make_optimizers
 
 STEPS = 50
 
@@ -21,13 +21,7 @@ def torch_losses(d):
     cards = meta["cardinalities"]
     model = DLRM(m["num_dense"], m["dim"], m["bottom_hidden"], m["top_hidden"], cards, pooling=m["pooling"])
     load = lambda name: torch.from_numpy(np.load(os.path.join(d, name)))
-    with torch.no_grad():
-        for part in ("bottom", "top"):
-            for l, layer in enumerate(model.linear_layers(part)):
-                layer.weight.copy_(load(f"{part}_w{l}.npy"))
-                layer.bias.copy_(load(f"{part}_b{l}.npy"))
-        for f, t in enumerate(model.tables):
-            t.weight.copy_(load(f"table{f}.npy"))
+    load_exported_parameters(model, d)
     opts = make_optimizers(model, meta["optimizer"], meta["lr"], meta["eps"])
     losses = []
     for s in range(meta["steps"]):

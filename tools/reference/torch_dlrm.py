@@ -45,6 +45,25 @@ class DLRM(nn.Module):
         return [m for m in getattr(self, part) if isinstance(m, nn.Linear)]
 
 
+def load_exported_parameters(model, directory):
+    """Copies parameters written by cembed (export_dlrm_parameters: bottom_w0.npy, ...,
+    table0.npy, ...) into `model`."""
+    import os
+
+    import numpy as np
+
+    def load(name):
+        return torch.from_numpy(np.load(os.path.join(directory, name)))
+
+    with torch.no_grad():
+        for part in ("bottom", "top"):
+            for l, layer in enumerate(model.linear_layers(part)):
+                layer.weight.copy_(load(f"{part}_w{l}.npy"))
+                layer.bias.copy_(load(f"{part}_b{l}.npy"))
+        for f, t in enumerate(model.tables):
+            t.weight.copy_(load(f"table{f}.npy"))
+
+
 def loss_fn(logits, labels):
     return F.binary_cross_entropy_with_logits(logits, labels)
 
