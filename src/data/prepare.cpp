@@ -236,7 +236,8 @@ nlohmann::json prepare_dataset(const PrepareConfig& c) {
   std::vector<Id> ids(nc);
   std::vector<std::span<const Id>> bags(nc);
   for (size_t f = 0; f < nc; ++f) bags[f] = {&ids[f], 1};
-  auto map_row = [&](const ParsedRow& row, SplitStats& st) {
+  // Maps a row's values through the vocabulary and writes it to `w`, counting it in `st`.
+  auto write_row = [&](DatasetWriter& w, const ParsedRow& row, SplitStats& st) {
     for (size_t f = 0; f < nc; ++f) {
       if (row.cats[f] == 0) {
         ids[f] = 0;
@@ -246,6 +247,9 @@ nlohmann::json prepare_dataset(const PrepareConfig& c) {
       ids[f] = id == nullptr ? 0 : *id;
       st.oov[f] += id == nullptr;
     }
+    ++st.rows;
+    st.clicks += row.label;
+    w.add_row(row.label, row.dense, bags);
   };
   auto finish_split = [&](const std::string& name, DatasetWriter& w, SplitStats& st, const std::vector<std::string>& files) {
     nlohmann::json s = {{"rows", st.rows},
@@ -281,11 +285,7 @@ nlohmann::json prepare_dataset(const PrepareConfig& c) {
     row.cats.resize(nc);
     for (int64_t r = 0; spill.read(row); ++r) {
       const Part p = by_ratio ? part_by_ratio(r) : by_order ? (r >= test_from ? kTest : r >= valid_from ? kValid : kTrain) : kTrain;
-      SplitStats& st = part_stats[p];
-      map_row(row, st);
-      ++st.rows;
-      st.clicks += row.label;
-      writers[p]->add_row(row.label, row.dense, bags);
+      write_row(*writers[p], row, part_stats[p]);
     }
     for (int p = 0; p < 3; ++p) {
       if (writers[p]) finish_split(names[p], *writers[p], part_stats[p], c.train_files);
@@ -296,12 +296,7 @@ nlohmann::json prepare_dataset(const PrepareConfig& c) {
     DatasetWriter w(c.out_dir + "/" + name + ".cds", schema);
     SplitStats st;
     st.oov.assign(nc, 0);
-    read_files(c, parsers, files, st, [&](const ParsedRow& row) {
-      map_row(row, st);
-      ++st.rows;
-      st.clicks += row.label;
-      w.add_row(row.label, row.dense, bags);
-    });
+    read_files(c, parsers, files, st, [&](const ParsedRow& row) { write_row(w, row, st); });
     finish_split(name, w, st, files);
   }
   write_file_atomically(c.out_dir + "/prepare.json", stats.dump(2) + "\n");
