@@ -65,10 +65,20 @@ void BM_BackwardUpdate(benchmark::State& state, std::string spec, OptimizerKind 
 
 BENCHMARK_CAPTURE(BM_Forward, full, std::string("full")) SHAPES;
 BENCHMARK_CAPTURE(BM_Forward, hash_16x, std::string("hash:rows=62500")) SHAPES;
+// Compositional and MEmCom at about 16x (8x for memcom: its n weights cap it below dim).
+BENCHMARK_CAPTURE(BM_Forward, qr_mult_16x, std::string("qr:collisions=16")) SHAPES;
+BENCHMARK_CAPTURE(BM_Forward, qr_add_16x, std::string("qr:collisions=16,op=add")) SHAPES;
+BENCHMARK_CAPTURE(BM_Forward, qr_concat_16x, std::string("qr:collisions=16,op=concat")) SHAPES;
+BENCHMARK_CAPTURE(BM_Forward, cp_crt3_16x, std::string("cp:kind=crt,parts=3,collisions=16")) SHAPES;
+BENCHMARK_CAPTURE(BM_Forward, path_16x, std::string("path:maps=16")) SHAPES;
+BENCHMARK_CAPTURE(BM_Forward, memcom_8x, std::string("memcom:rows=62500")) SHAPES;
 BENCHMARK_CAPTURE(BM_BackwardUpdate, full_sgd, std::string("full"), OptimizerKind::Sgd) SHAPES;
 BENCHMARK_CAPTURE(BM_BackwardUpdate, full_adagrad, std::string("full"), OptimizerKind::Adagrad) SHAPES;
 BENCHMARK_CAPTURE(BM_BackwardUpdate, full_rowwise_adagrad, std::string("full"), OptimizerKind::RowwiseAdagrad) SHAPES;
 BENCHMARK_CAPTURE(BM_BackwardUpdate, hash_16x_sgd, std::string("hash:rows=62500"), OptimizerKind::Sgd) SHAPES;
+BENCHMARK_CAPTURE(BM_BackwardUpdate, qr_mult_16x_adagrad, std::string("qr:collisions=16"), OptimizerKind::Adagrad) SHAPES;
+BENCHMARK_CAPTURE(BM_BackwardUpdate, path_16x_adagrad, std::string("path:maps=16"), OptimizerKind::Adagrad) SHAPES;
+BENCHMARK_CAPTURE(BM_BackwardUpdate, memcom_8x_adagrad, std::string("memcom:rows=62500"), OptimizerKind::Adagrad) SHAPES;
 
 }  // namespace
 

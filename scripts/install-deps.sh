@@ -9,7 +9,7 @@ PACKAGES=(
   libcli11-dev nlohmann-json3-dev libfmt-dev libxxhash-dev libtomlplusplus-dev
   zlib1g-dev libzstd-dev libfast-float-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  python3 python3-numpy python3-sklearn python3-torch
+  python3 python3-numpy python3-sklearn python3-torch python3-matplotlib
 )
 
 missing=()

@@ -8,6 +8,10 @@ const std::vector<MethodEntry>& method_registry() {
   static const std::vector<MethodEntry> registry = {
       full_table_method(),
       hash_table_method(),
+      qr_table_method(),
+      cp_table_method(),
+      path_table_method(),
+      memcom_table_method(),
   };
   return registry;
 }

@@ -23,5 +23,9 @@ const std::vector<MethodEntry>& method_registry();
 
 MethodEntry full_table_method();
 MethodEntry hash_table_method();
+MethodEntry qr_table_method();
+MethodEntry cp_table_method();
+MethodEntry path_table_method();
+MethodEntry memcom_table_method();
 
 }  // namespace cembed

@@ -160,6 +160,22 @@ void coalesce_gradients(const RowBags& bags, Pooling pooling, ConstMatrixView gr
   }
 }
 
+void occurrence_gradients(std::span<const uint32_t> offsets, std::span<const float> weights, Pooling pooling,
+                          ConstMatrixView grad, int64_t dim, MatrixView out) {
+  const int64_t batch = static_cast<int64_t>(offsets.size()) - 1;
+  CEMBED_CHECK(batch >= 0 && offsets.back() == static_cast<uint64_t>(out.rows),
+               "occurrence gradients: offsets end at {} for {} ids", offsets.empty() ? 0 : offsets.back(), out.rows);
+  for (int64_t b = 0; b < batch; ++b) {
+    const float s = bag_scale(pooling, offsets[b + 1] - offsets[b]);
+    const float* g = grad.row(b);
+    for (uint32_t k = offsets[b]; k < offsets[b + 1]; ++k) {
+      const float sk = weights.empty() ? s : s * weights[k];
+      float* dst = out.row(k);
+      for (int64_t j = 0; j < dim; ++j) dst[j] = sk * g[j];
+    }
+  }
+}
+
 void apply_row_updates(float* table, float* state, int64_t num_rows, int64_t dim, const RowGradients& g,
                        const OptimizerConfig& opt, float lr) {
   const int64_t n = static_cast<int64_t>(g.rows.size());

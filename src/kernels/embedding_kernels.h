@@ -44,6 +44,12 @@ void coalesce_gradients_reference(const RowBags& bags, Pooling pooling, ConstMat
 void coalesce_gradients(const RowBags& bags, Pooling pooling, ConstMatrixView grad, int64_t dim,
                         RowGradients& out);
 
+// Per-occurrence gradient for methods that compute a vector per id before pooling:
+// out.row(k) = scale_b * w_k * grad.row(b) for the k-th id, in bag b (the gradient of the
+// loss with respect to that id's vector). out is ids x dim.
+void occurrence_gradients(std::span<const uint32_t> offsets, std::span<const float> weights, Pooling pooling,
+                          ConstMatrixView grad, int64_t dim, MatrixView out);
+
 // Applies one optimizer step to each row in `g`. `state` holds the optimizer state laid out
 // as optimizer_state_floats(kind, num_rows, dim) (null for SGD).
 void apply_row_updates(float* table, float* state, int64_t num_rows, int64_t dim, const RowGradients& g,

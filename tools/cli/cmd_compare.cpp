@@ -29,13 +29,13 @@ void add_compare_command(CLI::App& app) {
   auto runs = std::make_shared<std::vector<std::string>>(std::vector<std::string>{"full", "hash@16"});
   auto out = std::make_shared<std::string>();
   opts->add_to(*cmd);
-  cmd->add_option("--runs", *runs, "methods to train: SPEC or SPEC@RATIO (ratio = full bytes / budget)")
-      ->delimiter(',')
+  cmd->add_option("--runs", *runs, "methods to train: SPEC or SPEC@RATIO (ratio = full bytes / budget), comma- or "
+                  "space-separated, e.g. full,hash@16,cp:kind=crt,parts=3@16")
       ->capture_default_str();
   cmd->add_option("--out", *out, "write all reports as one JSON file here");
   cmd->callback([=] {
     std::vector<nlohmann::json> reports;
-    for (const auto& run : *runs) {
+    for (const auto& run : split_spec_list(*runs)) {
       const auto [spec, ratio] = parse_run(run);
       TrainConfig c = opts->resolve();
       c.embedding = spec;

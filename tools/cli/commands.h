@@ -37,4 +37,8 @@ std::vector<std::string> expand_config_file(CLI::App& app, std::vector<std::stri
 // One result line per report: method, embedding bytes, compression, test AUC, log loss, samples/s.
 void print_results_table(const std::vector<nlohmann::json>& reports);
 
+// Splits lists of specs given as "full,hash@16,cp:kind=crt,parts=3@16" (or as separate
+// arguments): a comma-separated fragment with '=' but no ':' continues the spec before it.
+std::vector<std::string> split_spec_list(const std::vector<std::string>& raw);
+
 }  // namespace cembed::cli

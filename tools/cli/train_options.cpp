@@ -1,3 +1,5 @@
+#include <algorithm>
+
 #include "cembed/errors.h"
 #include "commands.h"
 
@@ -61,19 +63,51 @@ TrainConfig TrainOptions::resolve() const {
 }
 
 void print_results_table(const std::vector<nlohmann::json>& reports) {
-  fmt::print("{:<22} {:>14} {:>8} {:>9} {:>9} {:>12}\n", "method", "emb bytes", "x less", "test AUC", "logloss",
-             "samples/s");
+  std::vector<std::string> labels;
+  size_t width = 22;
   for (const auto& r : reports) {
-    const auto& e = r.at("embedding");
-    const double auc = r.contains("test") ? r["test"].value("auc", 0.0) : 0.0;
-    const double ll = r.contains("test") ? r["test"].value("logloss", 0.0) : 0.0;
-    std::string label = e.at("method").get<std::string>();
+    std::string label = r.at("embedding").at("method").get<std::string>();
     const auto& cfg = r.at("config");
     if (cfg.at("budget_kind") == "ratio") label += fmt::format(" @{:g}x", cfg.at("budget_value").get<double>());
     if (cfg.at("budget_kind") == "bytes") label += fmt::format(" @{:.0f}B", cfg.at("budget_value").get<double>());
-    fmt::print("{:<22} {:>14} {:>8.2f} {:>9.5f} {:>9.5f} {:>12.0f}\n", label, e.at("parameter_bytes").get<int64_t>(),
-               e.at("compression").get<double>(), auc, ll, r.at("train").at("samples_per_second").get<double>());
+    width = std::max(width, label.size());
+    labels.push_back(std::move(label));
   }
+  fmt::print("{:<{}} {:>14} {:>8} {:>9} {:>9} {:>12}\n", "method", width, "emb bytes", "x less", "test AUC", "logloss",
+             "samples/s");
+  for (size_t i = 0; i < reports.size(); ++i) {
+    const auto& r = reports[i];
+    const auto& e = r.at("embedding");
+    const double auc = r.contains("test") ? r["test"].value("auc", 0.0) : 0.0;
+    const double ll = r.contains("test") ? r["test"].value("logloss", 0.0) : 0.0;
+    fmt::print("{:<{}} {:>14} {:>8.2f} {:>9.5f} {:>9.5f} {:>12.0f}\n", labels[i], width,
+               e.at("parameter_bytes").get<int64_t>(), e.at("compression").get<double>(), auc, ll,
+               r.at("train").at("samples_per_second").get<double>());
+  }
+}
+
+std::vector<std::string> split_spec_list(const std::vector<std::string>& raw) {
+  std::vector<std::string> out;
+  for (const std::string& arg : raw) {
+    size_t pos = 0;
+    bool first = true;
+    while (pos <= arg.size()) {
+      const size_t comma = arg.find(',', pos);
+      const std::string frag = arg.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
+      const bool continues = frag.find('=') != std::string::npos && frag.find(':') == std::string::npos;
+      if (continues && !first && !out.empty()) {
+        out.back() += "," + frag;
+      } else {
+        CEMBED_CHECK(!frag.empty(), "empty entry in the list '{}'", arg);
+        CEMBED_CHECK(!continues, "'{}' in '{}' is a key=value with no method before it", frag, arg);
+        out.push_back(frag);
+      }
+      first = false;
+      if (comma == std::string::npos) break;
+      pos = comma + 1;
+    }
+  }
+  return out;
 }
 
 }  // namespace cembed::cli

@@ -1,0 +1,167 @@
+// PartsTable: shared machinery for methods that compute a value's vector from one row of
+// each of a few small tables ("parts"): compositional embeddings (qr, cp, path) and MEmCom.
+//
+// A subclass says how a value maps to one row per part (map_rows), how those rows combine
+// into the value's dim() floats (combine), and the gradient of that combination with
+// respect to each row (part_gradients). Everything else lives here: id checks, forward
+// (combine per id, then pool, so multi-valued bags are right), backward (per-id gradient,
+// chain rule into every part, coalesced per row, optimizer update fused per part), state,
+// bytes and I/O.
+#pragma once
+
+#include <vector>
+
+#include "cembed/embedding_table.h"
+#include "cembed/random.h"
+#include "kernels/embedding_kernels.h"
+
+namespace cembed {
+
+class PartsTable : public EmbeddingTable {
+ public:
+  struct Part {
+    int64_t rows = 0;
+    int64_t width = 0;  // floats per row
+  };
+
+  int64_t parameter_bytes() const override;
+  int64_t optimizer_bytes() const override;
+  void init(uint64_t seed) override;
+  void set_optimizer(const OptimizerConfig& config) override;
+  void forward(std::span<const BagBatch> bags, Pooling pooling, std::span<const MatrixView> out) const override;
+  void backward(std::span<const BagBatch> bags, Pooling pooling, std::span<const ConstMatrixView> grad_out,
+                float lr) override;
+  void save(BinaryWriter& out) const override;
+  void load(BinaryReader& in) override;
+  std::vector<std::span<float>> parameter_blocks() override;
+
+  int num_parts() const { return static_cast<int>(parts_.size()); }
+  const Part& part(int j) const { return parts_[j]; }
+  // Row of each part for `id` (tests check complementarity through this).
+  void rows_of(Id id, int64_t* rows) const { map_rows(id, rows); }
+
+ protected:
+  PartsTable(TableShape shape, std::vector<Part> parts);
+
+  // rows[j] = row of part j for `id` (id already checked to be < num_values(0)).
+  virtual void map_rows(Id id, int64_t* rows) const = 0;
+  // Fills part j's initial weights.
+  virtual void init_part(int j, Rng& rng, std::span<float> weights) const = 0;
+  // Batch forms of map_rows / combine / part_gradients; PartsTableOf<Derived> implements
+  // them with the derived class's per-value functions inlined.
+  //   rows[j][k]: part j's row for ids[k];  vectors: ids x dim;  grads[j]: ids x width_j
+  virtual void map_batch(std::span<const Id> ids, int64_t* const* rows) const = 0;
+  virtual void combine_batch(int64_t count, const int64_t* const* rows, float* vectors) const = 0;
+  // out.row(b) = pool over bag b of weight_k * e(ids[k]) (the forward pass, fused).
+  virtual void combine_pooled(const BagBatch& bags, const int64_t* const* rows, Pooling pooling,
+                              MatrixView out) const = 0;
+  virtual void gradients_batch(int64_t count, const int64_t* const* rows, const float* g,
+                               float* const* grads) const = 0;
+  const float* part_weights(int j) const { return weights_[j].data(); }
+
+ private:
+  void map_ids(const BagBatch& bags) const;
+
+  std::vector<Part> parts_;
+  std::vector<std::vector<float>> weights_;
+  std::vector<std::vector<float>> state_;
+  OptimizerConfig optimizer_;
+  bool optimizer_set_ = false;
+  // Scratch reused across batches.
+  mutable std::vector<std::vector<int64_t>> mapped_;  // per part, one row per id
+  mutable std::vector<float> vectors_;                // ids x dim
+  mutable std::vector<int64_t> identity_rows_;        // 0, 1, 2, ...
+  std::vector<uint32_t> identity_offsets_;            // 0, 1, 2, ...
+  std::vector<std::vector<float>> part_grads_;        // per part, ids x width
+  std::vector<kernels::RowGradients> coalesced_;
+};
+
+// Implements the batch hooks from the derived class's inline per-value functions:
+//   void map_rows(Id, int64_t* rows) const
+//   void combine(const float* const* row, float* e) const
+//   void part_gradients(const float* const* row, const float* g, float* const* grad) const
+// where combine sets e (dim floats) from one row of each part and part_gradients sets
+// grad[j] = d <g, e> / d row[j].
+template <typename Derived>
+class PartsTableOf : public PartsTable {
+ protected:
+  using PartsTable::PartsTable;
+  static constexpr int kMaxParts = 8;
+
+  void map_rows(Id id, int64_t* rows) const override { self().map_value(id, rows); }
+
+  void map_batch(std::span<const Id> ids, int64_t* const* rows) const override {
+    const int parts = num_parts();
+    int64_t r[kMaxParts];
+    for (size_t k = 0; k < ids.size(); ++k) {
+      self().map_value(ids[k], r);
+      for (int j = 0; j < parts; ++j) rows[j][k] = r[j];
+    }
+  }
+
+  void combine_batch(int64_t count, const int64_t* const* rows, float* vectors) const override {
+    const int parts = num_parts();
+    const int64_t d = dim();
+    const float* row[kMaxParts];
+    for (int64_t k = 0; k < count; ++k) {
+      prefetch(rows, k + kPrefetch, count);
+      for (int j = 0; j < parts; ++j) row[j] = part_weights(j) + rows[j][k] * part(j).width;
+      self().combine(row, vectors + k * d);
+    }
+  }
+
+  void combine_pooled(const BagBatch& bags, const int64_t* const* rows, Pooling pooling,
+                      MatrixView out) const override {
+    const int parts = num_parts();
+    const int64_t d = dim();
+    const int64_t count = static_cast<int64_t>(bags.ids.size());
+    const bool weighted = !bags.weights.empty();
+    thread_local std::vector<float> e;
+    e.resize(d);
+    const float* row[kMaxParts];
+    for (int64_t b = 0; b < bags.batch_size(); ++b) {
+      float* dst = out.row(b);
+      std::fill(dst, dst + d, 0.0f);
+      const uint32_t begin = bags.offsets[b], end = bags.offsets[b + 1];
+      for (uint32_t k = begin; k < end; ++k) {
+        prefetch(rows, k + kPrefetch, count);
+        for (int j = 0; j < parts; ++j) row[j] = part_weights(j) + rows[j][k] * part(j).width;
+        self().combine(row, e.data());
+        accumulate(dst, e.data(), weighted ? bags.weights[k] : 1.0f, d);
+      }
+      if (pooling == Pooling::Mean && end > begin) {
+        const float s = 1.0f / static_cast<float>(end - begin);
+        for (int64_t i = 0; i < d; ++i) dst[i] *= s;
+      }
+    }
+  }
+
+  void gradients_batch(int64_t count, const int64_t* const* rows, const float* g,
+                       float* const* grads) const override {
+    const int parts = num_parts();
+    const int64_t d = dim();
+    const float* row[kMaxParts];
+    float* grad[kMaxParts];
+    for (int64_t k = 0; k < count; ++k) {
+      prefetch(rows, k + kPrefetch, count);
+      for (int j = 0; j < parts; ++j) {
+        row[j] = part_weights(j) + rows[j][k] * part(j).width;
+        grad[j] = grads[j] + k * part(j).width;
+      }
+      self().part_gradients(row, g + k * d, grad);
+    }
+  }
+
+ private:
+  static void accumulate(float* __restrict dst, const float* __restrict e, float w, int64_t d) {
+    for (int64_t i = 0; i < d; ++i) dst[i] += w * e[i];
+  }
+  static constexpr int64_t kPrefetch = 8;  // ids ahead: hides cache misses on the larger parts
+  void prefetch(const int64_t* const* rows, int64_t k, int64_t count) const {
+    if (k >= count) return;
+    for (int j = 0; j < num_parts(); ++j) __builtin_prefetch(part_weights(j) + rows[j][k] * part(j).width);
+  }
+  const Derived& self() const { return static_cast<const Derived&>(*this); }
+};
+
+}  // namespace cembed
