@@ -59,6 +59,12 @@ class BinaryReader {
     std::memcpy(out.data(), p_ + pos_, n * sizeof(float));
     pos_ += n * sizeof(float);
   }
+  // Reads n raw bytes (the caller checked the count it expects).
+  void raw_into(void* out, size_t n, const char* what) {
+    need(n, what);
+    std::memcpy(out, p_ + pos_, n);
+    pos_ += n;
+  }
   void expect_end() const {
     CEMBED_CHECK(pos_ == size_, "{}: {} unexpected trailing bytes", context_, size_ - pos_);
   }

@@ -25,6 +25,11 @@ class EmbeddingCollection {
   int64_t optimizer_bytes() const;
   int64_t auxiliary_bytes() const;
 
+  // The signature kinds some table needs (LMA), and handing them the signatures: call
+  // attach_signatures() for each before init() when a table needs them.
+  std::vector<SignatureKind> needed_signatures() const;
+  void attach_signatures(const ValueSignatures& sigs);
+
   void init(uint64_t seed);
   void set_optimizer(const OptimizerConfig& config);
 

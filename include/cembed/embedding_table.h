@@ -18,6 +18,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -25,6 +26,7 @@
 #include "cembed/bags.h"
 #include "cembed/binary_io.h"
 #include "cembed/optimizer.h"
+#include "cembed/signatures.h"
 
 namespace cembed {
 
@@ -52,6 +54,12 @@ class EmbeddingTable {
   // Bytes of other per-table data that must be stored with the model (hash seeds are not
   // counted; LMA signatures are).
   virtual int64_t auxiliary_bytes() const { return 0; }
+
+  // Methods that place values by their data (LMA) need minhash signatures of the values
+  // they serve: the kind they need (none for every other method), and attach_signatures()
+  // before the first forward(). features[i] is the index in `sigs` of served feature i.
+  virtual std::optional<SignatureKind> signature_kind() const { return std::nullopt; }
+  virtual void attach_signatures(const ValueSignatures& sigs, std::span<const int> features) {}
 
   // Draws initial parameters from `seed` (deterministic).
   virtual void init(uint64_t seed) = 0;

@@ -1,5 +1,7 @@
 #include "cembed/collection.h"
 
+#include <algorithm>
+
 #include "cembed/errors.h"
 #include "cembed/factory.h"
 #include "cembed/random.h"
@@ -41,6 +43,23 @@ int64_t EmbeddingCollection::auxiliary_bytes() const {
   int64_t total = 0;
   for (const auto& t : tables_) total += t->auxiliary_bytes();
   return total;
+}
+
+std::vector<SignatureKind> EmbeddingCollection::needed_signatures() const {
+  std::vector<SignatureKind> kinds;
+  for (const auto& t : tables_) {
+    const auto k = t->signature_kind();
+    if (k && std::find(kinds.begin(), kinds.end(), *k) == kinds.end()) kinds.push_back(*k);
+  }
+  return kinds;
+}
+
+void EmbeddingCollection::attach_signatures(const ValueSignatures& sigs) {
+  CEMBED_CHECK(sigs.num_features() == num_features(), "collection: signatures of {} features for {} features",
+               sigs.num_features(), num_features());
+  for (size_t t = 0; t < tables_.size(); ++t) {
+    if (tables_[t]->signature_kind() == sigs.config.kind) tables_[t]->attach_signatures(sigs, plan_.tables[t].features);
+  }
 }
 
 void EmbeddingCollection::init(uint64_t seed) {

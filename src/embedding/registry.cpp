@@ -12,6 +12,8 @@ const std::vector<MethodEntry>& method_registry() {
       cp_table_method(),
       path_table_method(),
       memcom_table_method(),
+      robe_table_method(),
+      lma_table_method(),
   };
   return registry;
 }

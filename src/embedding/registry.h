@@ -27,5 +27,7 @@ MethodEntry qr_table_method();
 MethodEntry cp_table_method();
 MethodEntry path_table_method();
 MethodEntry memcom_table_method();
+MethodEntry robe_table_method();
+MethodEntry lma_table_method();
 
 }  // namespace cembed

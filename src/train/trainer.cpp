@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <numeric>
 
@@ -11,6 +12,7 @@
 #include "cembed/metrics.h"
 #include "cembed/npy.h"
 #include "cembed/random.h"
+#include "cembed/signatures.h"
 #include "kernels/dense_kernels.h"
 #include "train/progress.h"
 
@@ -68,6 +70,41 @@ std::unique_ptr<Dlrm> build_model(const TrainConfig& c, const MemoryPlan& plan) 
   model->init(c.seed);
   model->set_optimizers(dense_optimizer(c), table_optimizer(c));
   return model;
+}
+
+// Signatures for the LMA tables of a new model: the sidecar next to the training data when
+// `cembed signatures` (or prepare --signatures) wrote one, else computed from the training
+// rows now. Returns what was done, for the report.
+nlohmann::json attach_signatures(EmbeddingCollection& emb, const Dataset& train_data, bool progress) {
+  nlohmann::json out = nlohmann::json::array();
+  for (SignatureKind kind : emb.needed_signatures()) {
+    const std::string path = signature_path(train_data.path(), kind);
+    const auto t0 = Clock::now();
+    ValueSignatures sigs;
+    std::string source = path;
+    if (std::filesystem::exists(path)) {
+      sigs = load_signatures(path);
+      CEMBED_CHECK(sigs.num_features() == train_data.schema().num_sparse(),
+                   "{}: signatures of {} features, the training data {} has {}", path, sigs.num_features(),
+                   train_data.path(), train_data.schema().num_sparse());
+      for (int f = 0; f < sigs.num_features(); ++f) {
+        CEMBED_CHECK(sigs.offset[f + 1] - sigs.offset[f] == train_data.schema().sparse[f].cardinality,
+                     "{}: feature {} has {} values, the training data {} has {}", path, f,
+                     sigs.offset[f + 1] - sigs.offset[f], train_data.path(), train_data.schema().sparse[f].cardinality);
+      }
+    } else {
+      SignatureConfig sc;
+      sc.kind = kind;
+      sigs = compute_signatures(train_data, sc);
+      source = "computed from " + train_data.path();
+    }
+    emb.attach_signatures(sigs);
+    const double seconds = seconds_since(t0);
+    if (progress) fmt::print(stderr, "{} signatures: {} ({:.2f} s)\n", signature_kind_name(kind), source, seconds);
+    out.push_back({{"kind", signature_kind_name(kind)}, {"source", source}, {"seconds", seconds},
+                   {"num_hashes", sigs.config.num_hashes}, {"sample", sigs.config.sample}});
+  }
+  return out;
 }
 
 // Fields that must agree between a checkpoint and the run that resumes from it.
@@ -232,6 +269,7 @@ nlohmann::json train(const TrainConfig& cfg_in) {
   std::unique_ptr<Dlrm> model;
   MemoryPlan plan;
   TrainState state;
+  nlohmann::json signatures_report = nlohmann::json::array();
   if (!cfg.resume_path.empty()) {
     LoadedCheckpoint ck = load_checkpoint(cfg.resume_path);
     CEMBED_CHECK(resume_identity(ck.config) == resume_identity(cfg),
@@ -246,6 +284,7 @@ nlohmann::json train(const TrainConfig& cfg_in) {
   } else {
     plan = plan_memory(cfg.embedding, schema.sparse, cfg.model.dim, cfg.budget, cfg.small_threshold);
     model = build_model(cfg, plan);
+    signatures_report = attach_signatures(model->embeddings(), train_data, cfg.progress);
     if (!cfg.export_initial_dir.empty()) export_dlrm_parameters(*model, cfg.export_initial_dir);
   }
   if (cfg.progress) fmt::print(stderr, "{}", plan.describe());
@@ -314,6 +353,7 @@ nlohmann::json train(const TrainConfig& cfg_in) {
                          {"optimizer_bytes", emb.optimizer_bytes()},
                          {"auxiliary_bytes", emb.auxiliary_bytes()},
                          {"full_bytes", plan.full_bytes()},
+                         {"signatures", signatures_report},
                          {"compression", static_cast<double>(plan.full_bytes()) / static_cast<double>(emb.parameter_bytes())}};
   report["dense"] = {{"parameter_bytes", dense_bytes}, {"optimizer_bytes", model->dense_optimizer().state_bytes()}};
   report["train"] = {{"rows", train_data.rows()},

@@ -66,7 +66,8 @@ INSTANTIATE_TEST_SUITE_P(Methods, TableGradients,
                                                               "cp:parts=3,collisions=3", "cp:kind=crt,parts=3,collisions=3,op=add",
                                                               "cp:moduli=4x3x5,op=concat", "path:maps=4",
                                                               "memcom:rows=7", "memcom:rows=5,bias=scalar",
-                                                              "memcom:rows=6,bias=vector"),
+                                                              "memcom:rows=6,bias=vector", "robe:size=24,block=4",
+                                                              "robe:size=13,block=1"),
                                             ::testing::Values(Pooling::Sum, Pooling::Mean), ::testing::Bool()));
 
 TEST(Tables, OutOfRangeIdNamesTheValue) {
@@ -103,7 +104,7 @@ TEST(Tables, HashSpreadsValuesOverRows) {
 
 TEST(Tables, SaveLoadRoundTrip) {
   for (const std::string spec : {"full", "hash:rows=13", "qr:collisions=6", "cp:kind=crt,parts=3,collisions=3,op=concat",
-                                 "path:maps=3", "memcom:rows=9,bias=vector"}) {
+                                 "path:maps=3", "memcom:rows=9,bias=vector", "robe:size=64,block=8"}) {
     auto a = make_table(spec, {4, {50}});
     a->init(5);
     a->set_optimizer({OptimizerKind::Adagrad});
