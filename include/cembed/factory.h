@@ -1,7 +1,13 @@
 // The embedding factory: builds any method from a spec string, like Faiss's index factory.
 //
-//   full                    one row per value
-//   hash:rows=N[,seed=S]    the hashing trick: value v -> row h(v) mod N
+//   full                              one row per value
+//   hash:rows=N[,seed=S]              the hashing trick: value v -> row h(v) mod N
+//   qr:collisions=C[,op=mult|add|concat]            quotient-remainder trick
+//   cp:kind=qr|crt,parts=K,collisions=C | moduli=AxBxC[,op=...]   k-way partitions
+//   path:maps=P                       path-based compositional (linear map per class)
+//   memcom:rows=M[,bias=none|scalar|vector]         hashed row x weight per value
+//   robe:size=M[,block=Z]             ROBE-Z: one shared array, blocks by hash of the id
+//   lma:size=M[,block=Z][,k=K][,signature=rows|context]   LMA: blocks by minhash signature
 //
 // A spec without its size keys (e.g. plain "hash") is sized by the MemoryPlanner from a
 // budget. Unknown methods and keys are errors that list the valid ones.

@@ -40,6 +40,21 @@ TEST(Factory, UnknownMethodListsValidOnes) {
   EXPECT_NE(e.find("unknown method 'lsh'"), std::string::npos) << e;
   EXPECT_NE(e.find("full"), std::string::npos);
   EXPECT_NE(e.find("hash"), std::string::npos);
+  for (const char* name : {"qr", "cp", "path", "memcom", "robe", "lma"}) EXPECT_NE(e.find(name), std::string::npos);
+}
+
+TEST(Factory, BadValuesOfTheNewMethodsAreClearErrors) {
+  EXPECT_NE(error_of([] { make_table("qr:collisions=4,op=max", {8, {100}}); }).find("op 'max'"), std::string::npos);
+  EXPECT_NE(error_of([] { make_table("cp:kind=mod,collisions=4", {8, {100}}); }).find("partition kind 'mod'"),
+            std::string::npos);
+  EXPECT_NE(error_of([] { make_table("cp:parts=3,moduli=4x30", {8, {100}}); }).find("parts=3 but 2 moduli"),
+            std::string::npos);
+  EXPECT_NE(error_of([] { make_table("memcom:rows=4,bias=huge", {8, {100}}); }).find("bias 'huge'"),
+            std::string::npos);
+  EXPECT_NE(error_of([] { make_table("lma:size=64,signature=cols", {8, {100}}); }).find("signature kind 'cols'"),
+            std::string::npos);
+  EXPECT_NE(error_of([] { make_table("path:maps=500", {8, {100}}); }).find("maps must be in [1, 100]"),
+            std::string::npos);
 }
 
 TEST(Factory, UnknownKeyListsValidKeys) {
@@ -54,7 +69,10 @@ TEST(Factory, UnsizedSpecNeedsBudget) {
 }
 
 TEST(Factory, SpecRoundTrips) {
-  for (const std::string spec : {"full", "hash:rows=37", "hash:rows=1000,seed=7"}) {
+  for (const std::string spec :
+       {"full", "hash:rows=37", "hash:rows=1000,seed=7", "qr:collisions=8", "qr:collisions=8,op=concat",
+        "cp:kind=crt,parts=3,collisions=5", "cp:moduli=10x11x50,op=add", "path:maps=7", "memcom:rows=9,bias=scalar",
+        "robe:size=640", "robe:size=640,block=4,seed=3", "lma:size=640,block=8,k=3,signature=context"}) {
     auto t = make_table(spec, {8, {5000}});
     EXPECT_EQ(t->spec(), spec);
     auto again = make_table(t->spec(), {8, {5000}});

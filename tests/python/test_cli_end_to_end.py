@@ -112,8 +112,46 @@ class CliEndToEnd(unittest.TestCase):
     def test_methods_lists_every_method(self):
         out = run([CEMBED, "methods"])
         self.assertEqual(out.returncode, 0)
-        self.assertIn("full", out.stdout)
-        self.assertIn("hash", out.stdout)
+        for name in ("full", "hash", "qr", "cp", "path", "memcom", "robe", "lma"):
+            self.assertIn(name, out.stdout)
+
+    def test_tiny_sweep_end_to_end_and_resume(self):
+        out_dir = self.path("sweep")
+        args = [CEMBED, "sweep", "--train", self.path("train.cds"), "--test", self.path("test.cds"),
+                "--methods", "full,hash,cp:kind=crt,parts=3,memcom,lma", "--ratios", "2,64", "--dim", "8",
+                "--bottom", "16,8", "--top", "16", "--max-steps", "15", "--quiet", "--out", out_dir]
+        out = run(args)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        with open(os.path.join(out_dir, "results.json")) as f:
+            runs = json.load(f)["runs"]
+        # full once at 1x, four methods at two ratios
+        self.assertEqual(len(runs), 9)
+        by_key = {(r["method"], r["ratio"]): r for r in runs}
+        self.assertEqual(by_key[("full", 1)]["status"], "ok")
+        # MEmCom keeps a weight per value: 64x at dim 8 is out of its reach, and said so
+        self.assertEqual(by_key[("memcom", 64)]["status"], "infeasible")
+        self.assertIn("smallest budget", by_key[("memcom", 64)]["error"])
+        full_bytes = by_key[("full", 1)]["parameter_bytes"]
+        for r in runs:
+            if r["status"] == "ok" and r["method"] != "full":
+                self.assertLessEqual(r["parameter_bytes"], full_bytes / r["ratio"] + 1)
+                self.assertGreater(r["test"]["auc"], 0.5)
+        md = open(os.path.join(out_dir, "results.md")).read()
+        self.assertIn("| cp:kind=crt,parts=3 |", md)
+        self.assertIn("—", md)
+        csv_lines = open(os.path.join(out_dir, "results.csv")).read().strip().split("\n")
+        self.assertEqual(len(csv_lines), 1 + 9)
+        for name in ("auc_vs_bytes", "logloss_vs_bytes", "training_curves"):
+            for ext in ("png", "svg"):
+                self.assertGreater(os.path.getsize(os.path.join(out_dir, f"{name}.{ext}")), 1000)
+        # Resuming trains nothing new; another configuration in the same folder is refused.
+        again = run(args + ["--no-plot"])
+        self.assertEqual(again.returncode, 0, again.stderr)
+        with open(os.path.join(out_dir, "results.json")) as f:
+            self.assertEqual(json.load(f)["runs"], runs)
+        other = run(args + ["--no-plot", "--lr", "0.5"])
+        self.assertEqual(other.returncode, 1)
+        self.assertIn("another configuration", other.stderr)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 #include <fmt/format.h>
 
 #include "cembed/prepare.h"
+#include "cembed/signatures.h"
 #include "commands.h"
 
 namespace cembed::cli {
@@ -25,6 +26,9 @@ void add_prepare_command(CLI::App& app) {
   cmd->add_option("--valid-fraction", c->valid_fraction, "share for validation (--split ratio/order)");
   cmd->add_option("--seed", c->seed, "seed of the ratio split")->capture_default_str();
   cmd->add_option("--libfm-fields", c->libfm_fields, "fields per libFM line (0: from the first line)")->capture_default_str();
+  auto signatures = std::make_shared<std::vector<std::string>>();
+  cmd->add_option("--signatures", *signatures, "also write LMA signatures of the training values: rows and/or context")
+      ->delimiter(',');
   cmd->callback([=] {
     c->format = parse_text_format(*format);
     c->log_dense = !*raw_dense;
@@ -40,6 +44,10 @@ void add_prepare_command(CLI::App& app) {
                  f["vocabulary"].get<int64_t>(), 100 * f["empty_rate"].get<double>());
     }
     fmt::print("wrote {}/train.cds and prepare.json\n", c->out_dir);
+    if (!signatures->empty()) {
+      write_signature_files(c->out_dir + "/train.cds", *signatures, SignatureConfig{}.num_hashes, 1.0,
+                            SignatureConfig{}.seed);
+    }
   });
 }
 

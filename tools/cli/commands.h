@@ -30,6 +30,12 @@ void add_eval_command(CLI::App& app);
 void add_plan_command(CLI::App& app);
 void add_methods_command(CLI::App& app);
 void add_compare_command(CLI::App& app);
+void add_signatures_command(CLI::App& app);
+void add_sweep_command(CLI::App& app);
+
+// Computes and writes <dataset>.<kind>.sig for each kind ("rows", "context").
+void write_signature_files(const std::string& dataset_path, const std::vector<std::string>& kinds, int num_hashes,
+                           double sample, uint64_t seed);
 
 // Replaces "--config FILE" after a subcommand by the options the TOML file sets.
 std::vector<std::string> expand_config_file(CLI::App& app, std::vector<std::string> args);

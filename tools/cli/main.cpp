@@ -15,6 +15,8 @@ int main(int argc, char** argv) {
   cembed::cli::add_plan_command(app);
   cembed::cli::add_methods_command(app);
   cembed::cli::add_compare_command(app);
+  cembed::cli::add_signatures_command(app);
+  cembed::cli::add_sweep_command(app);
   try {
     std::vector<std::string> args(argv + 1, argv + argc);
     args = cembed::cli::expand_config_file(app, std::move(args));

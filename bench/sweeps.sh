@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# The sweeps behind docs/results.md: every method at several memory ratios on the synthetic
+# data and on each sample in ../shared/data (prepared here with `cembed prepare`).
+#
+#   bash bench/sweeps.sh [synthetic] [criteo-kaggle-8k] [avazu-9k] [frappe]   (default: all)
+#
+# Results, tables and plots go to out/sweeps/<data>/ (results.md, auc_vs_bytes.png, ...).
+# A sweep that is interrupted resumes where it stopped when run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+B=./build/release/cembed
+SHARED=${SHARED:-../shared/data}
+OUT=out/sweeps
+mkdir -p "$OUT" out/data
+
+METHODS="full,hash,qr,qr:op=add,qr:op=concat,cp:parts=3,cp:kind=crt,parts=3,path,memcom,memcom:bias=vector,robe,robe:block=1,lma,lma:k=1,lma:block=8,lma:signature=context"
+
+# DLRM as in docs/results.md's real-data table: small MLPs, Adagrad, one epoch in file order.
+REAL_MODEL="--dim 16 --bottom 64 --top 64,32 --optimizer adagrad --lr 0.01 --batch-size 128 --no-shuffle --threads 2"
+
+prepare() {  # name format train test
+  local d=out/data/$1
+  if [ ! -f "$d/train.cds" ]; then
+    $B prepare --format "$2" --train "$SHARED/$3" --test "$SHARED/$4" --out "$d" >/dev/null
+  fi
+}
+
+run_synthetic() {
+  local d=out/data/synthetic
+  if [ ! -f "$d/train.cds" ]; then
+    $B synth --out "$d" --train-rows 500000 --test-rows 100000 --scale 0.01 --seed 42 >/dev/null
+  fi
+  # DLRM's Criteo Kaggle configuration (SGD lr 0.1, batch 128), one epoch.
+  $B sweep --train "$d/train.cds" --test "$d/test.cds" --methods "$METHODS" --ratios 4,16,64 \
+    --batch-size 128 --lr 0.1 --threads 2 --quiet --out "$OUT/synthetic"
+}
+
+run_real() {  # name format train test
+  prepare "$@"
+  # Features below 20 values keep full tables (200 would leave almost nothing to compress
+  # in samples of a few thousand rows); three seeds, since differences are small here.
+  $B sweep --train "out/data/$1/train.cds" --test "out/data/$1/test.cds" --methods "$METHODS" \
+    --ratios 2,4,8,16,64,256 --seeds 1,2,3 --small-threshold 20 $REAL_MODEL --quiet --out "$OUT/$1"
+}
+
+targets=("$@")
+[ ${#targets[@]} -eq 0 ] && targets=(synthetic criteo-kaggle-8k avazu-9k frappe)
+for t in "${targets[@]}"; do
+  echo "== $t"
+  case "$t" in
+    synthetic) run_synthetic ;;
+    criteo-kaggle-8k) run_real criteo-kaggle-8k criteo criteo-kaggle-8k/train.csv criteo-kaggle-8k/test.csv ;;
+    avazu-9k) run_real avazu-9k avazu avazu-9k/train.csv avazu-9k/test.csv ;;
+    frappe) run_real frappe libfm frappe/frappe.validation.libfm frappe/frappe.test.libfm ;;
+    *) echo "unknown target $t" >&2; exit 2 ;;
+  esac
+done

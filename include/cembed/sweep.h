@@ -1,0 +1,41 @@
+// Sweep: every method at every memory ratio on one dataset, side by side.
+//
+// For each seed, each method spec and each ratio (full-table bytes / embedding budget),
+// trains the model as `base` configures it and records memory, accuracy and speed.
+// "full" runs once per seed, at ratio 1. A method that cannot meet a ratio (MEmCom past
+// dim, a budget below a method's floor) is recorded as infeasible with the planner's
+// message. Results go to <out_dir>/results.json after every run (atomically), so an
+// interrupted sweep resumes where it stopped; results.csv and results.md are written
+// from them.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "cembed/trainer.h"
+
+namespace cembed {
+
+struct SweepConfig {
+  TrainConfig base;
+  std::vector<std::string> methods;
+  std::vector<double> ratios;
+  std::vector<uint64_t> seeds = {1};
+  std::string out_dir;
+  bool progress = true;  // one line per run on stderr
+};
+
+// Runs what results.json does not hold yet; returns the results document
+// {"config": ..., "runs": [...]} (each run: method, ratio, seed, status, bytes, metrics).
+nlohmann::json run_sweep(const SweepConfig& config);
+
+// Tables of test AUC and log loss (mean over seeds, +- standard deviation when several):
+// one row per method, one column per ratio.
+std::string sweep_markdown(const nlohmann::json& results);
+// One line per run.
+std::string sweep_csv(const nlohmann::json& results);
+
+}  // namespace cembed

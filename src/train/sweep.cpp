@@ -1,0 +1,233 @@
+#include "cembed/sweep.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "cembed/dataset.h"
+#include "cembed/errors.h"
+#include "cembed/file_format.h"
+#include "cembed/factory.h"
+#include "cembed/memory_plan.h"
+#include "cembed/spec.h"
+
+namespace cembed {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct RunKey {
+  std::string method;
+  double ratio;
+  uint64_t seed;
+};
+
+std::string key_string(const std::string& method, double ratio, uint64_t seed) {
+  return fmt::format("{}@{:g}#{}", method, ratio, seed);
+}
+
+// The parts of the base configuration that make two sweeps comparable.
+nlohmann::json sweep_identity(const SweepConfig& c) {
+  nlohmann::json j = c.base.to_json();
+  for (const char* k : {"embedding", "budget_kind", "budget_value", "seed", "threads", "progress", "report_path",
+                        "checkpoint_path", "checkpoint_every", "resume_path", "export_initial_dir"}) {
+    j.erase(k);
+  }
+  return j;
+}
+
+std::vector<RunKey> planned_runs(const SweepConfig& c) {
+  std::vector<RunKey> runs;
+  for (uint64_t seed : c.seeds) {
+    for (const auto& m : c.methods) {
+      if (Spec::parse(m).name == "full") {
+        runs.push_back({m, 1.0, seed});
+        continue;
+      }
+      for (double r : c.ratios) runs.push_back({m, r, seed});
+    }
+  }
+  return runs;
+}
+
+nlohmann::json run_one(const SweepConfig& c, const RunKey& k, const DatasetSchema& schema) {
+  nlohmann::json rec = {{"method", k.method}, {"ratio", k.ratio}, {"seed", k.seed}};
+  TrainConfig t = c.base;
+  t.embedding = k.method;
+  t.budget = Spec::parse(k.method).name == "full" ? Budget{} : Budget::ratio(k.ratio);
+  t.seed = k.seed;
+  t.progress = false;
+  t.report_path.clear();
+  try {
+    plan_memory(t.embedding, schema.sparse, t.model.dim, t.budget, t.small_threshold);
+  } catch (const Error& e) {
+    rec["status"] = "infeasible";
+    rec["error"] = e.what();
+    return rec;
+  }
+  const nlohmann::json report = train(t);
+  const auto& e = report.at("embedding");
+  rec["status"] = "ok";
+  for (const char* f : {"parameter_bytes", "optimizer_bytes", "auxiliary_bytes", "compression"}) rec[f] = e.at(f);
+  rec["plan"] = report.at("plan");
+  rec["samples_per_second"] = report.at("train").at("samples_per_second");
+  rec["train_seconds"] = report.at("train").at("seconds");
+  rec["curve"] = report.at("train").at("curve");
+  for (const char* split : {"valid", "test"}) {
+    if (report.contains(split)) rec[split] = report.at(split);
+  }
+  return rec;
+}
+
+}  // namespace
+
+nlohmann::json run_sweep(const SweepConfig& c) {
+  CEMBED_CHECK(!c.out_dir.empty(), "sweep: no output folder");
+  CEMBED_CHECK(!c.methods.empty(), "sweep: no methods");
+  CEMBED_CHECK(!c.seeds.empty(), "sweep: no seeds");
+  for (double r : c.ratios) CEMBED_CHECK(r > 0, "sweep: ratios must be positive, got {}", r);
+  for (const auto& m : c.methods) method_info(Spec::parse(m).name);  // spec errors before any training
+  fs::create_directories(c.out_dir);
+  const std::string results_path = c.out_dir + "/results.json";
+
+  nlohmann::json results = {{"config", sweep_identity(c)}, {"runs", nlohmann::json::array()}};
+  if (fs::exists(results_path)) {
+    std::ifstream in(results_path);
+    nlohmann::json old;
+    try {
+      old = nlohmann::json::parse(in);
+    } catch (const nlohmann::json::exception& e) {
+      fail("{}: not a sweep results file ({}); remove it or use another --out", results_path, e.what());
+    }
+    CEMBED_CHECK(old.contains("config") && old["config"] == results["config"],
+                 "{} holds a sweep of another configuration (data, model or optimizer differ); use another --out",
+                 results_path);
+    results["runs"] = old.at("runs");
+  }
+  std::map<std::string, bool> done;
+  for (const auto& r : results["runs"]) {
+    done[key_string(r.at("method"), r.at("ratio").get<double>(), r.at("seed").get<uint64_t>())] = true;
+  }
+
+  const Dataset train_data = Dataset::open(c.base.train_path, false);
+  const auto runs = planned_runs(c);
+  int index = 0;
+  for (const auto& k : runs) {
+    ++index;
+    const std::string key = key_string(k.method, k.ratio, k.seed);
+    if (done.count(key)) continue;
+    const auto t0 = std::chrono::steady_clock::now();
+    nlohmann::json rec = run_one(c, k, train_data.schema());
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (c.progress) {
+      if (rec["status"] == "ok") {
+        const nlohmann::json& m = rec.contains("test") ? rec["test"] : rec.contains("valid") ? rec["valid"] : rec;
+        fmt::print(stderr, "[{}/{}] {} @{:g}x seed {}: {} bytes, AUC {:.5f}, log loss {:.5f} ({:.1f} s)\n", index,
+                   runs.size(), k.method, k.ratio, k.seed, rec["parameter_bytes"].get<int64_t>(), m.value("auc", 0.0),
+                   m.value("logloss", 0.0), secs);
+      } else {
+        fmt::print(stderr, "[{}/{}] {} @{:g}x seed {}: infeasible ({})\n", index, runs.size(), k.method, k.ratio,
+                   k.seed, rec["error"].get<std::string>());
+      }
+    }
+    results["runs"].push_back(rec);
+    write_file_atomically(results_path, results.dump(1) + "\n");
+  }
+  write_file_atomically(results_path, results.dump(1) + "\n");
+  write_file_atomically(c.out_dir + "/results.csv", sweep_csv(results));
+  write_file_atomically(c.out_dir + "/results.md", sweep_markdown(results));
+  return results;
+}
+
+namespace {
+
+const nlohmann::json* metrics_of(const nlohmann::json& run) {
+  if (run.contains("test")) return &run["test"];
+  if (run.contains("valid")) return &run["valid"];
+  return nullptr;
+}
+
+std::string mean_sd(const std::vector<double>& v, int digits) {
+  if (v.empty()) return "";
+  double mean = 0;
+  for (double x : v) mean += x;
+  mean /= static_cast<double>(v.size());
+  if (v.size() == 1) return fmt::format("{:.{}f}", mean, digits);
+  double var = 0;
+  for (double x : v) var += (x - mean) * (x - mean);
+  return fmt::format("{:.{}f} ± {:.{}f}", mean, digits, std::sqrt(var / static_cast<double>(v.size() - 1)), digits);
+}
+
+}  // namespace
+
+std::string sweep_markdown(const nlohmann::json& results) {
+  std::vector<std::string> methods;
+  std::vector<double> ratios;
+  for (const auto& r : results.at("runs")) {
+    const std::string m = r.at("method");
+    if (std::find(methods.begin(), methods.end(), m) == methods.end()) methods.push_back(m);
+    const double x = r.at("ratio");
+    if (std::find(ratios.begin(), ratios.end(), x) == ratios.end()) ratios.push_back(x);
+  }
+  std::sort(ratios.begin(), ratios.end());
+  std::string out;
+  for (const auto& [title, field, digits] :
+       {std::tuple{"Test AUC", "auc", 4}, std::tuple{"Test log loss", "logloss", 4}}) {
+    out += fmt::format("{} (columns: times less embedding memory than full tables)\n\n| method |", title);
+    for (double r : ratios) out += fmt::format(" {:g}x |", r);
+    out += "\n|---|";
+    for (size_t i = 0; i < ratios.size(); ++i) out += "---:|";
+    out += "\n";
+    for (const auto& m : methods) {
+      out += fmt::format("| {} |", m);
+      for (double ratio : ratios) {
+        std::vector<double> values;
+        bool infeasible = false;
+        for (const auto& r : results.at("runs")) {
+          if (r.at("method") != m || r.at("ratio").get<double>() != ratio) continue;
+          if (r.at("status") != "ok") {
+            infeasible = true;
+            continue;
+          }
+          const nlohmann::json* mt = metrics_of(r);
+          if (mt != nullptr) values.push_back(mt->at(field).get<double>());
+        }
+        out += " " + (values.empty() ? std::string(infeasible ? "—" : "") : mean_sd(values, digits)) + " |";
+      }
+      out += "\n";
+    }
+    out += "\n";
+  }
+  out += "— : the method cannot meet that budget (see results.json for the planner's message).\n";
+  return out;
+}
+
+std::string sweep_csv(const nlohmann::json& results) {
+  std::string out =
+      "method,ratio,seed,status,parameter_bytes,optimizer_bytes,auxiliary_bytes,compression,auc,logloss,"
+      "samples_per_second,train_seconds\n";
+  for (const auto& r : results.at("runs")) {
+    const nlohmann::json* mt = metrics_of(r);
+    const bool ok = r.at("status") == "ok";
+    out += fmt::format("\"{}\",{:g},{},{}", r.at("method").get<std::string>(), r.at("ratio").get<double>(),
+                       r.at("seed").get<uint64_t>(), r.at("status").get<std::string>());
+    if (ok) {
+      out += fmt::format(",{},{},{},{:.4f},{:.6f},{:.6f},{:.1f},{:.2f}\n", r["parameter_bytes"].get<int64_t>(),
+                         r["optimizer_bytes"].get<int64_t>(), r["auxiliary_bytes"].get<int64_t>(),
+                         r["compression"].get<double>(), mt ? mt->at("auc").get<double>() : 0.0,
+                         mt ? mt->at("logloss").get<double>() : 0.0, r["samples_per_second"].get<double>(),
+                         r["train_seconds"].get<double>());
+    } else {
+      out += ",,,,,,,,\n";
+    }
+  }
+  return out;
+}
+
+}  // namespace cembed

@@ -1,0 +1,77 @@
+#include <fmt/format.h>
+
+#include <charconv>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+
+#include "cembed/errors.h"
+#include "cembed/sweep.h"
+#include "commands.h"
+
+namespace cembed::cli {
+namespace {
+
+constexpr const char* kPlotScript = CEMBED_SOURCE_DIR "/tools/plot_sweep.py";
+
+std::vector<double> parse_ratios(const std::vector<std::string>& raw) {
+  std::vector<double> out;
+  for (const auto& s : raw) {
+    double v = 0;
+    auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    CEMBED_CHECK(ec == std::errc() && ptr == s.data() + s.size() && v > 0, "bad ratio '{}': expected a positive number",
+                 s);
+    out.push_back(v);
+  }
+  return out;
+}
+
+}  // namespace
+
+void add_sweep_command(CLI::App& app) {
+  auto* cmd = app.add_subcommand(
+      "sweep", "train every method at every memory ratio; write results (JSON, CSV, Markdown) and plots");
+  auto opts = std::make_shared<TrainOptions>();
+  auto methods = std::make_shared<std::vector<std::string>>(std::vector<std::string>{
+      "full", "hash", "qr", "cp:kind=crt,parts=3", "path", "memcom", "robe", "lma"});
+  auto ratios = std::make_shared<std::vector<std::string>>(std::vector<std::string>{"2", "4", "16", "64"});
+  auto seeds = std::make_shared<std::vector<uint64_t>>(std::vector<uint64_t>{1});
+  auto out = std::make_shared<std::string>("out/sweep");
+  auto no_plot = std::make_shared<bool>(false);
+  opts->add_to(*cmd);
+  cmd->add_option("--methods", *methods, "method specs, comma- or space-separated (full runs once, at 1x)")
+      ->capture_default_str();
+  cmd->add_option("--ratios", *ratios, "memory ratios: full-table bytes / embedding budget")
+      ->delimiter(',')
+      ->capture_default_str();
+  cmd->add_option("--seeds", *seeds, "one run per seed (mean and spread in the tables)")
+      ->delimiter(',')
+      ->capture_default_str();
+  cmd->add_option("--out", *out, "output folder (an interrupted sweep resumes from its results.json)")
+      ->capture_default_str();
+  cmd->add_flag("--no-plot", *no_plot, "skip the plots");
+  cmd->callback([=] {
+    SweepConfig c;
+    c.base = opts->resolve();
+    c.methods = split_spec_list(*methods);
+    c.ratios = parse_ratios(*ratios);
+    c.seeds = *seeds;
+    c.out_dir = *out;
+    c.progress = !opts->quiet;
+    const auto results = run_sweep(c);
+    fmt::print("{}", sweep_markdown(results));
+    fmt::print("\nresults: {0}/results.json, {0}/results.csv, {0}/results.md\n", c.out_dir);
+    if (*no_plot) return;
+    if (!std::filesystem::exists(kPlotScript)) {
+      fmt::print("plots: {} not found; run tools/plot_sweep.py {} from the source tree\n", kPlotScript, c.out_dir);
+      return;
+    }
+    std::fflush(stdout);
+    const std::string command = fmt::format("/usr/bin/python3 '{}' '{}'", kPlotScript, c.out_dir);
+    if (std::system(command.c_str()) != 0) {
+      fmt::print("plots: '{}' failed (needs python3-matplotlib; scripts/install-deps.sh installs it)\n", command);
+    }
+  });
+}
+
+}  // namespace cembed::cli
