@@ -28,7 +28,10 @@ DATASETS = {
     "criteo-kaggle-8k": ("criteo", "criteo-kaggle-8k/train.csv", "criteo-kaggle-8k/test.csv"),
     "avazu-9k": ("avazu", "avazu-9k/train.csv", "avazu-9k/test.csv"),
     "frappe": ("libfm", "frappe/frappe.validation.libfm", "frappe/frappe.test.libfm"),
+    # click = rating >= 4; each user's latest rating is the test set (data/schemas/ml-100k.toml)
+    "ml-100k": ("csv", "ml-100k/ml-100k.inter", None),
 }
+SCHEMAS = {"ml-100k": os.path.join(ROOT, "data", "schemas", "ml-100k.toml")}
 MODEL = {"dim": 16, "bottom": [64], "top": [64, 32], "optimizer": "adagrad", "lr": 0.01, "batch": 128}
 
 
@@ -86,8 +89,9 @@ def main():
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for name, (fmt, train, test) in DATASETS.items():
         with tempfile.TemporaryDirectory() as d:
-            subprocess.run([CEMBED, "prepare", "--format", fmt, "--train", os.path.join(args.data, train), "--test",
-                            os.path.join(args.data, test), "--out", d], check=True, stdout=subprocess.DEVNULL)
+            cmd = [CEMBED, "prepare", "--format", fmt, "--train", os.path.join(args.data, train), "--out", d]
+            cmd += ["--schema", SCHEMAS[name]] if fmt == "csv" else ["--test", os.path.join(args.data, test)]
+            subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
             report, init = run_cembed(d, args.epochs)
             auc, ll = run_torch(d, init, args.epochs)
         r = {"data": name, "train_rows": report["train"]["rows"], "test_rows": report["test"]["rows"],

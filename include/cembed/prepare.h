@@ -17,7 +17,7 @@
 
 namespace cembed {
 
-enum class TextFormat { Criteo, Avazu, Libfm };
+enum class TextFormat { Criteo, Avazu, Libfm, Csv };
 TextFormat parse_text_format(const std::string& name);
 
 struct PrepareConfig {
@@ -31,6 +31,7 @@ struct PrepareConfig {
   bool log_dense = true;            // log(1 + max(x, 0)); false: as given
   int64_t max_line_bytes = 1 << 20;
   int libfm_fields = 0;             // 0: inferred from the first line
+  std::string schema_path;          // format csv: the TOML schema (columns, label rule, side files)
   int threads = 2;                  // parsing threads (results do not depend on it)
   // How the training files are split: "files" (valid/test come from their own files),
   // "ratio" (each row to test/valid with these probabilities, drawn from `seed`; the
@@ -46,5 +47,9 @@ struct PrepareConfig {
 // Writes out_dir/train.cds, [valid.cds,] [test.cds,] and out_dir/prepare.json (statistics);
 // returns the statistics.
 nlohmann::json prepare_dataset(const PrepareConfig& config);
+
+// Format csv: files described by a schema (prepare_schema.cpp; keys in docs/data.md). Rows
+// are held in memory; side files are joined by key; multi-valued columns become bags.
+nlohmann::json prepare_schema_dataset(const PrepareConfig& config);
 
 }  // namespace cembed

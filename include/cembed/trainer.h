@@ -39,6 +39,11 @@ struct TrainConfig {
   std::string report_path;
   std::string export_initial_dir;  // write the initial parameters as .npy files here
   bool progress = true;
+  // Ranking evaluation of the test set after training (data prepared with ranking metadata):
+  // k and sampled negatives per query (0: every unseen item); report key "ranking".
+  bool ranking = false;
+  int ranking_k = 10;
+  int64_t ranking_negatives = 100;
 
   nlohmann::json to_json() const;
   static TrainConfig from_json(const nlohmann::json& j);

@@ -152,6 +152,7 @@ std::string first_line_of(const PrepareConfig& c) {
 }  // namespace
 
 nlohmann::json prepare_dataset(const PrepareConfig& c) {
+  if (c.format == TextFormat::Csv) return prepare_schema_dataset(c);
   CEMBED_CHECK(!c.train_files.empty(), "prepare: no training files");
   CEMBED_CHECK(!c.out_dir.empty(), "prepare: no output folder");
   CEMBED_CHECK(c.min_count >= 1, "prepare: min count must be at least 1, got {}", c.min_count);

@@ -79,7 +79,7 @@ nlohmann::json run_one(const SweepConfig& c, const RunKey& k, const DatasetSchem
   rec["samples_per_second"] = report.at("train").at("samples_per_second");
   rec["train_seconds"] = report.at("train").at("seconds");
   rec["curve"] = report.at("train").at("curve");
-  for (const char* split : {"valid", "test"}) {
+  for (const char* split : {"valid", "test", "ranking"}) {
     if (report.contains(split)) rec[split] = report.at(split);
   }
   return rec;
@@ -176,9 +176,16 @@ std::string sweep_markdown(const nlohmann::json& results) {
     if (std::find(ratios.begin(), ratios.end(), x) == ratios.end()) ratios.push_back(x);
   }
   std::sort(ratios.begin(), ratios.end());
+  bool has_ranking = false;
+  for (const auto& r : results.at("runs")) has_ranking = has_ranking || r.contains("ranking");
+  std::vector<std::tuple<std::string, std::string, int>> tables = {{"Test AUC", "auc", 4},
+                                                                   {"Test log loss", "logloss", 4}};
+  if (has_ranking) {
+    tables.emplace_back("Ranking nDCG@k (held-out positives among sampled unseen items)", "ranking.ndcg_at_k", 4);
+    tables.emplace_back("Ranking HitRate@k", "ranking.hit_rate_at_k", 4);
+  }
   std::string out;
-  for (const auto& [title, field, digits] :
-       {std::tuple{"Test AUC", "auc", 4}, std::tuple{"Test log loss", "logloss", 4}}) {
+  for (const auto& [title, field, digits] : tables) {
     out += fmt::format("{} (columns: times less embedding memory than full tables)\n\n| method |", title);
     for (double r : ratios) out += fmt::format(" {:g}x |", r);
     out += "\n|---|";
@@ -193,6 +200,10 @@ std::string sweep_markdown(const nlohmann::json& results) {
           if (r.at("method") != m || r.at("ratio").get<double>() != ratio) continue;
           if (r.at("status") != "ok") {
             infeasible = true;
+            continue;
+          }
+          if (field.starts_with("ranking.")) {
+            if (r.contains("ranking")) values.push_back(r["ranking"].at(field.substr(8)).get<double>());
             continue;
           }
           const nlohmann::json* mt = metrics_of(r);
@@ -211,20 +222,26 @@ std::string sweep_markdown(const nlohmann::json& results) {
 std::string sweep_csv(const nlohmann::json& results) {
   std::string out =
       "method,ratio,seed,status,parameter_bytes,optimizer_bytes,auxiliary_bytes,compression,auc,logloss,"
-      "samples_per_second,train_seconds\n";
+      "samples_per_second,train_seconds,ndcg_at_k,hit_rate_at_k\n";
   for (const auto& r : results.at("runs")) {
     const nlohmann::json* mt = metrics_of(r);
     const bool ok = r.at("status") == "ok";
     out += fmt::format("\"{}\",{:g},{},{}", r.at("method").get<std::string>(), r.at("ratio").get<double>(),
                        r.at("seed").get<uint64_t>(), r.at("status").get<std::string>());
     if (ok) {
-      out += fmt::format(",{},{},{},{:.4f},{:.6f},{:.6f},{:.1f},{:.2f}\n", r["parameter_bytes"].get<int64_t>(),
+      out += fmt::format(",{},{},{},{:.4f},{:.6f},{:.6f},{:.1f},{:.2f}", r["parameter_bytes"].get<int64_t>(),
                          r["optimizer_bytes"].get<int64_t>(), r["auxiliary_bytes"].get<int64_t>(),
                          r["compression"].get<double>(), mt ? mt->at("auc").get<double>() : 0.0,
                          mt ? mt->at("logloss").get<double>() : 0.0, r["samples_per_second"].get<double>(),
                          r["train_seconds"].get<double>());
+      if (r.contains("ranking")) {
+        out += fmt::format(",{:.6f},{:.6f}\n", r["ranking"]["ndcg_at_k"].get<double>(),
+                           r["ranking"]["hit_rate_at_k"].get<double>());
+      } else {
+        out += ",,\n";
+      }
     } else {
-      out += ",,,,,,,,\n";
+      out += ",,,,,,,,,,\n";
     }
   }
   return out;

@@ -12,6 +12,7 @@
 #include "cembed/metrics.h"
 #include "cembed/npy.h"
 #include "cembed/random.h"
+#include "cembed/ranking.h"
 #include "cembed/signatures.h"
 #include "kernels/dense_kernels.h"
 #include "train/progress.h"
@@ -111,7 +112,8 @@ nlohmann::json attach_signatures(EmbeddingCollection& emb, const Dataset& train_
 nlohmann::json resume_identity(const TrainConfig& c) {
   nlohmann::json j = c.to_json();
   for (const char* k : {"epochs", "max_steps", "eval_every", "eval_batch_size", "checkpoint_path", "checkpoint_every",
-                        "resume_path", "report_path", "export_initial_dir", "progress", "valid_path", "test_path", "threads"}) {
+                        "resume_path", "report_path", "export_initial_dir", "progress", "valid_path", "test_path", "threads",
+                        "ranking", "ranking_k", "ranking_negatives"}) {
     j.erase(k);
   }
   return j;
@@ -148,7 +150,10 @@ nlohmann::json TrainConfig::to_json() const {
           {"resume_path", resume_path},
           {"report_path", report_path},
           {"export_initial_dir", export_initial_dir},
-          {"progress", progress}};
+          {"progress", progress},
+          {"ranking", ranking},
+          {"ranking_k", ranking_k},
+          {"ranking_negatives", ranking_negatives}};
 }
 
 TrainConfig TrainConfig::from_json(const nlohmann::json& j) {
@@ -182,6 +187,9 @@ TrainConfig TrainConfig::from_json(const nlohmann::json& j) {
   c.report_path = j.at("report_path");
   c.export_initial_dir = j.value("export_initial_dir", "");
   c.progress = j.at("progress");
+  c.ranking = j.value("ranking", false);
+  c.ranking_k = j.value("ranking_k", 10);
+  c.ranking_negatives = j.value("ranking_negatives", int64_t{100});
   return c;
 }
 
@@ -365,6 +373,12 @@ nlohmann::json train(const TrainConfig& cfg_in) {
                      {"evaluations", evals}};
   if (valid_data) report["valid"] = evaluate(*model, *valid_data, cfg.eval_batch_size).to_json();
   if (test_data) report["test"] = evaluate(*model, *test_data, cfg.eval_batch_size).to_json();
+  if (cfg.ranking) {
+    CEMBED_CHECK(test_data != nullptr, "train: --ranking needs --test data");
+    std::vector<const Dataset*> seen = {&train_data, test_data.get()};
+    if (valid_data) seen.push_back(valid_data.get());
+    report["ranking"] = evaluate_ranking(*model, *test_data, seen, {cfg.ranking_k, cfg.ranking_negatives, cfg.seed}).to_json();
+  }
   const int64_t model_bytes = emb.parameter_bytes() + emb.optimizer_bytes() + 2 * dense_bytes +
                               model->dense_optimizer().state_bytes();
   report["memory"] = {{"peak_rss_bytes", peak_rss_bytes()},

@@ -3,6 +3,7 @@
 #include <zlib.h>
 #include <zstd.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 
@@ -281,6 +282,110 @@ TEST(Prepare, LibfmLabelsAndFields) {
   expect_error(config(TextFormat::Libfm, write_text("g.libfm", "1 3:1 10:1\n1 3:1\n"), "g"), ":2: line: expected 2 features");
   expect_error(config(TextFormat::Libfm, write_text("h.libfm", "1 3:1 10:0.5\n"), "h"), ":1: field 3 (F2): only binary");
   expect_error(config(TextFormat::Libfm, write_text("i.libfm", "yes 3:1 10:1\n"), "i"), ":1: field 1 (label)");
+}
+
+
+// Schema-described CSV: side files joined by key, a multi-valued column, a label rule, the
+// latest-per-group split, and errors naming file, line and field.
+TEST(PrepareSchema, JoinsMultiValuedLabelRuleAndLatestSplit) {
+  write_text("items.csv", "item,genres,year\ni1,a|b,1990\ni2,b,2001\ni3,,2001\n");
+  const std::string main = write_text("inter.csv",
+                                      "user,item,rating,time,price\n"
+                                      "u1,i1,5,10,1.5\nu1,i2,2,20,3\nu1,i3,4,30,0\n"
+                                      "u2,i2,4,5,2\nu2,i1,1,7,1\nu2,i9,5,6,1\n");
+  const std::string schema = write_text("s.toml",
+                                        "label = \"rating >= 4\"\n"
+                                        "categorical = [\"user\", \"item\"]\n"
+                                        "dense = [\"price\"]\n"
+                                        "ranking = { user = \"user\", item = \"item\" }\n"
+                                        "[split]\nby = \"latest\"\ngroup = \"user\"\ntime = \"time\"\n"
+                                        "[[side]]\nfile = \"items.csv\"\nkey = \"item\"\n"
+                                        "categorical = [\"year\"]\nmulti_valued = { genres = \"|\" }\n");
+  PrepareConfig c;
+  c.format = TextFormat::Csv;
+  c.schema_path = schema;
+  c.train_files = {main};
+  c.out_dir = dir() + "/schema_out";
+  const auto stats = prepare_dataset(c);
+  EXPECT_EQ(stats["train"]["rows"], 4);
+  EXPECT_EQ(stats["test"]["rows"], 2);  // u1's time 30 and u2's time 7
+  EXPECT_EQ(stats["rows_without_side_row"], 1);  // i9 is not in items.csv
+  const Dataset test = Dataset::open(c.out_dir + "/test.cds");
+  EXPECT_EQ(test.labels()[0], 1.0f);  // u1, i3, rating 4
+  EXPECT_EQ(test.labels()[1], 0.0f);  // u2, i1, rating 1
+  EXPECT_NEAR(test.dense_row(1)[0], std::log1p(1.0), 1e-6);
+  const Dataset train = Dataset::open(c.out_dir + "/train.cds");
+  const auto& sch = train.schema();
+  ASSERT_EQ(sch.num_sparse(), 4);  // user, item, year, genres
+  EXPECT_EQ(sch.sparse[3].name, "genres");
+  EXPECT_TRUE(sch.multi_hot[3]);
+  EXPECT_EQ(sch.sparse[3].cardinality, 3);  // OOV + a, b
+  // Row 0 of train is u1, i1: genres a|b -> a bag of two ids.
+  EXPECT_EQ(train.bag(3, 0).size(), 2u);
+  // u2, i9 has no item row: empty genre bag, OOV year.
+  bool found = false;
+  for (int64_t r = 0; r < train.rows(); ++r) {
+    if (train.bag(3, r).empty()) {
+      found = true;
+      EXPECT_EQ(train.bag(2, r)[0], 0u);
+    }
+  }
+  EXPECT_TRUE(found);
+  EXPECT_TRUE(test.metadata().contains("ranking"));
+  EXPECT_EQ(test.metadata()["ranking"]["items"].size(), 2u);  // i1, i2 (i3, seen only in test, is OOV)
+}
+
+TEST(PrepareSchema, ErrorsNameFileLineAndField) {
+  write_text("items2.csv", "item,year\ni1,1990\n");
+  const std::string schema = write_text("s2.toml",
+                                        "label = \"click\"\ncategorical = [\"item\"]\ndense = [\"price\"]\n"
+                                        "[[side]]\nfile = \"items2.csv\"\nkey = \"item\"\ncategorical = [\"year\"]\n");
+  auto run = [&](const std::string& text, bool skip) {
+    PrepareConfig c;
+    c.format = TextFormat::Csv;
+    c.schema_path = schema;
+    c.train_files = {write_text("bad.csv", "item,click,price\n" + text)};
+    c.out_dir = dir() + "/schema_bad";
+    c.skip_bad_lines = skip;
+    return prepare_dataset(c);
+  };
+  auto error = [&](const std::string& text) {
+    try {
+      run(text, false);
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_NE(error("i1,1,2\ni1,1\n").find("bad.csv:3: field 0 (line): 2 fields, the header has 3"), std::string::npos)
+      << error("i1,1,2\ni1,1\n");
+  EXPECT_NE(error("i1,2,2\n").find("bad.csv:2: field 2 (click): label '2' is not 0/1"), std::string::npos);
+  EXPECT_NE(error("i1,1,abc\n").find("bad.csv:2: field 3 (price): 'abc' is not a number"), std::string::npos);
+  EXPECT_NE(error("i1,1,nan\n").find("is not a number"), std::string::npos);
+  const auto stats = run("i1,1,2\ni1,x,2\ni1,0,3\n", true);
+  EXPECT_EQ(stats["train"]["rows"], 2);
+  EXPECT_EQ(stats["train"]["bad_lines"], 1);
+  // Schema mistakes name the schema file.
+  const std::string bad_schema = write_text("s3.toml", "label = \"click\"\ncategorical = [\"nope\"]\n");
+  PrepareConfig c;
+  c.format = TextFormat::Csv;
+  c.schema_path = bad_schema;
+  c.train_files = {write_text("ok.csv", "item,click\ni1,1\n")};
+  c.out_dir = dir() + "/schema_bad2";
+  try {
+    prepare_dataset(c);
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("no column 'nope'"), std::string::npos) << e.what();
+  }
+  write_text("s4.toml", "label = \"click\"\ncategorical = [\"item\"]\ncolour = 3\n");
+  c.schema_path = dir() + "/s4.toml";
+  try {
+    prepare_dataset(c);
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("unknown key 'colour'"), std::string::npos) << e.what();
+  }
 }
 
 }  // namespace

@@ -64,6 +64,42 @@ class SharedData(unittest.TestCase):
             with open(report) as f:
                 self.assertGreater(json.load(f)["test"]["auc"], 0.9)
 
+    def test_ml100k_schema_with_side_files_and_ranking(self):
+        with tempfile.TemporaryDirectory() as d:
+            res = run([CEMBED, "prepare", "--format", "csv", "--schema",
+                       os.path.join(SOURCE_DIR, "data", "schemas", "ml-100k.toml"), "--train",
+                       os.path.join(DATA, "ml-100k", "ml-100k.inter"), "--out", d])
+            self.assertEqual(res.returncode, 0, res.stderr)
+            with open(os.path.join(d, "prepare.json")) as f:
+                stats = json.load(f)
+            # 100,000 ratings; each of the 943 users' latest one is the test set.
+            self.assertEqual(stats["train"]["rows"] + stats["test"]["rows"], 100000)
+            self.assertEqual(stats["test"]["rows"], 943)
+            clicks = sum(stats[s]["ctr"] * stats[s]["rows"] for s in ("train", "test"))
+            self.assertAlmostEqual(clicks / 100000, 0.55, delta=0.01)  # README: 55% have rating >= 4
+            feats = {f["name"]: f for f in stats["features"]}
+            self.assertEqual(list(feats), ["user_id", "item_id", "age", "gender", "occupation", "zip_code",
+                                           "release_year", "class"])
+            self.assertEqual(feats["user_id"]["distinct_values"], 943)
+            self.assertEqual(feats["gender"]["distinct_values"], 2)
+            self.assertTrue(feats["class"]["multi_valued"])
+            self.assertEqual(feats["class"]["distinct_values"], 19)  # genres as one bag per item
+            self.assertEqual(stats["rows_without_side_row"], 0)
+            report = os.path.join(d, "r.json")
+            res = run([CEMBED, "train", "--train", os.path.join(d, "train.cds"), "--test", os.path.join(d, "test.cds"),
+                       "--bottom", "16", "--top", "64", "--optimizer", "adagrad", "--lr", "0.01", "--ranking",
+                       "--quiet", "--report", report])
+            self.assertEqual(res.returncode, 0, res.stderr)
+            with open(report) as f:
+                r = json.load(f)
+            self.assertGreater(r["test"]["auc"], 0.7)
+            rk = r["ranking"]
+            self.assertEqual((rk["k"], rk["negatives"]), (10, 100))
+            self.assertGreater(rk["queries"], 400)  # users whose latest rating is >= 4
+            # Better than a random ranking (nDCG@10 of a random rank among 101 is about 0.04).
+            self.assertGreater(rk["ndcg_at_k"], 0.08)
+            self.assertGreater(rk["hit_rate_at_k"], rk["ndcg_at_k"])
+
     def test_auc_matches_pytorch_reference(self):
         with tempfile.TemporaryDirectory() as d:
             out = os.path.join(d, "rows.json")
@@ -73,7 +109,7 @@ class SharedData(unittest.TestCase):
             print(res.stdout)
             with open(out) as f:
                 rows = json.load(f)
-        self.assertEqual({r["data"] for r in rows}, {"criteo-kaggle-8k", "avazu-9k", "frappe"})
+        self.assertEqual({r["data"] for r in rows}, {"criteo-kaggle-8k", "avazu-9k", "frappe", "ml-100k"})
         for r in rows:
             self.assertLess(abs(r["cembed_auc"] - r["torch_auc"]), 0.003, r)
             self.assertGreater(r["cembed_auc"], 0.65, r)

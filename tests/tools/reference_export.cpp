@@ -1,5 +1,6 @@
 // Test bridge to the Python references (numpy/sklearn, PyTorch).
 //   reference_export metrics < "score label" lines   -> JSON {"auc": .., "logloss": ..}
+//   reference_export ranking [--k 10] < "query score held_out(0/1)" lines -> nDCG@k, HitRate@k, AUC
 //   reference_export trace --out DIR --optimizer sgd|adagrad|rowwise_adagrad --pooling sum|mean
 //                          [--steps 50 --lr 0.1 --seed 1]
 //     trains a small DLRM on random multi-hot batches and writes .npy files: the initial
@@ -7,6 +8,7 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -16,6 +18,7 @@
 #include "cembed/metrics.h"
 #include "cembed/npy.h"
 #include "cembed/random.h"
+#include "cembed/ranking.h"
 #include "cembed/trainer.h"
 
 namespace {
@@ -38,6 +41,30 @@ int metrics() {
   }
   const nlohmann::json j = {{"auc", roc_auc(scores, labels)}, {"logloss", log_loss(scores, labels)}};
   std::cout << j.dump() << "\n";
+  return 0;
+}
+
+// "query score is_held_out" lines -> JSON of ranking_metrics (k from argv).
+int ranking(int k) {
+  std::map<int64_t, double> positive;
+  std::map<int64_t, std::vector<double>> negative;
+  int64_t q;
+  double s;
+  int held;
+  while (std::cin >> q >> s >> held) {
+    if (held) {
+      positive[q] = s;
+    } else {
+      negative[q].push_back(s);
+    }
+  }
+  std::vector<double> pos;
+  std::vector<std::vector<double>> neg;
+  for (const auto& [query, score] : positive) {
+    pos.push_back(score);
+    neg.push_back(negative[query]);
+  }
+  std::cout << ranking_metrics(pos, neg, k).to_json().dump() << "\n";
   return 0;
 }
 
@@ -109,6 +136,7 @@ int main(int argc, char** argv) {
   const std::vector<std::string> args(argv + 1, argv + argc);
   try {
     if (!args.empty() && args[0] == "metrics") return metrics();
+    if (!args.empty() && args[0] == "ranking") return ranking(std::stoi(arg(args, "--k", "10")));
     if (!args.empty() && args[0] == "trace") return trace(args);
     std::cerr << "usage: reference_export metrics | trace --out DIR [--optimizer X --pooling P --steps N --lr L]\n";
     return 2;

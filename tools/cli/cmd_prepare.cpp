@@ -11,7 +11,8 @@ void add_prepare_command(CLI::App& app) {
   auto c = std::make_shared<PrepareConfig>();
   auto format = std::make_shared<std::string>("criteo");
   auto raw_dense = std::make_shared<bool>(false);
-  cmd->add_option("--format", *format, "criteo, avazu or libfm")->capture_default_str();
+  cmd->add_option("--format", *format, "criteo, avazu, libfm, or csv (files described by --schema)")->capture_default_str();
+  cmd->add_option("--schema", c->schema_path, "format csv: TOML schema of the columns (see docs/data.md)");
   cmd->add_option("--train", c->train_files, "training files (the vocabulary is built on them)")->required();
   cmd->add_option("--valid", c->valid_files, "validation files");
   cmd->add_option("--test", c->test_files, "test files");

@@ -2,6 +2,7 @@
 
 #include "cembed/errors.h"
 #include "cembed/file_format.h"
+#include "cembed/ranking.h"
 #include "commands.h"
 
 namespace cembed::cli {
@@ -29,6 +30,15 @@ void add_eval_command(CLI::App& app) {
   cmd->add_option("--batch-size", *batch, "batch size")->capture_default_str();
   cmd->add_option("--threads", *threads, "threads")->capture_default_str();
   cmd->add_option("--report", *report, "write the JSON result here");
+  auto ranking = std::make_shared<bool>(false);
+  auto rank_cfg = std::make_shared<RankingConfig>();
+  auto history = std::make_shared<std::vector<std::string>>();
+  cmd->add_flag("--ranking", *ranking, "also rank each held-out positive among unseen items: nDCG@k, HitRate@k, AUC");
+  cmd->add_option("--ranking-k", rank_cfg->k, "cut-off k of nDCG@k and HitRate@k")->capture_default_str();
+  cmd->add_option("--ranking-negatives", rank_cfg->negatives, "sampled unseen items per query (0: all unseen items)")
+      ->capture_default_str();
+  cmd->add_option("--history", *history, "datasets whose interactions count as seen (default: the model's training data)")
+      ->delimiter(',');
   cmd->callback([=] {
     set_num_threads(*threads);
     LoadedCheckpoint ck = load_checkpoint(*model);
@@ -39,8 +49,23 @@ void add_eval_command(CLI::App& app) {
     const EvalResult r = evaluate(*ck.model, d, *batch);
     fmt::print("{}: rows {}  AUC {:.5f}  log loss {:.5f}  ({} steps trained, {})\n", *data, r.rows, r.auc, r.logloss,
                ck.state.step, ck.plan.method);
+    nlohmann::json rank_json;
+    if (*ranking) {
+      std::vector<std::string> paths = *history;
+      if (paths.empty()) paths = {ck.config.train_path};
+      std::vector<Dataset> held;
+      for (const auto& p : paths) held.push_back(Dataset::open(p));
+      std::vector<const Dataset*> seen = {&d};
+      for (const auto& h : held) seen.push_back(&h);
+      const RankingResult rr = evaluate_ranking(*ck.model, d, seen, *rank_cfg);
+      fmt::print("ranking: {} queries, {} candidates each: nDCG@{} {:.5f}  HitRate@{} {:.5f}  AUC {:.5f}\n",
+                 rr.queries, rr.negatives > 0 ? std::to_string(rr.negatives) + " sampled" : std::string("all unseen"),
+                 rr.k, rr.ndcg, rr.k, rr.hit_rate, rr.auc);
+      rank_json = rr.to_json();
+    }
     if (!report->empty()) {
       nlohmann::json j = r.to_json();
+      if (*ranking) j["ranking"] = rank_json;
       j["model"] = *model;
       j["data"] = *data;
       write_file_atomically(*report, j.dump(2) + "\n");

@@ -43,6 +43,10 @@ void TrainOptions::add_to(CLI::App& app) {
   app.add_option("--resume", c.resume_path, "resume from this checkpoint");
   app.add_option("--report", c.report_path, "write the JSON report here");
   app.add_option("--export-initial", c.export_initial_dir, "write the initial parameters as .npy files to this folder");
+  app.add_flag("--ranking", c.ranking, "after training, rank each held-out test positive among unseen items (nDCG@k, HitRate@k)");
+  app.add_option("--ranking-k", c.ranking_k, "cut-off k of nDCG@k and HitRate@k")->capture_default_str();
+  app.add_option("--ranking-negatives", c.ranking_negatives, "sampled unseen items per query (0: all unseen items)")
+      ->capture_default_str();
   app.add_flag("--quiet", quiet, "no plan or progress on stderr");
   app.add_option("--config", "read options from a TOML file (keys are the long option names; the command line wins)");
 }

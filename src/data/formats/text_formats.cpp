@@ -206,7 +206,8 @@ TextFormat parse_text_format(const std::string& name) {
   if (name == "criteo") return TextFormat::Criteo;
   if (name == "avazu") return TextFormat::Avazu;
   if (name == "libfm" || name == "libsvm") return TextFormat::Libfm;
-  fail("unknown format '{}' (valid: criteo, avazu, libfm)", name);
+  if (name == "csv" || name == "tsv") return TextFormat::Csv;
+  fail("unknown format '{}' (valid: criteo, avazu, libfm, csv with --schema)", name);
 }
 
 std::unique_ptr<RowParser> make_row_parser(const PrepareConfig& c, std::string_view first_line) {
