@@ -2,7 +2,7 @@
 # The sweeps behind docs/results.md: every method at several memory ratios on the synthetic
 # data and on each sample in ../shared/data (prepared here with `cembed prepare`).
 #
-#   bash bench/sweeps.sh [synthetic] [criteo-kaggle-8k] [avazu-9k] [frappe]   (default: all)
+#   bash bench/sweeps.sh [synthetic] [criteo-kaggle-8k] [avazu-9k] [frappe] [ml-100k]   (default: all)
 #
 # Results, tables and plots go to out/sweeps/<data>/ (results.md, auc_vs_bytes.png, ...).
 # A sweep that is interrupted resumes where it stopped when run again.
@@ -13,7 +13,7 @@ SHARED=${SHARED:-../shared/data}
 OUT=out/sweeps
 mkdir -p "$OUT" out/data
 
-METHODS="full,hash,qr,qr:op=add,qr:op=concat,cp:parts=3,cp:kind=crt,parts=3,path,memcom,memcom:bias=vector,robe,robe:block=1,lma,lma:k=1,lma:block=8,lma:signature=context"
+METHODS="full,hash,qr,qr:op=add,qr:op=concat,cp:parts=3,cp:kind=crt,parts=3,path,memcom,memcom:bias=vector,robe,robe:block=1,lma,lma:k=1,lma:block=8,lma:signature=context,md"
 
 # DLRM as in docs/results.md's real-data table: small MLPs, Adagrad, one epoch in file order.
 REAL_MODEL="--dim 16 --bottom 64 --top 64,32 --optimizer adagrad --lr 0.01 --batch-size 128 --no-shuffle --threads 2"
@@ -43,8 +43,19 @@ run_real() {  # name format train test
     --ratios 2,4,8,16,64,256 --seeds 1,2,3 --small-threshold 20 $REAL_MODEL --quiet --out "$OUT/$1"
 }
 
+run_ml100k() {
+  local d=out/data/ml-100k
+  if [ ! -f "$d/train.cds" ]; then
+    $B prepare --format csv --schema data/schemas/ml-100k.toml --train "$SHARED/ml-100k/ml-100k.inter" --out "$d" >/dev/null
+  fi
+  # Click (rating >= 4) and ranking (each user's latest positive among 100 unseen items).
+  # MEmCom's ratios from its paper (4x, 12x, 16x, 40x) beside the others'.
+  $B sweep --train "$d/train.cds" --test "$d/test.cds" --methods "$METHODS" --ratios 2,4,8,12,16,40,64 \
+    --seeds 1,2,3 --small-threshold 20 $REAL_MODEL --epochs 3 --ranking --quiet --out "$OUT/ml-100k"
+}
+
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(synthetic criteo-kaggle-8k avazu-9k frappe)
+[ ${#targets[@]} -eq 0 ] && targets=(synthetic criteo-kaggle-8k avazu-9k frappe ml-100k)
 for t in "${targets[@]}"; do
   echo "== $t"
   case "$t" in
@@ -52,6 +63,7 @@ for t in "${targets[@]}"; do
     criteo-kaggle-8k) run_real criteo-kaggle-8k criteo criteo-kaggle-8k/train.csv criteo-kaggle-8k/test.csv ;;
     avazu-9k) run_real avazu-9k avazu avazu-9k/train.csv avazu-9k/test.csv ;;
     frappe) run_real frappe libfm frappe/frappe.validation.libfm frappe/frappe.test.libfm ;;
+    ml-100k) run_ml100k ;;
     *) echo "unknown target $t" >&2; exit 2 ;;
   esac
 done

@@ -8,6 +8,7 @@
 //   memcom:rows=M[,bias=none|scalar|vector]         hashed row x weight per value
 //   robe:size=M[,block=Z]             ROBE-Z: one shared array, blocks by hash of the id
 //   lma:size=M[,block=Z][,k=K][,signature=rows|context]   LMA: blocks by minhash signature
+//   md:dim=K[,alpha=A]                mixed dimension K with a K -> dim projection
 //
 // A spec without its size keys (e.g. plain "hash") is sized by the MemoryPlanner from a
 // budget. Unknown methods and keys are errors that list the valid ones.
@@ -49,4 +50,9 @@ bool spec_is_sized(const Spec& spec);
 namespace cembed {
 // Smallest parameter bytes the method of `spec` can take for `shape`.
 int64_t spec_min_bytes(const Spec& spec, const TableShape& shape);
+// The planner's weight of a table when sharing a budget: its full-table bytes, or the
+// method's own rule (md: n^(1 - alpha)).
+double spec_share_weight(const Spec& spec, const TableShape& shape);
+// True when the method has its own sharing rule (the planner then keeps its proportions).
+bool spec_has_share_rule(const Spec& spec);
 }  // namespace cembed

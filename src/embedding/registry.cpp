@@ -14,6 +14,7 @@ const std::vector<MethodEntry>& method_registry() {
       memcom_table_method(),
       robe_table_method(),
       lma_table_method(),
+      md_table_method(),
   };
   return registry;
 }
@@ -75,5 +76,15 @@ namespace cembed {
 int64_t spec_min_bytes(const Spec& spec, const TableShape& shape) {
   const MethodEntry& m = find_method(spec.name, spec.str());
   return m.min_bytes(spec, shape);
+}
+
+bool spec_has_share_rule(const Spec& spec) { return find_method(spec.name, spec.str()).share_weight != nullptr; }
+
+double spec_share_weight(const Spec& spec, const TableShape& shape) {
+  const MethodEntry& m = find_method(spec.name, spec.str());
+  if (m.share_weight != nullptr) return m.share_weight(spec, shape);
+  double full = 0;
+  for (int64_t n : shape.cardinalities) full += static_cast<double>(n * shape.dim * static_cast<int64_t>(sizeof(float)));
+  return full;
 }
 }  // namespace cembed

@@ -17,6 +17,9 @@ struct MethodEntry {
   bool (*is_sized)(const Spec& spec);
   // Smallest parameter bytes the method can take for `shape` (any size).
   int64_t (*min_bytes)(const Spec& spec, const TableShape& shape);
+  // How the planner shares a budget among features: in proportion to this weight (null:
+  // the feature's full-table bytes). Mixed dimensions use n^(1 - alpha).
+  double (*share_weight)(const Spec& spec, const TableShape& shape) = nullptr;
 };
 
 const std::vector<MethodEntry>& method_registry();
@@ -29,5 +32,6 @@ MethodEntry path_table_method();
 MethodEntry memcom_table_method();
 MethodEntry robe_table_method();
 MethodEntry lma_table_method();
+MethodEntry md_table_method();
 
 }  // namespace cembed

@@ -184,17 +184,16 @@ MemoryPlan plan_memory(const std::string& method_spec, const std::vector<Feature
                "memory plan: budget {} bytes is too small for '{}' on these features; the smallest budget it can meet is {} bytes",
                plan.budget_bytes, method_spec, min_total);
 
-  // Smallest groups first, so what they cannot use (rounding, caps) passes to larger ones.
-  std::vector<int64_t> group_full(groups.size());
-  for (size_t g = 0; g < groups.size(); ++g) {
-    for (int f : groups[g]) group_full[g] += features[f].cardinality * fb;
-  }
+  // Shares in proportion to each group's weight (its full-table bytes, or the method's own
+  // rule); smallest weights first, so what a group cannot use (rounding, caps) passes on.
+  std::vector<double> weight(groups.size());
+  for (size_t g = 0; g < groups.size(); ++g) weight[g] = spec_share_weight(spec, shape_of(groups[g]));
   std::vector<size_t> order(groups.size());
   std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return group_full[a] < group_full[b]; });
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return weight[a] < weight[b]; });
   int64_t remaining = plan.budget_bytes - small_bytes;
-  int64_t remaining_full = 0;
-  for (int64_t b : group_full) remaining_full += b;
+  double remaining_weight = 0;
+  for (double w : weight) remaining_weight += w;
   int64_t remaining_min = min_total - small_bytes;
   for (size_t g : order) {
     const TableShape shape = shape_of(groups[g]);
@@ -202,15 +201,29 @@ MemoryPlan plan_memory(const std::string& method_spec, const std::vector<Feature
     remaining_min -= own_min;
     // Proportional share, kept large enough for this group's minimum and small enough
     // to leave every later group its minimum.
-    auto share = static_cast<int64_t>(static_cast<double>(remaining) * static_cast<double>(group_full[g]) /
-                                      static_cast<double>(remaining_full));
+    auto share = static_cast<int64_t>(static_cast<double>(remaining) * weight[g] / remaining_weight);
     share = std::clamp(share, own_min, remaining - remaining_min);
     const Spec sized = fit_spec_to_budget(spec, shape, share);
     const int64_t bytes = spec_parameter_bytes(sized, shape);
     CEMBED_CHECK(bytes <= share, "memory plan: '{}' took {} bytes for a share of {}", sized.str(), bytes, share);
     plan.tables.push_back({sized.str(), groups[g], bytes});
     remaining -= bytes;
-    remaining_full -= group_full[g];
+    remaining_weight -= weight[g];
+  }
+  // Top-up: methods that size in coarse steps (a collision count, a map count) leave part
+  // of their share unused; offer what is left to each table again, largest weight first
+  // (not for methods with their own sharing rule: md keeps d_i ~ n_i^-alpha).
+  // (Tables were added in `order`, after the small features' full tables.)
+  const size_t first_planned = plan.tables.size() - groups.size();
+  for (size_t i = groups.size(); i-- > 0 && remaining > 0 && !spec_has_share_rule(spec);) {
+    PlannedTable& t = plan.tables[first_planned + i];
+    const TableShape shape = shape_of(groups[order[i]]);
+    const Spec grown = fit_spec_to_budget(spec, shape, t.parameter_bytes + remaining);
+    const int64_t bytes = spec_parameter_bytes(grown, shape);
+    if (bytes > t.parameter_bytes && bytes <= t.parameter_bytes + remaining) {
+      remaining -= bytes - t.parameter_bytes;
+      t = {grown.str(), t.features, bytes};
+    }
   }
   // Keep the table order by first feature so the plan reads in feature order.
   std::stable_sort(plan.tables.begin(), plan.tables.end(),

@@ -268,3 +268,77 @@ TEST(Compositional, PlannerSizesEveryFeatureWithinBudget) {
 
 }  // namespace
 }  // namespace cembed
+
+namespace cembed {
+namespace {
+
+TEST(MixedDimension, DimensionsFollowCardinalityToTheMinusAlpha) {
+  const std::vector<FeatureInfo> features = {{"a", 1000}, {"b", 10000}, {"c", 100000}, {"d", 1000000}};
+  const MemoryPlan plan = plan_memory("md", features, 64, Budget::ratio(8));
+  ASSERT_LE(plan.parameter_bytes(), plan.budget_bytes);
+  std::vector<double> dims;
+  for (int f = 0; f < 4; ++f) dims.push_back(Spec::parse(plan.tables[plan.table_of(f)].spec).get_int("dim", 0));
+  // Ten times the values: dimension about 10^-0.3 = 0.50 times (rounding down to integers).
+  for (int f = 0; f + 1 < 4; ++f) {
+    EXPECT_NEAR(dims[f + 1] / dims[f], std::pow(10.0, -0.3), 0.12) << plan.describe();
+  }
+  // alpha = 0 gives every feature the same dimension.
+  const MemoryPlan flat = plan_memory("md:alpha=0", features, 64, Budget::ratio(8));
+  const auto d0 = Spec::parse(flat.tables[0].spec).get_int("dim", 0);
+  for (const auto& t : flat.tables) EXPECT_NEAR(Spec::parse(t.spec).get_int("dim", 0), d0, 1) << flat.describe();
+}
+
+// Every method over many feature-size profiles: never over the budget, clear errors below
+// a method's floor, and how much of the budget is used.
+TEST(MemoryPlanAllMethods, NeverOverBudgetAndErrorsNameTheSmallestBudget) {
+  Rng rng(17);
+  for (const std::string method : {"hash", "qr", "qr:op=concat", "cp:parts=3", "cp:kind=crt,parts=3", "path",
+                                   "memcom", "memcom:bias=scalar", "robe", "lma", "md"}) {
+    double worst_use = 1.0;
+    int feasible = 0;
+    for (int trial = 0; trial < 25; ++trial) {
+      std::vector<FeatureInfo> features;
+      const int count = 1 + static_cast<int>(rng.below(30));
+      for (int f = 0; f < count; ++f) {
+        features.push_back({"f" + std::to_string(f), static_cast<int64_t>(std::exp(rng.uniform() * std::log(3e6))) + 1});
+      }
+      const int64_t dim = int64_t{8} << rng.below(3);
+      for (double ratio : {2.0, 4.0, 16.0, 64.0, 256.0}) {
+        MemoryPlan plan;
+        try {
+          plan = plan_memory(method, features, dim, Budget::ratio(ratio));
+        } catch (const Error& e) {
+          EXPECT_NE(std::string(e.what()).find("smallest budget"), std::string::npos) << method << ": " << e.what();
+          continue;
+        }
+        ++feasible;
+        ASSERT_LE(plan.parameter_bytes(), plan.budget_bytes) << method << " ratio " << ratio << "\n" << plan.describe();
+        // Plans where a table is capped at one row per value cannot use more; budgets of a
+        // few blocks or rows per table are met to one block or row per table.
+        bool capped = false;
+        for (const auto& t : plan.tables) {
+          capped = capped || (t.spec.find("rows=") != std::string::npos &&
+                              Spec::parse(t.spec).get_int("rows", 0) == features[t.features[0]].cardinality);
+        }
+        if (capped) continue;
+        const double step = static_cast<double>(plan.tables.size()) * 4 * static_cast<double>(std::max<int64_t>(dim, 32));
+        const double slack = std::max(step, 0.005 * static_cast<double>(plan.budget_bytes));
+        const double use = std::min(1.0, (static_cast<double>(plan.parameter_bytes()) + slack - 0.005 * plan.budget_bytes) /
+                                             static_cast<double>(plan.budget_bytes));
+        worst_use = std::min(worst_use, use);
+      }
+    }
+    EXPECT_GT(feasible, 20) << method;
+    // (worst_use counts one block or row per table beyond 0.5% as used: tiny budgets.)
+    // Methods sized in rows or floats use the budget to 0.5%; the compositional ones move
+    // in coarser steps (a collision count or a map count per feature), md in steps of
+    // (n + dim) floats.
+    const std::string name = Spec::parse(method).name;
+    const bool fine = name == "hash" || name == "memcom" || name == "robe" || name == "lma";
+    std::printf("%-22s worst budget use %.4f over %d feasible plans\n", method.c_str(), worst_use, feasible);
+    if (fine) EXPECT_GT(worst_use, 0.995) << method;
+  }
+}
+
+}  // namespace
+}  // namespace cembed

@@ -67,7 +67,7 @@ INSTANTIATE_TEST_SUITE_P(Methods, TableGradients,
                                                               "cp:moduli=4x3x5,op=concat", "path:maps=4",
                                                               "memcom:rows=7", "memcom:rows=5,bias=scalar",
                                                               "memcom:rows=6,bias=vector", "robe:size=24,block=4",
-                                                              "robe:size=13,block=1"),
+                                                              "robe:size=13,block=1", "md:dim=3", "md:dim=8"),
                                             ::testing::Values(Pooling::Sum, Pooling::Mean), ::testing::Bool()));
 
 TEST(Tables, OutOfRangeIdNamesTheValue) {
