@@ -125,18 +125,30 @@ Dataset Dataset::open(const std::string& path, bool verify) {
                kVersion);
   CEMBED_CHECK(16 + static_cast<size_t>(header_len) + 16 <= size, "{}: truncated inside its header", path);
   nlohmann::json header;
+  std::vector<uint64_t> nnz;
   try {
     header = nlohmann::json::parse(std::string_view(base + 16, header_len));
     d.rows_ = header.at("rows");
     d.schema_ = DatasetSchema::from_json(header.at("schema"));
     d.metadata_ = header.value("metadata", nlohmann::json::object());
+    nnz = header.at("nnz").get<std::vector<uint64_t>>();
   } catch (const nlohmann::json::exception& e) {
     fail("{}: corrupt dataset header: {}", path, e.what());
   }
-  const auto nnz = header.at("nnz").get<std::vector<uint64_t>>();
   CEMBED_CHECK(d.rows_ >= 0 && static_cast<int>(nnz.size()) == d.schema_.num_sparse() &&
                    d.schema_.multi_hot.size() == d.schema_.sparse.size(),
                "{}: corrupt dataset header (inconsistent sizes)", path);
+  // Sizes the file could hold, before any arithmetic on them can overflow.
+  const auto limit = static_cast<uint64_t>(size);
+  CEMBED_CHECK(static_cast<uint64_t>(d.rows_) <= limit && static_cast<uint64_t>(d.schema_.num_dense()) <= limit &&
+                   static_cast<uint64_t>(d.rows_) * static_cast<uint64_t>(std::max(d.schema_.num_dense(), 1)) <= limit,
+               "{}: corrupt dataset header ({} rows of {} dense values cannot fit in {} bytes)", path, d.rows_,
+               d.schema_.num_dense(), size);
+  for (uint64_t n : nnz) CEMBED_CHECK(n <= limit, "{}: corrupt dataset header ({} ids in {} bytes)", path, n, size);
+  for (const auto& f : d.schema_.sparse) {
+    CEMBED_CHECK(f.cardinality > 0, "{}: corrupt dataset header (feature '{}' has cardinality {})", path, f.name,
+                 f.cardinality);
+  }
   const Layout l = compute_layout(16 + header_len, d.rows_, d.schema_, nnz);
   CEMBED_CHECK(size == l.end + 16, "{}: truncated or extended: {} bytes, the header implies {}", path, size, l.end + 16);
   CEMBED_CHECK(std::memcmp(base + l.end + 8, kEndMagic, 8) == 0, "{}: bad trailer (truncated or altered)", path);
@@ -153,6 +165,11 @@ Dataset Dataset::open(const std::string& path, bool verify) {
       c.offsets = reinterpret_cast<const uint64_t*>(base + l.offsets[f]);
       CEMBED_CHECK(c.offsets[0] == 0 && c.offsets[d.rows_] == nnz[f], "{}: feature '{}' has corrupt offsets", path,
                    d.schema_.sparse[f].name);
+      // Always (cheap): bags must stay inside the ids, whatever `verify` says.
+      for (int64_t r = 0; r < d.rows_; ++r) {
+        CEMBED_CHECK(c.offsets[r] <= c.offsets[r + 1], "{}: feature '{}' has decreasing offsets at row {}", path,
+                     d.schema_.sparse[f].name, r);
+      }
     } else {
       CEMBED_CHECK(nnz[f] == static_cast<uint64_t>(d.rows_), "{}: one-hot feature '{}' has {} ids for {} rows", path,
                    d.schema_.sparse[f].name, nnz[f], d.rows_);
@@ -163,12 +180,6 @@ Dataset Dataset::open(const std::string& path, bool verify) {
       for (uint64_t k = 0; k < nnz[f]; ++k) {
         CEMBED_CHECK(c.ids[k] < card, "{}: feature '{}' holds id {} beyond its cardinality {}", path,
                      d.schema_.sparse[f].name, c.ids[k], card);
-      }
-      if (c.offsets != nullptr) {
-        for (int64_t r = 0; r < d.rows_; ++r) {
-          CEMBED_CHECK(c.offsets[r] <= c.offsets[r + 1], "{}: feature '{}' has decreasing offsets at row {}", path,
-                       d.schema_.sparse[f].name, r);
-        }
       }
     }
     d.columns_.push_back(c);
