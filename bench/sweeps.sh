@@ -13,7 +13,7 @@ SHARED=${SHARED:-../shared/data}
 OUT=out/sweeps
 mkdir -p "$OUT" out/data
 
-METHODS="full,hash,qr,qr:op=add,qr:op=concat,cp:parts=3,cp:kind=crt,parts=3,path,memcom,memcom:bias=vector,robe,robe:block=1,lma,lma:k=1,lma:block=8,lma:signature=context,md"
+METHODS="full,hash,qr,qr:op=add,qr:op=concat,cp:parts=3,cp:kind=crt,parts=3,path,memcom,memcom:bias=scalar,robe,robe:block=1,lma,lma:k=1,lma:block=8,lma:signature=context,md"
 
 # DLRM as in docs/results.md's real-data table: small MLPs, Adagrad, one epoch in file order.
 REAL_MODEL="--dim 16 --bottom 64 --top 64,32 --optimizer adagrad --lr 0.01 --batch-size 128 --no-shuffle --threads 2"

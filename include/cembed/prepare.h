@@ -32,6 +32,12 @@ struct PrepareConfig {
   int64_t max_line_bytes = 1 << 20;
   int libfm_fields = 0;             // 0: inferred from the first line
   std::string schema_path;          // format csv: the TOML schema (columns, label rule, side files)
+  // Ids without counting (criteo, avazu, libfm): either the vocabulary file a previous
+  // prepare wrote (out_dir/vocabulary.bin: value -> id per feature; unseen values get the
+  // OOV id 0), or a 64-bit hash of each value into hash_buckets ids (1 .. hash_buckets - 1;
+  // 0 stays the empty value) with no vocabulary, for unbounded data.
+  std::string vocabulary_path;
+  int64_t hash_buckets = 0;
   int threads = 2;                  // parsing threads (results do not depend on it)
   // How the training files are split: "files" (valid/test come from their own files),
   // "ratio" (each row to test/valid with these probabilities, drawn from `seed`; the
@@ -44,8 +50,8 @@ struct PrepareConfig {
   uint64_t seed = 1;
 };
 
-// Writes out_dir/train.cds, [valid.cds,] [test.cds,] and out_dir/prepare.json (statistics);
-// returns the statistics.
+// Writes out_dir/train.cds, [valid.cds,] [test.cds,], out_dir/prepare.json (statistics)
+// and, unless ids are hashed, out_dir/vocabulary.bin; returns the statistics.
 nlohmann::json prepare_dataset(const PrepareConfig& config);
 
 // Format csv: files described by a schema (prepare_schema.cpp; keys in docs/data.md). Rows

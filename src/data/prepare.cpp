@@ -9,6 +9,7 @@
 #include <cstring>
 #include <filesystem>
 
+#include "cembed/binary_io.h"
 #include "cembed/dataset.h"
 #include "cembed/errors.h"
 #include "cembed/file_format.h"
@@ -59,6 +60,52 @@ class RecordSpill {
   FILE* file_ = nullptr;
   std::vector<char> buf_;
 };
+
+constexpr char kVocabMagic[] = "CEMBVOCB";
+constexpr uint32_t kVocabVersion = 1;
+
+// vocabulary.bin: per feature its name, cardinality and (value key, id) pairs.
+void save_vocabulary(const std::string& path, const std::vector<std::string>& names,
+                     const std::vector<FlatMap<Id>>& vocab, const DatasetSchema& schema) {
+  BinaryWriter w;
+  w.u32(static_cast<uint32_t>(names.size()));
+  for (size_t f = 0; f < names.size(); ++f) {
+    w.str(names[f]);
+    w.i64(schema.sparse[f].cardinality);
+    w.u64(vocab[f].size());
+    vocab[f].for_each([&](uint64_t key, Id id) {
+      w.u64(key);
+      w.u32(id);
+    });
+  }
+  write_framed_file(path, std::string_view(kVocabMagic, 8), kVocabVersion, w.bytes());
+}
+
+void load_vocabulary(const std::string& path, const std::vector<std::string>& names, std::vector<FlatMap<Id>>& vocab,
+                     std::vector<int64_t>& cardinality) {
+  const std::string payload = read_framed_file(path, std::string_view(kVocabMagic, 8), kVocabVersion);
+  BinaryReader r(payload.data(), payload.size(), path);
+  const uint32_t n = r.u32("feature count");
+  CEMBED_CHECK(n == names.size(), "{}: vocabulary of {} features, the data has {}", path, n, names.size());
+  vocab.assign(n, {});
+  cardinality.assign(n, 0);
+  for (uint32_t f = 0; f < n; ++f) {
+    const std::string name = r.str("feature name");
+    CEMBED_CHECK(name == names[f], "{}: feature {} is '{}' in the vocabulary, '{}' in the data", path, f, name, names[f]);
+    cardinality[f] = r.i64("cardinality");
+    const uint64_t count = r.u64("vocabulary size");
+    CEMBED_CHECK(cardinality[f] >= 1 && count < static_cast<uint64_t>(cardinality[f]) + 1,
+                 "{}: feature '{}' has {} values for cardinality {}", path, name, count, cardinality[f]);
+    for (uint64_t i = 0; i < count; ++i) {
+      const uint64_t key = r.u64("value key");
+      const Id id = r.u32("value id");
+      CEMBED_CHECK(key != 0 && id >= 1 && id < cardinality[f], "{}: feature '{}' maps a value to id {} (cardinality {})",
+                   path, name, id, cardinality[f]);
+      vocab[f][key] = id;
+    }
+  }
+  r.expect_end();
+}
 
 struct SplitStats {
   int64_t rows = 0, bad_lines = 0;
@@ -181,6 +228,10 @@ nlohmann::json prepare_dataset(const PrepareConfig& c) {
   // Pass over the training text: spill rows, count values (of the training part only,
   // when a ratio split tells it; an order split knows its parts only at the end).
   RecordSpill spill(c.out_dir, 4 + 4 * nd + 8 * nc);
+  CEMBED_CHECK(c.vocabulary_path.empty() || c.hash_buckets == 0, "prepare: give a vocabulary or hash buckets, not both");
+  CEMBED_CHECK(c.hash_buckets == 0 || (c.hash_buckets >= 2 && c.hash_buckets <= (int64_t{1} << 32)),
+               "prepare: hash buckets must be in [2, 2^32], got {}", c.hash_buckets);
+  const bool fixed_ids = !c.vocabulary_path.empty() || c.hash_buckets > 0;  // no counting
   std::vector<FlatMap<int64_t>> counts(nc);
   SplitStats pass_stats;  // every parsed row; empty counts over the counted rows
   int64_t counted_rows = 0;
@@ -194,7 +245,7 @@ nlohmann::json prepare_dataset(const PrepareConfig& c) {
     for (size_t f = 0; f < nc; ++f) {
       if (row.cats[f] == 0) {
         ++pass_stats.empty[f];
-      } else {
+      } else if (!fixed_ids) {
         ++counts[f][row.cats[f]];
       }
     }
@@ -206,7 +257,22 @@ nlohmann::json prepare_dataset(const PrepareConfig& c) {
   nlohmann::json feature_stats = nlohmann::json::array();
   DatasetSchema schema;
   schema.dense_names = parser->dense_names();
+  std::vector<int64_t> given_cardinality;
+  if (!c.vocabulary_path.empty()) load_vocabulary(c.vocabulary_path, parser->cat_names(), vocab, given_cardinality);
   for (size_t f = 0; f < nc; ++f) {
+    const std::string& name = parser->cat_names()[f];
+    const double empty_rate = static_cast<double>(pass_stats.empty[f]) / static_cast<double>(counted_rows);
+    schema.multi_hot.push_back(false);
+    if (fixed_ids) {
+      const int64_t card = c.hash_buckets > 0 ? c.hash_buckets : given_cardinality[f];
+      schema.sparse.push_back({name, card});
+      feature_stats.push_back({{"name", name},
+                               {"ids", c.hash_buckets > 0 ? "hashed" : "vocabulary file"},
+                               {"vocabulary", c.hash_buckets > 0 ? 0 : static_cast<int64_t>(vocab[f].size())},
+                               {"cardinality", card},
+                               {"empty_rate", empty_rate}});
+      continue;
+    }
     std::vector<std::pair<int64_t, uint64_t>> kept;
     std::vector<int64_t> histogram;  // values by floor(log2(count))
     counts[f].for_each([&](uint64_t key, int64_t n) {
@@ -216,18 +282,18 @@ nlohmann::json prepare_dataset(const PrepareConfig& c) {
       if (n >= c.min_count) kept.emplace_back(n, key);
     });
     std::sort(kept.begin(), kept.end(), [](const auto& a, const auto& b) { return a.first != b.first ? a.first > b.first : a.second < b.second; });
-    CEMBED_CHECK(kept.size() < (uint64_t{1} << 32) - 1, "prepare: feature '{}' has too many values", parser->cat_names()[f]);
+    CEMBED_CHECK(kept.size() < (uint64_t{1} << 32) - 1, "prepare: feature '{}' has too many values", name);
     for (size_t i = 0; i < kept.size(); ++i) vocab[f][kept[i].second] = static_cast<Id>(i + 1);
-    schema.sparse.push_back({parser->cat_names()[f], static_cast<int64_t>(kept.size()) + 1});
-    schema.multi_hot.push_back(false);
-    feature_stats.push_back({{"name", parser->cat_names()[f]},
+    schema.sparse.push_back({name, static_cast<int64_t>(kept.size()) + 1});
+    feature_stats.push_back({{"name", name},
                              {"distinct_values", counts[f].size()},
                              {"vocabulary", kept.size()},
                              {"cardinality", kept.size() + 1},
-                             {"empty_rate", static_cast<double>(pass_stats.empty[f]) / static_cast<double>(counted_rows)},
+                             {"empty_rate", empty_rate},
                              {"count_histogram_log2", histogram}});
     counts[f] = {};
   }
+  if (c.hash_buckets == 0) save_vocabulary(c.out_dir + "/vocabulary.bin", parser->cat_names(), vocab, schema);
 
   nlohmann::json stats;
   stats["format"] = c.format == TextFormat::Criteo ? "criteo" : c.format == TextFormat::Avazu ? "avazu" : "libfm";
@@ -242,6 +308,10 @@ nlohmann::json prepare_dataset(const PrepareConfig& c) {
     for (size_t f = 0; f < nc; ++f) {
       if (row.cats[f] == 0) {
         ids[f] = 0;
+        continue;
+      }
+      if (c.hash_buckets > 0) {
+        ids[f] = static_cast<Id>(1 + mix64(row.cats[f]) % static_cast<uint64_t>(c.hash_buckets - 1));
         continue;
       }
       const Id* id = vocab[f].find(row.cats[f]);

@@ -248,6 +248,8 @@ nlohmann::json prepare_schema_dataset(const PrepareConfig& c) {
   CEMBED_CHECK(!c.schema_path.empty(), "prepare: --format csv needs --schema FILE.toml");
   CEMBED_CHECK(!c.train_files.empty(), "prepare: no training files");
   CEMBED_CHECK(c.min_count >= 1, "prepare: min count must be at least 1, got {}", c.min_count);
+  CEMBED_CHECK(c.vocabulary_path.empty() && c.hash_buckets == 0,
+               "prepare: --vocabulary and --hash-buckets are for the criteo, avazu and libfm formats");
   const Schema s = load_schema(c.schema_path);
   const fs::path schema_dir = fs::path(c.schema_path).parent_path();
   fs::create_directories(c.out_dir);

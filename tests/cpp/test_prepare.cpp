@@ -388,5 +388,43 @@ TEST(PrepareSchema, ErrorsNameFileLineAndField) {
   }
 }
 
+
+TEST(Prepare, SavedVocabularyMapsNewDataAndHashedIdsNeedNone) {
+  std::string a, b;
+  for (int i = 0; i < 30; ++i) a += criteo_line(i % 2, "1", i % 3 == 0 ? "aaaaaaaa" : "bbbbbbbb");
+  for (int i = 0; i < 10; ++i) b += criteo_line(i % 2, "1", i % 2 == 0 ? "bbbbbbbb" : "cccccccc");  // cccccccc unseen
+  const std::string fa = write_text("vocab_a.txt", a), fb = write_text("vocab_b.txt", b);
+  const auto first = prepare_dataset(config(TextFormat::Criteo, fa, "vocab_a"));
+  ASSERT_TRUE(fs::exists(dir() + "/vocab_a/vocabulary.bin"));
+  PrepareConfig later = config(TextFormat::Criteo, fb, "vocab_b");
+  later.vocabulary_path = dir() + "/vocab_a/vocabulary.bin";
+  later.min_count = 1000;  // ignored: nothing is counted
+  prepare_dataset(later);
+  const Dataset da = Dataset::open(dir() + "/vocab_a/train.cds"), db = Dataset::open(dir() + "/vocab_b/train.cds");
+  EXPECT_EQ(da.schema().to_json(), db.schema().to_json());
+  const Id b_id = da.bag(0, 1)[0];  // row 1 of a holds bbbbbbbb
+  EXPECT_NE(b_id, 0u);
+  EXPECT_EQ(db.bag(0, 0)[0], b_id);  // same value, same id
+  EXPECT_EQ(db.bag(0, 1)[0], 0u);    // unseen value: OOV
+  // A vocabulary of other features is refused, naming the file.
+  PrepareConfig wrong = config(TextFormat::Libfm, write_text("v.libfm", "1 0:1 1:1\n"), "vocab_c");
+  wrong.vocabulary_path = later.vocabulary_path;
+  EXPECT_THROW(prepare_dataset(wrong), Error);
+
+  PrepareConfig hashed = config(TextFormat::Criteo, fa, "hashed_a");
+  hashed.hash_buckets = 1000;
+  const auto hs = prepare_dataset(hashed);
+  EXPECT_FALSE(fs::exists(dir() + "/hashed_a/vocabulary.bin"));
+  hashed.train_files = {fb};
+  hashed.out_dir = dir() + "/hashed_b";
+  prepare_dataset(hashed);
+  const Dataset ha = Dataset::open(dir() + "/hashed_a/train.cds"), hb = Dataset::open(dir() + "/hashed_b/train.cds");
+  EXPECT_EQ(ha.schema().sparse[0].cardinality, 1000);
+  EXPECT_EQ(hb.bag(0, 0)[0], ha.bag(0, 1)[0]);  // bbbbbbbb hashes to one id in both
+  EXPECT_NE(hb.bag(0, 1)[0], 0u);               // unseen values get ids too
+  EXPECT_EQ(ha.bag(5, 0)[0], 0u);               // the empty column stays 0
+  EXPECT_EQ(hs["features"][0]["ids"], "hashed");
+}
+
 }  // namespace
 }  // namespace cembed

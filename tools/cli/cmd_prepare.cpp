@@ -13,6 +13,10 @@ void add_prepare_command(CLI::App& app) {
   auto raw_dense = std::make_shared<bool>(false);
   cmd->add_option("--format", *format, "criteo, avazu, libfm, or csv (files described by --schema)")->capture_default_str();
   cmd->add_option("--schema", c->schema_path, "format csv: TOML schema of the columns (see docs/data.md)");
+  cmd->add_option("--vocabulary", c->vocabulary_path,
+                  "map values through this vocabulary.bin (written by an earlier prepare) instead of counting");
+  cmd->add_option("--hash-buckets", c->hash_buckets,
+                  "no vocabulary: id = 1 + hash64(value) mod (N - 1), for unbounded data");
   cmd->add_option("--train", c->train_files, "training files (the vocabulary is built on them)")->required();
   cmd->add_option("--valid", c->valid_files, "validation files");
   cmd->add_option("--test", c->test_files, "test files");
@@ -39,10 +43,11 @@ void add_prepare_command(CLI::App& app) {
       fmt::print("{:<5} {:>10} rows  ctr {:.4f}  bad lines {}\n", split, s[split]["rows"].get<int64_t>(),
                  s[split]["ctr"].get<double>(), s[split]["bad_lines"].get<int64_t>());
     }
-    fmt::print("{:<14} {:>10} {:>10} {:>8}\n", "feature", "distinct", "vocab", "empty");
+    fmt::print("{:<14} {:>10} {:>10} {:>8}\n", "feature", "distinct", "ids", "empty");
     for (const auto& f : s["features"]) {
-      fmt::print("{:<14} {:>10} {:>10} {:>7.1f}%\n", f["name"].get<std::string>(), f["distinct_values"].get<int64_t>(),
-                 f["vocabulary"].get<int64_t>(), 100 * f["empty_rate"].get<double>());
+      fmt::print("{:<14} {:>10} {:>10} {:>7.1f}%\n", f["name"].get<std::string>(),
+                 f.contains("distinct_values") ? std::to_string(f["distinct_values"].get<int64_t>()) : "-",
+                 f["cardinality"].get<int64_t>(), 100 * f["empty_rate"].get<double>());
     }
     fmt::print("wrote {}/train.cds and prepare.json\n", c->out_dir);
     if (!signatures->empty()) {
