@@ -5,6 +5,7 @@
 
 #include "cembed/factory.h"
 #include "cembed/random.h"
+#include "cembed/signatures.h"
 
 namespace {
 
@@ -22,6 +23,18 @@ struct Setup {
 Setup make_setup(const std::string& spec, int64_t n, int64_t dim, int64_t batch, OptimizerKind opt) {
   Setup s;
   s.table = make_table(spec, {dim, {n}});
+  if (s.table->signature_kind()) {
+    // LMA: random 16-bit minhashes stand in for signatures of real data (same lookup cost).
+    ValueSignatures sig;
+    sig.config.kind = *s.table->signature_kind();
+    sig.offset = {0, n};
+    Rng r(3);
+    sig.minhash.resize(n * sig.config.num_hashes);
+    for (auto& m : sig.minhash) m = static_cast<uint16_t>(r.next());
+    sig.present.assign(n, 1);
+    const int features[1] = {0};
+    s.table->attach_signatures(sig, features);
+  }
   s.table->init(1);
   s.table->set_optimizer({opt});
   Rng rng(2);
@@ -72,12 +85,23 @@ BENCHMARK_CAPTURE(BM_Forward, qr_concat_16x, std::string("qr:collisions=16,op=co
 BENCHMARK_CAPTURE(BM_Forward, cp_crt3_16x, std::string("cp:kind=crt,parts=3,collisions=16")) SHAPES;
 BENCHMARK_CAPTURE(BM_Forward, path_16x, std::string("path:maps=16")) SHAPES;
 BENCHMARK_CAPTURE(BM_Forward, memcom_8x, std::string("memcom:rows=62500")) SHAPES;
+// One shared array at 16x (1M floats for 1M values x 16): fits in L2/L3.
+BENCHMARK_CAPTURE(BM_Forward, robe_z32_16x, std::string("robe:size=1000000,block=32"))->Args({1000000, 16});
+BENCHMARK_CAPTURE(BM_Forward, robe_z8_16x, std::string("robe:size=1000000,block=8"))->Args({1000000, 16});
+BENCHMARK_CAPTURE(BM_Forward, robe_z1_16x, std::string("robe:size=1000000,block=1"))->Args({1000000, 16});
+BENCHMARK_CAPTURE(BM_Forward, lma_z8_k2_16x, std::string("lma:size=1000000,block=8,k=2"))->Args({1000000, 16});
+BENCHMARK_CAPTURE(BM_Forward, lma_z1_k2_16x, std::string("lma:size=1000000,block=1,k=2"))->Args({1000000, 16});
+BENCHMARK_CAPTURE(BM_Forward, md_16x, std::string("md:dim=1"))->Args({1000000, 16});
 BENCHMARK_CAPTURE(BM_BackwardUpdate, full_sgd, std::string("full"), OptimizerKind::Sgd) SHAPES;
 BENCHMARK_CAPTURE(BM_BackwardUpdate, full_adagrad, std::string("full"), OptimizerKind::Adagrad) SHAPES;
 BENCHMARK_CAPTURE(BM_BackwardUpdate, full_rowwise_adagrad, std::string("full"), OptimizerKind::RowwiseAdagrad) SHAPES;
 BENCHMARK_CAPTURE(BM_BackwardUpdate, hash_16x_sgd, std::string("hash:rows=62500"), OptimizerKind::Sgd) SHAPES;
 BENCHMARK_CAPTURE(BM_BackwardUpdate, qr_mult_16x_adagrad, std::string("qr:collisions=16"), OptimizerKind::Adagrad) SHAPES;
 BENCHMARK_CAPTURE(BM_BackwardUpdate, path_16x_adagrad, std::string("path:maps=16"), OptimizerKind::Adagrad) SHAPES;
+BENCHMARK_CAPTURE(BM_BackwardUpdate, robe_z8_16x_adagrad, std::string("robe:size=1000000,block=8"), OptimizerKind::Adagrad)
+    ->Args({1000000, 16});
+BENCHMARK_CAPTURE(BM_BackwardUpdate, lma_z8_16x_adagrad, std::string("lma:size=1000000,block=8"), OptimizerKind::Adagrad)
+    ->Args({1000000, 16});
 BENCHMARK_CAPTURE(BM_BackwardUpdate, memcom_8x_adagrad, std::string("memcom:rows=62500"), OptimizerKind::Adagrad) SHAPES;
 
 }  // namespace

@@ -67,6 +67,7 @@ class SharedArrayTable final : public EmbeddingTable {
     CEMBED_CHECK(c_.size > 0 && c_.size % c_.block == 0, "bad spec '{}': size must be a positive multiple of block {}",
                  spec_, c_.block);
     blocks_ = c_.size / c_.block;
+    seed_key_ = mix64(c_.seed);
     chunks_ = (dim() + c_.block - 1) / c_.block;
     array_.resize(c_.size);
   }
@@ -118,21 +119,32 @@ class SharedArrayTable final : public EmbeddingTable {
     state_.assign(optimizer_state_floats(config.kind, blocks_, c_.block), config.initial_accumulator);
   }
 
-  // Block of chunk c of value v of served feature f.
-  int64_t block_of(int f, Id v, int64_t c) const {
-    uint64_t h;
+  // Blocks of every chunk of value v of served feature f: out[c] for c < chunks. Two
+  // 64-bit mixes per chunk: one of the value's key (the id for robe, K packed minhashes
+  // with their positions for lma), one with the chunk index.
+  void blocks_of(int f, Id v, int64_t* out) const {
+    const auto blocks = static_cast<uint64_t>(blocks_);
+    auto reduce = [blocks](uint64_t h) {
+      return static_cast<int64_t>((static_cast<__uint128_t>(h) * blocks) >> 64);
+    };
     const uint16_t* sig = signature(f, v);
-    if (sig != nullptr) {
-      h = c_.seed;
-      for (int i = 0; i < c_.k; ++i) {
-        const auto t = static_cast<int>((c * c_.k + i) % hashes_);
-        h = mix64(h ^ (static_cast<uint64_t>(sig[t]) | static_cast<uint64_t>(t) << 16));
-      }
-      h = mix64(h + static_cast<uint64_t>(c + 1) * kGolden);
-    } else {
-      h = mix64(derive_seed(c_.seed, static_cast<uint64_t>(f), v) + static_cast<uint64_t>(c + 1) * kGolden);
+    if (sig == nullptr) {
+      const uint64_t base = mix64(((static_cast<uint64_t>(f) << 32) | v) ^ seed_key_);
+      for (int64_t c = 0; c < chunks_; ++c) out[c] = reduce(mix64(base + static_cast<uint64_t>(c + 1) * kGolden));
+      return;
     }
-    return static_cast<int64_t>((static_cast<__uint128_t>(h) * static_cast<uint64_t>(blocks_)) >> 64);
+    for (int64_t c = 0; c < chunks_; ++c) {
+      uint64_t h = seed_key_;
+      for (int i = 0; i < c_.k; i += 2) {
+        uint64_t word = 0;
+        for (int j = i; j < std::min(i + 2, c_.k); ++j) {
+          const auto t = static_cast<uint64_t>((c * c_.k + j) % hashes_);
+          word |= (static_cast<uint64_t>(sig[t]) | t << 16) << (32 * (j - i));
+        }
+        h = mix64(h ^ word);
+      }
+      out[c] = reduce(mix64(h + static_cast<uint64_t>(c + 1) * kGolden));
+    }
   }
 
   void forward(std::span<const BagBatch> bags, Pooling pooling, std::span<const MatrixView> out) const override {
@@ -141,17 +153,30 @@ class SharedArrayTable final : public EmbeddingTable {
     for (int f = 0; f < num_features(); ++f) {
       const BagBatch& b = bags[f];
       check_ids(f, b);
+      // Blocks of every (id, chunk) first, then the gather with prefetching ahead.
+      const auto count = static_cast<int64_t>(b.ids.size());
+      blocks_scratch_.resize(count * chunks_);
+      for (int64_t k = 0; k < count; ++k) blocks_of(f, b.ids[k], blocks_scratch_.data() + k * chunks_);
+      const int64_t* blk = blocks_scratch_.data();
       const bool weighted = !b.weights.empty();
       for (int64_t r = 0; r < b.batch_size(); ++r) {
         float* dst = out[f].row(r);
-        std::fill(dst, dst + d, 0.0f);
         const uint32_t begin = b.offsets[r], end = b.offsets[r + 1];
+        if (begin == end) std::fill(dst, dst + d, 0.0f);
         for (uint32_t k = begin; k < end; ++k) {
+          if (k + 4 < count) {
+            for (int64_t c = 0; c < chunks_; ++c) __builtin_prefetch(array_.data() + blk[(k + 4) * chunks_ + c] * Z);
+          }
           const float w = weighted ? b.weights[k] : 1.0f;
           for (int64_t c = 0; c < chunks_; ++c) {
-            const float* src = array_.data() + block_of(f, b.ids[k], c) * Z;
+            const float* src = array_.data() + blk[k * chunks_ + c] * Z;
             const int64_t width = std::min(Z, d - c * Z);
-            for (int64_t i = 0; i < width; ++i) dst[c * Z + i] += w * src[i];
+            float* o = dst + c * Z;
+            if (k == begin) {
+              for (int64_t i = 0; i < width; ++i) o[i] = w * src[i];
+            } else {
+              for (int64_t i = 0; i < width; ++i) o[i] += w * src[i];
+            }
           }
         }
         if (pooling == Pooling::Mean && end > begin) {
@@ -179,8 +204,8 @@ class SharedArrayTable final : public EmbeddingTable {
       per_id_.resize(count * d);
       kernels::occurrence_gradients(b.offsets, b.weights, pooling, grad_out[f], d, {per_id_.data(), count, d, d});
       for (int64_t k = 0; k < count; ++k) {
+        blocks_of(f, b.ids[k], slot_blocks_.data() + i);
         for (int64_t c = 0; c < chunks_; ++c, ++i) {
-          slot_blocks_[i] = block_of(f, b.ids[k], c);
           const int64_t width = std::min(Z, d - c * Z);
           std::copy_n(per_id_.data() + k * d + c * Z, width, slot_grads_.data() + i * Z);
         }
@@ -262,6 +287,7 @@ class SharedArrayTable final : public EmbeddingTable {
   std::string spec_, method_;
   SharedConfig c_;
   int64_t blocks_ = 0, chunks_ = 0;
+  uint64_t seed_key_ = 0;
   std::vector<float> array_, state_;
   OptimizerConfig optimizer_;
   bool optimizer_set_ = false;
@@ -270,6 +296,7 @@ class SharedArrayTable final : public EmbeddingTable {
   std::vector<uint16_t> minhash_;
   std::vector<uint8_t> present_;
   // Scratch reused across batches.
+  mutable std::vector<int64_t> blocks_scratch_;
   std::vector<int64_t> slot_blocks_;
   std::vector<float> slot_grads_, per_id_;
   std::vector<uint32_t> identity_offsets_;
