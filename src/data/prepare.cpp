@@ -114,12 +114,13 @@ struct SplitStats {
   nlohmann::json bad_examples = nlohmann::json::array();
 };
 
-// Parses every line of `files`, calling sink(row) for each good one, in file order.
+// Parses every line of `files`, calling sink(row) for each good one, in file order, and
+// block_done() after each block of lines (the rows given to sink stay valid until then).
 // Lines are read in blocks; each block is parsed on all threads (one parser each), then
 // errors and rows are handled in line order, so results do not depend on the thread count.
-template <typename Sink>
+template <typename Sink, typename BlockDone>
 void read_files(const PrepareConfig& c, std::vector<std::unique_ptr<RowParser>>& parsers,
-                const std::vector<std::string>& files, SplitStats& st, Sink sink) {
+                const std::vector<std::string>& files, SplitStats& st, Sink sink, BlockDone block_done) {
   constexpr size_t kBlock = 1 << 14;
   const int threads = static_cast<int>(parsers.size());
   std::string text;
@@ -185,6 +186,7 @@ void read_files(const PrepareConfig& c, std::vector<std::unique_ptr<RowParser>>&
           report_bad(fmt::format("{}:{}: {}: {}", path, numbers[i], where, e.message));
         }
       }
+      block_done();
       if (!pending_error.empty()) fail("{}", pending_error);
     }
   }
@@ -236,20 +238,33 @@ nlohmann::json prepare_dataset(const PrepareConfig& c) {
   SplitStats pass_stats;  // every parsed row; empty counts over the counted rows
   int64_t counted_rows = 0;
   pass_stats.empty.assign(nc, 0);
-  read_files(c, parsers, c.train_files, pass_stats, [&](const ParsedRow& row) {
-    spill.write(row);
-    const bool count = !by_ratio || part_by_ratio(pass_stats.rows) == kTrain;
-    ++pass_stats.rows;
-    if (!count) return;
-    ++counted_rows;
-    for (size_t f = 0; f < nc; ++f) {
-      if (row.cats[f] == 0) {
-        ++pass_stats.empty[f];
-      } else if (!fixed_ids) {
-        ++counts[f][row.cats[f]];
-      }
-    }
-  });
+  // Rows to count are collected per block, then counted on all threads, one feature each.
+  std::vector<const ParsedRow*> to_count;
+  read_files(
+      c, parsers, c.train_files, pass_stats,
+      [&](const ParsedRow& row) {
+        spill.write(row);
+        const bool count = !by_ratio || part_by_ratio(pass_stats.rows) == kTrain;
+        ++pass_stats.rows;
+        if (!count) return;
+        ++counted_rows;
+        to_count.push_back(&row);
+      },
+      [&] {
+#pragma omp parallel for num_threads(std::max(1, c.threads)) schedule(dynamic, 1)
+        for (size_t f = 0; f < nc; ++f) {
+          int64_t empty = 0;
+          for (const ParsedRow* row : to_count) {
+            if (row->cats[f] == 0) {
+              ++empty;
+            } else if (!fixed_ids) {
+              ++counts[f][row->cats[f]];
+            }
+          }
+          pass_stats.empty[f] += empty;
+        }
+        to_count.clear();
+      });
   CEMBED_CHECK(counted_rows > 0, "prepare: no training rows in {}", fmt::join(c.train_files, ", "));
 
   // Vocabulary: values seen at least min_count times, most frequent first, at ids 1..
@@ -351,12 +366,49 @@ nlohmann::json prepare_dataset(const PrepareConfig& c) {
     const auto test_from = n - static_cast<int64_t>(std::llround(static_cast<double>(n) * c.test_fraction));
     const auto valid_from = test_from - static_cast<int64_t>(std::llround(static_cast<double>(n) * c.valid_fraction));
     spill.rewind();
-    ParsedRow row;
-    row.dense.resize(nd);
-    row.cats.resize(nc);
-    for (int64_t r = 0; spill.read(row); ++r) {
-      const Part p = by_ratio ? part_by_ratio(r) : by_order ? (r >= test_from ? kTest : r >= valid_from ? kValid : kTrain) : kTrain;
-      write_row(*writers[p], row, part_stats[p]);
+    // Blocks of spilled rows: ids mapped on all threads (one feature each), rows written
+    // in order.
+    constexpr size_t kRemapBlock = 1 << 14;
+    std::vector<ParsedRow> block(kRemapBlock);
+    for (auto& row : block) {
+      row.dense.resize(nd);
+      row.cats.resize(nc);
+    }
+    std::vector<Id> block_ids(kRemapBlock * nc);
+    std::vector<Part> parts(kRemapBlock);
+    std::vector<std::span<const Id>> row_bags(nc);
+    for (int64_t r = 0;;) {
+      size_t n = 0;
+      while (n < kRemapBlock && spill.read(block[n])) {
+        parts[n] = by_ratio ? part_by_ratio(r) : by_order ? (r >= test_from ? kTest : r >= valid_from ? kValid : kTrain) : kTrain;
+        ++n;
+        ++r;
+      }
+      if (n == 0) break;
+#pragma omp parallel for num_threads(std::max(1, c.threads)) schedule(dynamic, 1)
+      for (size_t f = 0; f < nc; ++f) {
+        for (size_t i = 0; i < n; ++i) {
+          const uint64_t key = block[i].cats[f];
+          Id id = 0;
+          if (key != 0) {
+            if (c.hash_buckets > 0) {
+              id = static_cast<Id>(1 + mix64(key) % static_cast<uint64_t>(c.hash_buckets - 1));
+            } else {
+              const Id* found = vocab[f].find(key);
+              id = found == nullptr ? 0 : *found;
+              part_stats[parts[i]].oov[f] += found == nullptr;
+            }
+          }
+          block_ids[i * nc + f] = id;
+        }
+      }
+      for (size_t i = 0; i < n; ++i) {
+        for (size_t f = 0; f < nc; ++f) row_bags[f] = {&block_ids[i * nc + f], 1};
+        SplitStats& st = part_stats[parts[i]];
+        ++st.rows;
+        st.clicks += block[i].label;
+        writers[parts[i]]->add_row(block[i].label, block[i].dense, row_bags);
+      }
     }
     for (int p = 0; p < 3; ++p) {
       if (writers[p]) finish_split(names[p], *writers[p], part_stats[p], c.train_files);
@@ -367,7 +419,7 @@ nlohmann::json prepare_dataset(const PrepareConfig& c) {
     DatasetWriter w(c.out_dir + "/" + name + ".cds", schema);
     SplitStats st;
     st.oov.assign(nc, 0);
-    read_files(c, parsers, files, st, [&](const ParsedRow& row) { write_row(w, row, st); });
+    read_files(c, parsers, files, st, [&](const ParsedRow& row) { write_row(w, row, st); }, [] {});
     finish_split(name, w, st, files);
   }
   write_file_atomically(c.out_dir + "/prepare.json", stats.dump(2) + "\n");
