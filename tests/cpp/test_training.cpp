@@ -74,6 +74,39 @@ TEST(Training, ResumeEqualsUninterruptedRun) {
   EXPECT_GT(report_full["test"]["auc"].get<double>(), 0.55);
 }
 
+// Every method trains, resumes to the same model (LMA's signatures travel in the
+// checkpoint), and gives the same model for the same seed whatever the thread count.
+TEST(Training, EveryMethodResumesAndIsDeterministic) {
+  const std::string dir = data_dir();
+  for (const std::string method : {"qr", "cp:kind=crt,parts=3,op=add", "path", "memcom", "robe:block=4",
+                                   "lma:block=2,signature=context", "md"}) {
+    TrainConfig full = small_config();
+    full.embedding = method;
+    full.epochs = 1;
+    full.checkpoint_path = dir + "/m_full.ckpt";
+    const auto report = train(full);
+    EXPECT_GT(report["test"]["auc"].get<double>(), 0.55) << method;
+    EXPECT_LE(report["embedding"]["parameter_bytes"].get<int64_t>(), report["plan"]["budget_bytes"].get<int64_t>());
+    TrainConfig part = small_config();
+    part.embedding = method;
+    part.epochs = 1;
+    part.max_steps = 20;
+    part.checkpoint_path = dir + "/m_part.ckpt";
+    train(part);
+    TrainConfig rest = part;
+    rest.max_steps = -1;
+    rest.resume_path = part.checkpoint_path;
+    rest.checkpoint_path = dir + "/m_rest.ckpt";
+    train(rest);
+    EXPECT_EQ(model_bytes(full.checkpoint_path), model_bytes(rest.checkpoint_path)) << method;
+    TrainConfig two = full;
+    two.threads = 2;
+    two.checkpoint_path = dir + "/m_two.ckpt";
+    train(two);
+    EXPECT_EQ(model_bytes(full.checkpoint_path), model_bytes(two.checkpoint_path)) << method << " with 2 threads";
+  }
+}
+
 TEST(Training, ResumeWithAnotherConfigIsRefused) {
   const std::string dir = data_dir();
   TrainConfig part = small_config();
