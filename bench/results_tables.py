@@ -77,10 +77,13 @@ def compare(tab, a, b, label):
         if ca is None or cb is None:
             continue
         diff = ca[0] - cb[0]
+        if ca[2] < 2 or cb[2] < 2:  # one seed: no spread to judge by
+            out.append(f"{x:g}x: {diff:+.4f} (one seed)")
+            continue
         noise = math.hypot(ca[1], cb[1])
         verdict = "beats" if diff > noise else "loses to" if -diff > noise else "ties"
-        out.append(f"{x:g}x: {a} {verdict} {b} ({diff:+.4f}, spread {noise:.4f})")
-    return f"- {label}: " + ("; ".join(out) if out else "no common ratio")
+        out.append(f"{x:g}x: {verdict} ({diff:+.4f}, seeds' spread {noise:.4f})")
+    return f"- {label} ({a} - {b}): " + ("; ".join(out) if out else "no common ratio")
 
 
 def main():
