@@ -51,14 +51,16 @@ def pareto(points, higher_is_better):
 
 def plot_metric(runs, name, label, higher_is_better, out_dir, stem):
     lines = grouped(runs, name)
-    fig, ax = plt.subplots(figsize=(8, 5))
-    for method, pts in lines.items():
+    fig, ax = plt.subplots(figsize=(10, 5.5))
+    markers = "osD^v<>pPX*h"
+    for i, (method, pts) in enumerate(lines.items()):
         xs, ys = zip(*pts)
         if method.split(":")[0] == "full":
             ax.axhline(ys[0], color="grey", linestyle="--", linewidth=1, label=f"{method} ({xs[0] / 2**20:.1f} MiB)")
             ax.plot(xs, ys, "k*", markersize=10)
         else:
-            ax.plot(xs, ys, "o-", label=method, markersize=4)
+            ax.plot(xs, ys, "-", marker=markers[i % len(markers)], color=plt.cm.tab20(i % 20), label=method,
+                    markersize=4, linewidth=1.2)
     front = pareto([p for pts in lines.values() for p in pts], higher_is_better)
     if front:
         fx, fy = zip(*front)
@@ -68,10 +70,10 @@ def plot_metric(runs, name, label, higher_is_better, out_dir, stem):
     ax.set_ylabel(label)
     ax.set_title(f"{label} against embedding memory")
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))
     fig.tight_layout()
     for ext in ("png", "svg"):
-        fig.savefig(os.path.join(out_dir, f"{stem}.{ext}"), dpi=120)
+        fig.savefig(os.path.join(out_dir, f"{stem}.{ext}"), dpi=100)
     plt.close(fig)
 
 
@@ -87,8 +89,10 @@ def plot_curves(runs, out_dir):
                 continue
             steps = [p["step"] for p in r["curve"]]
             losses = [p["loss"] for p in r["curve"]]
-            style = "k--" if r in full else "-"
-            ax.plot(steps, losses, style, label=r["method"], linewidth=1)
+            if r in full:
+                ax.plot(steps, losses, "k--", label=r["method"], linewidth=1)
+            else:
+                ax.plot(steps, losses, "-", label=r["method"], linewidth=1, color=plt.cm.tab20(len(ax.lines) % 20))
         ax.set_title(f"{ratio:g}x less memory")
         ax.set_xlabel("step")
         ax.grid(True, alpha=0.3)
