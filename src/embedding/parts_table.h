@@ -121,13 +121,22 @@ class PartsTableOf : public PartsTable {
     const float* row[kMaxParts];
     for (int64_t b = 0; b < bags.batch_size(); ++b) {
       float* dst = out.row(b);
-      std::fill(dst, dst + d, 0.0f);
       const uint32_t begin = bags.offsets[b], end = bags.offsets[b + 1];
+      if (begin == end) std::fill(dst, dst + d, 0.0f);
       for (uint32_t k = begin; k < end; ++k) {
         prefetch(rows, k + kPrefetch, count);
         for (int j = 0; j < parts; ++j) row[j] = part_weights(j) + rows[j][k] * part(j).width;
-        self().combine(row, e.data());
-        accumulate(dst, e.data(), weighted ? bags.weights[k] : 1.0f, d);
+        const float w = weighted ? bags.weights[k] : 1.0f;
+        if (k == begin) {
+          // The bag's first vector is written in place (no zero fill to read back).
+          self().combine(row, dst);
+          if (w != 1.0f) {
+            for (int64_t i = 0; i < d; ++i) dst[i] *= w;
+          }
+        } else {
+          self().combine(row, e.data());
+          accumulate(dst, e.data(), w, d);
+        }
       }
       if (pooling == Pooling::Mean && end > begin) {
         const float s = 1.0f / static_cast<float>(end - begin);

@@ -87,7 +87,7 @@ class SharedArrayTable final : public EmbeddingTable {
                  spec_, features.size(), num_features());
     CEMBED_CHECK(sigs.config.kind == *c_.signature, "{}: needs {} signatures, got {}", spec_,
                  signature_kind_name(*c_.signature), signature_kind_name(sigs.config.kind));
-    hashes_ = sigs.config.num_hashes;
+    set_hashes(sigs.config.num_hashes);
     offset_.assign(1, 0);
     minhash_.clear();
     present_.clear();
@@ -133,12 +133,13 @@ class SharedArrayTable final : public EmbeddingTable {
       for (int64_t c = 0; c < chunks_; ++c) out[c] = reduce(mix64(base + static_cast<uint64_t>(c + 1) * kGolden));
       return;
     }
-    for (int64_t c = 0; c < chunks_; ++c) {
+    const uint32_t* pos = positions_.data();  // (c * K + j) mod L, precomputed
+    for (int64_t c = 0; c < chunks_; ++c, pos += c_.k) {
       uint64_t h = seed_key_;
       for (int i = 0; i < c_.k; i += 2) {
         uint64_t word = 0;
         for (int j = i; j < std::min(i + 2, c_.k); ++j) {
-          const auto t = static_cast<uint64_t>((c * c_.k + j) % hashes_);
+          const uint64_t t = pos[j];
           word |= (static_cast<uint64_t>(sig[t]) | t << 16) << (32 * (j - i));
         }
         h = mix64(h ^ word);
@@ -156,7 +157,14 @@ class SharedArrayTable final : public EmbeddingTable {
       // Blocks of every (id, chunk) first, then the gather with prefetching ahead.
       const auto count = static_cast<int64_t>(b.ids.size());
       blocks_scratch_.resize(count * chunks_);
-      for (int64_t k = 0; k < count; ++k) blocks_of(f, b.ids[k], blocks_scratch_.data() + k * chunks_);
+      for (int64_t k = 0; k < count; ++k) {
+        // LMA reads each value's signature (a random access like a table row): ahead of time.
+        if (!offset_.empty() && k + 8 < count) {
+          __builtin_prefetch(minhash_.data() + (offset_[f] + b.ids[k + 8]) * hashes_);
+          __builtin_prefetch(present_.data() + offset_[f] + b.ids[k + 8]);
+        }
+        blocks_of(f, b.ids[k], blocks_scratch_.data() + k * chunks_);
+      }
       const int64_t* blk = blocks_scratch_.data();
       const bool weighted = !b.weights.empty();
       for (int64_t r = 0; r < b.batch_size(); ++r) {
@@ -247,7 +255,7 @@ class SharedArrayTable final : public EmbeddingTable {
                  optimizer_kind_name(optimizer_.kind));
     state_.resize(optimizer_state_floats(optimizer_.kind, blocks_, c_.block));
     in.floats_into(state_, "optimizer state");
-    hashes_ = static_cast<int>(in.u32("signature hashes"));
+    set_hashes(static_cast<int>(in.u32("signature hashes")));
     const uint64_t offsets = in.u64("signature offsets");
     CEMBED_CHECK(offsets == 0 || offsets == static_cast<uint64_t>(num_features() + 1),
                  "{}: {} signature offsets for {} features", in.context(), offsets, num_features());
@@ -268,6 +276,13 @@ class SharedArrayTable final : public EmbeddingTable {
   std::vector<std::span<float>> parameter_blocks() override { return {array_}; }
 
  private:
+  void set_hashes(int hashes) {
+    hashes_ = hashes;
+    positions_.clear();
+    for (int64_t c = 0; c < chunks_; ++c) {
+      for (int j = 0; j < c_.k; ++j) positions_.push_back(static_cast<uint32_t>((c * c_.k + j) % std::max(hashes, 1)));
+    }
+  }
   const uint16_t* signature(int f, Id v) const {
     if (offset_.empty()) return nullptr;
     const int64_t g = offset_[f] + v;
@@ -292,6 +307,7 @@ class SharedArrayTable final : public EmbeddingTable {
   OptimizerConfig optimizer_;
   bool optimizer_set_ = false;
   int hashes_ = 0;
+  std::vector<uint32_t> positions_;
   std::vector<int64_t> offset_;
   std::vector<uint16_t> minhash_;
   std::vector<uint8_t> present_;
