@@ -17,16 +17,7 @@
 namespace cembed {
 namespace {
 
-// Vectors of values `ids` (one-hot bags), ids.size() x dim.
-std::vector<float> vectors_of(const EmbeddingTable& t, const std::vector<Id>& ids) {
-  std::vector<uint32_t> offsets(ids.size() + 1);
-  std::iota(offsets.begin(), offsets.end(), 0u);
-  std::vector<float> out(ids.size() * t.dim());
-  BagBatch bags{ids, offsets, {}};
-  MatrixView view{out.data(), static_cast<int64_t>(ids.size()), t.dim(), t.dim()};
-  t.forward(std::span(&bags, 1), Pooling::Sum, std::span(&view, 1));
-  return out;
-}
+using testing::vectors_of;
 
 TEST(Partitions, EveryValueGetsADistinctIndexTupleExhaustively) {
   for (PartitionKind kind : {PartitionKind::Qr, PartitionKind::Crt}) {

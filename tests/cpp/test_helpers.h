@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "cembed/bags.h"
+#include "cembed/embedding_table.h"
 #include "cembed/random.h"
 
 namespace cembed::testing {
@@ -52,6 +53,17 @@ inline double finite_difference(const std::function<double()>& f, float& x, doub
 // |a - b| <= atol + rtol * max(|a|, |b|)
 inline bool close(double a, double b, double rtol, double atol) {
   return std::abs(a - b) <= atol + rtol * std::max(std::abs(a), std::abs(b));
+}
+
+// Vectors of values `ids` of a one-feature table (one-hot bags), ids.size() x dim.
+inline std::vector<float> vectors_of(const EmbeddingTable& t, const std::vector<Id>& ids) {
+  std::vector<uint32_t> offsets(ids.size() + 1);
+  for (size_t i = 0; i < offsets.size(); ++i) offsets[i] = static_cast<uint32_t>(i);
+  std::vector<float> out(ids.size() * t.dim());
+  BagBatch bags{ids, offsets, {}};
+  MatrixView view{out.data(), static_cast<int64_t>(ids.size()), t.dim(), t.dim()};
+  t.forward(std::span(&bags, 1), Pooling::Sum, std::span(&view, 1));
+  return out;
 }
 
 }  // namespace cembed::testing

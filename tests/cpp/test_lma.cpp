@@ -16,6 +16,8 @@
 namespace cembed {
 namespace {
 
+using testing::vectors_of;
+
 namespace fs = std::filesystem;
 
 std::string temp_path(const std::string& name) {
@@ -120,16 +122,6 @@ ValueSignatures pair_signatures(int pairs, double jaccard, int hashes, uint64_t 
   SignatureConfig c;
   c.num_hashes = hashes;
   return signatures_from_sets(sets, {static_cast<int64_t>(sets.size())}, c);
-}
-
-std::vector<float> vectors_of(const EmbeddingTable& t, const std::vector<Id>& ids) {
-  std::vector<uint32_t> offsets(ids.size() + 1);
-  std::iota(offsets.begin(), offsets.end(), 0u);
-  std::vector<float> out(ids.size() * t.dim());
-  BagBatch bags{ids, offsets, {}};
-  MatrixView view{out.data(), static_cast<int64_t>(ids.size()), t.dim(), t.dim()};
-  t.forward(std::span(&bags, 1), Pooling::Sum, std::span(&view, 1));
-  return out;
 }
 
 // Fraction of the (pair, element) slots where the two values of a pair read the same
