@@ -318,24 +318,25 @@ nlohmann::json prepare_dataset(const PrepareConfig& c) {
   std::vector<Id> ids(nc);
   std::vector<std::span<const Id>> bags(nc);
   for (size_t f = 0; f < nc; ++f) bags[f] = {&ids[f], 1};
-  // Maps a row's values through the vocabulary and writes it to `w`, counting it in `st`.
-  auto write_row = [&](DatasetWriter& w, const ParsedRow& row, SplitStats& st) {
-    for (size_t f = 0; f < nc; ++f) {
-      if (row.cats[f] == 0) {
-        ids[f] = 0;
-        continue;
-      }
-      if (c.hash_buckets > 0) {
-        ids[f] = static_cast<Id>(1 + mix64(row.cats[f]) % static_cast<uint64_t>(c.hash_buckets - 1));
-        continue;
-      }
-      const Id* id = vocab[f].find(row.cats[f]);
-      ids[f] = id == nullptr ? 0 : *id;
-      st.oov[f] += id == nullptr;
-    }
+  // Id of feature f's value `key`: hashed, or through the vocabulary (counting misses in oov).
+  auto map_id = [&](size_t f, uint64_t key, int64_t& oov) -> Id {
+    if (key == 0) return 0;
+    if (c.hash_buckets > 0) return static_cast<Id>(1 + mix64(key) % static_cast<uint64_t>(c.hash_buckets - 1));
+    const Id* id = vocab[f].find(key);
+    oov += id == nullptr;
+    return id == nullptr ? 0 : *id;
+  };
+  // Writes a row whose ids are in `row_bags` to `w`, counting it in `st`.
+  auto append = [&](DatasetWriter& w, const ParsedRow& row, std::span<const std::span<const Id>> row_bags,
+                    SplitStats& st) {
     ++st.rows;
     st.clicks += row.label;
-    w.add_row(row.label, row.dense, bags);
+    w.add_row(row.label, row.dense, row_bags);
+  };
+  // Maps a row's values and writes it to `w`, counting it in `st`.
+  auto write_row = [&](DatasetWriter& w, const ParsedRow& row, SplitStats& st) {
+    for (size_t f = 0; f < nc; ++f) ids[f] = map_id(f, row.cats[f], st.oov[f]);
+    append(w, row, bags, st);
   };
   auto finish_split = [&](const std::string& name, DatasetWriter& w, SplitStats& st, const std::vector<std::string>& files) {
     nlohmann::json s = {{"rows", st.rows},
@@ -387,27 +388,11 @@ nlohmann::json prepare_dataset(const PrepareConfig& c) {
       if (n == 0) break;
 #pragma omp parallel for num_threads(std::max(1, c.threads)) schedule(dynamic, 1)
       for (size_t f = 0; f < nc; ++f) {
-        for (size_t i = 0; i < n; ++i) {
-          const uint64_t key = block[i].cats[f];
-          Id id = 0;
-          if (key != 0) {
-            if (c.hash_buckets > 0) {
-              id = static_cast<Id>(1 + mix64(key) % static_cast<uint64_t>(c.hash_buckets - 1));
-            } else {
-              const Id* found = vocab[f].find(key);
-              id = found == nullptr ? 0 : *found;
-              part_stats[parts[i]].oov[f] += found == nullptr;
-            }
-          }
-          block_ids[i * nc + f] = id;
-        }
+        for (size_t i = 0; i < n; ++i) block_ids[i * nc + f] = map_id(f, block[i].cats[f], part_stats[parts[i]].oov[f]);
       }
       for (size_t i = 0; i < n; ++i) {
         for (size_t f = 0; f < nc; ++f) row_bags[f] = {&block_ids[i * nc + f], 1};
-        SplitStats& st = part_stats[parts[i]];
-        ++st.rows;
-        st.clicks += block[i].label;
-        writers[parts[i]]->add_row(block[i].label, block[i].dense, row_bags);
+        append(*writers[parts[i]], block[i], row_bags, part_stats[parts[i]]);
       }
     }
     for (int p = 0; p < 3; ++p) {

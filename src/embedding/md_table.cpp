@@ -11,6 +11,7 @@
 #include <cmath>
 
 #include "cembed/errors.h"
+#include "embedding/linear_map.h"
 #include "embedding/parts_table.h"
 #include "embedding/registry.h"
 
@@ -42,28 +43,10 @@ class MdTable final : public PartsTableOf<MdTable> {
     for (float& x : w) x = rng.uniform(static_cast<float>(-bound), static_cast<float>(bound));
   }
 
-  void combine(const float* const* row, float* e) const {
-    const int64_t d = dim();
-    const float* x = row[0];
-    const float* p = row[1];
-    for (int64_t i = 0; i < d; ++i) {
-      float acc = 0.0f;
-      for (int64_t j = 0; j < k_; ++j) acc += p[i * k_ + j] * x[j];
-      e[i] = acc;
-    }
-  }
+  void combine(const float* const* row, float* e) const { linear_map(row[1], row[0], nullptr, dim(), k_, e); }
 
   void part_gradients(const float* const* row, const float* g, float* const* grad) const {
-    const int64_t d = dim();
-    const float* x = row[0];
-    const float* p = row[1];
-    std::fill(grad[0], grad[0] + k_, 0.0f);
-    for (int64_t i = 0; i < d; ++i) {
-      for (int64_t j = 0; j < k_; ++j) {
-        grad[0][j] += p[i * k_ + j] * g[i];
-        grad[1][i * k_ + j] = g[i] * x[j];
-      }
-    }
+    linear_map_gradients(row[1], row[0], g, dim(), k_, grad[0], grad[1]);
   }
 
  private:

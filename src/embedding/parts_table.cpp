@@ -65,17 +65,12 @@ void PartsTable::map_ids(const BagBatch& bags) const {
     rows[j] = mapped_[j].data();
   }
   map_batch(bags.ids, rows);
-  if (identity_rows_.size() < count) {
-    identity_rows_.resize(count);
-    std::iota(identity_rows_.begin(), identity_rows_.end(), int64_t{0});
-  }
 }
 
 void PartsTable::forward(std::span<const BagBatch> bags, Pooling pooling, std::span<const MatrixView> out) const {
   const BagBatch& b = bags[0];
   map_ids(b);
-  const int64_t count = static_cast<int64_t>(b.ids.size()), d = dim();
-  vectors_.resize(count * d);
+  const int64_t d = dim();
   const int64_t* rows[8];
   for (size_t j = 0; j < parts_.size(); ++j) rows[j] = mapped_[j].data();
   CEMBED_CHECK(out[0].rows == b.batch_size() && out[0].cols == d, "{} table: output is {}x{}, expected {}x{}",

@@ -49,9 +49,8 @@ class PartsTable : public EmbeddingTable {
   virtual void init_part(int j, Rng& rng, std::span<float> weights) const = 0;
   // Batch forms of map_rows / combine / part_gradients; PartsTableOf<Derived> implements
   // them with the derived class's per-value functions inlined.
-  //   rows[j][k]: part j's row for ids[k];  vectors: ids x dim;  grads[j]: ids x width_j
+  //   rows[j][k]: part j's row for ids[k];  g: ids x dim;  grads[j]: ids x width_j
   virtual void map_batch(std::span<const Id> ids, int64_t* const* rows) const = 0;
-  virtual void combine_batch(int64_t count, const int64_t* const* rows, float* vectors) const = 0;
   // out.row(b) = pool over bag b of weight_k * e(ids[k]) (the forward pass, fused).
   virtual void combine_pooled(const BagBatch& bags, const int64_t* const* rows, Pooling pooling,
                               MatrixView out) const = 0;
@@ -69,8 +68,7 @@ class PartsTable : public EmbeddingTable {
   bool optimizer_set_ = false;
   // Scratch reused across batches.
   mutable std::vector<std::vector<int64_t>> mapped_;  // per part, one row per id
-  mutable std::vector<float> vectors_;                // ids x dim
-  mutable std::vector<int64_t> identity_rows_;        // 0, 1, 2, ...
+  std::vector<float> vectors_;                        // ids x dim: per-id gradients
   std::vector<uint32_t> identity_offsets_;            // 0, 1, 2, ...
   std::vector<std::vector<float>> part_grads_;        // per part, ids x width
   std::vector<kernels::RowGradients> coalesced_;
@@ -96,17 +94,6 @@ class PartsTableOf : public PartsTable {
     for (size_t k = 0; k < ids.size(); ++k) {
       self().map_value(ids[k], r);
       for (int j = 0; j < parts; ++j) rows[j][k] = r[j];
-    }
-  }
-
-  void combine_batch(int64_t count, const int64_t* const* rows, float* vectors) const override {
-    const int parts = num_parts();
-    const int64_t d = dim();
-    const float* row[kMaxParts];
-    for (int64_t k = 0; k < count; ++k) {
-      prefetch(rows, k + kPrefetch, count);
-      for (int j = 0; j < parts; ++j) row[j] = part_weights(j) + rows[j][k] * part(j).width;
-      self().combine(row, vectors + k * d);
     }
   }
 

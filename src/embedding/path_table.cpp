@@ -12,6 +12,7 @@
 #include <cmath>
 
 #include "cembed/errors.h"
+#include "embedding/linear_map.h"
 #include "embedding/parts_table.h"
 #include "embedding/registry.h"
 
@@ -66,30 +67,13 @@ class PathTable final : public PartsTableOf<PathTable> {
 
   void combine(const float* const* row, float* e) const {
     const int64_t d = dim();
-    const float* x = row[0];
-    const float* w = row[1];
-    const float* b = row[1] + d * d;
-    for (int64_t i = 0; i < d; ++i) {
-      float acc = b[i];
-      for (int64_t j = 0; j < d; ++j) acc += w[i * d + j] * x[j];
-      e[i] = acc;
-    }
+    linear_map(row[1], row[0], row[1] + d * d, d, d, e);
   }
 
   void part_gradients(const float* const* row, const float* g, float* const* grad) const {
     const int64_t d = dim();
-    const float* x = row[0];
-    const float* w = row[1];
-    float* gx = grad[0];
-    float* gw = grad[1];
-    std::fill(gx, gx + d, 0.0f);
-    for (int64_t i = 0; i < d; ++i) {
-      for (int64_t j = 0; j < d; ++j) {
-        gx[j] += w[i * d + j] * g[i];
-        gw[i * d + j] = g[i] * x[j];
-      }
-    }
-    std::copy(g, g + d, gw + d * d);
+    linear_map_gradients(row[1], row[0], g, d, d, grad[0], grad[1]);
+    std::copy(g, g + d, grad[1] + d * d);  // the bias
   }
 
  private:

@@ -1,0 +1,31 @@
+// A small linear map applied per value (path-based compositional maps, mixed-dimension
+// projections): y = A x for a row-major A of rows x cols, and its gradients.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+
+namespace cembed {
+
+// y (rows) = A x (cols), plus `bias` (rows) when not null.
+inline void linear_map(const float* a, const float* x, const float* bias, int64_t rows, int64_t cols, float* y) {
+  for (int64_t i = 0; i < rows; ++i) {
+    float acc = bias == nullptr ? 0.0f : bias[i];
+    for (int64_t j = 0; j < cols; ++j) acc += a[i * cols + j] * x[j];
+    y[i] = acc;
+  }
+}
+
+// For d<g, y>/d..: gx (cols) = A^T g, ga (rows x cols) = g x^T.
+inline void linear_map_gradients(const float* a, const float* x, const float* g, int64_t rows, int64_t cols, float* gx,
+                                 float* ga) {
+  std::fill(gx, gx + cols, 0.0f);
+  for (int64_t i = 0; i < rows; ++i) {
+    for (int64_t j = 0; j < cols; ++j) {
+      gx[j] += a[i * cols + j] * g[i];
+      ga[i * cols + j] = g[i] * x[j];
+    }
+  }
+}
+
+}  // namespace cembed
