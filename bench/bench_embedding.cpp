@@ -87,9 +87,12 @@ BENCHMARK_CAPTURE(BM_Forward, path_16x, std::string("path:maps=16")) SHAPES;
 BENCHMARK_CAPTURE(BM_Forward, memcom_8x, std::string("memcom:rows=62500")) SHAPES;
 // One shared array at 16x (1M floats for 1M values x 16): fits in L2/L3.
 BENCHMARK_CAPTURE(BM_Forward, robe_z32_16x, std::string("robe:size=1000000,block=32"))->Args({1000000, 16});
+BENCHMARK_CAPTURE(BM_Forward, robe_z16_16x, std::string("robe:size=1000000,block=16"))->Args({1000000, 16});
 BENCHMARK_CAPTURE(BM_Forward, robe_z8_16x, std::string("robe:size=1000000,block=8"))->Args({1000000, 16});
 BENCHMARK_CAPTURE(BM_Forward, robe_z1_16x, std::string("robe:size=1000000,block=1"))->Args({1000000, 16});
+BENCHMARK_CAPTURE(BM_Forward, lma_z16_k2_16x, std::string("lma:size=1000000,block=16,k=2"))->Args({1000000, 16});
 BENCHMARK_CAPTURE(BM_Forward, lma_z8_k2_16x, std::string("lma:size=1000000,block=8,k=2"))->Args({1000000, 16});
+BENCHMARK_CAPTURE(BM_Forward, lma_z8_k1_16x, std::string("lma:size=1000000,block=8,k=1"))->Args({1000000, 16});
 BENCHMARK_CAPTURE(BM_Forward, lma_z1_k2_16x, std::string("lma:size=1000000,block=1,k=2"))->Args({1000000, 16});
 BENCHMARK_CAPTURE(BM_Forward, md_16x, std::string("md:dim=1"))->Args({1000000, 16});
 BENCHMARK_CAPTURE(BM_BackwardUpdate, full_sgd, std::string("full"), OptimizerKind::Sgd) SHAPES;

@@ -19,12 +19,16 @@
 // (value, element) that land on one block add up exactly before the optimizer sees them,
 // element-wise Adagrad included. Initialisation: uniform +-sqrt(1/n) with n the mean
 // cardinality of the served features (a full table's scale for a typical feature).
-// Memory: M floats; lma also keeps the signatures of its values (auxiliary bytes:
-// L * 2 + 1 bytes per value, saved with the model).
+// Memory: M floats; lma also keeps, per value, what places it (auxiliary bytes, saved
+// with the model), whichever is smaller: the minhashes its chunks read, min(L, chunks * K)
+// of its L, and a presence flag (2 bytes per minhash + 1), or the block of each chunk,
+// computed once when the signatures are attached (4 bytes per chunk; lookups then hash
+// nothing). With K = 2 and chunks * K <= L, the blocks.
 #include <algorithm>
 #include <cmath>
 #include <numeric>
 
+#include "cembed/aligned_vector.h"
 #include "cembed/errors.h"
 #include "cembed/random.h"
 #include "embedding/registry.h"
@@ -35,6 +39,8 @@ namespace {
 
 constexpr uint64_t kDefaultSeed = 0x5eed;
 constexpr uint64_t kGolden = 0x9e3779b97f4a7c15ULL;
+constexpr int64_t kMaxBlocks = int64_t{1} << 32;  // block numbers fit in 32 bits
+constexpr int64_t kPlacementBatch = 4096;  // values placed per call when signatures are attached
 
 struct SharedConfig {
   int64_t size = 0;
@@ -67,6 +73,7 @@ class SharedArrayTable final : public EmbeddingTable {
     CEMBED_CHECK(c_.size > 0 && c_.size % c_.block == 0, "bad spec '{}': size must be a positive multiple of block {}",
                  spec_, c_.block);
     blocks_ = c_.size / c_.block;
+    CEMBED_CHECK(blocks_ <= kMaxBlocks, "bad spec '{}': at most 2^32 blocks, got {}", spec_, blocks_);
     seed_key_ = mix64(c_.seed);
     chunks_ = (dim() + c_.block - 1) / c_.block;
     array_.resize(c_.size);
@@ -77,7 +84,8 @@ class SharedArrayTable final : public EmbeddingTable {
   int64_t parameter_bytes() const override { return c_.size * static_cast<int64_t>(sizeof(float)); }
   int64_t optimizer_bytes() const override { return static_cast<int64_t>(state_.size() * sizeof(float)); }
   int64_t auxiliary_bytes() const override {
-    return static_cast<int64_t>(minhash_.size() * sizeof(uint16_t) + present_.size());
+    return static_cast<int64_t>(minhash_.size() * sizeof(uint16_t) + present_.size() +
+                                placement_.size() * sizeof(uint32_t));
   }
   std::optional<SignatureKind> signature_kind() const override { return c_.signature; }
 
@@ -87,7 +95,11 @@ class SharedArrayTable final : public EmbeddingTable {
                  spec_, features.size(), num_features());
     CEMBED_CHECK(sigs.config.kind == *c_.signature, "{}: needs {} signatures, got {}", spec_,
                  signature_kind_name(*c_.signature), signature_kind_name(sigs.config.kind));
-    set_hashes(sigs.config.num_hashes);
+    // Chunk c reads minhashes (c * K + i) mod L, i < K: only the first min(L, chunks * K)
+    // of each value are kept (the same positions, mod the kept count).
+    const int L = sigs.config.num_hashes;
+    const auto kept = static_cast<int>(std::min<int64_t>(L, chunks_ * c_.k));
+    set_hashes(kept);
     offset_.assign(1, 0);
     minhash_.clear();
     present_.clear();
@@ -97,10 +109,33 @@ class SharedArrayTable final : public EmbeddingTable {
       const int64_t n = sigs.offset[f + 1] - sigs.offset[f];
       CEMBED_CHECK(n == num_values(i), "{}: signatures cover {} values of feature {}, the table {}", spec_, n, f,
                    num_values(i));
-      minhash_.insert(minhash_.end(), sigs.minhash.begin() + sigs.offset[f] * hashes_,
-                      sigs.minhash.begin() + sigs.offset[f + 1] * hashes_);
+      for (int64_t v = sigs.offset[f]; v < sigs.offset[f + 1]; ++v) {
+        minhash_.insert(minhash_.end(), sigs.minhash.begin() + v * L, sigs.minhash.begin() + v * L + kept);
+      }
       present_.insert(present_.end(), sigs.present.begin() + sigs.offset[f], sigs.present.begin() + sigs.offset[f + 1]);
       offset_.push_back(offset_.back() + n);
+    }
+    // Where a value's blocks (4 bytes per chunk) take no more room than its minhashes and
+    // presence flag, keep the blocks instead: lookups then read them and hash nothing.
+    placement_.clear();
+    if (4 * chunks_ <= 2 * kept + 1) {  // blocks fit in 32 bits (checked at construction)
+      AlignedVector<uint32_t> placement(offset_.back() * chunks_);
+      std::vector<Id> ids;
+      std::vector<int64_t> blocks;
+      for (int f = 0; f < num_features(); ++f) {
+        for (int64_t v0 = 0; v0 < num_values(f); v0 += kPlacementBatch) {
+          const int64_t m = std::min(kPlacementBatch, num_values(f) - v0);
+          ids.resize(m);
+          std::iota(ids.begin(), ids.end(), static_cast<Id>(v0));
+          blocks.resize(m * chunks_);
+          blocks_of(f, ids, 1, blocks.data());
+          std::copy(blocks.begin(), blocks.end(), placement.begin() + (offset_[f] + v0) * chunks_);
+        }
+      }
+      placement_ = std::move(placement);
+      set_hashes(0);
+      minhash_ = {};
+      present_ = {};
     }
   }
 
@@ -119,79 +154,131 @@ class SharedArrayTable final : public EmbeddingTable {
     state_.assign(optimizer_state_floats(config.kind, blocks_, c_.block), config.initial_accumulator);
   }
 
-  // Blocks of every chunk of value v of served feature f: out[c] for c < chunks. Two
-  // 64-bit mixes per chunk: one of the value's key (the id for robe, K packed minhashes
-  // with their positions for lma), one with the chunk index.
-  void blocks_of(int f, Id v, int64_t* out) const {
-    const auto blocks = static_cast<uint64_t>(blocks_);
-    auto reduce = [blocks](uint64_t h) {
-      return static_cast<int64_t>((static_cast<__uint128_t>(h) * blocks) >> 64);
-    };
-    const uint16_t* sig = signature(f, v);
-    if (sig == nullptr) {
-      const uint64_t base = mix64(((static_cast<uint64_t>(f) << 32) | v) ^ seed_key_);
-      for (int64_t c = 0; c < chunks_; ++c) out[c] = reduce(mix64(base + static_cast<uint64_t>(c + 1) * kGolden));
+  // Blocks of every chunk of every id of a bag batch of served feature f, times `scale`:
+  // out[k * chunks + c]. The placement of chunk c of value v:
+  //   robe (and lma values without a signature): reduce(mix(mix(f:v ^ seed) + (c+1) G))
+  //   lma: reduce(mix(h_c + (c+1) G)), h_c = seed mixed with each word of K packed
+  //        (minhash, position) pairs, two per 64-bit word
+  // with G the golden-ratio constant and reduce(h) = h * blocks / 2^64. The mixing runs in
+  // plain loops over the batch, chunk-major (they vectorize); reading the signatures, the
+  // reduction (a 128-bit product) and the interleaving into out are separate passes.
+  void blocks_of(int f, std::span<const Id> ids, int64_t scale, int64_t* out) const {
+    const auto count = static_cast<int64_t>(ids.size());
+    const int64_t chunks = chunks_;
+    const uint64_t fkey = (static_cast<uint64_t>(f) << 32) ^ seed_key_;
+    if (!placement_.empty()) {
+      const uint32_t* placed = placement_.data() + offset_[f] * chunks;
+      constexpr int64_t kAhead = 16;  // read at random, like table rows: prefetch
+      for (int64_t k = 0; k < count; ++k) {
+        if (k + kAhead < count) __builtin_prefetch(placed + static_cast<int64_t>(ids[k + kAhead]) * chunks);
+        const uint32_t* p = placed + static_cast<int64_t>(ids[k]) * chunks;
+        for (int64_t c = 0; c < chunks; ++c) out[k * chunks + c] = static_cast<int64_t>(p[c]) * scale;
+      }
       return;
     }
-    const uint32_t* pos = positions_.data();  // (c * K + j) mod L, precomputed
-    for (int64_t c = 0; c < chunks_; ++c, pos += c_.k) {
-      uint64_t h = seed_key_;
-      for (int i = 0; i < c_.k; i += 2) {
-        uint64_t word = 0;
-        for (int j = i; j < std::min(i + 2, c_.k); ++j) {
-          const uint64_t t = pos[j];
-          word |= (static_cast<uint64_t>(sig[t]) | t << 16) << (32 * (j - i));
-        }
-        h = mix64(h ^ word);
+    const bool by_signature = !offset_.empty();
+    const int words = by_signature ? (c_.k + 1) / 2 : 0;  // per chunk
+    // Rows of the scratch `ld` apart: count rounded up, off multiples of 4 KiB (rows
+    // written and read together at 4 KiB strides alias in the load/store unit).
+    int64_t ld = (count + 7) / 8 * 8;
+    if (ld % 512 == 0) ld += 8;
+    hash_scratch_.resize(ld * (chunks * (words + 1) + 1));
+    uint64_t* h = hash_scratch_.data();  // chunks rows of count mixes
+    uint64_t* base = h + chunks * ld;    // one row: mixes of the ids
+    uint64_t* word = base + ld;          // (chunk, word) rows
+    for (int64_t k = 0; k < count; ++k) base[k] = mix64(fkey ^ ids[k]);
+    if (!by_signature) {
+      for (int64_t c = 0; c < chunks; ++c) {
+        const uint64_t salt = static_cast<uint64_t>(c + 1) * kGolden;
+        uint64_t* hc = h + c * ld;
+        for (int64_t k = 0; k < count; ++k) hc[k] = mix64(base[k] + salt);
       }
-      out[c] = reduce(mix64(h + static_cast<uint64_t>(c + 1) * kGolden));
+    } else {
+      absent_.clear();
+      read_signature_words(f, ids, word, ld);
+      for (int64_t c = 0; c < chunks; ++c) {
+        uint64_t* hc = h + c * ld;
+        std::fill(hc, hc + count, seed_key_);
+        for (int i = 0; i < words; ++i) {
+          const uint64_t* w = word + (c * words + i) * ld;
+          for (int64_t k = 0; k < count; ++k) hc[k] = mix64(hc[k] ^ w[k]);
+        }
+        const uint64_t salt = static_cast<uint64_t>(c + 1) * kGolden;
+        for (int64_t k = 0; k < count; ++k) hc[k] = mix64(hc[k] + salt);
+      }
+      for (int64_t k : absent_) {  // never seen where the signatures were built: placed by id
+        for (int64_t c = 0; c < chunks; ++c) h[c * ld + k] = mix64(base[k] + static_cast<uint64_t>(c + 1) * kGolden);
+      }
+    }
+    // reduce(h) = h * blocks / 2^64 from 32-bit halves (exact for blocks <= 2^32; it
+    // vectorizes, a 128-bit product does not), then chunk-major to id-major.
+    const uint64_t blocks = static_cast<uint64_t>(blocks_), s = static_cast<uint64_t>(scale);
+    for (int64_t i = 0; i < chunks * ld; ++i) {
+      const uint64_t hi = h[i] >> 32, lo = h[i] & 0xffffffffULL;
+      h[i] = ((hi * blocks + ((lo * blocks) >> 32)) >> 32) * s;
+    }
+    if (chunks == 1) {
+      std::copy_n(h, count, out);
+      return;
+    }
+    for (int64_t k = 0; k < count; ++k) {
+      for (int64_t c = 0; c < chunks; ++c) out[k * chunks + c] = static_cast<int64_t>(h[c * ld + k]);
+    }
+  }
+
+  // The packed (minhash, position) words of every chunk of every id (word[(c * words + i)
+  // * ld + k]); ids without a signature go to absent_.
+  void read_signature_words(int f, std::span<const Id> ids, uint64_t* word, int64_t ld) const {
+    switch (c_.k) {  // K known at compile time: the packing loops unroll
+      case 1: return read_signature_words_k<1>(f, ids, word, ld);
+      case 2: return read_signature_words_k<2>(f, ids, word, ld);
+      case 3: return read_signature_words_k<3>(f, ids, word, ld);
+      case 4: return read_signature_words_k<4>(f, ids, word, ld);
+      case 5: return read_signature_words_k<5>(f, ids, word, ld);
+      case 6: return read_signature_words_k<6>(f, ids, word, ld);
+      case 7: return read_signature_words_k<7>(f, ids, word, ld);
+      default: return read_signature_words_k<8>(f, ids, word, ld);
+    }
+  }
+
+  template <int K>
+  void read_signature_words_k(int f, std::span<const Id> ids, uint64_t* word, int64_t ld) const {
+    constexpr int kWords = (K + 1) / 2;
+    const auto count = static_cast<int64_t>(ids.size());
+    const int64_t chunks = chunks_, L = hashes_;
+    const uint16_t* minhash = minhash_.data() + offset_[f] * L;
+    const uint8_t* present = present_.data() + offset_[f];
+    constexpr int64_t kAhead = 16;  // signatures are read at random, like table rows: prefetch
+    for (int64_t k = 0; k < count; ++k) {
+      if (k + kAhead < count) __builtin_prefetch(minhash + static_cast<int64_t>(ids[k + kAhead]) * L);
+      const uint16_t* sig = minhash + static_cast<int64_t>(ids[k]) * L;
+      const uint32_t* pos = positions_.data();  // (c * K + j) mod kept, precomputed
+      for (int64_t c = 0; c < chunks; ++c, pos += K) {
+        for (int i = 0; i < kWords; ++i) {
+          uint64_t w = 0;
+          for (int j = 2 * i; j < std::min(2 * i + 2, K); ++j) {
+            const uint64_t t = pos[j];
+            w |= (static_cast<uint64_t>(sig[t]) | t << 16) << (32 * (j - 2 * i));
+          }
+          word[(c * kWords + i) * ld + k] = w;
+        }
+      }
+    }
+    for (int64_t k = 0; k < count; ++k) {
+      if (!present[ids[k]]) absent_.push_back(k);
     }
   }
 
   void forward(std::span<const BagBatch> bags, Pooling pooling, std::span<const MatrixView> out) const override {
     check_ready();
-    const int64_t d = dim(), Z = c_.block;
     for (int f = 0; f < num_features(); ++f) {
       const BagBatch& b = bags[f];
       check_ids(f, b);
-      // Blocks of every (id, chunk) first, then the gather with prefetching ahead.
-      const auto count = static_cast<int64_t>(b.ids.size());
-      blocks_scratch_.resize(count * chunks_);
-      for (int64_t k = 0; k < count; ++k) {
-        // LMA reads each value's signature (a random access like a table row): ahead of time.
-        if (!offset_.empty() && k + 8 < count) {
-          __builtin_prefetch(minhash_.data() + (offset_[f] + b.ids[k + 8]) * hashes_);
-          __builtin_prefetch(present_.data() + offset_[f] + b.ids[k + 8]);
-        }
-        blocks_of(f, b.ids[k], blocks_scratch_.data() + k * chunks_);
-      }
-      const int64_t* blk = blocks_scratch_.data();
-      const bool weighted = !b.weights.empty();
-      for (int64_t r = 0; r < b.batch_size(); ++r) {
-        float* dst = out[f].row(r);
-        const uint32_t begin = b.offsets[r], end = b.offsets[r + 1];
-        if (begin == end) std::fill(dst, dst + d, 0.0f);
-        for (uint32_t k = begin; k < end; ++k) {
-          if (k + 4 < count) {
-            for (int64_t c = 0; c < chunks_; ++c) __builtin_prefetch(array_.data() + blk[(k + 4) * chunks_ + c] * Z);
-          }
-          const float w = weighted ? b.weights[k] : 1.0f;
-          for (int64_t c = 0; c < chunks_; ++c) {
-            const float* src = array_.data() + blk[k * chunks_ + c] * Z;
-            const int64_t width = std::min(Z, d - c * Z);
-            float* o = dst + c * Z;
-            if (k == begin) {
-              for (int64_t i = 0; i < width; ++i) o[i] = w * src[i];
-            } else {
-              for (int64_t i = 0; i < width; ++i) o[i] += w * src[i];
-            }
-          }
-        }
-        if (pooling == Pooling::Mean && end > begin) {
-          const float s = 1.0f / static_cast<float>(end - begin);
-          for (int64_t i = 0; i < d; ++i) dst[i] *= s;
-        }
-      }
+      // Where every (id, chunk) lies first, then the gather (which prefetches ahead).
+      blocks_scratch_.resize(b.ids.size() * chunks_);
+      blocks_of(f, b.ids, c_.block, blocks_scratch_.data());
+      kernels::pool_pieces(array_.data(), c_.size, dim(), c_.block, {blocks_scratch_, b.offsets, b.weights}, pooling,
+                           out[f]);
     }
   }
 
@@ -211,8 +298,8 @@ class SharedArrayTable final : public EmbeddingTable {
       const auto count = static_cast<int64_t>(b.ids.size());
       per_id_.resize(count * d);
       kernels::occurrence_gradients(b.offsets, b.weights, pooling, grad_out[f], d, {per_id_.data(), count, d, d});
+      blocks_of(f, b.ids, 1, slot_blocks_.data() + i);
       for (int64_t k = 0; k < count; ++k) {
-        blocks_of(f, b.ids[k], slot_blocks_.data() + i);
         for (int64_t c = 0; c < chunks_; ++c, ++i) {
           const int64_t width = std::min(Z, d - c * Z);
           std::copy_n(per_id_.data() + k * d + c * Z, width, slot_grads_.data() + i * Z);
@@ -241,6 +328,8 @@ class SharedArrayTable final : public EmbeddingTable {
     out.raw(minhash_.data(), minhash_.size() * sizeof(uint16_t));
     out.u64(present_.size());
     out.raw(present_.data(), present_.size());
+    out.u64(placement_.size());
+    out.raw(placement_.data(), placement_.size() * sizeof(uint32_t));
   }
 
   void load(BinaryReader& in) override {
@@ -268,9 +357,18 @@ class SharedArrayTable final : public EmbeddingTable {
     minhash_.resize(m);
     in.raw_into(minhash_.data(), m * sizeof(uint16_t), "minhashes");
     const uint64_t p = in.u64("presence count");
-    CEMBED_CHECK(p == static_cast<uint64_t>(values), "{}: {} presence flags for {} values", in.context(), p, values);
     present_.resize(p);
     in.raw_into(present_.data(), p, "presence flags");
+    const uint64_t b = in.u64("placement count");
+    // Signatures are kept as minhashes with presence flags, or as each value's blocks.
+    const bool as_minhashes = b == 0 && p == static_cast<uint64_t>(values) && hashes_ > 0;
+    const bool as_blocks = m == 0 && p == 0 && b == static_cast<uint64_t>(values * chunks_);
+    CEMBED_CHECK(values == 0 ? m == 0 && p == 0 && b == 0 : as_minhashes || as_blocks,
+                 "{}: {} minhashes, {} presence flags and {} blocks for {} values of {} chunks", in.context(), m, p, b,
+                 values, chunks_);
+    placement_.resize(b);
+    in.raw_into(placement_.data(), b * sizeof(uint32_t), "value blocks");
+    for (uint32_t x : placement_) CEMBED_CHECK(x < blocks_, "{}: value block {} beyond {}", in.context(), x, blocks_);
   }
 
   std::vector<std::span<float>> parameter_blocks() override { return {array_}; }
@@ -283,11 +381,6 @@ class SharedArrayTable final : public EmbeddingTable {
       for (int j = 0; j < c_.k; ++j) positions_.push_back(static_cast<uint32_t>((c * c_.k + j) % std::max(hashes, 1)));
     }
   }
-  const uint16_t* signature(int f, Id v) const {
-    if (offset_.empty()) return nullptr;
-    const int64_t g = offset_[f] + v;
-    return present_[g] ? minhash_.data() + g * hashes_ : nullptr;
-  }
   void check_ready() const {
     CEMBED_CHECK(!c_.signature || !offset_.empty(),
                  "{} table: no signatures attached (train computes them from the training data, or reads "
@@ -295,7 +388,10 @@ class SharedArrayTable final : public EmbeddingTable {
                  spec_, signature_kind_name(*c_.signature));
   }
   void check_ids(int f, const BagBatch& b) const {
-    const int64_t n = num_values(f);
+    const auto n = static_cast<uint64_t>(num_values(f));
+    uint32_t bad = 0;  // branch-free first pass (it vectorizes); the loop naming the id on failure
+    for (Id id : b.ids) bad |= id >= n;
+    if (!bad) return;
     for (Id id : b.ids) CEMBED_CHECK(id < n, "{} table: value id {} out of range [0, {})", method_, id, n);
   }
 
@@ -303,7 +399,7 @@ class SharedArrayTable final : public EmbeddingTable {
   SharedConfig c_;
   int64_t blocks_ = 0, chunks_ = 0;
   uint64_t seed_key_ = 0;
-  std::vector<float> array_, state_;
+  AlignedVector<float> array_, state_;  // blocks on cache lines
   OptimizerConfig optimizer_;
   bool optimizer_set_ = false;
   int hashes_ = 0;
@@ -311,8 +407,11 @@ class SharedArrayTable final : public EmbeddingTable {
   std::vector<int64_t> offset_;
   std::vector<uint16_t> minhash_;
   std::vector<uint8_t> present_;
+  AlignedVector<uint32_t> placement_;  // values x chunks blocks, when smaller than the minhashes
   // Scratch reused across batches.
   mutable std::vector<int64_t> blocks_scratch_;
+  mutable std::vector<uint64_t> hash_scratch_;
+  mutable std::vector<int64_t> absent_;
   std::vector<int64_t> slot_blocks_;
   std::vector<float> slot_grads_, per_id_;
   std::vector<uint32_t> identity_offsets_;
@@ -333,7 +432,7 @@ Spec fit_shared(const Spec& spec, const TableShape& shape, int64_t budget) {
   CEMBED_CHECK(budget >= block_bytes, "{} needs at least one block ({} bytes), budget is {}", spec.name, block_bytes,
                budget);
   Spec sized = spec;
-  sized.set("size", std::to_string(budget / block_bytes * c.block));
+  sized.set("size", std::to_string(std::min(budget / block_bytes, kMaxBlocks) * c.block));
   return sized;
 }
 

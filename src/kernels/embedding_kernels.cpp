@@ -62,7 +62,148 @@ void pool_generic(const float* table, int64_t dim, const RowBags& bags, Pooling 
   }
 }
 
+int64_t pieces_of(int64_t dim, int64_t width) { return (dim + width - 1) / width; }
+
+void check_pieces(int64_t array_size, int64_t dim, int64_t width, const PieceBags& bags) {
+  CEMBED_CHECK(width >= 1 && dim >= 1, "embedding kernel: piece width {} for dim {}", width, dim);
+  const int64_t pieces = pieces_of(dim, width);
+  const int64_t last = dim - (pieces - 1) * width;
+  CEMBED_CHECK(!bags.offsets.empty() && static_cast<int64_t>(bags.offsets.back()) * pieces ==
+                                           static_cast<int64_t>(bags.starts.size()),
+               "embedding kernel: offsets end at {} but there are {} piece starts for {} pieces per id",
+               bags.offsets.empty() ? 0 : bags.offsets.back(), bags.starts.size(), pieces);
+  CEMBED_CHECK(bags.weights.empty() || bags.weights.size() == bags.offsets.back(),
+               "embedding kernel: {} weights for {} ids", bags.weights.size(), bags.offsets.back());
+  // Branch-free pass first (it vectorizes); the loop that names the bad piece only on failure.
+  const int64_t n = static_cast<int64_t>(bags.starts.size());
+  const int64_t* starts = bags.starts.data();
+  // As unsigned, a negative start is above any limit: one comparison per start.
+  uint64_t bad = array_size < (pieces == 1 ? last : width) && n > 0;
+  if (!bad && (pieces == 1 || last == width)) {  // one length for every piece
+    const auto limit = static_cast<uint64_t>(array_size - last);
+    for (int64_t i = 0; i < n; ++i) bad |= static_cast<uint64_t>(starts[i]) > limit;
+  } else if (!bad) {
+    const auto full = static_cast<uint64_t>(array_size - width), short_last = static_cast<uint64_t>(array_size - last);
+    for (int64_t i = 0; i < n; i += pieces) {
+      for (int64_t c = 0; c < pieces; ++c) {
+        bad |= static_cast<uint64_t>(starts[i + c]) > (c == pieces - 1 ? short_last : full);
+      }
+    }
+  }
+  if (!bad) return;
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t len = i % pieces == pieces - 1 ? last : width;
+    CEMBED_CHECK(starts[i] >= 0 && starts[i] <= array_size - len, "embedding kernel: piece at {} (+{}) outside [0, {})",
+                 starts[i], len, array_size);
+  }
+}
+
+bool one_hot(std::span<const uint32_t> offsets, std::span<const float> weights) {
+  if (!weights.empty()) return false;
+  bool all_one = true;
+  for (size_t b = 1; b < offsets.size(); ++b) all_one &= offsets[b] - offsets[b - 1] == 1;
+  return all_one;
+}
+
+constexpr int64_t kAhead = 8;  // ids whose pieces are prefetched ahead, across bags
+
+// Pieces of W floats each (dim a multiple of W): accumulators stay in registers.
+template <int W>
+void pool_pieces_fixed(const float* array, int64_t dim, const PieceBags& bags, Pooling pooling, MatrixView out) {
+  const int64_t batch = static_cast<int64_t>(bags.offsets.size()) - 1;
+  const int64_t pieces = dim / W;
+  const int64_t ids = bags.offsets.back();
+  const int64_t* starts = bags.starts.data();
+  if (one_hot(bags.offsets, bags.weights)) {  // one id per bag, weight 1 (sum and mean agree): a copy
+    for (int64_t k = 0; k < ids; ++k) {
+      if (k + kAhead < ids) {
+        for (int64_t c = 0; c < pieces; ++c) __builtin_prefetch(array + starts[(k + kAhead) * pieces + c]);
+      }
+      float* dst = out.row(k);
+      for (int64_t c = 0; c < pieces; ++c) std::memcpy(dst + c * W, array + starts[k * pieces + c], W * sizeof(float));
+    }
+    return;
+  }
+  const bool weighted = !bags.weights.empty();
+  for (int64_t b = 0; b < batch; ++b) {
+    const uint32_t begin = bags.offsets[b], end = bags.offsets[b + 1];
+    for (int64_t k = begin; k < end && k + kAhead < ids; ++k) {
+      for (int64_t c = 0; c < pieces; ++c) __builtin_prefetch(array + starts[(k + kAhead) * pieces + c]);
+    }
+    const float s = bag_scale(pooling, end - begin);
+    float* dst = out.row(b);
+    for (int64_t c = 0; c < pieces; ++c) {
+      float acc[W] = {};
+      for (uint32_t k = begin; k < end; ++k) {
+        const float* src = array + starts[k * pieces + c];
+        const float w = weighted ? bags.weights[k] : 1.0f;
+        for (int j = 0; j < W; ++j) acc[j] += w * src[j];
+      }
+      for (int j = 0; j < W; ++j) dst[c * W + j] = acc[j] * s;
+    }
+  }
+}
+
+void pool_pieces_generic(const float* array, int64_t dim, int64_t width, const PieceBags& bags, Pooling pooling,
+                         MatrixView out) {
+  const int64_t batch = static_cast<int64_t>(bags.offsets.size()) - 1;
+  const int64_t pieces = pieces_of(dim, width);
+  const bool weighted = !bags.weights.empty();
+  for (int64_t b = 0; b < batch; ++b) {
+    float* dst = out.row(b);
+    std::fill(dst, dst + dim, 0.0f);
+    const uint32_t begin = bags.offsets[b], end = bags.offsets[b + 1];
+    for (uint32_t k = begin; k < end; ++k) {
+      const float w = weighted ? bags.weights[k] : 1.0f;
+      for (int64_t c = 0; c < pieces; ++c) {
+        const float* src = array + bags.starts[k * pieces + c];
+        const int64_t len = std::min(width, dim - c * width);
+        for (int64_t j = 0; j < len; ++j) dst[c * width + j] += w * src[j];
+      }
+    }
+    const float s = bag_scale(pooling, end - begin);
+    for (int64_t j = 0; j < dim; ++j) dst[j] *= s;
+  }
+}
+
 }  // namespace
+
+void pool_pieces_reference(const float* array, int64_t array_size, int64_t dim, int64_t width, const PieceBags& bags,
+                           Pooling pooling, MatrixView out) {
+  check_pieces(array_size, dim, width, bags);
+  const int64_t pieces = pieces_of(dim, width);
+  const int64_t batch = static_cast<int64_t>(bags.offsets.size()) - 1;
+  for (int64_t b = 0; b < batch; ++b) {
+    const int64_t len = bags.offsets[b + 1] - bags.offsets[b];
+    for (int64_t j = 0; j < dim; ++j) {
+      double acc = 0.0;
+      for (uint32_t k = bags.offsets[b]; k < bags.offsets[b + 1]; ++k) {
+        const double w = bags.weights.empty() ? 1.0 : bags.weights[k];
+        acc += w * array[bags.starts[k * pieces + j / width] + j % width];
+      }
+      out.row(b)[j] = static_cast<float>(acc * bag_scale(pooling, len));
+    }
+  }
+}
+
+void pool_pieces(const float* array, int64_t array_size, int64_t dim, int64_t width, const PieceBags& bags,
+                 Pooling pooling, MatrixView out) {
+  check_pieces(array_size, dim, width, bags);
+  const int64_t w = std::min(width, dim);  // one piece of dim floats when width >= dim
+  if (dim % w == 0) {
+    switch (w) {
+      case 1: return pool_pieces_fixed<1>(array, dim, bags, pooling, out);
+      case 2: return pool_pieces_fixed<2>(array, dim, bags, pooling, out);
+      case 4: return pool_pieces_fixed<4>(array, dim, bags, pooling, out);
+      case 8: return pool_pieces_fixed<8>(array, dim, bags, pooling, out);
+      case 16: return pool_pieces_fixed<16>(array, dim, bags, pooling, out);
+      case 32: return pool_pieces_fixed<32>(array, dim, bags, pooling, out);
+      case 64: return pool_pieces_fixed<64>(array, dim, bags, pooling, out);
+      default: break;
+    }
+  }
+  pool_pieces_generic(array, dim, w, bags, pooling, out);
+}
 
 void pool_rows_reference(const float* table, int64_t num_rows, int64_t dim, const RowBags& bags,
                          Pooling pooling, MatrixView out) {

@@ -32,6 +32,21 @@ void pool_rows_reference(const float* table, int64_t num_rows, int64_t dim, cons
 void pool_rows(const float* table, int64_t num_rows, int64_t dim, const RowBags& bags, Pooling pooling,
                MatrixView out);
 
+// Pooled gather of vectors stored in pieces (the shared-array methods): id k's vector is
+// ceil(dim / width) pieces, piece c being the min(width, dim - c * width) floats at
+// array[starts[k * pieces + c]]. Same pooling as pool_rows; every piece must lie inside
+// [0, array_size): the kernels check and raise cembed::Error otherwise.
+struct PieceBags {
+  std::span<const int64_t> starts;    // ids x pieces, in floats
+  std::span<const uint32_t> offsets;  // batch + 1
+  std::span<const float> weights;     // empty or one per id
+};
+
+void pool_pieces_reference(const float* array, int64_t array_size, int64_t dim, int64_t width, const PieceBags& bags,
+                           Pooling pooling, MatrixView out);
+void pool_pieces(const float* array, int64_t array_size, int64_t dim, int64_t width, const PieceBags& bags,
+                 Pooling pooling, MatrixView out);
+
 // Gradients summed per distinct row, rows in increasing order; grads is rows.size() x dim.
 struct RowGradients {
   std::vector<int64_t> rows;

@@ -21,7 +21,7 @@ namespace cembed {
 namespace {
 
 constexpr char kCheckpointMagic[] = "CEMBCKPT";
-constexpr uint32_t kCheckpointVersion = 1;
+constexpr uint32_t kCheckpointVersion = 2;  // 2: lma tables may keep value blocks
 
 using Clock = std::chrono::steady_clock;
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }

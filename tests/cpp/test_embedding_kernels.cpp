@@ -65,6 +65,56 @@ INSTANTIATE_TEST_SUITE_P(Shapes, KernelGrid,
                          ::testing::Combine(::testing::Values(1, 3, 4, 8, 16, 33, 64, 128), ::testing::Bool(),
                                             ::testing::Values(Pooling::Sum, Pooling::Mean), ::testing::Values(0, 1, 4)));
 
+// Pieces: every width against every dim (full pieces, a short last piece, one piece wider
+// than dim), starts anywhere in the array, unaligned included.
+TEST(Kernels, PoolPiecesMatchesReference) {
+  Rng rng(41);
+  const int64_t array_size = 300, batch = 31;
+  const auto array = testing::random_vector(rng, array_size);
+  for (int64_t dim : {1, 3, 8, 16, 20, 64}) {
+    for (int64_t width : {1, 2, 4, 7, 8, 16, 32, 64, 100}) {
+      const int64_t pieces = (dim + width - 1) / width, last = dim - (pieces - 1) * width;
+      for (bool weighted : {false, true}) {
+        for (Pooling pooling : {Pooling::Sum, Pooling::Mean}) {
+          const Case c = make_case(rng, batch, 5, 4, weighted);
+          std::vector<int64_t> starts;
+          for (size_t k = 0; k < c.rows.size(); ++k) {
+            for (int64_t p = 0; p < pieces; ++p) {
+              const int64_t len = p == pieces - 1 ? last : width;
+              starts.push_back(static_cast<int64_t>(rng.below(static_cast<uint64_t>(array_size - len + 1))));
+            }
+          }
+          const kernels::PieceBags bags{starts, c.offsets, c.weights};
+          std::vector<float> out(batch * dim, -1.0f), ref(batch * dim, -2.0f);
+          kernels::pool_pieces(array.data(), array_size, dim, width, bags, pooling, {out.data(), batch, dim, dim});
+          kernels::pool_pieces_reference(array.data(), array_size, dim, width, bags, pooling,
+                                         {ref.data(), batch, dim, dim});
+          for (size_t i = 0; i < out.size(); ++i) {
+            ASSERT_NEAR(out[i], ref[i], 1e-5) << "dim " << dim << " width " << width << " element " << i;
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST(Kernels, PiecesOutsideTheArrayAreErrors) {
+  const std::vector<float> array(32, 1.0f);
+  std::vector<float> out(8);
+  const std::vector<uint32_t> offsets = {0, 1};
+  // dim 8 in pieces of 4: the second piece may start at most at 28.
+  for (const std::vector<int64_t>& starts : {std::vector<int64_t>{0, 29}, {-1, 0}, {0, int64_t{1} << 40}}) {
+    const kernels::PieceBags bags{starts, offsets, {}};
+    EXPECT_THROW(kernels::pool_pieces(array.data(), 32, 8, 4, bags, Pooling::Sum, {out.data(), 1, 8, 8}), Error);
+  }
+  const std::vector<int64_t> ok = {0, 28}, short_starts = {0};
+  kernels::pool_pieces(array.data(), 32, 8, 4, {ok, offsets, {}}, Pooling::Sum, {out.data(), 1, 8, 8});
+  EXPECT_EQ(out, std::vector<float>(8, 1.0f));
+  EXPECT_THROW(kernels::pool_pieces(array.data(), 32, 8, 4, {short_starts, offsets, {}}, Pooling::Sum,
+                                    {out.data(), 1, 8, 8}),
+               Error);
+}
+
 TEST(Kernels, EmptyBagsPoolToZero) {
   const std::vector<float> table(4 * 16, 1.0f);
   Case c;

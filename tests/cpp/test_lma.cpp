@@ -262,7 +262,9 @@ TEST(Lma, BytesSignaturesSaveLoadAndErrors) {
   EXPECT_THROW(a->forward(bags, Pooling::Sum, views), Error);
   const int features[2] = {0, 1};
   a->attach_signatures(sigs, features);
-  EXPECT_EQ(a->auxiliary_bytes(), 120 * (8 * 2 + 1));
+  // 4 chunks x K = 2 read all 8 minhashes: their 17 bytes per value make way for the
+  // value's 4 blocks (16 bytes).
+  EXPECT_EQ(a->auxiliary_bytes(), 120 * 4 * 4);
   a->init(1);
   a->set_optimizer({OptimizerKind::Adagrad});
   std::vector<float> g(8, 0.1f);
@@ -286,6 +288,44 @@ TEST(Lma, BytesSignaturesSaveLoadAndErrors) {
   auto c = make_table("lma:size=256,block=2,signature=context", {8, cards});
   EXPECT_THROW(c->attach_signatures(sigs, features), Error);
   EXPECT_THROW(make_table("robe:size=30,block=4", {8, {10}}), Error);
+}
+
+// A table keeps only the minhashes its chunks read, and places values exactly as with all
+// of them: dim 8 in blocks of 4 with K = 1 reads minhashes 0 and 1 of 8 (2 x 2 bytes and a
+// presence flag per value; its 2 blocks would take 8). With K = 2 the 4 minhashes and the
+// flag take 9 bytes, the blocks 8: it keeps the blocks.
+TEST(Lma, KeepsOnlyWhatItReads) {
+  const std::vector<int64_t> cards = {60};
+  std::vector<std::vector<uint64_t>> sets(60);
+  Rng rng(8);
+  for (auto& s : sets) {
+    for (int i = 0; i < 6; ++i) s.push_back(rng.below(50));
+  }
+  SignatureConfig sc;
+  sc.num_hashes = 8;
+  ValueSignatures sigs = signatures_from_sets(sets, cards, sc);
+  const int features[1] = {0};
+  std::vector<Id> ids(60);
+  std::iota(ids.begin(), ids.end(), Id{0});
+  for (int k : {1, 2}) {
+    const std::string spec = "lma:size=64,block=4,k=" + std::to_string(k);
+    auto table_with = [&](const ValueSignatures& s) {
+      auto t = make_table(spec, {8, cards});
+      t->attach_signatures(s, features);
+      t->init(5);
+      return t;
+    };
+    auto a = table_with(sigs);
+    EXPECT_EQ(a->auxiliary_bytes(), k == 1 ? 60 * (2 * 2 + 1) : 60 * 2 * 4) << spec;
+    // Changing minhashes 2k..7 of every value changes nothing; changing minhash 0 does.
+    ValueSignatures tail = sigs, head = sigs;
+    for (int64_t v = 0; v < 60; ++v) {
+      for (int i = 2 * k; i < 8; ++i) tail.minhash[v * 8 + i] ^= 0x5a5a;
+      head.minhash[v * 8] ^= 0x5a5a;
+    }
+    EXPECT_EQ(vectors_of(*a, ids), vectors_of(*table_with(tail), ids)) << spec;
+    EXPECT_NE(vectors_of(*a, ids), vectors_of(*table_with(head), ids)) << spec;
+  }
 }
 
 }  // namespace
