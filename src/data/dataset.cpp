@@ -224,7 +224,7 @@ DatasetWriter::DatasetWriter(std::string path, DatasetSchema schema) : path_(std
 DatasetWriter::~DatasetWriter() = default;
 
 void DatasetWriter::add_row(float label, std::span<const float> dense, std::span<const std::span<const Id>> bags) {
-  CEMBED_CHECK(!finished_, "dataset writer: add_row() after finish()");
+  check_open();
   CEMBED_CHECK(static_cast<int>(dense.size()) == schema_.num_dense() && static_cast<int>(bags.size()) == schema_.num_sparse(),
                "dataset writer: row has {} dense and {} categorical values, schema has {} and {}", dense.size(),
                bags.size(), schema_.num_dense(), schema_.num_sparse());
@@ -252,30 +252,186 @@ void DatasetWriter::add_row(float label, std::span<const float> dense, std::span
   ++rows_;
 }
 
+void DatasetWriter::add_block(std::span<const float> labels, std::span<const float> dense,
+                              std::span<const std::span<const Id>> columns) {
+  check_open();
+  const auto n = static_cast<int64_t>(labels.size());
+  const int nd = schema_.num_dense(), ns = schema_.num_sparse();
+  CEMBED_CHECK(static_cast<int64_t>(dense.size()) == n * nd && static_cast<int>(columns.size()) == ns,
+               "dataset writer: a block of {} rows has {} dense values and {} columns, schema has {} and {}", n,
+               dense.size(), columns.size(), nd, ns);
+  // Branch-free checks first; the loops that name the row only on failure.
+  bool finite = true;
+  for (float v : labels) finite &= std::isfinite(v);
+  for (float v : dense) finite &= std::isfinite(v);
+  if (!finite) {
+    for (int64_t r = 0; r < n; ++r) {
+      CEMBED_CHECK(std::isfinite(labels[r]), "dataset writer: label {} in row {} is not a finite number", labels[r],
+                   rows_ + r);
+      for (int j = 0; j < nd; ++j) {
+        CEMBED_CHECK(std::isfinite(dense[r * nd + j]), "dataset writer: dense feature '{}' is {} in row {}",
+                     schema_.dense_names[j], dense[r * nd + j], rows_ + r);
+      }
+    }
+  }
+  for (int f = 0; f < ns; ++f) {
+    CEMBED_CHECK(!schema_.multi_hot[f], "dataset writer: add_block() takes one-hot features, '{}' is multi-hot",
+                 schema_.sparse[f].name);
+    CEMBED_CHECK(static_cast<int64_t>(columns[f].size()) == n, "dataset writer: column '{}' has {} ids for {} rows",
+                 schema_.sparse[f].name, columns[f].size(), n);
+    const auto card = static_cast<uint64_t>(schema_.sparse[f].cardinality);
+    bool in_range = true;
+    for (Id id : columns[f]) in_range &= id < card;
+    if (!in_range) {
+      for (int64_t r = 0; r < n; ++r) {
+        CEMBED_CHECK(columns[f][r] < card, "dataset writer: feature '{}' id {} beyond cardinality {} in row {}",
+                     schema_.sparse[f].name, columns[f][r], card, rows_ + r);
+      }
+    }
+  }
+  spills_[0]->write(labels.data(), labels.size_bytes());
+  spills_[1]->write(dense.data(), dense.size_bytes());
+  for (int f = 0; f < ns; ++f) {
+    spills_[3 + 2 * f]->write(columns[f].data(), columns[f].size_bytes());
+    nnz_[f] += static_cast<uint64_t>(n);
+  }
+  rows_ += n;
+}
+
+void DatasetWriter::check_open() const {
+  CEMBED_CHECK(!finished_, "dataset writer: rows added after the file was finished");
+}
+
 void DatasetWriter::finish() {
-  CEMBED_CHECK(!finished_, "dataset writer: finish() called twice");
+  CEMBED_CHECK(!closed_, "dataset writer: finish() called twice");
+  finish_remapped(path_, schema_, {}, 0, rows_);
+  closed_ = true;
+  spills_.clear();
+}
+
+namespace {
+
+// Reads bytes [from, from + n) of a spill file in pieces of buf.size(), calling
+// piece(data, bytes) for each; false on a read error.
+template <typename Piece>
+bool read_range(FILE* file, uint64_t from, uint64_t n, std::vector<char>& buf, Piece piece) {
+  std::fflush(file);
+  const int fd = ::fileno(file);
+  while (n > 0) {
+    const auto want = static_cast<size_t>(std::min<uint64_t>(n, buf.size()));
+    const ssize_t got = ::pread(fd, buf.data(), want, static_cast<off_t>(from));
+    if (got <= 0 || got % sizeof(float) != 0) return false;  // elements of 4 or 8 bytes
+    piece(buf.data(), static_cast<size_t>(got));
+    from += static_cast<uint64_t>(got);
+    n -= static_cast<uint64_t>(got);
+  }
+  return true;
+}
+
+double sum_floats(const char* data, size_t bytes) {
+  double sum = 0;
+  const auto* v = reinterpret_cast<const float*>(data);
+  for (size_t i = 0; i < bytes / sizeof(float); ++i) sum += v[i];
+  return sum;
+}
+
+// Ids through a remap table in place; returns how many non-zero ids became 0, or -1 for an
+// id beyond the table.
+int64_t remap_ids(char* data, size_t bytes, const std::vector<Id>& to) {
+  Id* ids = reinterpret_cast<Id*>(data);
+  const size_t count = bytes / sizeof(Id), size = to.size();
+  int64_t missing = 0;
+  for (size_t i = 0; i < count; ++i) {
+    const Id id = ids[i];
+    if (id >= size) return -1;
+    ids[i] = to[id];
+    missing += (id != 0) & (ids[i] == 0);
+  }
+  return missing;
+}
+
+}  // namespace
+
+DatasetWriter::Written DatasetWriter::measure(std::span<const std::vector<Id>> remap, int64_t begin,
+                                              int64_t end) const {
+  CEMBED_CHECK(!closed_, "dataset writer: measure() after finish()");
+  CEMBED_CHECK(0 <= begin && begin <= end && end <= rows_, "dataset writer: rows [{}, {}) of {}", begin, end, rows_);
+  Written w;
+  w.rows = end - begin;
+  w.unmapped.assign(schema_.num_sparse(), 0);
+  std::vector<char> buf(1 << 22);
+  const auto first = static_cast<uint64_t>(begin), count = static_cast<uint64_t>(end - begin);
+  bool ok = read_range(spills_[0]->file, first * sizeof(float), count * sizeof(float), buf,
+                       [&](char* d, size_t n) { w.label_sum += sum_floats(d, n); });
+  for (int f = 0; f < schema_.num_sparse() && !remap.empty(); ++f) {
+    CEMBED_CHECK(!schema_.multi_hot[f] || (begin == 0 && end == rows_),
+                 "dataset writer: a range of rows needs one-hot features, '{}' is not", schema_.sparse[f].name);
+    const uint64_t from = schema_.multi_hot[f] ? 0 : first * sizeof(Id);
+    const uint64_t bytes = (schema_.multi_hot[f] ? nnz_[f] : count) * sizeof(Id);
+    ok = ok && read_range(spills_[3 + 2 * f]->file, from, bytes, buf, [&](char* d, size_t n) {
+           const int64_t missing = remap_ids(d, n, remap[f]);
+           CEMBED_CHECK(missing >= 0, "dataset writer: an id of '{}' has no remap entry", schema_.sparse[f].name);
+           w.unmapped[f] += missing;
+         });
+  }
+  CEMBED_CHECK(ok, "cannot read a temporary file of {}: {}", path_, std::strerror(errno));
+  return w;
+}
+
+DatasetWriter::Written DatasetWriter::finish_remapped(const std::string& path, const DatasetSchema& schema,
+                                                     std::span<const std::vector<Id>> remap, int64_t begin,
+                                                     int64_t end) {
+  CEMBED_CHECK(!closed_, "dataset writer: {} written after finish()", path);
   finished_ = true;
+  const int ns = schema_.num_sparse();
+  CEMBED_CHECK(schema.num_dense() == schema_.num_dense() && schema.num_sparse() == ns && schema.multi_hot == schema_.multi_hot,
+               "dataset writer: {} asks for another schema's features than the rows written", path);
+  CEMBED_CHECK(0 <= begin && begin <= end && end <= rows_, "dataset writer: rows [{}, {}) of {}", begin, end, rows_);
+  CEMBED_CHECK(remap.empty() || static_cast<int>(remap.size()) == ns, "dataset writer: {} remap tables for {} features",
+               remap.size(), ns);
+  const bool all_rows = begin == 0 && end == rows_;
+  const int64_t rows = end - begin;
+  std::vector<uint64_t> nnz(ns);
+  for (int f = 0; f < ns; ++f) {
+    CEMBED_CHECK(!schema.multi_hot[f] || all_rows, "dataset writer: a range of rows needs one-hot features, '{}' is not",
+                 schema.sparse[f].name);
+    nnz[f] = schema.multi_hot[f] ? nnz_[f] : static_cast<uint64_t>(rows);
+    if (!remap.empty()) {  // every target within the final cardinality
+      bool ok = true;
+      for (Id id : remap[f]) ok &= id < static_cast<uint64_t>(schema.sparse[f].cardinality);
+      CEMBED_CHECK(ok, "dataset writer: remap table of '{}' maps beyond cardinality {}", schema.sparse[f].name,
+                   schema.sparse[f].cardinality);
+    } else {
+      CEMBED_CHECK(schema.sparse[f].cardinality == schema_.sparse[f].cardinality,
+                   "dataset writer: '{}' has cardinality {} without a remap table, {} when written",
+                   schema.sparse[f].name, schema.sparse[f].cardinality, schema_.sparse[f].cardinality);
+    }
+  }
+  Written written;
+  written.rows = rows;
+  written.unmapped.assign(ns, 0);
   nlohmann::json header;
-  header["rows"] = rows_;
-  header["schema"] = schema_.to_json();
-  header["nnz"] = nnz_;
+  header["rows"] = rows;
+  header["schema"] = schema.to_json();
+  header["nnz"] = nnz;
   header["metadata"] = metadata_;
   const std::string header_text = header.dump();
-  const Layout l = compute_layout(16 + header_text.size(), rows_, schema_, nnz_);
+  const Layout l = compute_layout(16 + header_text.size(), rows, schema, nnz);
 
-  const std::string tmp = path_ + ".tmp." + std::to_string(::getpid());
+  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
   FILE* out = std::fopen(tmp.c_str(), "wb");
   CEMBED_CHECK(out != nullptr, "cannot write {}: {}", tmp, std::strerror(errno));
   XXH64_state_t* state = XXH64_createState();
   XXH64_reset(state, 0);
   uint64_t pos = 0;
+  auto abandon = [&](const std::string& why) {
+    std::fclose(out);
+    ::unlink(tmp.c_str());
+    XXH64_freeState(state);
+    fail("{}", why);
+  };
   auto put = [&](const void* p, size_t n) {
-    if (std::fwrite(p, 1, n, out) != n) {
-      std::fclose(out);
-      ::unlink(tmp.c_str());
-      XXH64_freeState(state);
-      fail("cannot write {}: {}", tmp, std::strerror(errno));
-    }
+    if (std::fwrite(p, 1, n, out) != n) abandon(fmt::format("cannot write {}: {}", tmp, std::strerror(errno)));
     XXH64_update(state, p, n);
     pos += n;
   };
@@ -283,29 +439,43 @@ void DatasetWriter::finish() {
   auto pad_to = [&](uint64_t target) {
     while (pos < target) put(zeros, std::min<uint64_t>(kAlign, target - pos));
   };
-  auto copy_spill = [&](Spill& s) {
-    std::fflush(s.file);
-    std::rewind(s.file);
-    std::vector<char> buf(1 << 20);
-    size_t n;
-    while ((n = std::fread(buf.data(), 1, buf.size(), s.file)) > 0) put(buf.data(), n);
+  // Bytes [from, from + n) of a spill, ids passed through `to` when given.
+  std::vector<char> buf(1 << 22);
+  auto copy_spill = [&](Spill& s, uint64_t from, uint64_t n, const std::vector<Id>* to, int f) {
+    const bool labels = &s == spills_[0].get();
+    const bool ok = read_range(s.file, from, n, buf, [&](char* d, size_t bytes) {
+      if (to != nullptr) {
+        const int64_t missing = remap_ids(d, bytes, *to);
+        if (missing < 0) abandon(fmt::format("dataset writer: an id of '{}' has no remap entry", schema.sparse[f].name));
+        written.unmapped[f] += missing;
+      }
+      if (labels) written.label_sum += sum_floats(d, bytes);
+      put(d, bytes);
+    });
+    if (!ok) abandon(fmt::format("cannot read a temporary file of {}: {}", path, std::strerror(errno)));
   };
   const uint32_t version = kVersion, hl = static_cast<uint32_t>(header_text.size());
   put(kMagic, 8);
   put(&version, 4);
   put(&hl, 4);
   put(header_text.data(), header_text.size());
+  const auto nd = static_cast<uint64_t>(schema.num_dense());
+  const auto first = static_cast<uint64_t>(begin), count = static_cast<uint64_t>(rows);
   pad_to(l.labels);
-  copy_spill(*spills_[0]);
+  copy_spill(*spills_[0], first * sizeof(float), count * sizeof(float), nullptr, -1);
   pad_to(l.dense);
-  copy_spill(*spills_[1]);
-  for (int f = 0; f < schema_.num_sparse(); ++f) {
-    if (schema_.multi_hot[f]) {
+  copy_spill(*spills_[1], first * nd * sizeof(float), count * nd * sizeof(float), nullptr, -1);
+  for (int f = 0; f < ns; ++f) {
+    const std::vector<Id>* to = remap.empty() ? nullptr : &remap[f];
+    if (schema.multi_hot[f]) {
       pad_to(l.offsets[f]);
-      copy_spill(*spills_[2 + 2 * f]);
+      copy_spill(*spills_[2 + 2 * f], 0, (count + 1) * sizeof(uint64_t), nullptr, f);
+      pad_to(l.ids[f]);
+      copy_spill(*spills_[3 + 2 * f], 0, nnz[f] * sizeof(Id), to, f);
+    } else {
+      pad_to(l.ids[f]);
+      copy_spill(*spills_[3 + 2 * f], first * sizeof(Id), count * sizeof(Id), to, f);
     }
-    pad_to(l.ids[f]);
-    copy_spill(*spills_[3 + 2 * f]);
   }
   pad_to(l.end);
   const uint64_t digest = XXH64_digest(state);
@@ -313,11 +483,11 @@ void DatasetWriter::finish() {
   CEMBED_CHECK(std::fwrite(&digest, 8, 1, out) == 1 && std::fwrite(kEndMagic, 1, 8, out) == 8, "cannot write {}", tmp);
   const bool ok = std::fflush(out) == 0 && ::fsync(::fileno(out)) == 0;
   std::fclose(out);
-  if (!ok || ::rename(tmp.c_str(), path_.c_str()) != 0) {
+  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
     ::unlink(tmp.c_str());
-    fail("cannot finish dataset {}: {}", path_, std::strerror(errno));
+    fail("cannot finish dataset {}: {}", path, std::strerror(errno));
   }
-  spills_.clear();
+  return written;
 }
 
 // ---------------------------------------------------------------- batches

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstring>
 #include <filesystem>
+#include <numeric>
 
 #include "cembed/binary_io.h"
 #include "cembed/dataset.h"
@@ -20,46 +21,6 @@
 
 namespace cembed {
 namespace {
-
-// Fixed-size binary records in an unlinked temporary file.
-class RecordSpill {
- public:
-  RecordSpill(const std::string& dir, size_t record_bytes) : record_bytes_(record_bytes) {
-    std::string tmpl = dir + "/.prepare.XXXXXX";
-    const int fd = ::mkstemp(tmpl.data());
-    CEMBED_CHECK(fd >= 0, "cannot create a temporary file in {}: {}", dir, std::strerror(errno));
-    ::unlink(tmpl.c_str());
-    file_ = ::fdopen(fd, "w+b");
-  }
-  ~RecordSpill() { std::fclose(file_); }
-  void write(const ParsedRow& r) {
-    buf_.resize(record_bytes_);
-    char* p = buf_.data();
-    std::memcpy(p, &r.label, 4);
-    std::memcpy(p + 4, r.dense.data(), r.dense.size() * 4);
-    std::memcpy(p + 4 + r.dense.size() * 4, r.cats.data(), r.cats.size() * 8);
-    CEMBED_CHECK(std::fwrite(p, 1, record_bytes_, file_) == record_bytes_, "cannot write a temporary file: {}",
-                 std::strerror(errno));
-  }
-  void rewind() {
-    std::fflush(file_);
-    std::rewind(file_);
-  }
-  bool read(ParsedRow& r) {
-    buf_.resize(record_bytes_);
-    if (std::fread(buf_.data(), 1, record_bytes_, file_) != record_bytes_) return false;
-    const char* p = buf_.data();
-    std::memcpy(&r.label, p, 4);
-    std::memcpy(r.dense.data(), p + 4, r.dense.size() * 4);
-    std::memcpy(r.cats.data(), p + 4 + r.dense.size() * 4, r.cats.size() * 8);
-    return true;
-  }
-
- private:
-  size_t record_bytes_;
-  FILE* file_ = nullptr;
-  std::vector<char> buf_;
-};
 
 constexpr char kVocabMagic[] = "CEMBVOCB";
 constexpr uint32_t kVocabVersion = 1;
@@ -210,7 +171,7 @@ nlohmann::json prepare_dataset(const PrepareConfig& c) {
   std::vector<std::unique_ptr<RowParser>> parsers;
   for (int t = 0; t < std::max(1, c.threads); ++t) parsers.push_back(make_row_parser(c, first_line));
   const RowParser* parser = parsers[0].get();
-  const size_t nd = parser->dense_names().size(), nc = parser->cat_names().size();
+  const size_t nc = parser->cat_names().size();
 
   // Splits within the training files: row r goes to test, valid or train.
   const bool by_ratio = c.split == "ratio", by_order = c.split == "order";
@@ -227,185 +188,235 @@ nlohmann::json prepare_dataset(const PrepareConfig& c) {
     return u < c.test_fraction ? kTest : u < c.test_fraction + c.valid_fraction ? kValid : kTrain;
   };
 
-  // Pass over the training text: spill rows, count values (of the training part only,
-  // when a ratio split tells it; an order split knows its parts only at the end).
-  RecordSpill spill(c.out_dir, 4 + 4 * nd + 8 * nc);
+  // One pass over the training text. Rows go to the dataset writer of their part (all to
+  // one writer under an order split, whose parts are known only at the end) with
+  // provisional ids: each feature numbers its values as they are first seen (1, 2, ...; 0
+  // is the empty value) and counts them over the counted rows. The vocabulary then gives
+  // each provisional id its final id, applied as the datasets are finished. With hash
+  // buckets the ids are final at once; with a vocabulary file the provisional ids are the
+  // vocabulary's, and an unknown value gets one past its cardinality (mapped to the OOV id
+  // 0, and counted, when the datasets are finished).
   CEMBED_CHECK(c.vocabulary_path.empty() || c.hash_buckets == 0, "prepare: give a vocabulary or hash buckets, not both");
   CEMBED_CHECK(c.hash_buckets == 0 || (c.hash_buckets >= 2 && c.hash_buckets <= (int64_t{1} << 32)),
                "prepare: hash buckets must be in [2, 2^32], got {}", c.hash_buckets);
-  const bool fixed_ids = !c.vocabulary_path.empty() || c.hash_buckets > 0;  // no counting
-  std::vector<FlatMap<int64_t>> counts(nc);
+  const bool hashed = c.hash_buckets > 0, given_vocab = !c.vocabulary_path.empty();
+  std::vector<FlatMap<Id>> vocab(nc);
+  std::vector<int64_t> given_cardinality;
+  if (given_vocab) load_vocabulary(c.vocabulary_path, parser->cat_names(), vocab, given_cardinality);
+  std::vector<FlatMap<Id>> provisional(nc);
+  std::vector<std::vector<uint64_t>> value_key(nc, std::vector<uint64_t>(1, 0));  // per provisional id
+  std::vector<std::vector<int64_t>> value_count(nc, std::vector<int64_t>(1, 0));  // over counted rows
+  DatasetSchema written;  // the ids as written: provisional ones bounded by 2^32 - 1
+  written.dense_names = parser->dense_names();
+  for (size_t f = 0; f < nc; ++f) {
+    const int64_t bound = hashed ? c.hash_buckets : given_vocab ? given_cardinality[f] + 1 : int64_t{1} << 32;
+    written.sparse.push_back({parser->cat_names()[f], bound});
+  }
+  written.multi_hot.assign(nc, false);
+  const char* names[] = {"train", "valid", "test"};
+  const bool has_part[3] = {true, (by_ratio || by_order) && c.valid_fraction > 0, by_ratio || by_order};
+  std::unique_ptr<DatasetWriter> writers[3];
+  for (int p = 0; p < 3; ++p) {
+    if (has_part[p] && (p == kTrain || by_ratio)) {
+      writers[p] = std::make_unique<DatasetWriter>(c.out_dir + "/" + names[p] + ".cds", written);
+    }
+  }
   SplitStats pass_stats;  // every parsed row; empty counts over the counted rows
   int64_t counted_rows = 0;
   pass_stats.empty.assign(nc, 0);
-  // Rows to count are collected per block, then counted on all threads, one feature each.
-  std::vector<const ParsedRow*> to_count;
+  // A block's rows by part: labels, dense rows and a column of ids per feature.
+  std::vector<const ParsedRow*> block_rows;
+  std::vector<uint8_t> block_part;
+  std::vector<float> labels[3], dense[3];
+  std::vector<std::vector<Id>> columns[3];
+  for (auto& cols : columns) cols.resize(nc);
+  std::vector<std::span<const Id>> column_spans(nc);
+  bool too_many_values = false;
   read_files(
       c, parsers, c.train_files, pass_stats,
       [&](const ParsedRow& row) {
-        spill.write(row);
-        const bool count = !by_ratio || part_by_ratio(pass_stats.rows) == kTrain;
+        const Part p = by_ratio ? part_by_ratio(pass_stats.rows) : kTrain;
         ++pass_stats.rows;
-        if (!count) return;
-        ++counted_rows;
-        to_count.push_back(&row);
+        counted_rows += !by_ratio || p == kTrain;
+        block_rows.push_back(&row);
+        block_part.push_back(static_cast<uint8_t>(p));
+        labels[p].push_back(row.label);
+        dense[p].insert(dense[p].end(), row.dense.begin(), row.dense.end());
       },
       [&] {
+        // Ids on all threads, one feature each (a feature's map and columns are its own).
 #pragma omp parallel for num_threads(std::max(1, c.threads)) schedule(dynamic, 1)
         for (size_t f = 0; f < nc; ++f) {
           int64_t empty = 0;
-          for (const ParsedRow* row : to_count) {
-            if (row->cats[f] == 0) {
-              ++empty;
-            } else if (!fixed_ids) {
-              ++counts[f][row->cats[f]];
+          for (auto& cols : columns) cols[f].clear();
+          for (size_t i = 0; i < block_rows.size(); ++i) {
+            const uint64_t key = block_rows[i]->cats[f];
+            const Part p = static_cast<Part>(block_part[i]);
+            const bool counted = !by_ratio || p == kTrain;
+            Id id = 0;
+            if (key == 0) {
+              empty += counted;
+            } else if (hashed) {
+              id = static_cast<Id>(1 + mix64(key) % static_cast<uint64_t>(c.hash_buckets - 1));
+            } else if (given_vocab) {
+              const Id* v = vocab[f].find(key);
+              id = v != nullptr ? *v : static_cast<Id>(given_cardinality[f]);
+            } else {
+              Id& slot = provisional[f][key];
+              if (slot == 0 && value_key[f].size() < (uint64_t{1} << 32) - 1) {
+                slot = static_cast<Id>(value_key[f].size());
+                value_key[f].push_back(key);
+                value_count[f].push_back(0);
+              }
+              too_many_values |= slot == 0;  // no exceptions inside the parallel loop
+              id = slot;
+              value_count[f][id] += counted;
             }
+            columns[p][f].push_back(id);
           }
           pass_stats.empty[f] += empty;
         }
-        to_count.clear();
+        CEMBED_CHECK(!too_many_values, "prepare: a feature has more than 2^32 - 2 distinct values");
+        for (int p = 0; p < 3; ++p) {
+          if (labels[p].empty()) continue;
+          for (size_t f = 0; f < nc; ++f) column_spans[f] = columns[p][f];
+          writers[p]->add_block(labels[p], dense[p], column_spans);
+          labels[p].clear();
+          dense[p].clear();
+        }
+        block_rows.clear();
+        block_part.clear();
       });
   CEMBED_CHECK(counted_rows > 0, "prepare: no training rows in {}", fmt::join(c.train_files, ", "));
 
-  // Vocabulary: values seen at least min_count times, most frequent first, at ids 1..
-  std::vector<FlatMap<Id>> vocab(nc);
+  // Vocabulary: values seen at least min_count times, most frequent first, at ids 1..;
+  // remap[f] takes feature f's ids as written to their final ids.
+  std::vector<std::vector<Id>> remap(hashed ? 0 : nc);
   nlohmann::json feature_stats = nlohmann::json::array();
   DatasetSchema schema;
   schema.dense_names = parser->dense_names();
-  std::vector<int64_t> given_cardinality;
-  if (!c.vocabulary_path.empty()) load_vocabulary(c.vocabulary_path, parser->cat_names(), vocab, given_cardinality);
   for (size_t f = 0; f < nc; ++f) {
     const std::string& name = parser->cat_names()[f];
     const double empty_rate = static_cast<double>(pass_stats.empty[f]) / static_cast<double>(counted_rows);
     schema.multi_hot.push_back(false);
-    if (fixed_ids) {
-      const int64_t card = c.hash_buckets > 0 ? c.hash_buckets : given_cardinality[f];
+    if (hashed || given_vocab) {
+      const int64_t card = hashed ? c.hash_buckets : given_cardinality[f];
+      if (given_vocab) {  // ids as they are; one past the cardinality (unknown values) to 0
+        remap[f].resize(card + 1);
+        std::iota(remap[f].begin(), remap[f].end(), Id{0});
+        remap[f][card] = 0;
+      }
       schema.sparse.push_back({name, card});
       feature_stats.push_back({{"name", name},
-                               {"ids", c.hash_buckets > 0 ? "hashed" : "vocabulary file"},
-                               {"vocabulary", c.hash_buckets > 0 ? 0 : static_cast<int64_t>(vocab[f].size())},
+                               {"ids", hashed ? "hashed" : "vocabulary file"},
+                               {"vocabulary", hashed ? 0 : static_cast<int64_t>(vocab[f].size())},
                                {"cardinality", card},
                                {"empty_rate", empty_rate}});
       continue;
     }
-    std::vector<std::pair<int64_t, uint64_t>> kept;
-    std::vector<int64_t> histogram;  // values by floor(log2(count))
-    counts[f].for_each([&](uint64_t key, int64_t n) {
+    std::vector<std::pair<int64_t, uint64_t>> kept;  // (count, provisional id)
+    std::vector<int64_t> histogram;                  // values by floor(log2(count))
+    int64_t distinct = 0;
+    for (size_t v = 1; v < value_count[f].size(); ++v) {
+      const int64_t n = value_count[f][v];
+      if (n == 0) continue;  // seen in rows that were not counted only
+      ++distinct;
       const auto bucket = static_cast<size_t>(std::log2(static_cast<double>(n)));
       if (histogram.size() <= bucket) histogram.resize(bucket + 1);
       ++histogram[bucket];
-      if (n >= c.min_count) kept.emplace_back(n, key);
+      if (n >= c.min_count) kept.emplace_back(n, v);
+    }
+    const auto& keys = value_key[f];
+    std::sort(kept.begin(), kept.end(), [&](const auto& a, const auto& b) {
+      return a.first != b.first ? a.first > b.first : keys[a.second] < keys[b.second];
     });
-    std::sort(kept.begin(), kept.end(), [](const auto& a, const auto& b) { return a.first != b.first ? a.first > b.first : a.second < b.second; });
-    CEMBED_CHECK(kept.size() < (uint64_t{1} << 32) - 1, "prepare: feature '{}' has too many values", name);
-    for (size_t i = 0; i < kept.size(); ++i) vocab[f][kept[i].second] = static_cast<Id>(i + 1);
+    remap[f].assign(keys.size(), 0);
+    for (size_t i = 0; i < kept.size(); ++i) {
+      remap[f][kept[i].second] = static_cast<Id>(i + 1);
+      vocab[f][keys[kept[i].second]] = static_cast<Id>(i + 1);
+    }
     schema.sparse.push_back({name, static_cast<int64_t>(kept.size()) + 1});
     feature_stats.push_back({{"name", name},
-                             {"distinct_values", counts[f].size()},
+                             {"distinct_values", distinct},
                              {"vocabulary", kept.size()},
                              {"cardinality", kept.size() + 1},
                              {"empty_rate", empty_rate},
                              {"count_histogram_log2", histogram}});
-    counts[f] = {};
+    provisional[f] = {};
+    value_key[f] = {};
+    value_count[f] = {};
   }
-  if (c.hash_buckets == 0) save_vocabulary(c.out_dir + "/vocabulary.bin", parser->cat_names(), vocab, schema);
+  if (!hashed) save_vocabulary(c.out_dir + "/vocabulary.bin", parser->cat_names(), vocab, schema);
 
   nlohmann::json stats;
   stats["format"] = c.format == TextFormat::Criteo ? "criteo" : c.format == TextFormat::Avazu ? "avazu" : "libfm";
   stats["min_count"] = c.min_count;
   stats["split"] = {{"by", c.split}, {"valid_fraction", c.valid_fraction}, {"test_fraction", c.test_fraction}, {"seed", c.seed}};
   stats["features"] = feature_stats;
+  auto split_json = [&](const SplitStats& st, const std::vector<std::string>& files) {
+    return nlohmann::json{{"rows", st.rows},
+                          {"ctr", st.rows ? st.clicks / static_cast<double>(st.rows) : 0.0},
+                          {"bad_lines", st.bad_lines},
+                          {"bad_line_examples", st.bad_examples},
+                          {"oov_ids", st.oov},
+                          {"files", files}};
+  };
+
+  // The parts of the training files, final ids applied as they are written.
+  const int64_t n = pass_stats.rows;
+  const auto test_from = n - static_cast<int64_t>(std::llround(static_cast<double>(n) * c.test_fraction));
+  const auto valid_from = test_from - static_cast<int64_t>(std::llround(static_cast<double>(n) * c.valid_fraction));
+  for (int p = 0; p < 3; ++p) {
+    if (!has_part[p]) continue;
+    DatasetWriter& w = by_order ? *writers[kTrain] : *writers[p];
+    const int64_t begin = by_order ? (p == kTrain ? 0 : p == kValid ? valid_from : test_from) : 0;
+    const int64_t end = by_order ? (p == kTrain ? valid_from : p == kValid ? test_from : n) : w.rows();
+    SplitStats st;
+    if (p == kTrain) {
+      st.bad_lines = pass_stats.bad_lines;
+      st.bad_examples = pass_stats.bad_examples;
+    }
+    // Rows, clicks and OOV ids of the part first: they go into its file's metadata.
+    const DatasetWriter::Written seen = w.measure(remap, begin, end);
+    st.rows = seen.rows;
+    st.clicks = seen.label_sum;
+    st.oov = seen.unmapped;
+    w.set_metadata({{"source", stats["format"]}, {"split", names[p]}, {"stats", split_json(st, c.train_files)}});
+    w.finish_remapped(c.out_dir + "/" + names[p] + ".cds", schema, remap, begin, end);
+    stats[names[p]] = split_json(st, c.train_files);
+  }
+  writers[kTrain].reset();
+  writers[kValid].reset();
+  writers[kTest].reset();
+  // Ids of values in the separate valid/test files: through the vocabulary or hashed.
   std::vector<Id> ids(nc);
   std::vector<std::span<const Id>> bags(nc);
   for (size_t f = 0; f < nc; ++f) bags[f] = {&ids[f], 1};
-  // Id of feature f's value `key`: hashed, or through the vocabulary (counting misses in oov).
   auto map_id = [&](size_t f, uint64_t key, int64_t& oov) -> Id {
     if (key == 0) return 0;
-    if (c.hash_buckets > 0) return static_cast<Id>(1 + mix64(key) % static_cast<uint64_t>(c.hash_buckets - 1));
+    if (hashed) return static_cast<Id>(1 + mix64(key) % static_cast<uint64_t>(c.hash_buckets - 1));
     const Id* id = vocab[f].find(key);
     oov += id == nullptr;
     return id == nullptr ? 0 : *id;
   };
-  // Writes a row whose ids are in `row_bags` to `w`, counting it in `st`.
-  auto append = [&](DatasetWriter& w, const ParsedRow& row, std::span<const std::span<const Id>> row_bags,
-                    SplitStats& st) {
-    ++st.rows;
-    st.clicks += row.label;
-    w.add_row(row.label, row.dense, row_bags);
-  };
-  // Maps a row's values and writes it to `w`, counting it in `st`.
-  auto write_row = [&](DatasetWriter& w, const ParsedRow& row, SplitStats& st) {
-    for (size_t f = 0; f < nc; ++f) ids[f] = map_id(f, row.cats[f], st.oov[f]);
-    append(w, row, bags, st);
-  };
-  auto finish_split = [&](const std::string& name, DatasetWriter& w, SplitStats& st, const std::vector<std::string>& files) {
-    nlohmann::json s = {{"rows", st.rows},
-                        {"ctr", st.rows ? st.clicks / static_cast<double>(st.rows) : 0.0},
-                        {"bad_lines", st.bad_lines},
-                        {"bad_line_examples", st.bad_examples},
-                        {"oov_ids", st.oov},
-                        {"files", files}};
-    w.set_metadata({{"source", stats["format"]}, {"split", name}, {"stats", s}});
-    w.finish();
-    stats[name] = s;
-  };
-
-  {
-    // The spilled rows: all to train, or to their part of the split.
-    const char* names[] = {"train", "valid", "test"};
-    std::unique_ptr<DatasetWriter> writers[3];
-    SplitStats part_stats[3];
-    for (int p = 0; p < 3; ++p) {
-      if (p == kTrain || (p == kValid && c.valid_fraction > 0) || (p == kTest && (by_ratio || by_order))) {
-        writers[p] = std::make_unique<DatasetWriter>(c.out_dir + "/" + names[p] + ".cds", schema);
-      }
-      part_stats[p].oov.assign(nc, 0);
-    }
-    part_stats[kTrain].bad_lines = pass_stats.bad_lines;
-    part_stats[kTrain].bad_examples = pass_stats.bad_examples;
-    const int64_t n = pass_stats.rows;
-    const auto test_from = n - static_cast<int64_t>(std::llround(static_cast<double>(n) * c.test_fraction));
-    const auto valid_from = test_from - static_cast<int64_t>(std::llround(static_cast<double>(n) * c.valid_fraction));
-    spill.rewind();
-    // Blocks of spilled rows: ids mapped on all threads (one feature each), rows written
-    // in order.
-    constexpr size_t kRemapBlock = 1 << 14;
-    std::vector<ParsedRow> block(kRemapBlock);
-    for (auto& row : block) {
-      row.dense.resize(nd);
-      row.cats.resize(nc);
-    }
-    std::vector<Id> block_ids(kRemapBlock * nc);
-    std::vector<Part> parts(kRemapBlock);
-    std::vector<std::span<const Id>> row_bags(nc);
-    for (int64_t r = 0;;) {
-      size_t n = 0;
-      while (n < kRemapBlock && spill.read(block[n])) {
-        parts[n] = by_ratio ? part_by_ratio(r) : by_order ? (r >= test_from ? kTest : r >= valid_from ? kValid : kTrain) : kTrain;
-        ++n;
-        ++r;
-      }
-      if (n == 0) break;
-#pragma omp parallel for num_threads(std::max(1, c.threads)) schedule(dynamic, 1)
-      for (size_t f = 0; f < nc; ++f) {
-        for (size_t i = 0; i < n; ++i) block_ids[i * nc + f] = map_id(f, block[i].cats[f], part_stats[parts[i]].oov[f]);
-      }
-      for (size_t i = 0; i < n; ++i) {
-        for (size_t f = 0; f < nc; ++f) row_bags[f] = {&block_ids[i * nc + f], 1};
-        append(*writers[parts[i]], block[i], row_bags, part_stats[parts[i]]);
-      }
-    }
-    for (int p = 0; p < 3; ++p) {
-      if (writers[p]) finish_split(names[p], *writers[p], part_stats[p], c.train_files);
-    }
-  }
   for (const auto& [name, files] : {std::pair{std::string("valid"), c.valid_files}, std::pair{std::string("test"), c.test_files}}) {
     if (files.empty()) continue;
     DatasetWriter w(c.out_dir + "/" + name + ".cds", schema);
     SplitStats st;
     st.oov.assign(nc, 0);
-    read_files(c, parsers, files, st, [&](const ParsedRow& row) { write_row(w, row, st); }, [] {});
-    finish_split(name, w, st, files);
+    read_files(
+        c, parsers, files, st,
+        [&](const ParsedRow& row) {
+          for (size_t f = 0; f < nc; ++f) ids[f] = map_id(f, row.cats[f], st.oov[f]);
+          ++st.rows;
+          st.clicks += row.label;
+          w.add_row(row.label, row.dense, bags);
+        },
+        [] {});
+    const nlohmann::json s = split_json(st, files);
+    w.set_metadata({{"source", stats["format"]}, {"split", name}, {"stats", s}});
+    w.finish();
+    stats[name] = s;
   }
   write_file_atomically(c.out_dir + "/prepare.json", stats.dump(2) + "\n");
   return stats;

@@ -118,5 +118,134 @@ TEST(Dataset, WriterRejectsOutOfRangeIds) {
   EXPECT_THROW(w.add_row(std::numeric_limits<float>::infinity(), dense, ok_bags), Error);
 }
 
+
+DatasetSchema one_hot_schema(int64_t card_a, int64_t card_b) {
+  DatasetSchema s;
+  s.dense_names = {"d0"};
+  s.sparse = {{"a", card_a}, {"b", card_b}};
+  s.multi_hot = {false, false};
+  return s;
+}
+
+std::vector<char> file_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+// Blocks write the same file as rows one at a time.
+TEST(DatasetWriter, BlocksEqualRows) {
+  const auto schema = one_hot_schema(50, 7);
+  const std::string by_row = temp_path("rows.cds"), by_block = temp_path("blocks.cds");
+  std::vector<float> labels, dense;
+  std::vector<Id> a, b;
+  for (int r = 0; r < 37; ++r) {
+    labels.push_back(static_cast<float>(r % 3 == 0));
+    dense.push_back(0.5f * static_cast<float>(r));
+    a.push_back(static_cast<Id>(r * 13 % 50));
+    b.push_back(static_cast<Id>(r % 7));
+  }
+  {
+    DatasetWriter w(by_row, schema);
+    for (int r = 0; r < 37; ++r) {
+      const std::span<const Id> bags[2] = {{&a[r], 1}, {&b[r], 1}};
+      w.add_row(labels[r], {&dense[r], 1}, bags);
+    }
+    w.finish();
+  }
+  {
+    DatasetWriter w(by_block, schema);
+    for (int start : {0, 10, 11, 30}) {
+      const int end = start == 30 ? 37 : start == 0 ? 10 : start == 10 ? 11 : 30;
+      const std::span<const Id> cols[2] = {{a.data() + start, static_cast<size_t>(end - start)},
+                                           {b.data() + start, static_cast<size_t>(end - start)}};
+      w.add_block({labels.data() + start, static_cast<size_t>(end - start)},
+                  {dense.data() + start, static_cast<size_t>(end - start)}, cols);
+    }
+    w.finish();
+  }
+  EXPECT_EQ(file_bytes(by_row), file_bytes(by_block));
+  // A bad id or a NaN in a block is refused, naming the row.
+  DatasetWriter w(temp_path("bad_block.cds"), schema);
+  const std::vector<Id> bad = {1, 50};
+  const std::vector<float> two = {0, 1}, nan = {0, std::numeric_limits<float>::quiet_NaN()};
+  const std::span<const Id> bad_cols[2] = {bad, {b.data(), 2}};
+  const std::span<const Id> ok_cols[2] = {{a.data(), 2}, {b.data(), 2}};
+  try {
+    w.add_block(two, two, bad_cols);
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("id 50 beyond cardinality 50 in row 1"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(w.add_block(two, nan, ok_cols), Error);
+}
+
+// Provisional ids written once, then ranges of rows with ids remapped: every id, label and
+// dense value where it belongs, the non-zero ids mapped to 0 counted, and measure() telling
+// the same before writing.
+TEST(DatasetWriter, RangesWithRemappedIds) {
+  const int rows = 25;
+  DatasetWriter w(temp_path("staged.cds"), one_hot_schema(int64_t{1} << 32, int64_t{1} << 32));
+  std::vector<float> labels, dense;
+  std::vector<Id> a, b;
+  for (int r = 0; r < rows; ++r) {
+    labels.push_back(static_cast<float>(r % 2));
+    dense.push_back(static_cast<float>(r));
+    a.push_back(static_cast<Id>(r % 6));      // provisional ids 0..5
+    b.push_back(static_cast<Id>(r % 4 + 1));  // 1..4
+  }
+  const std::span<const Id> cols[2] = {a, b};
+  w.add_block(labels, dense, cols);
+  const std::vector<std::vector<Id>> remap = {{0, 3, 0, 1, 2, 0}, {0, 1, 1, 0, 2}};  // a: 2 and 5 unmapped; b: 3
+  const auto final_schema = one_hot_schema(4, 3);
+  const std::pair<int, int> ranges[] = {{0, 15}, {15, 25}, {25, 25}};
+  for (const auto& [begin, end] : ranges) {
+    const std::string path = temp_path("range_" + std::to_string(begin) + ".cds");
+    const auto seen = w.measure(remap, begin, end);
+    const auto out = w.finish_remapped(path, final_schema, remap, begin, end);
+    EXPECT_EQ(seen.rows, out.rows);
+    EXPECT_EQ(seen.label_sum, out.label_sum);
+    EXPECT_EQ(seen.unmapped, out.unmapped);
+    const Dataset d = Dataset::open(path);
+    ASSERT_EQ(d.rows(), end - begin);
+    EXPECT_EQ(d.schema().sparse[0].cardinality, 4);
+    std::vector<int64_t> unmapped(2, 0);
+    double label_sum = 0;
+    for (int r = begin; r < end; ++r) {
+      EXPECT_EQ(d.label(r - begin), labels[r]);
+      EXPECT_EQ(d.dense_row(r - begin)[0], dense[r]);
+      EXPECT_EQ(d.bag(0, r - begin)[0], remap[0][a[r]]);
+      EXPECT_EQ(d.bag(1, r - begin)[0], remap[1][b[r]]);
+      unmapped[0] += a[r] != 0 && remap[0][a[r]] == 0;
+      unmapped[1] += b[r] != 0 && remap[1][b[r]] == 0;
+      label_sum += labels[r];
+    }
+    EXPECT_EQ(out.unmapped, unmapped);
+    EXPECT_EQ(out.label_sum, label_sum);
+  }
+  // Rows cannot be added once a range is written; a remap table too short, or mapping
+  // beyond the final cardinality, is refused.
+  EXPECT_THROW(w.add_block(labels, dense, cols), Error);
+  const std::vector<std::vector<Id>> short_table = {{0, 1}, {0, 1, 1, 0, 2}};
+  EXPECT_THROW(w.finish_remapped(temp_path("short.cds"), final_schema, short_table, 0, rows), Error);
+  EXPECT_THROW(w.measure(short_table, 0, rows), Error);
+  const std::vector<std::vector<Id>> beyond = {{0, 4, 0, 1, 2, 0}, {0, 1, 1, 0, 2}};
+  EXPECT_THROW(w.finish_remapped(temp_path("beyond.cds"), final_schema, beyond, 0, rows), Error);
+  EXPECT_THROW(w.finish_remapped(temp_path("outside.cds"), final_schema, remap, 20, 26), Error);
+  EXPECT_FALSE(fs::exists(temp_path("short.cds")));
+}
+
+// Ranges need one-hot features: a multi-hot feature's ids are not one per row.
+TEST(DatasetWriter, RangesOfMultiHotRowsAreRefused) {
+  DatasetWriter w(temp_path("multi_range.cds"), small_schema());
+  const float dense[2] = {0, 0};
+  const Id one = 1;
+  const std::span<const Id> bags[2] = {{&one, 1}, {&one, 1}};
+  w.add_row(0, dense, bags);
+  w.add_row(1, dense, bags);
+  EXPECT_THROW(w.finish_remapped(temp_path("mr.cds"), small_schema(), {}, 0, 1), Error);
+  w.finish_remapped(temp_path("mr_all.cds"), small_schema(), {}, 0, 2);
+  EXPECT_EQ(Dataset::open(temp_path("mr_all.cds")).rows(), 2);
+}
+
 }  // namespace
 }  // namespace cembed

@@ -156,8 +156,12 @@ TEST(Lma, SharedSlotsFollowJaccardToTheK) {
         // standard deviation at most 0.5 / sqrt(6400 / 3) = 0.011; tolerance 0.045 (4 sd)
         // also covers densification's extra variance for the 300-element sets.
         EXPECT_NEAR(got, want, 0.045) << spec << " J=" << j;
-        if (j == 1.0) EXPECT_EQ(got, 1.0) << spec;
-        if (j == 0.0) EXPECT_LT(got, 0.002) << spec;
+        if (j == 1.0) {
+          EXPECT_EQ(got, 1.0) << spec;
+        }
+        if (j == 0.0) {
+          EXPECT_LT(got, 0.002) << spec;
+        }
       }
     }
   }
