@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cmath>
 #include <cstring>
@@ -75,14 +76,18 @@ struct SplitStats {
   nlohmann::json bad_examples = nlohmann::json::array();
 };
 
-// Parses every line of `files`, calling sink(row) for each good one, in file order, and
-// block_done() after each block of lines (the rows given to sink stay valid until then).
-// Lines are read in blocks; each block is parsed on all threads (one parser each), then
-// errors and rows are handled in line order, so results do not depend on the thread count.
-template <typename Sink, typename BlockDone>
+constexpr size_t kLineBlock = 1 << 14;  // lines read, then parsed on all threads, at a time
+
+// Parses every line of `files`, calling sink(row, i) for each good one, in file order (i:
+// its line's place in the block), and block_done() after each block of lines (the rows
+// given to sink stay valid until then). Lines are read in blocks; each block is parsed on
+// all threads (one parser each; parsed(row, i) runs there for each good row), then errors
+// and rows are handled in line order, so results do not depend on the thread count.
+template <typename Sink, typename BlockDone, typename Parsed>
 void read_files(const PrepareConfig& c, std::vector<std::unique_ptr<RowParser>>& parsers,
-                const std::vector<std::string>& files, SplitStats& st, Sink sink, BlockDone block_done) {
-  constexpr size_t kBlock = 1 << 14;
+                const std::vector<std::string>& files, SplitStats& st, Sink sink, BlockDone block_done,
+                Parsed parsed) {
+  constexpr size_t kBlock = kLineBlock;
   const int threads = static_cast<int>(parsers.size());
   std::string text;
   std::vector<size_t> starts;
@@ -133,6 +138,7 @@ void read_files(const PrepareConfig& c, std::vector<std::unique_ptr<RowParser>>&
         const std::string_view l(text.data() + starts[i], starts[i + 1] - starts[i]);
         try {
           status[i] = parser.parse(l, numbers[i], rows[i]) ? 0 : 1;
+          if (status[i] == 0) parsed(rows[i], static_cast<size_t>(i));
         } catch (const FieldError& e) {
           status[i] = 2;
           errors[i] = e;
@@ -140,7 +146,7 @@ void read_files(const PrepareConfig& c, std::vector<std::unique_ptr<RowParser>>&
       }
       for (int64_t i = 0; i < n; ++i) {
         if (status[i] == 0) {
-          sink(rows[i]);
+          sink(rows[i], static_cast<size_t>(i));
         } else if (status[i] == 2) {
           const auto& e = errors[i];
           const std::string where = e.field > 0 ? fmt::format("field {} ({})", e.field, e.name) : std::string("line");
@@ -203,9 +209,12 @@ nlohmann::json prepare_dataset(const PrepareConfig& c) {
   std::vector<FlatMap<Id>> vocab(nc);
   std::vector<int64_t> given_cardinality;
   if (given_vocab) load_vocabulary(c.vocabulary_path, parser->cat_names(), vocab, given_cardinality);
-  std::vector<FlatMap<Id>> provisional(nc);
-  std::vector<std::vector<uint64_t>> value_key(nc, std::vector<uint64_t>(1, 0));  // per provisional id
-  std::vector<std::vector<int64_t>> value_count(nc, std::vector<int64_t>(1, 0));  // over counted rows
+  struct Seen {
+    Id id = 0;          // provisional
+    int64_t count = 0;  // over the counted rows
+  };
+  std::vector<FlatMap<Seen>> provisional(nc);  // per feature, by value
+  std::vector<Id> next_id(nc, 1);
   DatasetSchema written;  // the ids as written: provisional ones bounded by 2^32 - 1
   written.dense_names = parser->dense_names();
   for (size_t f = 0; f < nc; ++f) {
@@ -224,21 +233,23 @@ nlohmann::json prepare_dataset(const PrepareConfig& c) {
   SplitStats pass_stats;  // every parsed row; empty counts over the counted rows
   int64_t counted_rows = 0;
   pass_stats.empty.assign(nc, 0);
-  // A block's rows by part: labels, dense rows and a column of ids per feature.
-  std::vector<const ParsedRow*> block_rows;
+  // A block's values column-major (keys[f * kLineBlock + line], filled while parsing), its
+  // good rows' lines and parts; by part: labels, dense rows and a column of ids per feature.
+  std::vector<uint64_t> keys(nc * kLineBlock);
+  std::vector<uint32_t> block_line;
   std::vector<uint8_t> block_part;
   std::vector<float> labels[3], dense[3];
   std::vector<std::vector<Id>> columns[3];
   for (auto& cols : columns) cols.resize(nc);
   std::vector<std::span<const Id>> column_spans(nc);
-  bool too_many_values = false;
+  std::atomic<bool> too_many_values = false;
   read_files(
       c, parsers, c.train_files, pass_stats,
-      [&](const ParsedRow& row) {
+      [&](const ParsedRow& row, size_t line) {
         const Part p = by_ratio ? part_by_ratio(pass_stats.rows) : kTrain;
         ++pass_stats.rows;
         counted_rows += !by_ratio || p == kTrain;
-        block_rows.push_back(&row);
+        block_line.push_back(static_cast<uint32_t>(line));
         block_part.push_back(static_cast<uint8_t>(p));
         labels[p].push_back(row.label);
         dense[p].insert(dense[p].end(), row.dense.begin(), row.dense.end());
@@ -248,9 +259,22 @@ nlohmann::json prepare_dataset(const PrepareConfig& c) {
 #pragma omp parallel for num_threads(std::max(1, c.threads)) schedule(dynamic, 1)
         for (size_t f = 0; f < nc; ++f) {
           int64_t empty = 0;
+          bool full = false;
           for (auto& cols : columns) cols[f].clear();
-          for (size_t i = 0; i < block_rows.size(); ++i) {
-            const uint64_t key = block_rows[i]->cats[f];
+          const uint64_t* feature_keys = keys.data() + f * kLineBlock;
+          auto& map = provisional[f];
+          constexpr size_t kAhead = 8;  // map slots are read at random: prefetch
+          const size_t rows = block_line.size();
+          for (size_t i = 0; i < rows; ++i) {
+            if (i + kAhead < rows && !hashed) {
+              const uint64_t next = feature_keys[block_line[i + kAhead]];
+              if (given_vocab) {
+                vocab[f].prefetch(next);
+              } else {
+                map.prefetch(next);
+              }
+            }
+            const uint64_t key = feature_keys[block_line[i]];
             const Part p = static_cast<Part>(block_part[i]);
             const bool counted = !by_ratio || p == kTrain;
             Id id = 0;
@@ -262,19 +286,16 @@ nlohmann::json prepare_dataset(const PrepareConfig& c) {
               const Id* v = vocab[f].find(key);
               id = v != nullptr ? *v : static_cast<Id>(given_cardinality[f]);
             } else {
-              Id& slot = provisional[f][key];
-              if (slot == 0 && value_key[f].size() < (uint64_t{1} << 32) - 1) {
-                slot = static_cast<Id>(value_key[f].size());
-                value_key[f].push_back(key);
-                value_count[f].push_back(0);
-              }
-              too_many_values |= slot == 0;  // no exceptions inside the parallel loop
-              id = slot;
-              value_count[f][id] += counted;
+              Seen& seen = map[key];
+              if (seen.id == 0 && next_id[f] != 0) seen.id = next_id[f]++;  // next_id wraps to 0 after 2^32 - 1
+              full |= seen.id == 0;  // no exceptions inside the parallel loop
+              id = seen.id;
+              seen.count += counted;
             }
             columns[p][f].push_back(id);
           }
           pass_stats.empty[f] += empty;
+          if (full) too_many_values = true;
         }
         CEMBED_CHECK(!too_many_values, "prepare: a feature has more than 2^32 - 2 distinct values");
         for (int p = 0; p < 3; ++p) {
@@ -284,8 +305,11 @@ nlohmann::json prepare_dataset(const PrepareConfig& c) {
           labels[p].clear();
           dense[p].clear();
         }
-        block_rows.clear();
+        block_line.clear();
         block_part.clear();
+      },
+      [&](const ParsedRow& row, size_t line) {
+        for (size_t f = 0; f < nc; ++f) keys[f * kLineBlock + line] = row.cats[f];
       });
   CEMBED_CHECK(counted_rows > 0, "prepare: no training rows in {}", fmt::join(c.train_files, ", "));
 
@@ -314,26 +338,28 @@ nlohmann::json prepare_dataset(const PrepareConfig& c) {
                                {"empty_rate", empty_rate}});
       continue;
     }
-    std::vector<std::pair<int64_t, uint64_t>> kept;  // (count, provisional id)
-    std::vector<int64_t> histogram;                  // values by floor(log2(count))
+    struct Kept {
+      int64_t count;
+      uint64_t key;
+      Id provisional;
+    };
+    std::vector<Kept> kept;
+    std::vector<int64_t> histogram;  // values by floor(log2(count))
     int64_t distinct = 0;
-    for (size_t v = 1; v < value_count[f].size(); ++v) {
-      const int64_t n = value_count[f][v];
-      if (n == 0) continue;  // seen in rows that were not counted only
+    provisional[f].for_each([&](uint64_t key, const Seen& seen) {
+      if (seen.count == 0) return;  // seen only in rows that were not counted
       ++distinct;
-      const auto bucket = static_cast<size_t>(std::log2(static_cast<double>(n)));
+      const auto bucket = static_cast<size_t>(std::log2(static_cast<double>(seen.count)));
       if (histogram.size() <= bucket) histogram.resize(bucket + 1);
       ++histogram[bucket];
-      if (n >= c.min_count) kept.emplace_back(n, v);
-    }
-    const auto& keys = value_key[f];
-    std::sort(kept.begin(), kept.end(), [&](const auto& a, const auto& b) {
-      return a.first != b.first ? a.first > b.first : keys[a.second] < keys[b.second];
+      if (seen.count >= c.min_count) kept.push_back({seen.count, key, seen.id});
     });
-    remap[f].assign(keys.size(), 0);
+    std::sort(kept.begin(), kept.end(),
+              [](const Kept& a, const Kept& b) { return a.count != b.count ? a.count > b.count : a.key < b.key; });
+    remap[f].assign(next_id[f] == 0 ? size_t{1} << 32 : next_id[f], 0);  // every provisional id
     for (size_t i = 0; i < kept.size(); ++i) {
-      remap[f][kept[i].second] = static_cast<Id>(i + 1);
-      vocab[f][keys[kept[i].second]] = static_cast<Id>(i + 1);
+      remap[f][kept[i].provisional] = static_cast<Id>(i + 1);
+      vocab[f][kept[i].key] = static_cast<Id>(i + 1);
     }
     schema.sparse.push_back({name, static_cast<int64_t>(kept.size()) + 1});
     feature_stats.push_back({{"name", name},
@@ -343,8 +369,6 @@ nlohmann::json prepare_dataset(const PrepareConfig& c) {
                              {"empty_rate", empty_rate},
                              {"count_histogram_log2", histogram}});
     provisional[f] = {};
-    value_key[f] = {};
-    value_count[f] = {};
   }
   if (!hashed) save_vocabulary(c.out_dir + "/vocabulary.bin", parser->cat_names(), vocab, schema);
 
@@ -406,13 +430,13 @@ nlohmann::json prepare_dataset(const PrepareConfig& c) {
     st.oov.assign(nc, 0);
     read_files(
         c, parsers, files, st,
-        [&](const ParsedRow& row) {
+        [&](const ParsedRow& row, size_t) {
           for (size_t f = 0; f < nc; ++f) ids[f] = map_id(f, row.cats[f], st.oov[f]);
           ++st.rows;
           st.clicks += row.label;
           w.add_row(row.label, row.dense, bags);
         },
-        [] {});
+        [] {}, [](const ParsedRow&, size_t) {});
     const nlohmann::json s = split_json(st, files);
     w.set_metadata({{"source", stats["format"]}, {"split", name}, {"stats", s}});
     w.finish();
