@@ -95,6 +95,8 @@ class DatasetWriter {
   void add_block(std::span<const float> labels, std::span<const float> dense,
                  std::span<const std::span<const Id>> columns);
   void set_metadata(nlohmann::json metadata) { metadata_ = std::move(metadata); }
+  // Threads that copy (and remap) the columns when a file is finished.
+  void set_threads(int threads) { threads_ = threads < 1 ? 1 : threads; }
   int64_t rows() const { return rows_; }
   void finish();
 
@@ -122,6 +124,7 @@ class DatasetWriter {
   std::vector<std::unique_ptr<Spill>> spills_;  // labels, dense, then offsets+ids per feature
   std::vector<uint64_t> nnz_;
   bool finished_ = false, closed_ = false;  // finished: no more rows; closed: no more files
+  int threads_ = 1;
 };
 
 // A batch gathered from a dataset: per feature the bags in CSR form.

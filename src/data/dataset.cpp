@@ -311,12 +311,10 @@ void DatasetWriter::finish() {
 
 namespace {
 
-// Reads bytes [from, from + n) of a spill file in pieces of buf.size(), calling
-// piece(data, bytes) for each; false on a read error.
+// Reads bytes [from, from + n) of a file in pieces of buf.size(), calling piece(data,
+// bytes) for each; false on a read error.
 template <typename Piece>
-bool read_range(FILE* file, uint64_t from, uint64_t n, std::vector<char>& buf, Piece piece) {
-  std::fflush(file);
-  const int fd = ::fileno(file);
+bool read_range(int fd, uint64_t from, uint64_t n, std::vector<char>& buf, Piece piece) {
   while (n > 0) {
     const auto want = static_cast<size_t>(std::min<uint64_t>(n, buf.size()));
     const ssize_t got = ::pread(fd, buf.data(), want, static_cast<off_t>(from));
@@ -356,25 +354,44 @@ DatasetWriter::Written DatasetWriter::measure(std::span<const std::vector<Id>> r
                                               int64_t end) const {
   CEMBED_CHECK(!closed_, "dataset writer: measure() after finish()");
   CEMBED_CHECK(0 <= begin && begin <= end && end <= rows_, "dataset writer: rows [{}, {}) of {}", begin, end, rows_);
-  Written w;
-  w.rows = end - begin;
-  w.unmapped.assign(schema_.num_sparse(), 0);
-  std::vector<char> buf(1 << 22);
-  const auto first = static_cast<uint64_t>(begin), count = static_cast<uint64_t>(end - begin);
-  bool ok = read_range(spills_[0]->file, first * sizeof(float), count * sizeof(float), buf,
-                       [&](char* d, size_t n) { w.label_sum += sum_floats(d, n); });
-  for (int f = 0; f < schema_.num_sparse() && !remap.empty(); ++f) {
+  CEMBED_CHECK(remap.empty() || static_cast<int>(remap.size()) == schema_.num_sparse(),
+               "dataset writer: {} remap tables for {} features", remap.size(), schema_.num_sparse());
+  const int ns = schema_.num_sparse();
+  for (int f = 0; f < ns; ++f) {
     CEMBED_CHECK(!schema_.multi_hot[f] || (begin == 0 && end == rows_),
                  "dataset writer: a range of rows needs one-hot features, '{}' is not", schema_.sparse[f].name);
-    const uint64_t from = schema_.multi_hot[f] ? 0 : first * sizeof(Id);
-    const uint64_t bytes = (schema_.multi_hot[f] ? nnz_[f] : count) * sizeof(Id);
-    ok = ok && read_range(spills_[3 + 2 * f]->file, from, bytes, buf, [&](char* d, size_t n) {
-           const int64_t missing = remap_ids(d, n, remap[f]);
-           CEMBED_CHECK(missing >= 0, "dataset writer: an id of '{}' has no remap entry", schema_.sparse[f].name);
-           w.unmapped[f] += missing;
-         });
   }
-  CEMBED_CHECK(ok, "cannot read a temporary file of {}: {}", path_, std::strerror(errno));
+  for (const auto& spill : spills_) std::fflush(spill->file);
+  Written w;
+  w.rows = end - begin;
+  w.unmapped.assign(ns, 0);
+  const auto first = static_cast<uint64_t>(begin), count = static_cast<uint64_t>(end - begin);
+  // Task 0 sums the labels, task 1 + f counts feature f's unmapped ids.
+  const int tasks = 1 + (remap.empty() ? 0 : ns);
+  std::vector<int> failed(tasks, 0);  // 1: read error, 2: id beyond its remap table
+#pragma omp parallel for num_threads(threads_) schedule(dynamic, 1)
+  for (int t = 0; t < tasks; ++t) {
+    std::vector<char> buf(1 << 22);
+    bool ok = true;
+    if (t == 0) {
+      ok = read_range(::fileno(spills_[0]->file), first * sizeof(float), count * sizeof(float), buf,
+                      [&](char* d, size_t n) { w.label_sum += sum_floats(d, n); });
+    } else {
+      const int f = t - 1;
+      const uint64_t from = schema_.multi_hot[f] ? 0 : first * sizeof(Id);
+      const uint64_t bytes = (schema_.multi_hot[f] ? nnz_[f] : count) * sizeof(Id);
+      ok = read_range(::fileno(spills_[3 + 2 * f]->file), from, bytes, buf, [&](char* d, size_t n) {
+        const int64_t missing = remap_ids(d, n, remap[f]);
+        if (missing < 0) failed[t] = 2;
+        w.unmapped[f] += std::max<int64_t>(missing, 0);
+      });
+    }
+    if (!ok) failed[t] = 1;
+  }
+  for (int t = 0; t < tasks; ++t) {
+    CEMBED_CHECK(failed[t] != 1, "cannot read a temporary file of {}: {}", path_, std::strerror(errno));
+    CEMBED_CHECK(failed[t] != 2, "dataset writer: an id of '{}' has no remap entry", schema_.sparse[t - 1].name);
+  }
   return w;
 }
 
@@ -418,71 +435,102 @@ DatasetWriter::Written DatasetWriter::finish_remapped(const std::string& path, c
   const std::string header_text = header.dump();
   const Layout l = compute_layout(16 + header_text.size(), rows, schema, nnz);
 
+  // Every section is copied from its spill to its place in the file (ids through their
+  // remap table) on all threads, with positioned writes; the gaps between sections are
+  // holes, which read as the zeros of the padding. The checksum is then read back in order.
   const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  FILE* out = std::fopen(tmp.c_str(), "wb");
-  CEMBED_CHECK(out != nullptr, "cannot write {}: {}", tmp, std::strerror(errno));
-  XXH64_state_t* state = XXH64_createState();
-  XXH64_reset(state, 0);
-  uint64_t pos = 0;
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  CEMBED_CHECK(fd >= 0, "cannot write {}: {}", tmp, std::strerror(errno));
   auto abandon = [&](const std::string& why) {
-    std::fclose(out);
+    ::close(fd);
     ::unlink(tmp.c_str());
-    XXH64_freeState(state);
     fail("{}", why);
   };
-  auto put = [&](const void* p, size_t n) {
-    if (std::fwrite(p, 1, n, out) != n) abandon(fmt::format("cannot write {}: {}", tmp, std::strerror(errno)));
-    XXH64_update(state, p, n);
-    pos += n;
+  for (const auto& spill : spills_) std::fflush(spill->file);
+  struct Section {
+    int spill;           // index in spills_
+    uint64_t from, bytes, to;  // spill range, destination offset
+    int feature = -1;    // remapped ids of this feature, or -1
+    int failed = 0;      // 1 read, 2 write, 3 id beyond its remap table
+    double label_sum = 0;
+    int64_t unmapped = 0;
   };
-  static const char zeros[kAlign] = {};
-  auto pad_to = [&](uint64_t target) {
-    while (pos < target) put(zeros, std::min<uint64_t>(kAlign, target - pos));
-  };
-  // Bytes [from, from + n) of a spill, ids passed through `to` when given.
-  std::vector<char> buf(1 << 22);
-  auto copy_spill = [&](Spill& s, uint64_t from, uint64_t n, const std::vector<Id>* to, int f) {
-    const bool labels = &s == spills_[0].get();
-    const bool ok = read_range(s.file, from, n, buf, [&](char* d, size_t bytes) {
-      if (to != nullptr) {
-        const int64_t missing = remap_ids(d, bytes, *to);
-        if (missing < 0) abandon(fmt::format("dataset writer: an id of '{}' has no remap entry", schema.sparse[f].name));
-        written.unmapped[f] += missing;
-      }
-      if (labels) written.label_sum += sum_floats(d, bytes);
-      put(d, bytes);
-    });
-    if (!ok) abandon(fmt::format("cannot read a temporary file of {}: {}", path, std::strerror(errno)));
-  };
-  const uint32_t version = kVersion, hl = static_cast<uint32_t>(header_text.size());
-  put(kMagic, 8);
-  put(&version, 4);
-  put(&hl, 4);
-  put(header_text.data(), header_text.size());
   const auto nd = static_cast<uint64_t>(schema.num_dense());
   const auto first = static_cast<uint64_t>(begin), count = static_cast<uint64_t>(rows);
-  pad_to(l.labels);
-  copy_spill(*spills_[0], first * sizeof(float), count * sizeof(float), nullptr, -1);
-  pad_to(l.dense);
-  copy_spill(*spills_[1], first * nd * sizeof(float), count * nd * sizeof(float), nullptr, -1);
+  std::vector<Section> sections;
+  sections.push_back({0, first * sizeof(float), count * sizeof(float), l.labels});
+  sections.push_back({1, first * nd * sizeof(float), count * nd * sizeof(float), l.dense});
   for (int f = 0; f < ns; ++f) {
-    const std::vector<Id>* to = remap.empty() ? nullptr : &remap[f];
+    const int feature = remap.empty() ? -1 : f;
     if (schema.multi_hot[f]) {
-      pad_to(l.offsets[f]);
-      copy_spill(*spills_[2 + 2 * f], 0, (count + 1) * sizeof(uint64_t), nullptr, f);
-      pad_to(l.ids[f]);
-      copy_spill(*spills_[3 + 2 * f], 0, nnz[f] * sizeof(Id), to, f);
+      sections.push_back({2 + 2 * f, 0, (count + 1) * sizeof(uint64_t), l.offsets[f]});
+      sections.push_back({3 + 2 * f, 0, nnz[f] * sizeof(Id), l.ids[f], feature});
     } else {
-      pad_to(l.ids[f]);
-      copy_spill(*spills_[3 + 2 * f], first * sizeof(Id), count * sizeof(Id), to, f);
+      sections.push_back({3 + 2 * f, first * sizeof(Id), count * sizeof(Id), l.ids[f], feature});
     }
   }
-  pad_to(l.end);
+  const auto tasks = static_cast<int>(sections.size());
+#pragma omp parallel for num_threads(threads_) schedule(dynamic, 1)
+  for (int t = 0; t < tasks; ++t) {
+    Section& sec = sections[t];
+    std::vector<char> buf(1 << 22);
+    uint64_t to = sec.to;
+    const bool read_ok = read_range(::fileno(spills_[sec.spill]->file), sec.from, sec.bytes, buf, [&](char* d, size_t n) {
+      if (sec.failed != 0) return;
+      if (sec.feature >= 0) {
+        const int64_t missing = remap_ids(d, n, remap[sec.feature]);
+        if (missing < 0) {
+          sec.failed = 3;
+          return;
+        }
+        sec.unmapped += missing;
+      }
+      if (sec.spill == 0) sec.label_sum += sum_floats(d, n);
+      for (size_t done = 0; done < n;) {
+        const ssize_t put = ::pwrite(fd, d + done, n - done, static_cast<off_t>(to + done));
+        if (put <= 0) {
+          sec.failed = 2;
+          return;
+        }
+        done += static_cast<size_t>(put);
+      }
+      to += n;
+    });
+    if (!read_ok && sec.failed == 0) sec.failed = 1;
+  }
+  for (const Section& sec : sections) {
+    if (sec.failed == 1) abandon(fmt::format("cannot read a temporary file of {}: {}", path, std::strerror(errno)));
+    if (sec.failed == 2) abandon(fmt::format("cannot write {}: {}", tmp, std::strerror(errno)));
+    if (sec.failed == 3) {
+      abandon(fmt::format("dataset writer: an id of '{}' has no remap entry", schema.sparse[sec.feature].name));
+    }
+    written.label_sum += sec.label_sum;
+    if (sec.feature >= 0) written.unmapped[sec.feature] += sec.unmapped;
+  }
+  // Header, the end of the padding, then the checksum of everything before the trailer.
+  std::string head(kMagic, 8);
+  const uint32_t version = kVersion, hl = static_cast<uint32_t>(header_text.size());
+  head.append(reinterpret_cast<const char*>(&version), 4);
+  head.append(reinterpret_cast<const char*>(&hl), 4);
+  head += header_text;
+  if (::pwrite(fd, head.data(), head.size(), 0) != static_cast<ssize_t>(head.size()) || ::ftruncate(fd, static_cast<off_t>(l.end)) != 0) {
+    abandon(fmt::format("cannot write {}: {}", tmp, std::strerror(errno)));
+  }
+  const int in = ::open(tmp.c_str(), O_RDONLY);
+  if (in < 0) abandon(fmt::format("cannot read back {}: {}", tmp, std::strerror(errno)));
+  XXH64_state_t* state = XXH64_createState();
+  XXH64_reset(state, 0);
+  std::vector<char> buf(1 << 22);
+  const bool hashed = read_range(in, 0, l.end, buf, [&](char* d, size_t n) { XXH64_update(state, d, n); });
+  ::close(in);
   const uint64_t digest = XXH64_digest(state);
   XXH64_freeState(state);
-  CEMBED_CHECK(std::fwrite(&digest, 8, 1, out) == 1 && std::fwrite(kEndMagic, 1, 8, out) == 8, "cannot write {}", tmp);
-  const bool ok = std::fflush(out) == 0 && ::fsync(::fileno(out)) == 0;
-  std::fclose(out);
+  if (!hashed) abandon(fmt::format("cannot read back {}: {}", tmp, std::strerror(errno)));
+  char trailer[16];
+  std::memcpy(trailer, &digest, 8);
+  std::memcpy(trailer + 8, kEndMagic, 8);
+  const bool ok = ::pwrite(fd, trailer, 16, static_cast<off_t>(l.end)) == 16 && ::fsync(fd) == 0;
+  ::close(fd);
   if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
     ::unlink(tmp.c_str());
     fail("cannot finish dataset {}: {}", path, std::strerror(errno));

@@ -228,6 +228,7 @@ nlohmann::json prepare_dataset(const PrepareConfig& c) {
   for (int p = 0; p < 3; ++p) {
     if (has_part[p] && (p == kTrain || by_ratio)) {
       writers[p] = std::make_unique<DatasetWriter>(c.out_dir + "/" + names[p] + ".cds", written);
+      writers[p]->set_threads(std::max(1, c.threads));
     }
   }
   SplitStats pass_stats;  // every parsed row; empty counts over the counted rows
