@@ -62,6 +62,7 @@ class BinaryReader {
   // Reads n raw bytes (the caller checked the count it expects).
   void raw_into(void* out, size_t n, const char* what) {
     need(n, what);
+    if (n == 0) return;  // out may be null then
     std::memcpy(out, p_ + pos_, n);
     pos_ += n;
   }

@@ -205,6 +205,7 @@ struct DatasetWriter::Spill {
     if (file != nullptr) std::fclose(file);
   }
   void write(const void* p, size_t n) {
+    if (n == 0) return;  // p may be null then
     CEMBED_CHECK(std::fwrite(p, 1, n, file) == n, "cannot write a temporary file: {}", std::strerror(errno));
   }
 };
