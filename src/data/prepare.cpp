@@ -264,7 +264,7 @@ nlohmann::json prepare_dataset(const PrepareConfig& c) {
           for (auto& cols : columns) cols[f].clear();
           const uint64_t* feature_keys = keys.data() + f * kLineBlock;
           auto& map = provisional[f];
-          constexpr size_t kAhead = 8;  // map slots are read at random: prefetch
+          constexpr size_t kAhead = 16;  // map slots are read at random: prefetch
           const size_t rows = block_line.size();
           for (size_t i = 0; i < rows; ++i) {
             if (i + kAhead < rows && !hashed) {
