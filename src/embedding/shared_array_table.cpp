@@ -186,8 +186,8 @@ class SharedArrayTable final : public EmbeddingTable {
     uint64_t* h = hash_scratch_.data();  // chunks rows of count mixes
     uint64_t* base = h + chunks * ld;    // one row: mixes of the ids
     uint64_t* word = base + ld;          // (chunk, word) rows
-    for (int64_t k = 0; k < count; ++k) base[k] = mix64(fkey ^ ids[k]);
     if (!by_signature) {
+      for (int64_t k = 0; k < count; ++k) base[k] = mix64(fkey ^ ids[k]);
       for (int64_t c = 0; c < chunks; ++c) {
         const uint64_t salt = static_cast<uint64_t>(c + 1) * kGolden;
         uint64_t* hc = h + c * ld;
@@ -198,16 +198,22 @@ class SharedArrayTable final : public EmbeddingTable {
       read_signature_words(f, ids, word, ld);
       for (int64_t c = 0; c < chunks; ++c) {
         uint64_t* hc = h + c * ld;
-        std::fill(hc, hc + count, seed_key_);
-        for (int i = 0; i < words; ++i) {
-          const uint64_t* w = word + (c * words + i) * ld;
-          for (int64_t k = 0; k < count; ++k) hc[k] = mix64(hc[k] ^ w[k]);
-        }
+        const uint64_t* w = word + c * words * ld;
         const uint64_t salt = static_cast<uint64_t>(c + 1) * kGolden;
+        if (words == 1) {  // K <= 2, the common case: one pass
+          for (int64_t k = 0; k < count; ++k) hc[k] = mix64(mix64(seed_key_ ^ w[k]) + salt);
+          continue;
+        }
+        for (int64_t k = 0; k < count; ++k) hc[k] = mix64(seed_key_ ^ w[k]);
+        for (int i = 1; i < words; ++i) {
+          const uint64_t* wi = w + i * ld;
+          for (int64_t k = 0; k < count; ++k) hc[k] = mix64(hc[k] ^ wi[k]);
+        }
         for (int64_t k = 0; k < count; ++k) hc[k] = mix64(hc[k] + salt);
       }
       for (int64_t k : absent_) {  // never seen where the signatures were built: placed by id
-        for (int64_t c = 0; c < chunks; ++c) h[c * ld + k] = mix64(base[k] + static_cast<uint64_t>(c + 1) * kGolden);
+        const uint64_t id_mix = mix64(fkey ^ ids[k]);
+        for (int64_t c = 0; c < chunks; ++c) h[c * ld + k] = mix64(id_mix + static_cast<uint64_t>(c + 1) * kGolden);
       }
     }
     // reduce(h) = h * blocks / 2^64 from 32-bit halves (exact for blocks <= 2^32; it
@@ -248,24 +254,31 @@ class SharedArrayTable final : public EmbeddingTable {
     const int64_t chunks = chunks_, L = hashes_;
     const uint16_t* minhash = minhash_.data() + offset_[f] * L;
     const uint8_t* present = present_.data() + offset_[f];
-    constexpr int64_t kAhead = 16;  // signatures are read at random, like table rows: prefetch
+    // Where each id's minhashes start (prefetched: they are read at random, like table
+    // rows), then word by word over the batch (loops of loads at a fixed position).
+    constexpr int64_t kAhead = 16;
+    signature_start_.resize(count);
+    int64_t* start = signature_start_.data();
     for (int64_t k = 0; k < count; ++k) {
+      start[k] = static_cast<int64_t>(ids[k]) * L;
       if (k + kAhead < count) __builtin_prefetch(minhash + static_cast<int64_t>(ids[k + kAhead]) * L);
-      const uint16_t* sig = minhash + static_cast<int64_t>(ids[k]) * L;
-      const uint32_t* pos = positions_.data();  // (c * K + j) mod kept, precomputed
-      for (int64_t c = 0; c < chunks; ++c, pos += K) {
-        for (int i = 0; i < kWords; ++i) {
-          uint64_t w = 0;
-          for (int j = 2 * i; j < std::min(2 * i + 2, K); ++j) {
-            const uint64_t t = pos[j];
-            w |= (static_cast<uint64_t>(sig[t]) | t << 16) << (32 * (j - 2 * i));
+      if (!present[ids[k]]) absent_.push_back(k);
+    }
+    const uint32_t* pos = positions_.data();  // (c * K + j) mod kept, precomputed
+    for (int64_t c = 0; c < chunks; ++c, pos += K) {
+      for (int i = 0; i < kWords; ++i) {
+        uint64_t* w = word + (c * kWords + i) * ld;
+        const uint64_t t0 = pos[2 * i];
+        if (2 * i + 1 < K) {
+          const uint64_t t1 = pos[2 * i + 1];
+          const uint64_t tags = (t0 << 16) | (t1 << 48);
+          for (int64_t k = 0; k < count; ++k) {
+            w[k] = (static_cast<uint64_t>(minhash[start[k] + t0]) | static_cast<uint64_t>(minhash[start[k] + t1]) << 32) | tags;
           }
-          word[(c * kWords + i) * ld + k] = w;
+        } else {
+          for (int64_t k = 0; k < count; ++k) w[k] = static_cast<uint64_t>(minhash[start[k] + t0]) | t0 << 16;
         }
       }
-    }
-    for (int64_t k = 0; k < count; ++k) {
-      if (!present[ids[k]]) absent_.push_back(k);
     }
   }
 
@@ -411,7 +424,7 @@ class SharedArrayTable final : public EmbeddingTable {
   // Scratch reused across batches.
   mutable std::vector<int64_t> blocks_scratch_;
   mutable std::vector<uint64_t> hash_scratch_;
-  mutable std::vector<int64_t> absent_;
+  mutable std::vector<int64_t> absent_, signature_start_;
   std::vector<int64_t> slot_blocks_;
   std::vector<float> slot_grads_, per_id_;
   std::vector<uint32_t> identity_offsets_;
