@@ -62,6 +62,33 @@ void pool_generic(const float* table, int64_t dim, const RowBags& bags, Pooling 
   }
 }
 
+// Sorts keys (row << 32 | position, positions increasing) by row, stably: least
+// significant digit first, 11 bits at a time, only as many digits as max_row has (the
+// same order as sorting whole keys, in linear time).
+void sort_by_row(std::vector<uint64_t>& keys, uint64_t max_row) {
+  constexpr int kBits = 11;
+  constexpr size_t kBuckets = size_t{1} << kBits;
+  if (keys.size() < 64) {  // small: a comparison sort is cheaper than the histograms
+    std::sort(keys.begin(), keys.end());
+    return;
+  }
+  thread_local std::vector<uint64_t> other;
+  other.resize(keys.size());
+  std::vector<uint32_t> count(kBuckets);
+  for (int shift = 32; shift < 64 && (max_row >> (shift - 32)) != 0; shift += kBits) {
+    std::fill(count.begin(), count.end(), 0u);
+    for (uint64_t k : keys) ++count[(k >> shift) & (kBuckets - 1)];
+    uint32_t sum = 0;
+    for (uint32_t& c : count) {
+      const uint32_t here = c;
+      c = sum;
+      sum += here;
+    }
+    for (uint64_t k : keys) other[count[(k >> shift) & (kBuckets - 1)]++] = k;
+    keys.swap(other);
+  }
+}
+
 int64_t pieces_of(int64_t dim, int64_t width) { return (dim + width - 1) / width; }
 
 void check_pieces(int64_t array_size, int64_t dim, int64_t width, const PieceBags& bags) {
@@ -266,12 +293,14 @@ void coalesce_gradients(const RowBags& bags, Pooling pooling, ConstMatrixView gr
   // rows are summed in input order whatever the thread count.
   auto& keys = out.scratch;
   keys.resize(n);
+  uint64_t max_row = 0;
   for (int64_t k = 0; k < n; ++k) {
     const auto r = static_cast<uint64_t>(bags.rows[k]);
-    CEMBED_CHECK(r < (uint64_t{1} << 32), "embedding kernel: row {} beyond 2^32", r);
+    max_row |= r;
     keys[k] = (r << 32) | static_cast<uint64_t>(k);
   }
-  std::sort(keys.begin(), keys.end());
+  CEMBED_CHECK(max_row < (uint64_t{1} << 32), "embedding kernel: a row beyond 2^32 (negative or too large)");
+  sort_by_row(keys, max_row);
   // Bag index and scale of each id position.
   thread_local std::vector<uint32_t> bag_of;
   thread_local std::vector<float> scale_of;
@@ -284,14 +313,14 @@ void coalesce_gradients(const RowBags& bags, Pooling pooling, ConstMatrixView gr
       scale_of[k] = bags.weights.empty() ? s : s * bags.weights[k];
     }
   }
-  out.rows.clear();
-  out.grads.clear();
-  for (int64_t i = 0; i < n;) {
+  // At most n distinct rows: sized once, trimmed at the end.
+  out.rows.resize(n);
+  out.grads.assign(n * dim, 0.0f);
+  int64_t distinct = 0;
+  for (int64_t i = 0; i < n; ++distinct) {
     const uint64_t row = keys[i] >> 32;
-    out.rows.push_back(static_cast<int64_t>(row));
-    const size_t base = out.grads.size();
-    out.grads.resize(base + dim, 0.0f);
-    float* acc = out.grads.data() + base;
+    out.rows[distinct] = static_cast<int64_t>(row);
+    float* acc = out.grads.data() + distinct * dim;
     for (; i < n && (keys[i] >> 32) == row; ++i) {
       const uint32_t k = static_cast<uint32_t>(keys[i]);
       const float s = scale_of[k];
@@ -299,6 +328,8 @@ void coalesce_gradients(const RowBags& bags, Pooling pooling, ConstMatrixView gr
       for (int64_t j = 0; j < dim; ++j) acc[j] += s * g[j];
     }
   }
+  out.rows.resize(distinct);
+  out.grads.resize(distinct * dim);
 }
 
 void occurrence_gradients(std::span<const uint32_t> offsets, std::span<const float> weights, Pooling pooling,
@@ -320,32 +351,55 @@ void occurrence_gradients(std::span<const uint32_t> offsets, std::span<const flo
 void apply_row_updates(float* table, float* state, int64_t num_rows, int64_t dim, const RowGradients& g,
                        const OptimizerConfig& opt, float lr) {
   const int64_t n = static_cast<int64_t>(g.rows.size());
-  for (int64_t i = 0; i < n; ++i) {
-    const int64_t r = g.rows[i];
-    CEMBED_CHECK(r >= 0 && r < num_rows, "embedding update: row {} out of range [0, {})", r, num_rows);
-    float* w = table + r * dim;
-    const float* gr = g.grads.data() + i * dim;
-    switch (opt.kind) {
-      case OptimizerKind::Sgd:
+  bool in_range = true;  // branch-free check first; the loop naming the row on failure
+  for (int64_t r : g.rows) in_range &= static_cast<uint64_t>(r) < static_cast<uint64_t>(num_rows);
+  if (!in_range) {
+    for (int64_t r : g.rows) {
+      CEMBED_CHECK(r >= 0 && r < num_rows, "embedding update: row {} out of range [0, {})", r, num_rows);
+    }
+  }
+  // Rows (and their optimizer state) are read at random: prefetched a few rows ahead.
+  constexpr int64_t kAhead = 4;
+  const int64_t state_stride = opt.kind == OptimizerKind::Adagrad ? dim : 1;
+  auto prefetch = [&](int64_t i) {
+    if (i >= n) return;
+    __builtin_prefetch(table + g.rows[i] * dim, 1);
+    if (state != nullptr && opt.kind != OptimizerKind::Sgd) __builtin_prefetch(state + g.rows[i] * state_stride, 1);
+  };
+  switch (opt.kind) {
+    case OptimizerKind::Sgd:
+      for (int64_t i = 0; i < n; ++i) {
+        prefetch(i + kAhead);
+        float* w = table + g.rows[i] * dim;
+        const float* gr = g.grads.data() + i * dim;
         for (int64_t j = 0; j < dim; ++j) w[j] -= lr * gr[j];
-        break;
-      case OptimizerKind::Adagrad: {
-        float* s = state + r * dim;
+      }
+      break;
+    case OptimizerKind::Adagrad:
+      for (int64_t i = 0; i < n; ++i) {
+        prefetch(i + kAhead);
+        float* w = table + g.rows[i] * dim;
+        float* s = state + g.rows[i] * dim;
+        const float* gr = g.grads.data() + i * dim;
         for (int64_t j = 0; j < dim; ++j) {
           s[j] += gr[j] * gr[j];
           w[j] -= lr * gr[j] / (std::sqrt(s[j]) + opt.eps);
         }
-        break;
       }
-      case OptimizerKind::RowwiseAdagrad: {
+      break;
+    case OptimizerKind::RowwiseAdagrad:
+      for (int64_t i = 0; i < n; ++i) {
+        prefetch(i + kAhead);
+        const int64_t r = g.rows[i];
+        float* w = table + r * dim;
+        const float* gr = g.grads.data() + i * dim;
         float sq = 0.0f;
         for (int64_t j = 0; j < dim; ++j) sq += gr[j] * gr[j];
         state[r] += sq / static_cast<float>(dim);
         const float step = lr / (std::sqrt(state[r]) + opt.eps);
         for (int64_t j = 0; j < dim; ++j) w[j] -= step * gr[j];
-        break;
       }
-    }
+      break;
   }
 }
 

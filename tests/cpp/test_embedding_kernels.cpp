@@ -115,6 +115,31 @@ TEST(Kernels, PiecesOutsideTheArrayAreErrors) {
                Error);
 }
 
+// Batches large enough for the radix sort (1, 2 and 3 digits of rows), against the
+// reference; rows beyond 2^32 or negative are refused.
+TEST(Kernels, CoalesceLargeBatchesMatchesReference) {
+  Rng rng(77);
+  for (int64_t num_rows : {int64_t{1000}, int64_t{1} << 20, int64_t{1} << 31}) {
+    const int64_t batch = 700, dim = 4;
+    Case c = make_case(rng, batch, 50, 6, true);  // many repeated rows ...
+    for (auto& r : c.rows) r = r * (num_rows / 50) + static_cast<int64_t>(rng.below(3));  // ... spread over num_rows
+    const auto grad = testing::random_vector(rng, batch * dim);
+    kernels::RowGradients out, ref;
+    kernels::coalesce_gradients(c.view(), Pooling::Mean, {grad.data(), batch, dim, dim}, dim, out);
+    kernels::coalesce_gradients_reference(c.view(), Pooling::Mean, {grad.data(), batch, dim, dim}, dim, ref);
+    ASSERT_EQ(out.rows, ref.rows) << num_rows;
+    for (size_t i = 0; i < out.grads.size(); ++i) ASSERT_NEAR(out.grads[i], ref.grads[i], 1e-5);
+  }
+  std::vector<float> grad(2 * 4, 1.0f);
+  for (int64_t bad : {int64_t{-1}, int64_t{1} << 32}) {
+    Case c;
+    c.rows = {0, bad};
+    c.offsets = {0, 1, 2};
+    kernels::RowGradients out;
+    EXPECT_THROW(kernels::coalesce_gradients(c.view(), Pooling::Sum, {grad.data(), 2, 4, 4}, 4, out), Error);
+  }
+}
+
 TEST(Kernels, EmptyBagsPoolToZero) {
   const std::vector<float> table(4 * 16, 1.0f);
   Case c;
