@@ -161,7 +161,8 @@ class SharedArrayTable final : public EmbeddingTable {
   //        (minhash, position) pairs, two per 64-bit word
   // with G the golden-ratio constant and reduce(h) = h * blocks / 2^64. The mixing runs in
   // plain loops over the batch, chunk-major (they vectorize); reading the signatures, the
-  // reduction (a 128-bit product) and the interleaving into out are separate passes.
+  // reduction and the interleaving into out are separate passes. Where the table keeps
+  // each value's blocks (placement_), they are read instead.
   void blocks_of(int f, std::span<const Id> ids, int64_t scale, int64_t* out) const {
     const auto count = static_cast<int64_t>(ids.size());
     const int64_t chunks = chunks_;

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <filesystem>
 #include <numeric>
 #include <set>
@@ -329,6 +330,25 @@ TEST(Lma, KeepsOnlyWhatItReads) {
     }
     EXPECT_EQ(vectors_of(*a, ids), vectors_of(*table_with(tail), ids)) << spec;
     EXPECT_NE(vectors_of(*a, ids), vectors_of(*table_with(head), ids)) << spec;
+    // Either form comes back with the model; a value block beyond the array is refused.
+    a->set_optimizer({OptimizerKind::Sgd});
+    BinaryWriter w;
+    a->save(w);
+    auto b = make_table(spec, {8, cards});
+    b->set_optimizer({OptimizerKind::Sgd});
+    BinaryReader r(w.bytes().data(), w.bytes().size(), "test");
+    b->load(r);
+    EXPECT_EQ(vectors_of(*a, ids), vectors_of(*b, ids)) << spec;
+    EXPECT_EQ(b->auxiliary_bytes(), a->auxiliary_bytes()) << spec;
+    if (k == 2) {
+      std::string bytes(w.bytes().begin(), w.bytes().end());
+      const uint32_t beyond = 16;  // 64 floats in blocks of 4
+      std::memcpy(bytes.data() + bytes.size() - 4, &beyond, 4);
+      auto c = make_table(spec, {8, cards});
+      c->set_optimizer({OptimizerKind::Sgd});
+      BinaryReader bad(bytes.data(), bytes.size(), "test");
+      EXPECT_THROW(c->load(bad), Error) << spec;
+    }
   }
 }
 
