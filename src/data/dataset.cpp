@@ -440,7 +440,7 @@ DatasetWriter::Written DatasetWriter::finish_remapped(const std::string& path, c
   // remap table) on all threads, with positioned writes; the gaps between sections are
   // holes, which read as the zeros of the padding. The checksum is then read back in order.
   const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0666);  // as fopen: the umask applies
   CEMBED_CHECK(fd >= 0, "cannot write {}: {}", tmp, std::strerror(errno));
   auto abandon = [&](const std::string& why) {
     ::close(fd);
