@@ -200,6 +200,19 @@ TEST(Prepare, SplitByOrderAndByRatio) {
   EXPECT_FLOAT_EQ(test.dense_row(0)[0], std::log1p(900.0f));  // the last 100 rows, in order
   EXPECT_FLOAT_EQ(test.dense_row(99)[0], std::log1p(999.0f));
   EXPECT_FLOAT_EQ(Dataset::open(order.out_dir + "/valid.cds").dense_row(0)[0], std::log1p(850.0f));
+  // Every C1 value is unique and counted once (an order split counts every row): ids 1..1000,
+  // each once across the three files; each file's statistics in its own metadata.
+  std::set<Id> c1_ids;
+  for (const char* part : {"train", "valid", "test"}) {
+    const Dataset d = Dataset::open(order.out_dir + "/" + part + ".cds");
+    for (int64_t r = 0; r < d.rows(); ++r) c1_ids.insert(d.bag(0, r)[0]);
+    EXPECT_EQ(d.metadata()["stats"]["rows"], d.rows()) << part;
+    EXPECT_EQ(d.metadata()["stats"]["oov_ids"][0], 0) << part;
+  }
+  EXPECT_EQ(c1_ids.size(), 1000u);
+  EXPECT_EQ(*c1_ids.begin(), 1u);
+  EXPECT_EQ(*c1_ids.rbegin(), 1000u);
+  EXPECT_DOUBLE_EQ(test.metadata()["stats"]["ctr"].get<double>(), 0.5);  // rows 900..999, every other a click
 
   PrepareConfig ratio = config(TextFormat::Criteo, path, "ratio");
   ratio.split = "ratio";
@@ -211,6 +224,7 @@ TEST(Prepare, SplitByOrderAndByRatio) {
   // Every C1 value is unique, so the vocabulary (training rows only) has no test value.
   EXPECT_EQ(sr["features"][0]["vocabulary"], sr["train"]["rows"]);
   EXPECT_EQ(sr["test"]["oov_ids"][0], test_rows);
+  EXPECT_EQ(Dataset::open(ratio.out_dir + "/test.cds").metadata()["stats"]["oov_ids"][0], test_rows);
   // The same seed gives the same test rows; another seed other rows.
   auto test_rows_of = [](const std::string& dir) {
     const Dataset d = Dataset::open(dir + "/test.cds");
