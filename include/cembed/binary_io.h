@@ -56,7 +56,7 @@ class BinaryReader {
     CEMBED_CHECK(n == out.size(), "{}: {} has {} floats, expected {} (model shape differs)", context_, what,
                  n, out.size());
     need(n * sizeof(float), what);
-    std::memcpy(out.data(), p_ + pos_, n * sizeof(float));
+    if (n > 0) std::memcpy(out.data(), p_ + pos_, n * sizeof(float));  // out.data() may be null when empty
     pos_ += n * sizeof(float);
   }
   // Reads n raw bytes (the caller checked the count it expects).

@@ -91,7 +91,8 @@ class DatasetWriter {
   // dense has num_dense() values; bags has num_sparse() entries (one id each for one-hot).
   void add_row(float label, std::span<const float> dense, std::span<const std::span<const Id>> bags);
   // n rows at once, every feature one-hot: labels (n), dense (n x num_dense, row-major),
-  // columns (num_sparse() spans of n ids). One write per column.
+  // columns (num_sparse() spans of n ids). The block is copied and written on a background
+  // thread while the caller goes on (one write per column); the next call waits for it.
   void add_block(std::span<const float> labels, std::span<const float> dense,
                  std::span<const std::span<const Id>> columns);
   void set_metadata(nlohmann::json metadata) { metadata_ = std::move(metadata); }
@@ -116,12 +117,14 @@ class DatasetWriter {
 
  private:
   struct Spill;
+  class BlockWriter;  // add_block()'s writes on a background thread
   void check_open() const;
   std::string path_;
   DatasetSchema schema_;
   nlohmann::json metadata_ = nlohmann::json::object();
   int64_t rows_ = 0;
   std::vector<std::unique_ptr<Spill>> spills_;  // labels, dense, then offsets+ids per feature
+  std::unique_ptr<BlockWriter> behind_;         // after spills_: stops before they close
   std::vector<uint64_t> nnz_;
   bool finished_ = false, closed_ = false;  // finished: no more rows; closed: no more files
   int threads_ = 1;

@@ -8,7 +8,11 @@
 
 #include <cerrno>
 #include <cmath>
+#include <condition_variable>
 #include <cstring>
+#include <mutex>
+#include <thread>
+#include <utility>
 
 #include "cembed/errors.h"
 #include "cembed/file_format.h"
@@ -210,6 +214,67 @@ struct DatasetWriter::Spill {
   }
 };
 
+// Write-behind: the caller fills the front buffers (one per file) and hands them over;
+// the thread writes them while the caller goes on; the next hand-over, or settle(), waits
+// for that write first and raises its error. Buffers are swapped, never reallocated.
+class DatasetWriter::BlockWriter {
+ public:
+  explicit BlockWriter(std::vector<FILE*> files)
+      : files_(std::move(files)), front_(files_.size()), back_(files_.size()), thread_([this] { run(); }) {}
+  ~BlockWriter() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stop_ = true;
+    }
+    changed_.notify_all();
+    thread_.join();  // a write under way finishes first
+  }
+  std::vector<std::vector<char>>& front() { return front_; }
+  void hand_over() {
+    settle();
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      std::swap(front_, back_);
+      busy_ = true;
+    }
+    changed_.notify_all();
+  }
+  void settle() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    changed_.wait(lock, [&] { return !busy_; });
+    if (!error_.empty()) fail("{}", std::exchange(error_, std::string()));
+  }
+
+ private:
+  void run() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    for (;;) {
+      changed_.wait(lock, [&] { return busy_ || stop_; });
+      if (!busy_) return;
+      lock.unlock();
+      std::string error;
+      for (size_t i = 0; i < files_.size() && error.empty(); ++i) {
+        const auto& b = back_[i];
+        if (!b.empty() && std::fwrite(b.data(), 1, b.size(), files_[i]) != b.size()) {
+          error = fmt::format("cannot write a temporary file: {}", std::strerror(errno));
+        }
+      }
+      lock.lock();
+      error_ = std::move(error);
+      busy_ = false;
+      changed_.notify_all();
+    }
+  }
+
+  std::vector<FILE*> files_;
+  std::vector<std::vector<char>> front_, back_;
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  bool busy_ = false, stop_ = false;
+  std::string error_;
+  std::thread thread_;  // last: starts once the members above exist
+};
+
 DatasetWriter::DatasetWriter(std::string path, DatasetSchema schema) : path_(std::move(path)), schema_(std::move(schema)) {
   CEMBED_CHECK(schema_.multi_hot.size() == schema_.sparse.size(), "dataset schema: multi_hot flags do not match features");
   for (int i = 0; i < 2 + 2 * schema_.num_sparse(); ++i) spills_.push_back(std::make_unique<Spill>(path_));
@@ -226,6 +291,7 @@ DatasetWriter::~DatasetWriter() = default;
 
 void DatasetWriter::add_row(float label, std::span<const float> dense, std::span<const std::span<const Id>> bags) {
   check_open();
+  if (behind_) behind_->settle();  // rows after blocks: in order
   CEMBED_CHECK(static_cast<int>(dense.size()) == schema_.num_dense() && static_cast<int>(bags.size()) == schema_.num_sparse(),
                "dataset writer: row has {} dense and {} categorical values, schema has {} and {}", dense.size(),
                bags.size(), schema_.num_dense(), schema_.num_sparse());
@@ -290,12 +356,23 @@ void DatasetWriter::add_block(std::span<const float> labels, std::span<const flo
       }
     }
   }
-  spills_[0]->write(labels.data(), labels.size_bytes());
-  spills_[1]->write(dense.data(), dense.size_bytes());
+  if (!behind_) {
+    std::vector<FILE*> files = {spills_[0]->file, spills_[1]->file};
+    for (int f = 0; f < ns; ++f) files.push_back(spills_[3 + 2 * f]->file);
+    behind_ = std::make_unique<BlockWriter>(std::move(files));
+  }
+  auto& buffers = behind_->front();
+  auto fill = [](std::vector<char>& b, const void* p, size_t bytes) {
+    b.resize(bytes);
+    if (bytes > 0) std::memcpy(b.data(), p, bytes);
+  };
+  fill(buffers[0], labels.data(), labels.size_bytes());
+  fill(buffers[1], dense.data(), dense.size_bytes());
   for (int f = 0; f < ns; ++f) {
-    spills_[3 + 2 * f]->write(columns[f].data(), columns[f].size_bytes());
+    fill(buffers[2 + f], columns[f].data(), columns[f].size_bytes());
     nnz_[f] += static_cast<uint64_t>(n);
   }
+  behind_->hand_over();
   rows_ += n;
 }
 
@@ -362,6 +439,7 @@ DatasetWriter::Written DatasetWriter::measure(std::span<const std::vector<Id>> r
     CEMBED_CHECK(!schema_.multi_hot[f] || (begin == 0 && end == rows_),
                  "dataset writer: a range of rows needs one-hot features, '{}' is not", schema_.sparse[f].name);
   }
+  if (behind_) behind_->settle();
   for (const auto& spill : spills_) std::fflush(spill->file);
   Written w;
   w.rows = end - begin;
@@ -401,6 +479,7 @@ DatasetWriter::Written DatasetWriter::finish_remapped(const std::string& path, c
                                                      int64_t end) {
   CEMBED_CHECK(!closed_, "dataset writer: {} written after finish()", path);
   finished_ = true;
+  if (behind_) behind_->settle();
   const int ns = schema_.num_sparse();
   CEMBED_CHECK(schema.num_dense() == schema_.num_dense() && schema.num_sparse() == ns && schema.multi_hot == schema_.multi_hot,
                "dataset writer: {} asks for another schema's features than the rows written", path);
