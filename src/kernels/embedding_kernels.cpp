@@ -125,8 +125,9 @@ void check_pieces(int64_t array_size, int64_t dim, int64_t width, const PieceBag
   }
 }
 
+// Bag b holds exactly id b, weight 1.
 bool one_hot(std::span<const uint32_t> offsets, std::span<const float> weights) {
-  if (!weights.empty()) return false;
+  if (!weights.empty() || offsets.empty() || offsets[0] != 0) return false;
   bool all_one = true;
   for (size_t b = 1; b < offsets.size(); ++b) all_one &= offsets[b] - offsets[b - 1] == 1;
   return all_one;

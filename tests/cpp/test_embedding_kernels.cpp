@@ -98,6 +98,21 @@ TEST(Kernels, PoolPiecesMatchesReference) {
   }
 }
 
+// Bags that start past the first id (offsets[0] > 0) are not one id per bag from id 0:
+// the copy path must not take them.
+TEST(Kernels, PoolPiecesWithOffsetsPastTheFirstId) {
+  Rng rng(43);
+  const auto array = testing::random_vector(rng, 64);
+  const std::vector<int64_t> starts = {0, 8, 16, 24, 32, 40};  // 3 ids x 2 pieces of 8
+  const std::vector<uint32_t> offsets = {1, 2, 3};                // bags: id 1, id 2
+  const kernels::PieceBags bags{starts, offsets, {}};
+  std::vector<float> out(2 * 16, -1.0f), ref(2 * 16, -2.0f);
+  kernels::pool_pieces(array.data(), 64, 16, 8, bags, Pooling::Sum, {out.data(), 2, 16, 16});
+  kernels::pool_pieces_reference(array.data(), 64, 16, 8, bags, Pooling::Sum, {ref.data(), 2, 16, 16});
+  EXPECT_EQ(out, ref);
+  EXPECT_EQ(out[0], array[16]);  // bag 0 is id 1, whose first piece starts at 16
+}
+
 TEST(Kernels, PiecesOutsideTheArrayAreErrors) {
   const std::vector<float> array(32, 1.0f);
   std::vector<float> out(8);
