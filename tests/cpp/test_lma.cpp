@@ -246,16 +246,24 @@ TEST(Lma, GradientsWithSlotsSharedAcrossFeaturesAndValues) {
   }
 }
 
-TEST(Lma, BytesSignaturesSaveLoadAndErrors) {
-  const std::vector<int64_t> cards = {50, 70};
-  std::vector<std::vector<uint64_t>> sets(120);
-  Rng rng(3);
+// 8-minhash signatures of random sets (set_size draws from [0, universe)), one per value
+// of features with these cardinalities.
+ValueSignatures random_signatures(const std::vector<int64_t>& cards, int set_size, uint64_t universe, uint64_t seed) {
+  int64_t values = 0;
+  for (int64_t c : cards) values += c;
+  std::vector<std::vector<uint64_t>> sets(values);
+  Rng rng(seed);
   for (auto& s : sets) {
-    for (int i = 0; i < 5; ++i) s.push_back(rng.below(40));
+    for (int i = 0; i < set_size; ++i) s.push_back(rng.below(universe));
   }
   SignatureConfig sc;
   sc.num_hashes = 8;
-  const ValueSignatures sigs = signatures_from_sets(sets, cards, sc);
+  return signatures_from_sets(sets, cards, sc);
+}
+
+TEST(Lma, BytesSignaturesSaveLoadAndErrors) {
+  const std::vector<int64_t> cards = {50, 70};
+  const ValueSignatures sigs = random_signatures(cards, 5, 40, 3);
   auto a = make_table("lma:size=256,block=2,k=2", {8, cards});
   EXPECT_EQ(a->parameter_bytes(), 256 * 4);
   // Without signatures the table refuses to run and says how to get them.
@@ -301,14 +309,7 @@ TEST(Lma, BytesSignaturesSaveLoadAndErrors) {
 // flag take 9 bytes, the blocks 8: it keeps the blocks.
 TEST(Lma, KeepsOnlyWhatItReads) {
   const std::vector<int64_t> cards = {60};
-  std::vector<std::vector<uint64_t>> sets(60);
-  Rng rng(8);
-  for (auto& s : sets) {
-    for (int i = 0; i < 6; ++i) s.push_back(rng.below(50));
-  }
-  SignatureConfig sc;
-  sc.num_hashes = 8;
-  ValueSignatures sigs = signatures_from_sets(sets, cards, sc);
+  const ValueSignatures sigs = random_signatures(cards, 6, 50, 8);
   const int features[1] = {0};
   std::vector<Id> ids(60);
   std::iota(ids.begin(), ids.end(), Id{0});
