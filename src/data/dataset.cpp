@@ -368,11 +368,9 @@ void DatasetWriter::add_block(std::span<const float> labels, std::span<const flo
   };
   fill(buffers[0], labels.data(), labels.size_bytes());
   fill(buffers[1], dense.data(), dense.size_bytes());
-  for (int f = 0; f < ns; ++f) {
-    fill(buffers[2 + f], columns[f].data(), columns[f].size_bytes());
-    nnz_[f] += static_cast<uint64_t>(n);
-  }
-  behind_->hand_over();
+  for (int f = 0; f < ns; ++f) fill(buffers[2 + f], columns[f].data(), columns[f].size_bytes());
+  behind_->hand_over();  // raises the previous block's write error, if any: then nothing counts
+  for (int f = 0; f < ns; ++f) nnz_[f] += static_cast<uint64_t>(n);
   rows_ += n;
 }
 
