@@ -9,7 +9,10 @@
 #include <cmath>
 #include <cstring>
 #include <filesystem>
+#include <condition_variable>
+#include <mutex>
 #include <numeric>
+#include <thread>
 
 #include "cembed/binary_io.h"
 #include "cembed/dataset.h"
@@ -78,84 +81,167 @@ struct SplitStats {
 
 constexpr size_t kLineBlock = 1 << 14;  // lines read, then parsed on all threads, at a time
 
+// Blocks of up to kLineBlock lines of `files`, in order, read ahead on a background thread
+// while the caller parses the block before. A block ends at the end of its file. A broken
+// stream (or an over-long line, unless those are skipped) ends the lines: its error comes
+// with the block of the lines before it, and that block is the last.
+struct LineBlock {
+  const std::string* path = nullptr;
+  std::string text;
+  std::vector<size_t> starts;        // one per line, and the end
+  std::vector<int64_t> numbers;      // line numbers
+  std::vector<std::string> skipped;  // errors of the over-long lines skipped, in order
+  std::string error;                 // raised after these lines
+  bool last = false;
+};
+
+class LineBlocks {
+ public:
+  LineBlocks(const std::vector<std::string>& files, int64_t max_line_bytes, bool skip_long_lines)
+      : files_(files), max_line_bytes_(max_line_bytes), skip_long_lines_(skip_long_lines), thread_([this] { run(); }) {}
+  ~LineBlocks() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stop_ = true;
+    }
+    changed_.notify_all();
+    thread_.join();
+  }
+  // The next block, valid until the next call; nullptr after the last.
+  const LineBlock* next() {
+    if (front_.last) return nullptr;
+    std::unique_lock<std::mutex> lock(mutex_);
+    changed_.wait(lock, [&] { return ready_; });
+    std::swap(front_, handed_);
+    ready_ = false;
+    lock.unlock();
+    changed_.notify_all();
+    return &front_;
+  }
+
+ private:
+  // Hands back_ to the caller once it took the block before; false when stopped.
+  bool deliver() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    changed_.wait(lock, [&] { return !ready_ || stop_; });
+    if (stop_) return false;
+    std::swap(back_, handed_);
+    ready_ = true;
+    lock.unlock();
+    changed_.notify_all();
+    return true;
+  }
+  void clear(LineBlock& b, const std::string* path) {
+    b.path = path;
+    b.text.clear();
+    b.starts.clear();
+    b.numbers.clear();
+    b.skipped.clear();
+    b.error.clear();
+    b.last = false;
+  }
+  void run() {
+    try {
+      for (size_t f = 0; f < files_.size(); ++f) {
+        clear(back_, &files_[f]);
+        LineReader reader(files_[f], max_line_bytes_);
+        for (bool file_done = false; !file_done;) {
+          std::string_view line;
+          while (back_.numbers.size() < kLineBlock) {
+            try {
+              if (!reader.next(line)) {
+                file_done = true;
+                break;
+              }
+            } catch (const Error& e) {
+              // Over-long lines can be skipped; a broken stream cannot.
+              if (skip_long_lines_ && std::string(e.what()).find("longer than") != std::string::npos) {
+                back_.skipped.push_back(e.what());
+                continue;
+              }
+              back_.error = e.what();
+              break;
+            }
+            back_.starts.push_back(back_.text.size());
+            back_.text.append(line);
+            back_.numbers.push_back(reader.line_number());
+          }
+          back_.starts.push_back(back_.text.size());
+          const bool last = !back_.error.empty() || (file_done && f + 1 == files_.size());
+          back_.last = last;
+          if (!deliver() || last) return;
+          clear(back_, &files_[f]);  // back_ now holds the block the caller had: reused
+        }
+      }
+      clear(back_, nullptr);  // no files
+      back_.starts.push_back(0);
+      back_.last = true;
+      deliver();
+    } catch (const std::exception& e) {  // a file that cannot be opened, memory
+      clear(back_, nullptr);
+      back_.starts.push_back(0);
+      back_.error = e.what();
+      back_.last = true;
+      deliver();
+    }
+  }
+
+  const std::vector<std::string>& files_;
+  int64_t max_line_bytes_;
+  bool skip_long_lines_;
+  LineBlock front_, handed_, back_;  // the caller's, handed over, being read
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  bool ready_ = false, stop_ = false;
+  std::thread thread_;  // last: starts once the members above exist
+};
+
 // Parses every line of `files`, calling sink(row, i) for each good one, in file order (i:
 // its line's place in the block), and block_done() after each block of lines (the rows
-// given to sink stay valid until then). Lines are read in blocks; each block is parsed on
-// all threads (one parser each; parsed(row, i) runs there for each good row), then errors
-// and rows are handled in line order, so results do not depend on the thread count.
+// given to sink stay valid until then). Lines are read ahead in blocks (LineBlocks); each
+// block is parsed on all threads (one parser each; parsed(row, i) runs there for each good
+// row), then errors and rows are handled in line order, so results do not depend on the
+// thread count.
 template <typename Sink, typename BlockDone, typename Parsed>
 void read_files(const PrepareConfig& c, std::vector<std::unique_ptr<RowParser>>& parsers,
                 const std::vector<std::string>& files, SplitStats& st, Sink sink, BlockDone block_done,
                 Parsed parsed) {
-  constexpr size_t kBlock = kLineBlock;
   const int threads = static_cast<int>(parsers.size());
-  std::string text;
-  std::vector<size_t> starts;
-  std::vector<int64_t> numbers;
-  std::vector<ParsedRow> rows(kBlock);
-  std::vector<int8_t> status(kBlock);  // 0 row, 1 header to skip, 2 field error
-  std::vector<FieldError> errors(kBlock);
+  std::vector<ParsedRow> rows(kLineBlock);
+  std::vector<int8_t> status(kLineBlock);  // 0 row, 1 header to skip, 2 field error
+  std::vector<FieldError> errors(kLineBlock);
   auto report_bad = [&](const std::string& msg) {
     if (!c.skip_bad_lines) fail("{} (use --skip-bad-lines to count and skip such lines)", msg);
     ++st.bad_lines;
     if (st.bad_examples.size() < 10) st.bad_examples.push_back(msg);
   };
-  for (const auto& path : files) {
-    LineReader reader(path, c.max_line_bytes);
-    bool done = false;
-    std::string pending_error;  // a read error, raised after the lines before it
-    while (!done) {
-      text.clear();
-      starts.clear();
-      numbers.clear();
-      std::string_view line;
-      while (numbers.size() < kBlock) {
-        try {
-          if (!reader.next(line)) {
-            done = true;
-            break;
-          }
-        } catch (const Error& e) {
-          // Over-long lines can be skipped; a broken stream cannot.
-          const bool long_line = std::string(e.what()).find("longer than") != std::string::npos;
-          if (c.skip_bad_lines && long_line) {
-            report_bad(e.what());
-            continue;
-          }
-          pending_error = e.what();
-          done = true;
-          break;
-        }
-        starts.push_back(text.size());
-        text.append(line);
-        numbers.push_back(reader.line_number());
-      }
-      starts.push_back(text.size());
-      const auto n = static_cast<int64_t>(numbers.size());
+  LineBlocks blocks(files, c.max_line_bytes, c.skip_bad_lines);
+  while (const LineBlock* block = blocks.next()) {
+    for (const auto& msg : block->skipped) report_bad(msg);
+    const auto n = static_cast<int64_t>(block->numbers.size());
 #pragma omp parallel for num_threads(threads) schedule(static)
-      for (int64_t i = 0; i < n; ++i) {
-        RowParser& parser = *parsers[omp_get_thread_num()];
-        const std::string_view l(text.data() + starts[i], starts[i + 1] - starts[i]);
-        try {
-          status[i] = parser.parse(l, numbers[i], rows[i]) ? 0 : 1;
-          if (status[i] == 0) parsed(rows[i], static_cast<size_t>(i));
-        } catch (const FieldError& e) {
-          status[i] = 2;
-          errors[i] = e;
-        }
+    for (int64_t i = 0; i < n; ++i) {
+      RowParser& parser = *parsers[omp_get_thread_num()];
+      const std::string_view l(block->text.data() + block->starts[i], block->starts[i + 1] - block->starts[i]);
+      try {
+        status[i] = parser.parse(l, block->numbers[i], rows[i]) ? 0 : 1;
+        if (status[i] == 0) parsed(rows[i], static_cast<size_t>(i));
+      } catch (const FieldError& e) {
+        status[i] = 2;
+        errors[i] = e;
       }
-      for (int64_t i = 0; i < n; ++i) {
-        if (status[i] == 0) {
-          sink(rows[i], static_cast<size_t>(i));
-        } else if (status[i] == 2) {
-          const auto& e = errors[i];
-          const std::string where = e.field > 0 ? fmt::format("field {} ({})", e.field, e.name) : std::string("line");
-          report_bad(fmt::format("{}:{}: {}: {}", path, numbers[i], where, e.message));
-        }
-      }
-      block_done();
-      if (!pending_error.empty()) fail("{}", pending_error);
     }
+    for (int64_t i = 0; i < n; ++i) {
+      if (status[i] == 0) {
+        sink(rows[i], static_cast<size_t>(i));
+      } else if (status[i] == 2) {
+        const auto& e = errors[i];
+        const std::string where = e.field > 0 ? fmt::format("field {} ({})", e.field, e.name) : std::string("line");
+        report_bad(fmt::format("{}:{}: {}: {}", *block->path, block->numbers[i], where, e.message));
+      }
+    }
+    block_done();
+    if (!block->error.empty()) fail("{}", block->error);
   }
 }
 
