@@ -9,11 +9,15 @@ from sklearn.metrics import log_loss, roc_auc_score
 from common import EXPORT, run
 
 
-def cembed_metrics(scores, labels):
-    text = "\n".join(f"{s:.9g} {int(l)}" for s, l in zip(scores, labels))
-    out = run([EXPORT, "metrics"], input=text)
+def export_json(args, text):
+    """Runs reference_export with `args` on `text` and returns the JSON it prints."""
+    out = run([EXPORT] + args, input=text)
     assert out.returncode == 0, out.stderr
     return json.loads(out.stdout)
+
+
+def cembed_metrics(scores, labels):
+    return export_json(["metrics"], "\n".join(f"{s:.9g} {int(l)}" for s, l in zip(scores, labels)))
 
 
 class MetricsAgainstSklearn(unittest.TestCase):
@@ -40,9 +44,7 @@ def cembed_ranking(positive, negatives, k):
     for q, (p, negs) in enumerate(zip(positive, negatives)):
         lines.append(f"{q} {p:.17g} 1")
         lines += [f"{q} {s:.17g} 0" for s in negs]
-    out = run([EXPORT, "ranking", "--k", str(k)], input="\n".join(lines))
-    assert out.returncode == 0, out.stderr
-    return json.loads(out.stdout)
+    return export_json(["ranking", "--k", str(k)], "\n".join(lines))
 
 
 class RankingAgainstNumpy(unittest.TestCase):
