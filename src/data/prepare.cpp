@@ -492,9 +492,9 @@ nlohmann::json prepare_dataset(const PrepareConfig& c) {
     st.rows = seen.rows;
     st.clicks = seen.label_sum;
     st.oov = seen.unmapped;
-    w.set_metadata({{"source", stats["format"]}, {"split", names[p]}, {"stats", split_json(st, c.train_files)}});
-    w.finish_remapped(c.out_dir + "/" + names[p] + ".cds", schema, remap, begin, end);
     stats[names[p]] = split_json(st, c.train_files);
+    w.set_metadata({{"source", stats["format"]}, {"split", names[p]}, {"stats", stats[names[p]]}});
+    w.finish_remapped(c.out_dir + "/" + names[p] + ".cds", schema, remap, begin, end);
   }
   writers[kTrain].reset();
   writers[kValid].reset();
