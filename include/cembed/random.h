@@ -1,5 +1,5 @@
 // Deterministic random numbers and hashing. Everything random in cembed derives from a
-// user seed through these, so the same seed (and thread count) gives the same model.
+// user seed through these, so the same seed gives the same model (docs/reliability.md).
 #pragma once
 
 #include <cmath>

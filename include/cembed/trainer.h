@@ -1,8 +1,9 @@
 // Training and evaluation of DLRM on cembed datasets.
 //
-// Determinism: the initial model is a function of `seed`; epoch e visits the training rows
-// in a permutation drawn from (seed, e); so the same seed and thread count give the same
-// model, and resuming from a checkpoint gives the same model as an uninterrupted run.
+// Determinism (docs/reliability.md): the same data, configuration and seed give bitwise the
+// same model whatever the thread count, and resuming from a checkpoint gives the model of
+// an uninterrupted run. The initial model is a function of `seed`; epoch e visits the
+// training rows in a permutation drawn from (seed, e).
 #pragma once
 
 #include <cstdint>

@@ -9,13 +9,54 @@
 namespace cembed::kernels {
 namespace {
 constexpr int64_t kParallelElements = 1 << 15;
+constexpr int64_t kParallelFlops = 1 << 18;  // m * n * k below which a GEMM runs on one thread
+
+// One OpenBLAS call, single-threaded. The OpenMP build of OpenBLAS runs a call on
+// omp_get_max_threads() threads unless it is made inside an active parallel region, and a
+// GEMM split across threads may sum in another order; so a call made outside a parallel
+// region lowers this thread's OpenMP count to 1 for its duration.
+void blas_sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
+                int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
+  const int saved = omp_in_parallel() ? 1 : omp_get_max_threads();
+  if (saved > 1) omp_set_num_threads(1);
+  cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans,
+              static_cast<blasint>(m), static_cast<blasint>(n), static_cast<blasint>(k), alpha, a,
+              static_cast<blasint>(lda), b, static_cast<blasint>(ldb), beta, c, static_cast<blasint>(ldc));
+  if (saved > 1) omp_set_num_threads(saved);
+}
+
+}  // namespace
+
+GemmBlocks gemm_blocks(int64_t m, int64_t n) {
+  GemmBlocks g;
+  g.split_rows = m >= n;
+  const int64_t len = g.split_rows ? m : n;
+  const int64_t per_block = (len + kGemmMaxBlocks - 1) / kGemmMaxBlocks;
+  g.block = std::max(kGemmMinBlock, (per_block + kGemmMinBlock - 1) / kGemmMinBlock * kGemmMinBlock);
+  g.count = std::max<int64_t>(1, (len + g.block - 1) / g.block);
+  return g;
 }
 
 void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
           const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
-  cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans,
-              static_cast<blasint>(m), static_cast<blasint>(n), static_cast<blasint>(k), alpha, a,
-              static_cast<blasint>(lda), b, static_cast<blasint>(ldb), beta, c, static_cast<blasint>(ldc));
+  if (m <= 0 || n <= 0) return;
+  const GemmBlocks g = gemm_blocks(m, n);
+  const bool parallel = g.count > 1 && m * n * k >= kParallelFlops;
+#pragma omp parallel for schedule(static) if (parallel)
+  for (int64_t i = 0; i < g.count; ++i) {
+    const int64_t start = i * g.block;
+    if (g.split_rows) {
+      // Rows [start, start + rows) of C and of op(A): rows of A, or columns of A^T.
+      const int64_t rows = std::min(g.block, m - start);
+      blas_sgemm(trans_a, trans_b, rows, n, k, alpha, a + (trans_a ? start : start * lda), lda, b, ldb, beta,
+                 c + start * ldc, ldc);
+    } else {
+      // Columns [start, start + cols) of C and of op(B): columns of B, or rows of B^T.
+      const int64_t cols = std::min(g.block, n - start);
+      blas_sgemm(trans_a, trans_b, m, cols, k, alpha, a, lda, b + (trans_b ? start * ldb : start), ldb, beta,
+                 c + start, ldc);
+    }
+  }
 }
 
 void add_bias_activation(float* y, const float* bias, int64_t rows, int64_t cols, bool relu) {

@@ -2,11 +2,74 @@
 #include <gtest/gtest.h>
 
 #include "cembed/dot_interaction.h"
+#include "kernels/dense_kernels.h"
 #include "cembed/mlp.h"
 #include "test_helpers.h"
 
 namespace cembed {
 namespace {
+
+// gemm() against a double-precision reference on every transpose and on shapes around its
+// block sizes, and bitwise the same result with 1 to 4 threads (its determinism contract).
+TEST(Gemm, MatchesReferenceAndGivesTheSameBitsWhateverTheThreadCount) {
+  Rng rng(11);
+  struct Shape {
+    int64_t m, n, k;
+  };
+  const Shape shapes[] = {{1, 1, 1},     {3, 5, 7},     {16, 16, 16},  {17, 200, 33}, {2048, 64, 13},
+                          {128, 512, 13}, {512, 13, 128}, {64, 367, 512}, {367, 64, 2048}, {129, 1, 300}};
+  for (const auto& [m, n, k] : shapes) {
+    for (bool ta : {false, true}) {
+      for (bool tb : {false, true}) {
+        const int64_t lda = ta ? m + 3 : k + 1, ldb = tb ? k + 2 : n + 5, ldc = n + 4;
+        const auto a = testing::random_vector(rng, static_cast<size_t>((ta ? k : m) * lda));
+        const auto b = testing::random_vector(rng, static_cast<size_t>((tb ? n : k) * ldb));
+        const auto c0 = testing::random_vector(rng, static_cast<size_t>(m * ldc));
+        auto run = [&](int threads) {
+          kernels::set_num_threads(threads);
+          auto c = c0;
+          kernels::gemm(ta, tb, m, n, k, 0.5f, a.data(), lda, b.data(), ldb, 0.25f, c.data(), ldc);
+          return c;
+        };
+        const auto one = run(1);
+        const std::string where = "m=" + std::to_string(m) + " n=" + std::to_string(n) + " k=" + std::to_string(k) +
+                                  " trans_a=" + std::to_string(ta) + " trans_b=" + std::to_string(tb);
+        for (int64_t i = 0; i < m; ++i) {
+          for (int64_t j = 0; j < n; ++j) {
+            double ref = 0.25 * c0[i * ldc + j];
+            for (int64_t p = 0; p < k; ++p) {
+              ref += 0.5 * double{a[ta ? p * lda + i : i * lda + p]} * double{b[tb ? j * ldb + p : p * ldb + j]};
+            }
+            ASSERT_TRUE(testing::close(one[i * ldc + j], ref, 1e-4, 1e-4 * std::sqrt(double(k))))
+                << where << " C[" << i << "," << j << "] = " << one[i * ldc + j] << ", reference " << ref;
+          }
+          // Padding between rows of C is not written.
+          for (int64_t j = n; j < ldc; ++j) ASSERT_EQ(one[i * ldc + j], c0[i * ldc + j]) << where;
+        }
+        for (int threads : {2, 3, 4}) {
+          const auto other = run(threads);
+          EXPECT_EQ(testing::describe_difference({{"C", one}}, {{"C", other}}), "") << where << ", " << threads
+                                                                                   << " threads";
+        }
+      }
+    }
+  }
+  kernels::set_num_threads(1);
+}
+
+TEST(Gemm, BlocksDependOnlyOnTheShape) {
+  for (int64_t m : {1, 15, 16, 17, 128, 2048, 100000}) {
+    for (int64_t n : {1, 16, 512}) {
+      const auto g = kernels::gemm_blocks(m, n);
+      const int64_t len = g.split_rows ? m : n;
+      EXPECT_EQ(g.split_rows, m >= n);
+      EXPECT_LE(g.count, kernels::kGemmMaxBlocks);
+      EXPECT_EQ(g.block % kernels::kGemmMinBlock, 0);
+      EXPECT_GE(g.block * g.count, len);
+      EXPECT_LT(g.block * (g.count - 1), len);
+    }
+  }
+}
 
 TEST(Mlp, GradientsMatchFiniteDifferences) {
   for (bool relu_last : {false, true}) {

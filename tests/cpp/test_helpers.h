@@ -1,9 +1,14 @@
 // Shared helpers for the C++ tests: random bags and finite differences.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <functional>
+#include <iomanip>
+#include <sstream>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "cembed/bags.h"
@@ -64,6 +69,42 @@ inline std::vector<float> vectors_of(const EmbeddingTable& t, const std::vector<
   MatrixView view{out.data(), static_cast<int64_t>(ids.size()), t.dim(), t.dim()};
   t.forward(std::span(&bags, 1), Pooling::Sum, std::span(&view, 1));
   return out;
+}
+
+// Where two sets of named float blocks differ, in words: the first block that differs, how
+// many of its elements differ, the first such element and the largest absolute difference.
+// Empty when every block is bitwise equal. For determinism tests, whose failures must say
+// what differs and by how much rather than dump bytes.
+struct NamedBlock {
+  std::string name;
+  std::span<const float> values;
+};
+inline std::string describe_difference(const std::vector<NamedBlock>& a, const std::vector<NamedBlock>& b) {
+  if (a.size() != b.size()) return "block counts differ: " + std::to_string(a.size()) + " vs " + std::to_string(b.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    const auto& x = a[i].values;
+    const auto& y = b[i].values;
+    if (x.size() != y.size()) {
+      return a[i].name + ": sizes differ: " + std::to_string(x.size()) + " vs " + std::to_string(y.size());
+    }
+    size_t differing = 0, first = 0;
+    double max_abs = 0, max_rel = 0;
+    for (size_t k = 0; k < x.size(); ++k) {
+      if (std::memcmp(&x[k], &y[k], sizeof(float)) == 0) continue;
+      if (differing++ == 0) first = k;
+      const double d = std::abs(static_cast<double>(x[k]) - y[k]);
+      max_abs = std::max(max_abs, d);
+      max_rel = std::max(max_rel, d / std::max(1e-30, std::max(std::abs(double{x[k]}), std::abs(double{y[k]}))));
+    }
+    if (differing > 0) {
+      std::ostringstream out;
+      out << std::setprecision(9) << a[i].name << ": " << differing << " of " << x.size()
+          << " elements differ, first at " << first << " (" << x[first] << " vs " << y[first]
+          << "), max |difference| " << max_abs << ", max relative " << max_rel;
+      return out.str();
+    }
+  }
+  return {};
 }
 
 }  // namespace cembed::testing
