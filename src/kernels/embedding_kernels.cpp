@@ -349,6 +349,32 @@ void occurrence_gradients(std::span<const uint32_t> offsets, std::span<const flo
   }
 }
 
+void apply_row_updates_reference(float* table, float* state, int64_t num_rows, int64_t dim, const RowGradients& g,
+                                 const OptimizerConfig& opt, float lr) {
+  for (size_t i = 0; i < g.rows.size(); ++i) {
+    const int64_t r = g.rows[i];
+    CEMBED_CHECK(r >= 0 && r < num_rows, "embedding update: row {} out of range [0, {})", r, num_rows);
+    float* w = table + r * dim;
+    const float* gr = g.grads.data() + i * dim;
+    if (opt.kind == OptimizerKind::RowwiseAdagrad) {
+      double mean_square = 0;
+      for (int64_t j = 0; j < dim; ++j) mean_square += double{gr[j]} * gr[j];
+      state[r] = static_cast<float>(state[r] + mean_square / static_cast<double>(dim));
+    }
+    for (int64_t j = 0; j < dim; ++j) {
+      double step = double{lr} * gr[j];
+      if (opt.kind == OptimizerKind::Adagrad) {
+        float& s = state[r * dim + j];
+        s = static_cast<float>(s + double{gr[j]} * gr[j]);
+        step /= std::sqrt(double{s}) + opt.eps;
+      } else if (opt.kind == OptimizerKind::RowwiseAdagrad) {
+        step /= std::sqrt(double{state[r]}) + opt.eps;
+      }
+      w[j] = static_cast<float>(w[j] - step);
+    }
+  }
+}
+
 void apply_row_updates(float* table, float* state, int64_t num_rows, int64_t dim, const RowGradients& g,
                        const OptimizerConfig& opt, float lr) {
   const int64_t n = static_cast<int64_t>(g.rows.size());

@@ -65,8 +65,11 @@ void coalesce_gradients(const RowBags& bags, Pooling pooling, ConstMatrixView gr
 void occurrence_gradients(std::span<const uint32_t> offsets, std::span<const float> weights, Pooling pooling,
                           ConstMatrixView grad, int64_t dim, MatrixView out);
 
-// Applies one optimizer step to each row in `g`. `state` holds the optimizer state laid out
-// as optimizer_state_floats(kind, num_rows, dim) (null for SGD).
+// Applies one optimizer step to each row in `g` (the rules of optimizer.h). `state` holds the
+// optimizer state laid out as optimizer_state_floats(kind, num_rows, dim) (null for SGD).
+// The reference computes each rule in double precision, one row at a time.
+void apply_row_updates_reference(float* table, float* state, int64_t num_rows, int64_t dim, const RowGradients& g,
+                                 const OptimizerConfig& opt, float lr);
 void apply_row_updates(float* table, float* state, int64_t num_rows, int64_t dim, const RowGradients& g,
                        const OptimizerConfig& opt, float lr);
 
