@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -77,6 +78,10 @@ StagedFolder::StagedFolder(const std::string& folder, const std::function<bool(c
     }
     if (fs::exists(target)) {
       CEMBED_CHECK(fs::is_directory(target), "{}: {} exists and is not a folder", what, folder);
+      struct stat in_target {}, in_parent {};
+      CEMBED_CHECK(::stat(target.c_str(), &in_target) == 0 && ::stat(parent.c_str(), &in_parent) == 0 &&
+                       in_target.st_dev == in_parent.st_dev,
+                   "{}: {} is a mount point and cannot be replaced; give a folder inside it", what, folder);
       for (const auto& e : fs::directory_iterator(target)) {
         const std::string file = e.path().filename().string();
         CEMBED_CHECK(e.is_regular_file() && replaceable(file),
