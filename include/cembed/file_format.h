@@ -9,18 +9,17 @@
 #include <string>
 #include <string_view>
 
+#include "cembed/atomic_file.h"  // write_file_atomically
+
 namespace cembed {
 
-// Writes `payload` framed as above to `path` through a temporary file in the same folder,
-// fsync and rename, so a crash leaves either the old file or the new one, never half.
+// Writes `payload` framed as above to `path` through an AtomicFile (atomic_file.h), so a
+// crash or a full disk leaves either the old file or the new one, never half.
 void write_framed_file(const std::string& path, std::string_view magic, uint32_t version,
                        std::string_view payload);
 
 // Reads and verifies a framed file; returns the payload.
 std::string read_framed_file(const std::string& path, std::string_view magic, uint32_t version);
-
-// Writes `bytes` to `path` atomically (temporary file, fsync, rename).
-void write_file_atomically(const std::string& path, std::string_view bytes);
 
 uint64_t checksum64(const void* data, size_t size, uint64_t seed = 0);
 

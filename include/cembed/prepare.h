@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -52,7 +53,17 @@ struct PrepareConfig {
 
 // Writes out_dir/train.cds, [valid.cds,] [test.cds,], out_dir/prepare.json (statistics)
 // and, unless ids are hashed, out_dir/vocabulary.bin; returns the statistics.
-nlohmann::json prepare_dataset(const PrepareConfig& config);
+//
+// The folder is written whole or not at all (StagedFolder, output_dir.h; prepare_folder.cpp):
+// the files go to a staging folder beside out_dir, which replaces out_dir in one step at the
+// end, after `also_write(staging folder)` (e.g. signature files) has run. Another prepare
+// into the same out_dir is refused at once; a failure (a full disk, a bad line) or a kill
+// leaves out_dir as it was. An existing out_dir must hold only files a prepare writes.
+nlohmann::json prepare_dataset(const PrepareConfig& config,
+                               const std::function<void(const std::string& folder)>& also_write = {});
+
+// prepare_dataset's files written straight into config.out_dir (prepare.cpp), unstaged.
+nlohmann::json write_prepared_files(const PrepareConfig& config);
 
 // Format csv: files described by a schema (prepare_schema.cpp; keys in docs/data.md). Rows
 // are held in memory; side files are joined by key; multi-valued columns become bags.

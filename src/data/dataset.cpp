@@ -15,6 +15,7 @@
 #include <utility>
 
 #include "cembed/errors.h"
+#include "cembed/atomic_file.h"
 #include "cembed/file_format.h"
 
 namespace cembed {
@@ -196,7 +197,8 @@ Dataset Dataset::open(const std::string& path, bool verify) {
 struct DatasetWriter::Spill {
   FILE* file = nullptr;
   std::vector<char> buffer;
-  explicit Spill(const std::string& dir_hint) {
+  std::string beside;  // the output it serves, for errors
+  explicit Spill(const std::string& dir_hint) : beside(dir_hint) {
     std::string tmpl = dir_hint + ".spill.XXXXXX";
     const int fd = ::mkstemp(tmpl.data());
     CEMBED_CHECK(fd >= 0, "cannot create a temporary file beside {}: {}", dir_hint, std::strerror(errno));
@@ -208,9 +210,13 @@ struct DatasetWriter::Spill {
   ~Spill() {
     if (file != nullptr) std::fclose(file);
   }
+  void flush() {
+    CEMBED_CHECK(std::fflush(file) == 0, "cannot write a temporary file beside {}: {}", beside, std::strerror(errno));
+  }
   void write(const void* p, size_t n) {
     if (n == 0) return;  // p may be null then
-    CEMBED_CHECK(std::fwrite(p, 1, n, file) == n, "cannot write a temporary file: {}", std::strerror(errno));
+    CEMBED_CHECK(std::fwrite(p, 1, n, file) == n, "cannot write a temporary file beside {}: {}", beside,
+                 std::strerror(errno));
   }
 };
 
@@ -219,8 +225,8 @@ struct DatasetWriter::Spill {
 // for that write first and raises its error. Buffers are swapped, never reallocated.
 class DatasetWriter::BlockWriter {
  public:
-  explicit BlockWriter(std::vector<FILE*> files)
-      : files_(std::move(files)), front_(files_.size()), back_(files_.size()), thread_([this] { run(); }) {}
+  BlockWriter(std::vector<FILE*> files, std::string beside)
+      : beside_(std::move(beside)), files_(std::move(files)), front_(files_.size()), back_(files_.size()), thread_([this] { run(); }) {}
   ~BlockWriter() {
     {
       std::lock_guard<std::mutex> lock(mutex_);
@@ -256,7 +262,7 @@ class DatasetWriter::BlockWriter {
       for (size_t i = 0; i < files_.size() && error.empty(); ++i) {
         const auto& b = back_[i];
         if (!b.empty() && std::fwrite(b.data(), 1, b.size(), files_[i]) != b.size()) {
-          error = fmt::format("cannot write a temporary file: {}", std::strerror(errno));
+          error = fmt::format("cannot write a temporary file beside {}: {}", beside_, std::strerror(errno));
         }
       }
       lock.lock();
@@ -266,6 +272,7 @@ class DatasetWriter::BlockWriter {
     }
   }
 
+  std::string beside_;
   std::vector<FILE*> files_;
   std::vector<std::vector<char>> front_, back_;
   std::mutex mutex_;
@@ -359,7 +366,7 @@ void DatasetWriter::add_block(std::span<const float> labels, std::span<const flo
   if (!behind_) {
     std::vector<FILE*> files = {spills_[0]->file, spills_[1]->file};
     for (int f = 0; f < ns; ++f) files.push_back(spills_[3 + 2 * f]->file);
-    behind_ = std::make_unique<BlockWriter>(std::move(files));
+    behind_ = std::make_unique<BlockWriter>(std::move(files), path_);
   }
   auto& buffers = behind_->front();
   auto fill = [](std::vector<char>& b, const void* p, size_t bytes) {
@@ -438,7 +445,7 @@ DatasetWriter::Written DatasetWriter::measure(std::span<const std::vector<Id>> r
                  "dataset writer: a range of rows needs one-hot features, '{}' is not", schema_.sparse[f].name);
   }
   if (behind_) behind_->settle();
-  for (const auto& spill : spills_) std::fflush(spill->file);
+  for (const auto& spill : spills_) spill->flush();
   Written w;
   w.rows = end - begin;
   w.unmapped.assign(ns, 0);
@@ -516,20 +523,16 @@ DatasetWriter::Written DatasetWriter::finish_remapped(const std::string& path, c
   // Every section is copied from its spill to its place in the file (ids through their
   // remap table) on all threads, with positioned writes; the gaps between sections are
   // holes, which read as the zeros of the padding. The checksum is then read back in order.
-  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0666);  // as fopen: the umask applies
-  CEMBED_CHECK(fd >= 0, "cannot write {}: {}", tmp, std::strerror(errno));
-  auto abandon = [&](const std::string& why) {
-    ::close(fd);
-    ::unlink(tmp.c_str());
-    fail("{}", why);
-  };
-  for (const auto& spill : spills_) std::fflush(spill->file);
+  // Any failure below throws, and the AtomicFile then removes its temporary file.
+  AtomicFile file(path);
+  const std::string& tmp = file.temp_path();
+  for (const auto& spill : spills_) spill->flush();
   struct Section {
     int spill;           // index in spills_
     uint64_t from, bytes, to;  // spill range, destination offset
     int feature = -1;    // remapped ids of this feature, or -1
     int failed = 0;      // 1 read, 2 write, 3 id beyond its remap table
+    int err = 0;         // errno of a failed read or write (errno is per thread)
     double label_sum = 0;
     int64_t unmapped = 0;
   };
@@ -564,24 +567,21 @@ DatasetWriter::Written DatasetWriter::finish_remapped(const std::string& path, c
         sec.unmapped += missing;
       }
       if (sec.spill == 0) sec.label_sum += sum_floats(d, n);
-      for (size_t done = 0; done < n;) {
-        const ssize_t put = ::pwrite(fd, d + done, n - done, static_cast<off_t>(to + done));
-        if (put <= 0) {
-          sec.failed = 2;
-          return;
-        }
-        done += static_cast<size_t>(put);
+      if ((sec.err = file.pwrite_at(d, n, to)) != 0) {
+        sec.failed = 2;
+        return;
       }
       to += n;
     });
-    if (!read_ok && sec.failed == 0) sec.failed = 1;
+    if (!read_ok && sec.failed == 0) {
+      sec.failed = 1;
+      sec.err = errno;
+    }
   }
   for (const Section& sec : sections) {
-    if (sec.failed == 1) abandon(fmt::format("cannot read a temporary file of {}: {}", path, std::strerror(errno)));
-    if (sec.failed == 2) abandon(fmt::format("cannot write {}: {}", tmp, std::strerror(errno)));
-    if (sec.failed == 3) {
-      abandon(fmt::format("dataset writer: an id of '{}' has no remap entry", schema.sparse[sec.feature].name));
-    }
+    CEMBED_CHECK(sec.failed != 1, "cannot read a temporary file of {}: {}", path, std::strerror(sec.err));
+    if (sec.failed == 2) file.fail_write(sec.err);
+    CEMBED_CHECK(sec.failed != 3, "dataset writer: an id of '{}' has no remap entry", schema.sparse[sec.feature].name);
     written.label_sum += sec.label_sum;
     if (sec.feature >= 0) written.unmapped[sec.feature] += sec.unmapped;
   }
@@ -591,11 +591,10 @@ DatasetWriter::Written DatasetWriter::finish_remapped(const std::string& path, c
   head.append(reinterpret_cast<const char*>(&version), 4);
   head.append(reinterpret_cast<const char*>(&hl), 4);
   head += header_text;
-  if (::pwrite(fd, head.data(), head.size(), 0) != static_cast<ssize_t>(head.size()) || ::ftruncate(fd, static_cast<off_t>(l.end)) != 0) {
-    abandon(fmt::format("cannot write {}: {}", tmp, std::strerror(errno)));
-  }
-  const int in = ::open(tmp.c_str(), O_RDONLY);
-  if (in < 0) abandon(fmt::format("cannot read back {}: {}", tmp, std::strerror(errno)));
+  if (const int err = file.pwrite_at(head.data(), head.size(), 0); err != 0) file.fail_write(err);
+  if (::ftruncate(file.fd(), static_cast<off_t>(l.end)) != 0) file.fail_write(errno);
+  const int in = ::open(tmp.c_str(), O_RDONLY | O_CLOEXEC);
+  CEMBED_CHECK(in >= 0, "cannot read back {}: {}", path, std::strerror(errno));
   XXH64_state_t* state = XXH64_createState();
   XXH64_reset(state, 0);
   std::vector<char> buf(1 << 22);
@@ -603,16 +602,12 @@ DatasetWriter::Written DatasetWriter::finish_remapped(const std::string& path, c
   ::close(in);
   const uint64_t digest = XXH64_digest(state);
   XXH64_freeState(state);
-  if (!hashed) abandon(fmt::format("cannot read back {}: {}", tmp, std::strerror(errno)));
+  CEMBED_CHECK(hashed, "cannot read back {}: {}", path, std::strerror(errno));
   char trailer[16];
   std::memcpy(trailer, &digest, 8);
   std::memcpy(trailer + 8, kEndMagic, 8);
-  const bool ok = ::pwrite(fd, trailer, 16, static_cast<off_t>(l.end)) == 16 && ::fsync(fd) == 0;
-  ::close(fd);
-  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
-    ::unlink(tmp.c_str());
-    fail("cannot finish dataset {}: {}", path, std::strerror(errno));
-  }
+  if (const int err = file.pwrite_at(trailer, 16, l.end); err != 0) file.fail_write(err);
+  file.commit();
   return written;
 }
 

@@ -253,7 +253,7 @@ std::string first_line_of(const PrepareConfig& c) {
 
 }  // namespace
 
-nlohmann::json prepare_dataset(const PrepareConfig& c) {
+nlohmann::json write_prepared_files(const PrepareConfig& c) {
   if (c.format == TextFormat::Csv) return prepare_schema_dataset(c);
   CEMBED_CHECK(!c.train_files.empty(), "prepare: no training files");
   CEMBED_CHECK(!c.out_dir.empty(), "prepare: no output folder");

@@ -10,7 +10,7 @@
 
 #include "cembed/dataset.h"
 #include "cembed/errors.h"
-#include "cembed/file_format.h"
+#include "cembed/atomic_file.h"
 #include "cembed/metrics.h"
 #include "cembed/random.h"
 #include "data/zipf.h"
@@ -135,13 +135,7 @@ double sigmoid(double z) { return 1.0 / (1.0 + std::exp(-z)); }
 // 26 categorical values as 8 hex digits (a fixed bijection-free hash of feature and id).
 class CriteoTextWriter {
  public:
-  CriteoTextWriter(std::string path, uint64_t seed) : path_(std::move(path)), tmp_(path_ + ".tmp"), seed_(seed) {
-    file_ = std::fopen(tmp_.c_str(), "wb");
-    CEMBED_CHECK(file_ != nullptr, "cannot write {}", tmp_);
-  }
-  ~CriteoTextWriter() {
-    if (file_ != nullptr) std::fclose(file_);
-  }
+  CriteoTextWriter(const std::string& path, uint64_t seed) : file_(path), seed_(seed) {}
   void add_row(float label, const float* dense, const uint32_t* ids) {
     buf_ += label > 0.5f ? '1' : '0';
     for (int j = 0; j < kDense; ++j) {
@@ -157,19 +151,16 @@ class CriteoTextWriter {
   }
   void finish() {
     flush();
-    CEMBED_CHECK(std::fclose(file_) == 0, "cannot write {}", tmp_);
-    file_ = nullptr;
-    CEMBED_CHECK(std::rename(tmp_.c_str(), path_.c_str()) == 0, "cannot rename {} to {}", tmp_, path_);
+    file_.commit();
   }
 
  private:
   void flush() {
-    CEMBED_CHECK(std::fwrite(buf_.data(), 1, buf_.size(), file_) == buf_.size(), "cannot write {}", tmp_);
+    file_.write(buf_);
     buf_.clear();
   }
-  std::string path_, tmp_;
+  AtomicFile file_;  // removed unless finished
   uint64_t seed_;
-  FILE* file_ = nullptr;
   std::string buf_;
 };
 

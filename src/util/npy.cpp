@@ -1,9 +1,9 @@
 #include "cembed/npy.h"
 
 #include <filesystem>
-#include <fstream>
 #include <type_traits>
 
+#include "cembed/atomic_file.h"
 #include "cembed/dlrm.h"
 #include "cembed/errors.h"
 
@@ -19,14 +19,12 @@ void write_any(const std::string& path, const std::vector<T>& data, const std::v
   std::string header = "{'descr': '" + std::string(descr) + "', 'fortran_order': False, 'shape': (" + dims + "), }";
   while ((10 + header.size() + 1) % 64 != 0) header += ' ';
   header += '\n';
-  std::ofstream out(path, std::ios::binary);
-  CEMBED_CHECK(out.good(), "cannot write {}", path);
-  out.write("\x93NUMPY\x01\x00", 8);
+  std::string bytes("\x93NUMPY\x01\x00", 8);
   const auto len = static_cast<uint16_t>(header.size());
-  out.write(reinterpret_cast<const char*>(&len), 2);
-  out << header;
-  out.write(reinterpret_cast<const char*>(data.data()), static_cast<std::streamsize>(data.size() * sizeof(T)));
-  CEMBED_CHECK(out.good(), "cannot write {}", path);
+  bytes.append(reinterpret_cast<const char*>(&len), 2);
+  bytes += header;
+  bytes.append(reinterpret_cast<const char*>(data.data()), data.size() * sizeof(T));
+  write_file_atomically(path, bytes);
 }
 
 }  // namespace

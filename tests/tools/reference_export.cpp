@@ -6,13 +6,13 @@
 //     trains a small DLRM on random multi-hot batches and writes .npy files: the initial
 //     parameters, every batch, and the loss of every step (see tools/reference/torch_dlrm.py).
 #include <cstdio>
-#include <fstream>
 #include <iostream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
+#include "cembed/atomic_file.h"
 #include "cembed/dlrm.h"
 #include "cembed/errors.h"
 #include "cembed/metrics.h"
@@ -126,7 +126,7 @@ int trace(const std::vector<std::string>& args) {
   write_npy(out + "/losses.npy", losses, {static_cast<int64_t>(losses.size())});
   const nlohmann::json meta = {{"cardinalities", cards}, {"model", cfg.to_json()}, {"optimizer", optimizer},
                                {"lr", lr},               {"steps", steps},          {"eps", 1e-10}};
-  std::ofstream(out + "/meta.json") << meta.dump(2);
+  cembed::write_file_atomically(out + "/meta.json", meta.dump(2));
   return 0;
 }
 

@@ -37,7 +37,13 @@ void add_prepare_command(CLI::App& app) {
   cmd->callback([=] {
     c->format = parse_text_format(*format);
     c->log_dense = !*raw_dense;
-    const auto s = prepare_dataset(*c);
+    // Signature files are written into the new folder before it replaces --out, so they
+    // come from the same run as the dataset.
+    const auto s = prepare_dataset(*c, [&](const std::string& folder) {
+      if (signatures->empty()) return;
+      write_signature_files(folder + "/train.cds", *signatures, SignatureConfig{}.num_hashes, 1.0, SignatureConfig{}.seed,
+                            c->out_dir + "/train.cds");
+    });
     for (const char* split : {"train", "valid", "test"}) {
       if (!s.contains(split)) continue;
       fmt::print("{:<5} {:>10} rows  ctr {:.4f}  bad lines {}\n", split, s[split]["rows"].get<int64_t>(),
@@ -50,10 +56,6 @@ void add_prepare_command(CLI::App& app) {
                  f["cardinality"].get<int64_t>(), 100 * f["empty_rate"].get<double>());
     }
     fmt::print("wrote {}/train.cds and prepare.json\n", c->out_dir);
-    if (!signatures->empty()) {
-      write_signature_files(c->out_dir + "/train.cds", *signatures, SignatureConfig{}.num_hashes, 1.0,
-                            SignatureConfig{}.seed);
-    }
   });
 }
 

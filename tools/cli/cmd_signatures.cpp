@@ -9,7 +9,7 @@
 namespace cembed::cli {
 
 void write_signature_files(const std::string& dataset_path, const std::vector<std::string>& kinds, int num_hashes,
-                           double sample, uint64_t seed) {
+                           double sample, uint64_t seed, const std::string& shown_as) {
   const Dataset data = Dataset::open(dataset_path);
   for (const auto& kind : kinds) {
     SignatureConfig c;
@@ -24,7 +24,7 @@ void write_signature_files(const std::string& dataset_path, const std::vector<st
     int64_t present = 0;
     for (uint8_t p : s.present) present += p;
     fmt::print("{} signatures of {} values ({} seen in the rows used), {} minhashes each: {} ({:.2f} s)\n", kind,
-               s.num_values(), present, num_hashes, path,
+               s.num_values(), present, num_hashes, shown_as.empty() ? path : signature_path(shown_as, c.kind),
                std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   }
 }

@@ -33,9 +33,10 @@ void add_compare_command(CLI::App& app);
 void add_signatures_command(CLI::App& app);
 void add_sweep_command(CLI::App& app);
 
-// Computes and writes <dataset>.<kind>.sig for each kind ("rows", "context").
+// Computes and writes <dataset>.<kind>.sig for each kind ("rows", "context"); reports them
+// as beside `shown_as` when given (the dataset's final path while it is still staged).
 void write_signature_files(const std::string& dataset_path, const std::vector<std::string>& kinds, int num_hashes,
-                           double sample, uint64_t seed);
+                           double sample, uint64_t seed, const std::string& shown_as = "");
 
 // Replaces "--config FILE" after a subcommand by the options the TOML file sets.
 std::vector<std::string> expand_config_file(CLI::App& app, std::vector<std::string> args);
