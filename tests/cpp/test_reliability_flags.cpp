@@ -111,16 +111,18 @@ TEST(Ranges, EveryTrainSettingRefusesOutsideItsRangeAndTakesItsEnds) {
     // Below the minimum (or the minimum itself when open), unless that is the special value.
     double below = range.min_open ? range.min : range.min - step;
     if (range.special && below == *range.special) below -= 1;
-    EXPECT_ERROR_HAS(with(below).validate(), std::string(name) + " must be") << "value " << below;
+    EXPECT_ERROR_HAS(with(below).validate(), std::string(name) + " must be");
     if (range.max != Range::kNoLimit && range.max < 1e12) {
       EXPECT_ERROR_HAS(with(range.max + step).validate(), std::string(name) + " must be");
       EXPECT_NO_THROW(with(range.max).validate()) << name << " = " << range.max;
     }
     const double lowest = range.min_open ? range.min + step : range.min;
-    if (!(std::string(name) == "epochs" && lowest == 0)) {
+    if (std::string(name) != "epochs") {
       EXPECT_NO_THROW(with(lowest).validate()) << name << " = " << lowest;
     }
-    if (range.special) EXPECT_NO_THROW(with(*range.special).validate()) << name << " = " << *range.special;
+    if (range.special) {
+      EXPECT_NO_THROW(with(*range.special).validate()) << name << " = " << *range.special;
+    }
   });
   EXPECT_GE(settings, 15);
 }

@@ -25,7 +25,7 @@ void add_prepare_command(CLI::App& app) {
              "values seen fewer times share the out-of-vocabulary id 0");
   cmd->add_flag("--skip-bad-lines", c->skip_bad_lines, "count and skip malformed lines instead of stopping");
   cmd->add_flag("--raw-dense", *raw_dense, "keep dense values as given (default: log(1 + max(x, 0)))");
-  add_ranged(*cmd, "max-line-bytes", c->max_line_bytes, Range{16, 1 << 30}, "longest line accepted");
+  add_ranged(*cmd, "max-line-bytes", c->max_line_bytes, Range{1, 1 << 30}, "longest line accepted");
   add_ranged(*cmd, "threads", c->threads, ranges::threads(), "parsing threads");
   cmd->add_option("--split", c->split, "files, ratio (random rows, by --seed) or order (last rows are test)")->capture_default_str();
   const Range fraction{0, 1, false, std::nullopt, "", true};
