@@ -29,6 +29,10 @@ struct DatasetSchema {
   std::vector<std::string> dense_names;
   std::vector<FeatureInfo> sparse;  // name and cardinality (ids lie in [0, cardinality))
   std::vector<bool> multi_hot;      // per sparse feature
+  // Identity of the vocabulary that numbered the ids (e.g. "xxh64:..." of prepare's
+  // vocabulary.bin, or the synthetic generator's settings); empty when the writer gave none.
+  // Part of the schema: datasets, models and histories only mix under the same one.
+  std::string vocabulary_id;
 
   int num_dense() const { return static_cast<int>(dense_names.size()); }
   int num_sparse() const { return static_cast<int>(sparse.size()); }
@@ -48,6 +52,11 @@ class Dataset {
   int64_t rows() const { return rows_; }
   const DatasetSchema& schema() const { return schema_; }
   const nlohmann::json& metadata() const { return metadata_; }
+  // The XXH64 of the file's content, as stored in its trailer: the data's identity,
+  // whatever path it is opened by.
+  uint64_t checksum() const { return checksum_; }
+  // {"rows", "checksum" (hex), "schema"}: what a checkpoint records of its training data.
+  nlohmann::json identity() const;
 
   float label(int64_t r) const { return labels_[r]; }
   const float* dense_row(int64_t r) const { return dense_ + r * schema_.num_dense(); }
@@ -70,6 +79,7 @@ class Dataset {
   int64_t rows_ = 0;
   DatasetSchema schema_;
   nlohmann::json metadata_;
+  uint64_t checksum_ = 0;
   const float* labels_ = nullptr;
   const float* dense_ = nullptr;
   std::vector<Column> columns_;
@@ -139,6 +149,11 @@ struct Batch {
   std::vector<std::vector<uint32_t>> offsets;  // per feature, size + 1
   std::vector<BagBatch> bags() const;
 };
+
+// Throws unless `data` was numbered by the vocabulary of `expected` (a schema's JSON: the
+// same features, cardinalities, multi-hot flags and vocabulary id), naming the first
+// difference; `expected_what` says whose schema it is ("the model's training data").
+void check_same_vocabulary(const Dataset& data, const nlohmann::json& expected, const std::string& expected_what);
 
 void gather_batch(const Dataset& data, std::span<const int64_t> rows, Batch& out);
 

@@ -26,7 +26,7 @@ class Dlrm;
 
 struct RankingConfig {
   int k = 10;
-  int64_t negatives = 100;  // <= 0: every unseen item
+  int64_t negatives = 100;  // 0: every unseen item (ranges::ranking_negatives in trainer.h)
   uint64_t seed = 1;
 };
 

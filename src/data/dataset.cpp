@@ -64,6 +64,7 @@ nlohmann::json DatasetSchema::to_json() const {
     j["sparse"].push_back(
         {{"name", sparse[f].name}, {"cardinality", sparse[f].cardinality}, {"multi_hot", static_cast<bool>(multi_hot[f])}});
   }
+  if (!vocabulary_id.empty()) j["vocabulary_id"] = vocabulary_id;
   return j;
 }
 
@@ -74,6 +75,7 @@ DatasetSchema DatasetSchema::from_json(const nlohmann::json& j) {
     s.sparse.push_back({f.at("name"), f.at("cardinality")});
     s.multi_hot.push_back(f.at("multi_hot").get<bool>());
   }
+  s.vocabulary_id = j.value("vocabulary_id", "");
   return s;
 }
 
@@ -90,6 +92,7 @@ Dataset& Dataset::operator=(Dataset&& o) noexcept {
     rows_ = o.rows_;
     schema_ = std::move(o.schema_);
     metadata_ = std::move(o.metadata_);
+    checksum_ = o.checksum_;
     labels_ = o.labels_;
     dense_ = o.dense_;
     columns_ = std::move(o.columns_);
@@ -157,10 +160,10 @@ Dataset Dataset::open(const std::string& path, bool verify) {
   const Layout l = compute_layout(16 + header_len, d.rows_, d.schema_, nnz);
   CEMBED_CHECK(size == l.end + 16, "{}: truncated or extended: {} bytes, the header implies {}", path, size, l.end + 16);
   CEMBED_CHECK(std::memcmp(base + l.end + 8, kEndMagic, 8) == 0, "{}: bad trailer (truncated or altered)", path);
+  std::memcpy(&d.checksum_, base + l.end, 8);
   if (verify) {
-    uint64_t stored;
-    std::memcpy(&stored, base + l.end, 8);
-    CEMBED_CHECK(stored == XXH64(base, l.end, 0), "{}: checksum mismatch: the dataset is corrupt or was altered", path);
+    CEMBED_CHECK(d.checksum_ == XXH64(base, l.end, 0), "{}: checksum mismatch: the dataset is corrupt or was altered",
+                 path);
   }
   d.labels_ = reinterpret_cast<const float*>(base + l.labels);
   d.dense_ = reinterpret_cast<const float*>(base + l.dense);
@@ -617,6 +620,28 @@ std::vector<BagBatch> Batch::bags() const {
   std::vector<BagBatch> out;
   for (size_t f = 0; f < ids.size(); ++f) out.push_back({ids[f], offsets[f], {}});
   return out;
+}
+
+nlohmann::json Dataset::identity() const {
+  return {{"rows", rows_}, {"checksum", fmt::format("{:016x}", checksum_)}, {"schema", schema_.to_json()}};
+}
+
+void check_same_vocabulary(const Dataset& data, const nlohmann::json& expected, const std::string& expected_what) {
+  const nlohmann::json got = data.schema().to_json();
+  if (got == expected) return;
+  const std::string head = fmt::format("{} was prepared with another vocabulary than {}", data.path(), expected_what);
+  const std::string want_id = expected.value("vocabulary_id", ""), got_id = got.value("vocabulary_id", "");
+  if (want_id != got_id) {
+    fail("{}: vocabulary '{}', expected '{}'", head, got_id.empty() ? "(none recorded)" : got_id,
+         want_id.empty() ? "(none recorded)" : want_id);
+  }
+  const auto& a = got.at("sparse");
+  const auto& b = expected.at("sparse");
+  if (a.size() != b.size()) fail("{}: {} categorical features, expected {}", head, a.size(), b.size());
+  for (size_t f = 0; f < a.size(); ++f) {
+    if (a[f] != b[f]) fail("{}: feature {} is {}, expected {}", head, f, a[f].dump(), b[f].dump());
+  }
+  fail("{}: dense features {}, expected {}", head, got.at("dense").dump(), expected.at("dense").dump());
 }
 
 void gather_batch(const Dataset& data, std::span<const int64_t> rows, Batch& out) {

@@ -230,6 +230,12 @@ SyntheticSummary write_synthetic(const SyntheticConfig& c, const std::string& ou
     schema.sparse.push_back({"C" + std::to_string(f + 1), card[f]});
     schema.multi_hot.push_back(false);
   }
+  // The generator's settings that decide what each value id means (not the row counts,
+  // the output format or the labels' calibration): the datasets' vocabulary identity.
+  nlohmann::json vocab = c.to_json();
+  for (const char* k : {"train_rows", "valid_rows", "test_rows", "format", "ctr", "logit_scale"}) vocab.erase(k);
+  const std::string vocab_text = vocab.dump();
+  schema.vocabulary_id = fmt::format("synthetic:{:016x}", checksum64(vocab_text.data(), vocab_text.size()));
 
   SyntheticSummary summary;
   summary.stats["config"] = c.to_json();

@@ -131,6 +131,12 @@ MemoryPlan plan_memory(const std::string& method_spec, const std::vector<Feature
 
   const Spec spec = Spec::parse(method_spec);
   const MethodInfo& info = method_info(spec.name);
+  // A size given in the spec and a budget would each size the tables: refuse rather than
+  // let one silently replace the other ("full" has no size keys; a budget only checks it).
+  CEMBED_CHECK(budget.kind == Budget::Kind::None || spec.name == "full" || !spec_is_sized(spec),
+               "memory plan: '{}' gives its size and a memory budget ({}) is given too: give one or the other "
+               "(drop the size keys to size it from the budget)",
+               method_spec, budget.str());
   const int64_t fb = static_cast<int64_t>(sizeof(float)) * dim;
   auto shape_of = [&](const std::vector<int>& fs) {
     TableShape s{dim, {}};

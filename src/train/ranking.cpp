@@ -11,6 +11,7 @@
 #include "cembed/dlrm.h"
 #include "cembed/errors.h"
 #include "cembed/random.h"
+#include "cembed/trainer.h"
 
 namespace cembed {
 
@@ -85,6 +86,12 @@ ItemCatalogue catalogue_of(const Dataset& test) {
 
 RankingResult evaluate_ranking(Dlrm& model, const Dataset& test, std::span<const Dataset* const> history,
                                const RankingConfig& config) {
+  check_range("ranking-k", config.k, ranges::ranking_k);
+  check_range("ranking-negatives", static_cast<double>(config.negatives), ranges::ranking_negatives);
+  // A history numbered by another vocabulary would mark the wrong items as seen.
+  for (const Dataset* h : history) {
+    if (h != &test) check_same_vocabulary(*h, test.schema().to_json(), "the test data " + test.path());
+  }
   const auto start = std::chrono::steady_clock::now();
   const ItemCatalogue cat = catalogue_of(test);
   const int F = test.schema().num_sparse();

@@ -15,6 +15,7 @@
 #include "cembed/file_format.h"
 #include "cembed/factory.h"
 #include "cembed/memory_plan.h"
+#include "cembed/output_check.h"
 #include "cembed/spec.h"
 
 namespace cembed {
@@ -92,7 +93,14 @@ nlohmann::json run_sweep(const SweepConfig& c) {
   CEMBED_CHECK(!c.methods.empty(), "sweep: no methods");
   CEMBED_CHECK(!c.seeds.empty(), "sweep: no seeds");
   for (double r : c.ratios) CEMBED_CHECK(r > 0, "sweep: ratios must be positive, got {}", r);
-  for (const auto& m : c.methods) method_info(Spec::parse(m).name);  // spec errors before any training
+  for (const auto& m : c.methods) {  // spec errors before any training
+    const Spec spec = Spec::parse(m);
+    method_info(spec.name);
+    CEMBED_CHECK(spec.name == "full" || !spec_is_sized(spec),
+                 "sweep: '{}' gives its size, but a sweep sizes every method from its ratios: drop the size keys", m);
+  }
+  c.base.validate();
+  check_dir_writable(c.out_dir, "sweep output folder");
   fs::create_directories(c.out_dir);
   const std::string results_path = c.out_dir + "/results.json";
 

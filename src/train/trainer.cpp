@@ -11,6 +11,7 @@
 #include "cembed/file_format.h"
 #include "cembed/metrics.h"
 #include "cembed/npy.h"
+#include "cembed/output_check.h"
 #include "cembed/random.h"
 #include "cembed/ranking.h"
 #include "cembed/signatures.h"
@@ -111,7 +112,8 @@ nlohmann::json attach_signatures(EmbeddingCollection& emb, const Dataset& train_
 // Fields that must agree between a checkpoint and the run that resumes from it.
 nlohmann::json resume_identity(const TrainConfig& c) {
   nlohmann::json j = c.to_json();
-  for (const char* k : {"epochs", "max_steps", "eval_every", "eval_batch_size", "checkpoint_path", "checkpoint_every",
+  // The training data is compared by its identity (Dataset::identity), not by its path.
+  for (const char* k : {"train_path", "epochs", "max_steps", "eval_every", "eval_batch_size", "checkpoint_path", "checkpoint_every",
                         "resume_path", "report_path", "export_initial_dir", "progress", "valid_path", "test_path", "threads",
                         "ranking", "ranking_k", "ranking_negatives"}) {
     j.erase(k);
@@ -198,6 +200,7 @@ nlohmann::json EvalResult::to_json() const {
 }
 
 EvalResult evaluate(Dlrm& model, const Dataset& data, int64_t batch_size) {
+  check_range("eval batch size", static_cast<double>(batch_size), ranges::batch_size);
   const auto start = Clock::now();
   EvalResult r;
   r.rows = data.rows();
@@ -221,9 +224,12 @@ EvalResult evaluate(Dlrm& model, const Dataset& data, int64_t batch_size) {
   return r;
 }
 
-void save_checkpoint(const std::string& path, const TrainConfig& config, const Dlrm& model, const TrainState& state) {
+void save_checkpoint(const std::string& path, const TrainConfig& config, const Dlrm& model, const TrainState& state,
+                     const nlohmann::json& train_data) {
   BinaryWriter w;
-  w.str(config.to_json().dump());
+  nlohmann::json header = config.to_json();
+  if (!train_data.is_null()) header["train_data"] = train_data;
+  w.str(header.dump());
   w.str(model.embeddings().plan().to_json().dump());
   w.i64(state.step);
   w.i64(state.epoch);
@@ -236,8 +242,11 @@ LoadedCheckpoint load_checkpoint(const std::string& path) {
   const std::string payload = read_framed_file(path, kCheckpointMagic, kCheckpointVersion);
   BinaryReader r(payload.data(), payload.size(), path);
   LoadedCheckpoint out;
+  out.path = path;
   try {
-    out.config = TrainConfig::from_json(nlohmann::json::parse(r.str("config")));
+    const nlohmann::json header = nlohmann::json::parse(r.str("config"));
+    out.config = TrainConfig::from_json(header);
+    out.train_data = header.value("train_data", nlohmann::json());
     out.plan = MemoryPlan::from_json(nlohmann::json::parse(r.str("memory plan")));
   } catch (const nlohmann::json::exception& e) {
     fail("{}: corrupt checkpoint header: {}", path, e.what());
@@ -251,15 +260,40 @@ LoadedCheckpoint load_checkpoint(const std::string& path) {
   return out;
 }
 
-void set_num_threads(int threads) { kernels::set_num_threads(threads); }
+void check_data_fits_model(const LoadedCheckpoint& ck, const Dataset& data) {
+  const std::string whose = fmt::format("the model {} was trained on", ck.path);
+  if (ck.train_data.is_object() && ck.train_data.contains("schema")) {
+    check_same_vocabulary(data, ck.train_data["schema"], whose);
+    return;
+  }
+  // Older checkpoints: the plan's features (names and cardinalities).
+  nlohmann::json expected = data.schema().to_json();
+  expected.erase("vocabulary_id");
+  expected["sparse"] = nlohmann::json::array();
+  for (size_t f = 0; f < ck.plan.features.size(); ++f) {
+    const bool multi = static_cast<int>(f) < data.schema().num_sparse() && data.schema().multi_hot[f];
+    expected["sparse"].push_back(
+        {{"name", ck.plan.features[f].name}, {"cardinality", ck.plan.features[f].cardinality}, {"multi_hot", multi}});
+  }
+  if (!data.schema().vocabulary_id.empty()) expected["vocabulary_id"] = data.schema().vocabulary_id;
+  check_same_vocabulary(data, expected, whose);
+}
+
+void set_num_threads(int threads) {
+  check_range("threads", threads, ranges::threads());
+  kernels::set_num_threads(threads);
+}
 
 int64_t peak_rss_bytes() { return proc_status_bytes("VmHWM:"); }
 
 nlohmann::json train(const TrainConfig& cfg_in) {
   TrainConfig cfg = cfg_in;
-  CEMBED_CHECK(!cfg.train_path.empty(), "train: no training data given");
-  CEMBED_CHECK(cfg.batch_size > 0, "train: batch size must be positive, got {}", cfg.batch_size);
-  CEMBED_CHECK(cfg.epochs > 0 || cfg.max_steps > 0, "train: give epochs > 0 or max_steps > 0");
+  cfg.validate();
+  // Every output is checked writable before the first step: a typo must not cost the run.
+  check_file_writable(cfg.checkpoint_path, "checkpoint");
+  check_file_writable(cfg.report_path, "report");
+  check_dir_writable(cfg.export_initial_dir, "export-initial");
+  CEMBED_CHECK(!cfg.ranking || !cfg.test_path.empty(), "train: ranking needs test data (--test)");
   kernels::set_num_threads(cfg.threads);
 
   const Dataset train_data = Dataset::open(cfg.train_path);
@@ -269,10 +303,10 @@ nlohmann::json train(const TrainConfig& cfg_in) {
   const auto& schema = train_data.schema();
   for (const Dataset* d : {valid_data.get(), test_data.get()}) {
     if (d == nullptr) continue;
-    CEMBED_CHECK(d->schema().to_json() == schema.to_json(), "{}: schema differs from the training data {}", d->path(),
-                 train_data.path());
+    check_same_vocabulary(*d, schema.to_json(), "the training data " + train_data.path());
   }
   cfg.model.num_dense = schema.num_dense();
+  const nlohmann::json train_identity = train_data.identity();
 
   std::unique_ptr<Dlrm> model;
   MemoryPlan plan;
@@ -280,6 +314,18 @@ nlohmann::json train(const TrainConfig& cfg_in) {
   nlohmann::json signatures_report = nlohmann::json::array();
   if (!cfg.resume_path.empty()) {
     LoadedCheckpoint ck = load_checkpoint(cfg.resume_path);
+    if (ck.train_data.is_object()) {
+      CEMBED_CHECK(ck.train_data == train_identity,
+                   "{}: the checkpoint was trained on other data than {} (checkpoint: {} rows, checksum {}; this "
+                   "data: {} rows, checksum {})",
+                   cfg.resume_path, cfg.train_path, ck.train_data.value("rows", int64_t{-1}),
+                   ck.train_data.value("checksum", std::string("?")), train_identity["rows"].get<int64_t>(),
+                   train_identity["checksum"].get<std::string>());
+    } else {
+      CEMBED_CHECK(ck.config.train_path == cfg.train_path,
+                   "{}: the checkpoint was trained on {} (it predates data identities: give the same path), not {}",
+                   cfg.resume_path, ck.config.train_path, cfg.train_path);
+    }
     CEMBED_CHECK(resume_identity(ck.config) == resume_identity(cfg),
                  "{}: the checkpoint was made with another configuration; resume with the same data, model, "
                  "method, optimizer, batch size and seed\n  checkpoint: {}\n  this run:   {}",
@@ -291,6 +337,9 @@ nlohmann::json train(const TrainConfig& cfg_in) {
                state.batch_in_epoch);
   } else {
     plan = plan_memory(cfg.embedding, schema.sparse, cfg.model.dim, cfg.budget, cfg.small_threshold);
+    const int64_t eval_rows = std::max(valid_data ? valid_data->rows() : 0, test_data ? test_data->rows() : 0);
+    check_memory_fits(estimate_training_memory(cfg, plan, schema.num_dense(), train_data.rows(), eval_rows),
+                      available_memory_bytes());
     model = build_model(cfg, plan);
     signatures_report = attach_signatures(model->embeddings(), train_data, cfg.progress);
     if (!cfg.export_initial_dir.empty()) export_dlrm_parameters(*model, cfg.export_initial_dir);
@@ -310,7 +359,7 @@ nlohmann::json train(const TrainConfig& cfg_in) {
   const Dataset* monitor = valid_data ? valid_data.get() : test_data.get();
   const int64_t curve_every = std::max<int64_t>(1, total_steps / 200);
   auto checkpoint = [&] {
-    if (!cfg.checkpoint_path.empty()) save_checkpoint(cfg.checkpoint_path, cfg, *model, state);
+    if (!cfg.checkpoint_path.empty()) save_checkpoint(cfg.checkpoint_path, cfg, *model, state, train_identity);
   };
 
   for (; state.epoch < epochs && state.step < total_steps; ++state.epoch, state.batch_in_epoch = 0) {
@@ -374,7 +423,6 @@ nlohmann::json train(const TrainConfig& cfg_in) {
   if (valid_data) report["valid"] = evaluate(*model, *valid_data, cfg.eval_batch_size).to_json();
   if (test_data) report["test"] = evaluate(*model, *test_data, cfg.eval_batch_size).to_json();
   if (cfg.ranking) {
-    CEMBED_CHECK(test_data != nullptr, "train: --ranking needs --test data");
     std::vector<const Dataset*> seen = {&train_data, test_data.get()};
     if (valid_data) seen.push_back(valid_data.get());
     report["ranking"] = evaluate_ranking(*model, *test_data, seen, {cfg.ranking_k, cfg.ranking_negatives, cfg.seed}).to_json();

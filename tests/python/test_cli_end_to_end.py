@@ -155,5 +155,10 @@ class CliEndToEnd(unittest.TestCase):
         self.assertIn("another configuration", other.stderr)
 
 
+# The flags' ranges, config files, messages, output checks and data identities run with
+# this module (CTest runs it as python_cli_end_to_end).
+from test_cli_flags import CliFlags  # noqa: E402,F401
+
+
 if __name__ == "__main__":
     unittest.main()

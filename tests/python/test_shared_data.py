@@ -90,6 +90,8 @@ class SharedData(unittest.TestCase):
                        "--bottom", "16", "--top", "64", "--optimizer", "adagrad", "--lr", "0.01", "--ranking",
                        "--quiet", "--report", report])
             self.assertEqual(res.returncode, 0, res.stderr)
+            self.assertIn("ranking: ", res.stdout)  # printed, not only in the report
+            self.assertIn("nDCG@10", res.stdout)
             with open(report) as f:
                 r = json.load(f)
             self.assertGreater(r["test"]["auc"], 0.7)

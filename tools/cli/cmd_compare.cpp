@@ -4,6 +4,7 @@
 
 #include "cembed/errors.h"
 #include "cembed/file_format.h"
+#include "cembed/output_check.h"
 #include "commands.h"
 
 namespace cembed::cli {
@@ -34,6 +35,7 @@ void add_compare_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--out", *out, "write all reports as one JSON file here");
   cmd->callback([=] {
+    check_file_writable(*out, "out");  // before any run: a typo must not cost them all
     std::vector<nlohmann::json> reports;
     for (const auto& run : split_spec_list(*runs)) {
       const auto [spec, ratio] = parse_run(run);

@@ -18,11 +18,13 @@ void add_plan_command(CLI::App& app) {
   cmd->add_option("--data", *data, "dataset (.cds) whose features to plan")->required();
   cmd->add_option("--embedding", *spec, "method spec")->capture_default_str();
   cmd->add_option("--embedding-budget", *budget, "budget in bytes, e.g. 64MiB");
-  cmd->add_option("--compression", *ratio, "budget as a ratio of the full tables");
-  cmd->add_option("--dim", *dim, "embedding dimension")->capture_default_str();
-  cmd->add_option("--small-threshold", *threshold, "features with fewer values keep full tables")->capture_default_str();
+  add_ranged(*cmd, "compression", *ratio, ranges::compression, "budget as a ratio of the full tables");
+  add_ranged(*cmd, "dim", *dim, ranges::dim, "embedding dimension");
+  add_ranged(*cmd, "small-threshold", *threshold, ranges::small_threshold,
+             "features with fewer values keep full tables");
   cmd->callback([=] {
     const Dataset d = Dataset::open(*data, false);
+    CEMBED_CHECK(budget->empty() || *ratio == 0, "give --embedding-budget or --compression, not both");
     Budget b;
     if (!budget->empty()) b = Budget::parse_bytes(*budget);
     if (*ratio != 0) b = Budget::ratio(*ratio);

@@ -15,22 +15,25 @@ void add_prepare_command(CLI::App& app) {
   cmd->add_option("--schema", c->schema_path, "format csv: TOML schema of the columns (see docs/data.md)");
   cmd->add_option("--vocabulary", c->vocabulary_path,
                   "map values through this vocabulary.bin (written by an earlier prepare) instead of counting");
-  cmd->add_option("--hash-buckets", c->hash_buckets,
-                  "no vocabulary: id = 1 + hash64(value) mod (N - 1), for unbounded data");
+  add_ranged(*cmd, "hash-buckets", c->hash_buckets, Range{2, 4294967295.0, false, 0, "count a vocabulary"},
+             "no vocabulary: id = 1 + hash64(value) mod (N - 1), for unbounded data");
   cmd->add_option("--train", c->train_files, "training files (the vocabulary is built on them)")->required();
   cmd->add_option("--valid", c->valid_files, "validation files");
   cmd->add_option("--test", c->test_files, "test files");
   cmd->add_option("--out", c->out_dir, "output folder")->required();
-  cmd->add_option("--min-count", c->min_count, "values seen fewer times share the out-of-vocabulary id 0")->capture_default_str();
+  add_ranged(*cmd, "min-count", c->min_count, Range{1, 1e15},
+             "values seen fewer times share the out-of-vocabulary id 0");
   cmd->add_flag("--skip-bad-lines", c->skip_bad_lines, "count and skip malformed lines instead of stopping");
   cmd->add_flag("--raw-dense", *raw_dense, "keep dense values as given (default: log(1 + max(x, 0)))");
-  cmd->add_option("--max-line-bytes", c->max_line_bytes, "longest line accepted")->capture_default_str();
-  cmd->add_option("--threads", c->threads, "parsing threads")->capture_default_str();
+  add_ranged(*cmd, "max-line-bytes", c->max_line_bytes, Range{1, 1 << 30}, "longest line accepted");
+  add_ranged(*cmd, "threads", c->threads, ranges::threads(), "parsing threads");
   cmd->add_option("--split", c->split, "files, ratio (random rows, by --seed) or order (last rows are test)")->capture_default_str();
-  cmd->add_option("--test-fraction", c->test_fraction, "share of the training files' rows for test (--split ratio/order)");
-  cmd->add_option("--valid-fraction", c->valid_fraction, "share for validation (--split ratio/order)");
-  cmd->add_option("--seed", c->seed, "seed of the ratio split")->capture_default_str();
-  cmd->add_option("--libfm-fields", c->libfm_fields, "fields per libFM line (0: from the first line)")->capture_default_str();
+  const Range fraction{0, 1, false, std::nullopt, "", true};
+  add_ranged(*cmd, "test-fraction", c->test_fraction, fraction,
+             "share of the training files' rows for test (--split ratio/order)");
+  add_ranged(*cmd, "valid-fraction", c->valid_fraction, fraction, "share for validation (--split ratio/order)");
+  cmd->add_option("--seed", c->seed, "seed of the ratio split (0 to 2^64-1)")->capture_default_str();
+  add_ranged(*cmd, "libfm-fields", c->libfm_fields, Range{0, 1 << 20}, "fields per libFM line (0: from the first line)");
   auto signatures = std::make_shared<std::vector<std::string>>();
   cmd->add_option("--signatures", *signatures, "also write LMA signatures of the training values: rows and/or context")
       ->delimiter(',');

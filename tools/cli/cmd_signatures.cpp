@@ -40,9 +40,9 @@ void add_signatures_command(CLI::App& app) {
   cmd->add_option("--kind", *kinds, "rows (set of rows a value appears in) and/or context (co-occurring values)")
       ->delimiter(',')
       ->capture_default_str();
-  cmd->add_option("--hashes", *hashes, "minhashes per value (16 bits each)")->capture_default_str();
-  cmd->add_option("--sample", *sample, "fraction of rows used")->capture_default_str();
-  cmd->add_option("--seed", *seed, "hash seed")->capture_default_str();
+  add_ranged(*cmd, "hashes", *hashes, Range{1, 256}, "minhashes per value (16 bits each)");
+  add_ranged(*cmd, "sample", *sample, Range{0, 1, true}, "fraction of rows used");
+  cmd->add_option("--seed", *seed, "hash seed (0 to 2^64-1)")->capture_default_str();
   cmd->callback([=] { write_signature_files(*data, *kinds, *hashes, *sample, *seed); });
 }
 

@@ -11,21 +11,23 @@ void add_synth_command(CLI::App& app) {
   auto out = std::make_shared<std::string>();
   auto threads = std::make_shared<int>(2);
   cmd->add_option("--out", *out, "output folder (train.cds, [valid.cds,] test.cds, synthetic.json)")->required();
-  cmd->add_option("--train-rows", c->train_rows, "training rows")->capture_default_str();
-  cmd->add_option("--valid-rows", c->valid_rows, "validation rows")->capture_default_str();
-  cmd->add_option("--test-rows", c->test_rows, "test rows")->capture_default_str();
-  cmd->add_option("--scale", c->scale, "factor on Criteo Kaggle's cardinalities")->capture_default_str();
-  cmd->add_option("--cardinality", c->uniform_cardinality, "give every feature this many values instead");
-  cmd->add_option("--zipf", c->zipf_exponent, "Zipf exponent of value frequencies")->capture_default_str();
-  cmd->add_option("--value-noise", c->value_noise, "per-value deviation from its latent group (how much each value matters on its own)")
-      ->capture_default_str();
-  cmd->add_option("--logit-scale", c->logit_scale, "spread of the hidden logit (higher: higher AUC ceiling)")
-      ->capture_default_str();
-  cmd->add_option("--ctr", c->ctr, "mean click rate")->capture_default_str();
-  cmd->add_option("--seed", c->seed, "random seed")->capture_default_str();
+  constexpr double kRows = 1e12;
+  add_ranged(*cmd, "train-rows", c->train_rows, Range{1, kRows}, "training rows");
+  add_ranged(*cmd, "valid-rows", c->valid_rows, Range{0, kRows}, "validation rows");
+  add_ranged(*cmd, "test-rows", c->test_rows, Range{0, kRows}, "test rows");
+  add_ranged(*cmd, "scale", c->scale, Range{0, 1e3, true}, "factor on Criteo Kaggle's cardinalities");
+  add_ranged(*cmd, "cardinality", c->uniform_cardinality, Range{1, 4294967295.0, false, 0, "Criteo's, scaled"},
+             "give every feature this many values instead");
+  add_ranged(*cmd, "zipf", c->zipf_exponent, Range{0, 10}, "Zipf exponent of value frequencies");
+  add_ranged(*cmd, "value-noise", c->value_noise, Range{0, 100},
+             "per-value deviation from its latent group (how much each value matters on its own)");
+  add_ranged(*cmd, "logit-scale", c->logit_scale, Range{0, 100},
+             "spread of the hidden logit (higher: higher AUC ceiling)");
+  add_ranged(*cmd, "ctr", c->ctr, Range{0, 1, true, std::nullopt, "", true}, "mean click rate");
+  cmd->add_option("--seed", c->seed, "random seed (0 to 2^64-1)")->capture_default_str();
   cmd->add_option("--format", c->format, "cds (datasets) or criteo (raw Criteo TSV text, for cembed prepare)")
       ->capture_default_str();
-  cmd->add_option("--threads", *threads, "threads")->capture_default_str();
+  add_ranged(*cmd, "threads", *threads, ranges::threads(), "threads");
   cmd->callback([c, out, threads] {
     const SyntheticSummary s = write_synthetic(*c, *out, *threads);
     const auto& st = s.stats;

@@ -2,6 +2,7 @@
 
 #include "cembed/errors.h"
 #include "cembed/file_format.h"
+#include "cembed/output_check.h"
 #include "cembed/ranking.h"
 #include "commands.h"
 
@@ -14,6 +15,8 @@ void add_train_command(CLI::App& app) {
   cmd->callback([opts] {
     const nlohmann::json report = train(opts->resolve());
     print_results_table({report});
+    if (!report.contains("test")) fmt::print("no test set: give --test to measure AUC and log loss\n");
+    if (report.contains("ranking")) print_ranking(report["ranking"]);
     if (!opts->config.report_path.empty()) fmt::print("report: {}\n", opts->config.report_path);
   });
 }
@@ -27,25 +30,24 @@ void add_eval_command(CLI::App& app) {
   auto threads = std::make_shared<int>(2);
   cmd->add_option("--model", *model, "checkpoint written by train --checkpoint")->required();
   cmd->add_option("--data", *data, "dataset (.cds)")->required();
-  cmd->add_option("--batch-size", *batch, "batch size")->capture_default_str();
-  cmd->add_option("--threads", *threads, "threads")->capture_default_str();
+  add_ranged(*cmd, "batch-size", *batch, ranges::batch_size, "batch size");
+  add_ranged(*cmd, "threads", *threads, ranges::threads(), "threads");
   cmd->add_option("--report", *report, "write the JSON result here");
   auto ranking = std::make_shared<bool>(false);
   auto rank_cfg = std::make_shared<RankingConfig>();
   auto history = std::make_shared<std::vector<std::string>>();
   cmd->add_flag("--ranking", *ranking, "also rank each held-out positive among unseen items: nDCG@k, HitRate@k, AUC");
-  cmd->add_option("--ranking-k", rank_cfg->k, "cut-off k of nDCG@k and HitRate@k")->capture_default_str();
-  cmd->add_option("--ranking-negatives", rank_cfg->negatives, "sampled unseen items per query (0: all unseen items)")
-      ->capture_default_str();
+  add_ranged(*cmd, "ranking-k", rank_cfg->k, ranges::ranking_k, "cut-off k of nDCG@k and HitRate@k");
+  add_ranged(*cmd, "ranking-negatives", rank_cfg->negatives, ranges::ranking_negatives,
+             "sampled unseen items per query (0: all unseen items)");
   cmd->add_option("--history", *history, "datasets whose interactions count as seen (default: the model's training data)")
       ->delimiter(',');
   cmd->callback([=] {
+    check_file_writable(*report, "report");
     set_num_threads(*threads);
     LoadedCheckpoint ck = load_checkpoint(*model);
     const Dataset d = Dataset::open(*data);
-    CEMBED_CHECK(d.schema().num_sparse() == ck.model->embeddings().num_features(),
-                 "{}: {} categorical features, the model has {}", *data, d.schema().num_sparse(),
-                 ck.model->embeddings().num_features());
+    check_data_fits_model(ck, d);  // numbered by the vocabulary the model learned
     const EvalResult r = evaluate(*ck.model, d, *batch);
     fmt::print("{}: rows {}  AUC {:.5f}  log loss {:.5f}  ({} steps trained, {})\n", *data, r.rows, r.auc, r.logloss,
                ck.state.step, ck.plan.method);
@@ -54,13 +56,21 @@ void add_eval_command(CLI::App& app) {
       std::vector<std::string> paths = *history;
       if (paths.empty()) paths = {ck.config.train_path};
       std::vector<Dataset> held;
-      for (const auto& p : paths) held.push_back(Dataset::open(p));
+      for (const auto& p : paths) {
+        held.push_back(Dataset::open(p));
+        check_data_fits_model(ck, held.back());
+      }
+      if (history->empty() && ck.train_data.is_object()) {
+        CEMBED_CHECK(held[0].identity() == ck.train_data,
+                     "{}: the model's training data has changed since it was trained (checksum {}, the model's {}); "
+                     "give its interactions with --history",
+                     paths[0], held[0].identity()["checksum"].get<std::string>(),
+                     ck.train_data.value("checksum", std::string("?")));
+      }
       std::vector<const Dataset*> seen = {&d};
       for (const auto& h : held) seen.push_back(&h);
       const RankingResult rr = evaluate_ranking(*ck.model, d, seen, *rank_cfg);
-      fmt::print("ranking: {} queries, {} candidates each: nDCG@{} {:.5f}  HitRate@{} {:.5f}  AUC {:.5f}\n",
-                 rr.queries, rr.negatives > 0 ? std::to_string(rr.negatives) + " sampled" : std::string("all unseen"),
-                 rr.k, rr.ndcg, rr.k, rr.hit_rate, rr.auc);
+      print_ranking(rr.to_json());
       rank_json = rr.to_json();
     }
     if (!report->empty()) {

@@ -6,9 +6,22 @@
 #include <string>
 #include <vector>
 
+#include "cembed/ranges.h"
 #include "cembed/trainer.h"
 
 namespace cembed::cli {
+
+// A CLI11 check that a number given lies in `range` (its message: "must be <range>, got v").
+CLI::Validator range_check(const Range& range);
+
+// Adds "--name" bound to `field`: its help followed by its range and default, the range
+// checked as the command line (or --config file) is parsed.
+template <class T>
+CLI::Option* add_ranged(CLI::App& app, const std::string& name, T& field, const Range& range, const std::string& help) {
+  return app.add_option("--" + name, field, help + " (" + range.describe() + ")")
+      ->check(range_check(range))
+      ->capture_default_str();
+}
 
 // Options shared by `train` and `compare`, turned into a TrainConfig.
 struct TrainOptions {
@@ -38,11 +51,17 @@ void add_sweep_command(CLI::App& app);
 void write_signature_files(const std::string& dataset_path, const std::vector<std::string>& kinds, int num_hashes,
                            double sample, uint64_t seed, const std::string& shown_as = "");
 
+// Refuses an unknown command or option by its name, suggesting the nearest known one.
+void check_command_line(CLI::App& app, const std::vector<std::string>& args);
+
 // Replaces "--config FILE" after a subcommand by the options the TOML file sets.
 std::vector<std::string> expand_config_file(CLI::App& app, std::vector<std::string> args);
 
 // One result line per report: method, embedding bytes, compression, test AUC, log loss, samples/s.
 void print_results_table(const std::vector<nlohmann::json>& reports);
+
+// "ranking: Q queries, N candidates each: nDCG@k ..  HitRate@k ..  AUC .." of a RankingResult's JSON.
+void print_ranking(const nlohmann::json& ranking);
 
 // Splits lists of specs given as "full,hash@16,cp:kind=crt,parts=3@16" (or as separate
 // arguments): a comma-separated fragment with '=' but no ':' continues the spec before it.

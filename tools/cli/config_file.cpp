@@ -11,11 +11,14 @@
 namespace cembed::cli {
 namespace {
 
+// One value as the command line would give it: numbers as written (TOML integers and
+// floats are not strings), strings as they are.
 std::string scalar_text(const toml::node& n, const std::string& file, const std::string& key) {
-  if (auto s = n.value<std::string>()) return *s;
-  if (auto i = n.value<int64_t>()) return std::to_string(*i);
-  if (auto d = n.value<double>()) return fmt::format("{}", *d);
-  fail("{}: key '{}' must be a string, number, boolean or array", file, key);
+  if (const auto* s = n.as_string()) return s->get();
+  if (const auto* i = n.as_integer()) return std::to_string(i->get());
+  if (const auto* d = n.as_floating_point()) return fmt::format("{}", d->get());
+  if (const auto* b = n.as_boolean()) return b->get() ? "true" : "false";
+  fail("{}:{}: key '{}' must be a string, number, boolean or array", file, n.source().begin.line, key);
 }
 
 }  // namespace
@@ -48,9 +51,12 @@ std::vector<std::string> expand_config_file(CLI::App& app, std::vector<std::stri
     const std::string flag = "--" + key;
     CEMBED_CHECK(key != "config" && sub->get_option_no_throw(flag) != nullptr, "{}: '{}' is not an option of '{}'",
                  file, key, sub->get_name());
-    if (std::find(args.begin(), args.end(), flag) != args.end()) continue;  // the command line wins
-    if (auto b = node.value<bool>()) {
-      if (*b) extra.push_back(flag);
+    const bool given = std::any_of(args.begin(), args.end(), [&](const std::string& a) {
+      return a == flag || a.rfind(flag + "=", 0) == 0;
+    });
+    if (given) continue;  // the command line wins
+    if (const auto* b = node.as_boolean()) {
+      if (b->get()) extra.push_back(flag);
     } else if (const auto* arr = node.as_array()) {
       std::string joined;
       for (const auto& item : *arr) joined += (joined.empty() ? "" : ",") + scalar_text(item, file, key);

@@ -17,8 +17,9 @@ int main(int argc, char** argv) {
   cembed::cli::add_compare_command(app);
   cembed::cli::add_signatures_command(app);
   cembed::cli::add_sweep_command(app);
+  std::vector<std::string> args(argv + 1, argv + argc);
   try {
-    std::vector<std::string> args(argv + 1, argv + argc);
+    cembed::cli::check_command_line(app, args);
     args = cembed::cli::expand_config_file(app, std::move(args));
     std::reverse(args.begin(), args.end());  // CLI11 takes the arguments in reverse order
     app.parse(args);

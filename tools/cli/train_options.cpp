@@ -1,52 +1,59 @@
 #include <algorithm>
+#include <cstdlib>
 
 #include "cembed/errors.h"
 #include "commands.h"
 
 namespace cembed::cli {
 
+CLI::Validator range_check(const Range& range) {
+  return CLI::Validator(
+      [range](std::string& text) -> std::string {
+        char* end = nullptr;
+        const double v = std::strtod(text.c_str(), &end);
+        if (end == text.c_str() || *end != '\0') return {};  // not a number: the conversion says so
+        return range.contains(v) ? std::string() : range.complaint(v);
+      },
+      "");
+}
+
 void TrainOptions::add_to(CLI::App& app) {
   auto& c = config;
   app.add_option("--train", c.train_path, "training dataset (.cds)")->required();
   app.add_option("--valid", c.valid_path, "validation dataset (.cds)");
   app.add_option("--test", c.test_path, "test dataset (.cds)");
-  app.add_option("--embedding", c.embedding, "embedding method spec, e.g. full, hash, hash:rows=65536")
+  app.add_option("--embedding", c.embedding, "embedding method spec, e.g. full, hash, hash:rows=65536 (a spec "
+                 "with its size takes no budget)")
       ->capture_default_str();
   app.add_option("--embedding-budget", budget_bytes, "embedding parameter budget in bytes, e.g. 64MiB");
-  app.add_option("--compression", compression, "embedding budget as a ratio: full-table bytes / budget");
-  app.add_option("--small-threshold", c.small_threshold, "features with fewer values keep full tables")
-      ->capture_default_str();
-  app.add_option("--dim", c.model.dim, "embedding dimension")->capture_default_str();
-  app.add_option("--bottom", c.model.bottom_hidden, "bottom MLP hidden sizes (the last layer outputs --dim)")
+  add_ranged(app, "compression", compression, ranges::compression,
+             "embedding budget as a ratio: full-table bytes / budget");
+  app.add_option("--bottom", c.model.bottom_hidden, "bottom MLP hidden sizes (the last layer outputs --dim), each " +
+                                                        kHiddenLayerRange.describe())
       ->delimiter(',')
+      ->check(range_check(kHiddenLayerRange))
       ->capture_default_str();
-  app.add_option("--top", c.model.top_hidden, "top MLP hidden sizes (a last layer of 1 is added)")
+  app.add_option("--top", c.model.top_hidden, "top MLP hidden sizes (a last layer of 1 is added), each " +
+                                                  kHiddenLayerRange.describe())
       ->delimiter(',')
+      ->check(range_check(kHiddenLayerRange))
       ->capture_default_str();
   app.add_option("--pooling", pooling, "bag pooling: sum or mean")->capture_default_str();
   app.add_option("--optimizer", c.optimizer, "sgd, adagrad or rowwise_adagrad")->capture_default_str();
   app.add_option("--table-optimizer", c.table_optimizer, "optimizer of the embedding tables (default: --optimizer)");
-  app.add_option("--lr", c.lr.base, "learning rate")->capture_default_str();
-  app.add_option("--warmup-steps", c.lr.warmup_steps, "linear warm-up steps")->capture_default_str();
-  app.add_option("--decay-start", c.lr.decay_start, "step where polynomial decay starts (-1: none)")->capture_default_str();
-  app.add_option("--decay-steps", c.lr.decay_steps, "steps of the decay")->capture_default_str();
-  app.add_option("--batch-size", c.batch_size, "training batch size")->capture_default_str();
-  app.add_option("--epochs", c.epochs, "passes over the training data")->capture_default_str();
-  app.add_option("--max-steps", c.max_steps, "stop after this many steps (-1: all epochs)")->capture_default_str();
-  app.add_option("--threads", c.threads, "threads")->capture_default_str();
-  app.add_option("--seed", c.seed, "random seed")->capture_default_str();
+  // Every numeric setting of TrainConfig, with its range (trainer.h declares them).
+  visit_numeric_settings(c, [&](const char* name, auto& field, const Range& range, const char* help) {
+    add_ranged(app, name, field, range, help);
+  });
+  app.add_option("--seed", c.seed, "random seed (0 to 2^64-1)")->capture_default_str();
   app.add_flag("--no-shuffle", no_shuffle, "visit training rows in file order");
-  app.add_option("--eval-every", c.eval_every, "evaluate every N steps (0: at the end only)")->capture_default_str();
-  app.add_option("--eval-batch-size", c.eval_batch_size, "evaluation batch size")->capture_default_str();
-  app.add_option("--checkpoint", c.checkpoint_path, "checkpoint file, written atomically");
-  app.add_option("--checkpoint-every", c.checkpoint_every, "write the checkpoint every N steps")->capture_default_str();
-  app.add_option("--resume", c.resume_path, "resume from this checkpoint");
-  app.add_option("--report", c.report_path, "write the JSON report here");
+  app.add_option("--checkpoint", c.checkpoint_path, "checkpoint file, written atomically (its folder is checked "
+                 "writable before training)");
+  app.add_option("--resume", c.resume_path, "resume from this checkpoint (the same training data, by content)");
+  app.add_option("--report", c.report_path, "write the JSON report here (its folder is checked writable before "
+                 "training)");
   app.add_option("--export-initial", c.export_initial_dir, "write the initial parameters as .npy files to this folder");
   app.add_flag("--ranking", c.ranking, "after training, rank each held-out test positive among unseen items (nDCG@k, HitRate@k)");
-  app.add_option("--ranking-k", c.ranking_k, "cut-off k of nDCG@k and HitRate@k")->capture_default_str();
-  app.add_option("--ranking-negatives", c.ranking_negatives, "sampled unseen items per query (0: all unseen items)")
-      ->capture_default_str();
   app.add_flag("--quiet", quiet, "no plan or progress on stderr");
   app.add_option("--config", "read options from a TOML file (keys are the long option names; the command line wins)");
 }
@@ -55,14 +62,12 @@ TrainConfig TrainOptions::resolve() const {
   TrainConfig c = config;
   CEMBED_CHECK(budget_bytes.empty() || compression == 0, "give --embedding-budget or --compression, not both");
   if (!budget_bytes.empty()) c.budget = Budget::parse_bytes(budget_bytes);
-  if (compression != 0) {
-    CEMBED_CHECK(compression > 0, "--compression must be positive, got {}", compression);
-    c.budget = Budget::ratio(compression);
-  }
+  if (compression != 0) c.budget = Budget::ratio(compression);
   CEMBED_CHECK(pooling == "sum" || pooling == "mean", "--pooling must be sum or mean, got '{}'", pooling);
   c.model.pooling = pooling == "mean" ? Pooling::Mean : Pooling::Sum;
   c.shuffle = !no_shuffle;
   c.progress = !quiet;
+  c.validate();
   return c;
 }
 
@@ -82,12 +87,21 @@ void print_results_table(const std::vector<nlohmann::json>& reports) {
   for (size_t i = 0; i < reports.size(); ++i) {
     const auto& r = reports[i];
     const auto& e = r.at("embedding");
-    const double auc = r.contains("test") ? r["test"].value("auc", 0.0) : 0.0;
-    const double ll = r.contains("test") ? r["test"].value("logloss", 0.0) : 0.0;
-    fmt::print("{:<{}} {:>14} {:>8.2f} {:>9.5f} {:>9.5f} {:>12.0f}\n", labels[i], width,
-               e.at("parameter_bytes").get<int64_t>(), e.at("compression").get<double>(), auc, ll,
-               r.at("train").at("samples_per_second").get<double>());
+    // No test set: no numbers, rather than zeros that read as results.
+    const std::string quality = r.contains("test") ? fmt::format("{:>9.5f} {:>9.5f}", r["test"].at("auc").get<double>(),
+                                                                 r["test"].at("logloss").get<double>())
+                                                   : fmt::format("{:>19}", "no test set");
+    fmt::print("{:<{}} {:>14} {:>8.2f} {} {:>12.0f}\n", labels[i], width, e.at("parameter_bytes").get<int64_t>(),
+               e.at("compression").get<double>(), quality, r.at("train").at("samples_per_second").get<double>());
   }
+}
+
+void print_ranking(const nlohmann::json& r) {
+  const auto negatives = r.at("negatives").get<int64_t>();
+  const int k = r.at("k").get<int>();
+  fmt::print("ranking: {} queries, {} candidates each: nDCG@{} {:.5f}  HitRate@{} {:.5f}  AUC {:.5f}\n",
+             r.at("queries").get<int64_t>(), negatives > 0 ? std::to_string(negatives) + " sampled" : "all unseen", k,
+             r.at("ndcg_at_k").get<double>(), k, r.at("hit_rate_at_k").get<double>(), r.at("auc").get<double>());
 }
 
 std::vector<std::string> split_spec_list(const std::vector<std::string>& raw) {

@@ -1,0 +1,116 @@
+// Checks of a training run before it starts: settings in range, memory to hold the model.
+#include <unistd.h>
+
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+
+#include "cembed/errors.h"
+#include "cembed/optimizer.h"
+#include "cembed/trainer.h"
+
+namespace cembed {
+namespace {
+
+constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
+
+// "Key: N kB" of /proc/meminfo, in bytes; -1 when absent.
+int64_t meminfo_bytes(const std::string& wanted) {
+  std::ifstream in("/proc/meminfo");
+  std::string key;
+  while (in >> key) {
+    if (key == wanted) {
+      int64_t kb = 0;
+      in >> kb;
+      return kb * 1024;
+    }
+    in.ignore(1 << 20, '\n');
+  }
+  return -1;
+}
+
+// A cgroup v2 file holding one number ("max": no limit); -1 when absent or unlimited.
+int64_t cgroup_value(const std::string& path) {
+  std::ifstream in(path);
+  std::string text;
+  if (!(in >> text) || text == "max") return -1;
+  try {
+    return std::stoll(text);
+  } catch (const std::exception&) {
+    return -1;
+  }
+}
+
+}  // namespace
+
+void TrainConfig::validate() const {
+  visit_numeric_settings(*this, [](std::string_view name, const auto& value, const Range& range, std::string_view) {
+    check_range(name, static_cast<double>(value), range);
+  });
+  for (int64_t h : model.bottom_hidden) check_range("bottom (each layer)", static_cast<double>(h), kHiddenLayerRange);
+  for (int64_t h : model.top_hidden) check_range("top (each layer)", static_cast<double>(h), kHiddenLayerRange);
+  CEMBED_CHECK(!train_path.empty(), "train: no training data given");
+  CEMBED_CHECK(epochs > 0 || max_steps > 0, "epochs is 0: give max-steps (the steps to run) or epochs > 0");
+  CEMBED_CHECK(budget.kind == Budget::Kind::None || (budget.value > 0 && budget.value < Range::kNoLimit),
+               "the embedding budget must be positive, got {}", budget.value);
+  parse_optimizer_kind(optimizer);
+  if (!table_optimizer.empty()) parse_optimizer_kind(table_optimizer);
+}
+
+MemoryNeed estimate_training_memory(const TrainConfig& c, const MemoryPlan& plan, int64_t num_dense,
+                                    int64_t train_rows, int64_t eval_rows) {
+  constexpr int64_t kFloat = sizeof(float);
+  MemoryNeed need;
+  need.embedding_parameters = plan.parameter_bytes();
+  const OptimizerKind table_kind = parse_optimizer_kind(c.table_optimizer.empty() ? c.optimizer : c.table_optimizer);
+  if (table_kind == OptimizerKind::Adagrad) need.embedding_optimizer = need.embedding_parameters;
+  if (table_kind == OptimizerKind::RowwiseAdagrad) need.embedding_optimizer = need.embedding_parameters / plan.dim;
+
+  // Dense layers: bottom num_dense -> hidden... -> dim; top (dim + pairs) -> hidden... -> 1.
+  const int64_t features = static_cast<int64_t>(plan.features.size()) + 1;
+  const int64_t interaction = plan.dim + features * (features - 1) / 2;
+  int64_t params = 0, widths = 0;
+  auto layers = [&](int64_t in, const std::vector<int64_t>& hidden, int64_t last) {
+    for (int64_t out : hidden) {
+      params += in * out + out;
+      widths += out;
+      in = out;
+    }
+    params += in * last + last;
+    widths += last;
+  };
+  layers(num_dense, c.model.bottom_hidden, plan.dim);
+  layers(interaction, c.model.top_hidden, 1);
+  const bool dense_adagrad = parse_optimizer_kind(c.optimizer) != OptimizerKind::Sgd;
+  need.dense = params * kFloat * (dense_adagrad ? 3 : 2);
+
+  // Per row of a batch: every layer's output, the pooled embeddings and the interaction;
+  // training keeps them and their gradients (x2), evaluation only the forward pass.
+  const int64_t per_row = (widths + features * plan.dim + interaction + num_dense) * kFloat;
+  need.buffers = 2 * c.batch_size * per_row + std::min(c.eval_batch_size, std::max<int64_t>(eval_rows, 1)) * per_row +
+                 train_rows * static_cast<int64_t>(sizeof(int64_t)) + eval_rows * kFloat;
+  return need;
+}
+
+int64_t available_memory_bytes() {
+  int64_t avail = meminfo_bytes("MemAvailable:");
+  if (avail < 0) avail = static_cast<int64_t>(::sysconf(_SC_AVPHYS_PAGES)) * ::sysconf(_SC_PAGESIZE);
+  const int64_t limit = cgroup_value("/sys/fs/cgroup/memory.max");
+  if (limit >= 0) {
+    const int64_t used = std::max<int64_t>(0, cgroup_value("/sys/fs/cgroup/memory.current"));
+    avail = std::min(avail, std::max<int64_t>(0, limit - used));
+  }
+  return avail;
+}
+
+void check_memory_fits(const MemoryNeed& need, int64_t available) {
+  if (need.total() <= available) return;
+  auto gib = [](int64_t b) { return static_cast<double>(b) / kGiB; };
+  fail("train: this run needs about {:.2f} GiB of memory (embedding parameters {:.2f}, their optimizer state {:.2f}, "
+       "dense layers {:.2f}, batch buffers {:.2f} GiB), the machine has {:.2f} GiB available; lower --dim, the "
+       "embedding size (--compression, --embedding-budget) or the batch sizes",
+       gib(need.total()), gib(need.embedding_parameters), gib(need.embedding_optimizer), gib(need.dense),
+       gib(need.buffers), gib(available));
+}
+
+}  // namespace cembed
