@@ -11,6 +11,7 @@
 #include "cembed/dataset.h"
 #include "cembed/errors.h"
 #include "cembed/atomic_file.h"
+#include "cembed/file_format.h"
 #include "cembed/metrics.h"
 #include "cembed/random.h"
 #include "data/zipf.h"
