@@ -157,7 +157,6 @@ class CliEndToEnd(unittest.TestCase):
 
 # The flags' ranges, config files, messages, output checks and data identities run with
 # this module (CTest runs it as python_cli_end_to_end).
-from test_cli_flags import CliFlags  # noqa: E402,F401
 
 
 if __name__ == "__main__":
