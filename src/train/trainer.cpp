@@ -7,6 +7,7 @@
 #include <fstream>
 #include <numeric>
 
+#include "cembed/build_info.h"
 #include "cembed/errors.h"
 #include "cembed/file_format.h"
 #include "cembed/metrics.h"
@@ -402,6 +403,7 @@ nlohmann::json train(const TrainConfig& cfg_in) {
 
   nlohmann::json report;
   report["config"] = cfg.to_json();
+  report["build"] = build_info();
   report["plan"] = plan.to_json();
   const EmbeddingCollection& emb = model->embeddings();
   const int64_t dense_bytes = model->dense_parameter_count() * static_cast<int64_t>(sizeof(float));

@@ -77,6 +77,14 @@ class CliEndToEnd(unittest.TestCase):
         with open(report2) as f:
             self.assertEqual(json.load(f)["test"]["auc"], auc)
 
+    def test_version_and_help_name_the_program(self):
+        out = run([CEMBED, "--version"])
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertRegex(out.stdout, r"^cembed \d+\.\d+\.\d+ \(x86-64-v3; OpenBLAS \S+ kernels")
+        out = run([CEMBED, "--help"])
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertIn("Usage: cembed", out.stdout)
+
     def test_bad_spec_is_a_clear_error(self):
         args = self.train_args()
         args[args.index("--embedding") + 1] = "hsah"

@@ -2,11 +2,14 @@
 
 #include <algorithm>
 
+#include "cembed/build_info.h"
 #include "cembed/errors.h"
 #include "commands.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"cembed: train and serve recommendation models with compressed embedding tables"};
+  app.name("cembed");
+  app.set_version_flag("--version", cembed::build_info_line());
   app.require_subcommand(1);
   cembed::cli::add_synth_command(app);
   cembed::cli::add_prepare_command(app);
