@@ -1,5 +1,6 @@
 // The input as a file (plain, or gzip / zstd when it starts with their magic bytes) read
-// line by line: a broken stream or an over-long line must be a cembed::Error.
+// line by line, then as CSV records (RFC 4180 quoting): a broken stream, an over-long line
+// or a malformed record must be a cembed::Error.
 #include <unistd.h>
 
 #include <cstdint>
@@ -7,6 +8,7 @@
 #include <string>
 
 #include "cembed/errors.h"
+#include "data/formats/csv_reader.h"
 #include "data/formats/line_reader.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -19,6 +21,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     cembed::LineReader reader(path, 4096);
     std::string_view line;
     while (reader.next(line)) {
+    }
+  } catch (const cembed::Error&) {
+  }
+  try {
+    cembed::CsvReader records(path, ',', '"', 4096, true);
+    std::vector<std::string_view> fields;
+    while (true) {
+      try {
+        if (!records.next(fields)) break;
+      } catch (const cembed::BadRecordError&) {
+      } catch (const cembed::LongLineError&) {
+      }
     }
   } catch (const cembed::Error&) {
   }

@@ -5,7 +5,8 @@
 // each feature then keeps the values seen at least `min_count` times, most frequent first,
 // at ids 1..; id 0 is the out-of-vocabulary id (rare, unseen and empty values). Validation
 // and test files are mapped with the training vocabulary. Dense values go through DLRM's
-// log(1 + x) with negatives clamped to 0 (or as given). Plain, gzip and zstd files are read.
+// log(1 + x) with negatives clamped to 0 (or as given). Plain, gzip and zstd files are read,
+// each opened and read once, front to back (pipes, FIFOs and process substitution work).
 // A malformed line stops with an error naming file, line and field, or, with
 // skip_bad_lines, is counted and skipped (the counts are in the dataset statistics).
 #pragma once

@@ -109,10 +109,16 @@ Dataset::~Dataset() {
 Dataset Dataset::open(const std::string& path, bool verify) {
   Dataset d;
   d.path_ = path;
-  const int fd = ::open(path.c_str(), O_RDONLY);
+  // O_NONBLOCK: a FIFO opens at once (to be refused below) instead of waiting for a writer.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
   CEMBED_CHECK(fd >= 0, "cannot open dataset {}: {}", path, std::strerror(errno));
   struct stat st {};
-  ::fstat(fd, &st);
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    const bool dir = S_ISDIR(st.st_mode);
+    ::close(fd);
+    fail("{}: {} (a dataset is memory-mapped: give the .cds file itself, not a pipe or device)", path,
+         dir ? "is a directory" : "not a regular file");
+  }
   const auto size = static_cast<size_t>(st.st_size);
   if (size < 32) {
     ::close(fd);

@@ -22,6 +22,7 @@
 #include "data/formats/flat_map.h"
 #include "data/formats/line_reader.h"
 #include "data/formats/text_formats.h"
+#include "data/prepare_split.h"
 
 namespace cembed {
 namespace {
@@ -97,8 +98,15 @@ struct LineBlock {
 
 class LineBlocks {
  public:
-  LineBlocks(const std::vector<std::string>& files, int64_t max_line_bytes, bool skip_long_lines)
-      : files_(files), max_line_bytes_(max_line_bytes), skip_long_lines_(skip_long_lines), thread_([this] { run(); }) {}
+  // `first`: the first file's reader when the caller opened it already (each input is
+  // opened and read once: a pipe cannot be read twice).
+  LineBlocks(const std::vector<std::string>& files, int64_t max_line_bytes, bool skip_long_lines,
+             std::unique_ptr<LineReader> first)
+      : files_(files),
+        max_line_bytes_(max_line_bytes),
+        skip_long_lines_(skip_long_lines),
+        first_(std::move(first)),
+        thread_([this] { run(); }) {}
   ~LineBlocks() {
     {
       std::lock_guard<std::mutex> lock(mutex_);
@@ -144,7 +152,9 @@ class LineBlocks {
     try {
       for (size_t f = 0; f < files_.size(); ++f) {
         clear(back_, &files_[f]);
-        LineReader reader(files_[f], max_line_bytes_);
+        std::unique_ptr<LineReader> opened =
+            f == 0 && first_ ? std::move(first_) : std::make_unique<LineReader>(files_[f], max_line_bytes_, skip_long_lines_);
+        LineReader& reader = *opened;
         for (bool file_done = false; !file_done;) {
           std::string_view line;
           while (back_.numbers.size() < kLineBlock) {
@@ -153,12 +163,15 @@ class LineBlocks {
                 file_done = true;
                 break;
               }
-            } catch (const Error& e) {
-              // Over-long lines can be skipped; a broken stream cannot.
-              if (skip_long_lines_ && std::string(e.what()).find("longer than") != std::string::npos) {
+            } catch (const LongLineError& e) {
+              // Over-long lines can be skipped (the reader has read past them); a broken stream cannot.
+              if (skip_long_lines_) {
                 back_.skipped.push_back(e.what());
                 continue;
               }
+              back_.error = e.what();
+              break;
+            } catch (const Error& e) {
               back_.error = e.what();
               break;
             }
@@ -189,6 +202,7 @@ class LineBlocks {
   const std::vector<std::string>& files_;
   int64_t max_line_bytes_;
   bool skip_long_lines_;
+  std::unique_ptr<LineReader> first_;
   LineBlock front_, handed_, back_;  // the caller's, handed over, being read
   std::mutex mutex_;
   std::condition_variable changed_;
@@ -205,7 +219,7 @@ class LineBlocks {
 template <typename Sink, typename BlockDone, typename Parsed>
 void read_files(const PrepareConfig& c, std::vector<std::unique_ptr<RowParser>>& parsers,
                 const std::vector<std::string>& files, SplitStats& st, Sink sink, BlockDone block_done,
-                Parsed parsed) {
+                Parsed parsed, std::unique_ptr<LineReader> first = nullptr) {
   const int threads = static_cast<int>(parsers.size());
   std::vector<ParsedRow> rows(kLineBlock);
   std::vector<int8_t> status(kLineBlock);  // 0 row, 1 header to skip, 2 field error
@@ -215,7 +229,7 @@ void read_files(const PrepareConfig& c, std::vector<std::unique_ptr<RowParser>>&
     ++st.bad_lines;
     if (st.bad_examples.size() < 10) st.bad_examples.push_back(msg);
   };
-  LineBlocks blocks(files, c.max_line_bytes, c.skip_bad_lines);
+  LineBlocks blocks(files, c.max_line_bytes, c.skip_bad_lines, std::move(first));
   while (const LineBlock* block = blocks.next()) {
     for (const auto& msg : block->skipped) report_bad(msg);
     const auto n = static_cast<int64_t>(block->numbers.size());
@@ -245,11 +259,6 @@ void read_files(const PrepareConfig& c, std::vector<std::unique_ptr<RowParser>>&
   }
 }
 
-std::string first_line_of(const PrepareConfig& c) {
-  LineReader reader(c.train_files.at(0), c.max_line_bytes);
-  std::string_view line;
-  return reader.next(line) ? std::string(line) : std::string();
-}
 
 }  // namespace
 
@@ -259,26 +268,22 @@ nlohmann::json write_prepared_files(const PrepareConfig& c) {
   CEMBED_CHECK(!c.out_dir.empty(), "prepare: no output folder");
   CEMBED_CHECK(c.min_count >= 1, "prepare: min count must be at least 1, got {}", c.min_count);
   std::filesystem::create_directories(c.out_dir);
-  const std::string first_line = first_line_of(c);
+  // The first training file is opened here, once: libFM's field count is read from its
+  // first line, which is then parsed as the others.
+  auto first_reader = std::make_unique<LineReader>(c.train_files.at(0), c.max_line_bytes, c.skip_bad_lines);
+  std::string first_line;
+  if (c.format == TextFormat::Libfm && c.libfm_fields == 0) {
+    std::string_view line;
+    if (first_reader->peek(line)) first_line = line;
+  }
   std::vector<std::unique_ptr<RowParser>> parsers;
   for (int t = 0; t < std::max(1, c.threads); ++t) parsers.push_back(make_row_parser(c, first_line));
   const RowParser* parser = parsers[0].get();
   const size_t nc = parser->cat_names().size();
 
   // Splits within the training files: row r goes to test, valid or train.
+  check_split(c);
   const bool by_ratio = c.split == "ratio", by_order = c.split == "order";
-  CEMBED_CHECK(by_ratio || by_order || c.split == "files", "prepare: split must be files, ratio or order, got '{}'", c.split);
-  if (by_ratio || by_order) {
-    CEMBED_CHECK(c.valid_files.empty() && c.test_files.empty(), "prepare: split '{}' takes no --valid or --test files", c.split);
-    CEMBED_CHECK(c.valid_fraction >= 0 && c.test_fraction > 0 && c.valid_fraction + c.test_fraction < 1,
-                 "prepare: need 0 < test fraction, 0 <= valid fraction and their sum < 1 (got {} and {})", c.test_fraction,
-                 c.valid_fraction);
-  }
-  enum Part { kTrain, kValid, kTest };
-  auto part_by_ratio = [&](int64_t r) {
-    const double u = static_cast<double>(mix64(derive_seed(c.seed, 0x5b1, static_cast<uint64_t>(r))) >> 11) * 0x1.0p-53;
-    return u < c.test_fraction ? kTest : u < c.test_fraction + c.valid_fraction ? kValid : kTrain;
-  };
 
   // One pass over the training text. Rows go to the dataset writer of their part (all to
   // one writer under an order split, whose parts are known only at the end) with
@@ -333,7 +338,7 @@ nlohmann::json write_prepared_files(const PrepareConfig& c) {
   read_files(
       c, parsers, c.train_files, pass_stats,
       [&](const ParsedRow& row, size_t line) {
-        const Part p = by_ratio ? part_by_ratio(pass_stats.rows) : kTrain;
+        const Part p = by_ratio ? part_by_ratio(c, pass_stats.rows) : kTrain;
         ++pass_stats.rows;
         counted_rows += !by_ratio || p == kTrain;
         block_line.push_back(static_cast<uint32_t>(line));
@@ -397,7 +402,8 @@ nlohmann::json write_prepared_files(const PrepareConfig& c) {
       },
       [&](const ParsedRow& row, size_t line) {
         for (size_t f = 0; f < nc; ++f) keys[f * kLineBlock + line] = row.cats[f];
-      });
+      },
+      std::move(first_reader));
   CEMBED_CHECK(counted_rows > 0, "prepare: no training rows in {}", fmt::join(c.train_files, ", "));
 
   // Vocabulary: values seen at least min_count times, most frequent first, at ids 1..;
@@ -475,8 +481,7 @@ nlohmann::json write_prepared_files(const PrepareConfig& c) {
 
   // The parts of the training files, final ids applied as they are written.
   const int64_t n = pass_stats.rows;
-  const auto test_from = n - static_cast<int64_t>(std::llround(static_cast<double>(n) * c.test_fraction));
-  const auto valid_from = test_from - static_cast<int64_t>(std::llround(static_cast<double>(n) * c.valid_fraction));
+  const auto [valid_from, test_from] = order_split(c, n);
   for (int p = 0; p < 3; ++p) {
     if (!has_part[p]) continue;
     DatasetWriter& w = by_order ? *writers[kTrain] : *writers[p];

@@ -21,7 +21,10 @@
 #include "cembed/file_format.h"
 #include "cembed/prepare.h"
 #include "cembed/random.h"
-#include "data/formats/line_reader.h"
+#include "data/formats/csv_reader.h"
+#include "data/formats/input_stream.h"
+#include "data/formats/printable.h"
+#include "data/prepare_split.h"
 
 namespace cembed {
 namespace {
@@ -45,6 +48,7 @@ struct LabelRule {
 struct TableSpec {
   std::string file;
   char separator = ',';
+  char quote = '"';  // RFC 4180 quoting; 0: none
   bool header = true;
   std::vector<std::string> columns;  // names for files without a header
   std::string key;                   // side files: the join key (a column of both files)
@@ -61,6 +65,7 @@ struct Schema {
   std::string split_group, split_time;
   int64_t test_per_group = 1;
   std::string rank_user, rank_item;
+  std::vector<std::string> rank_item_features;  // main-file columns that describe the item
 };
 
 char parse_separator(const std::string& s, const std::string& where) {
@@ -83,9 +88,9 @@ std::vector<std::string> strings(const toml::table& t, const char* key, const st
 }
 
 TableSpec table_spec(const toml::table& t, const std::string& where, bool side) {
-  static const std::vector<std::string> main_keys = {"separator", "header", "columns", "dense", "categorical",
+  static const std::vector<std::string> main_keys = {"separator", "quote", "header", "columns", "dense", "categorical",
                                                      "multi_valued", "label", "split", "ranking", "side"};
-  static const std::vector<std::string> side_keys = {"file", "key", "separator", "header", "columns", "dense",
+  static const std::vector<std::string> side_keys = {"file", "key", "separator", "quote", "header", "columns", "dense",
                                                      "categorical", "multi_valued"};
   for (const auto& [k, v] : t) {
     const auto& allowed = side ? side_keys : main_keys;
@@ -94,6 +99,10 @@ TableSpec table_spec(const toml::table& t, const std::string& where, bool side) 
   }
   TableSpec s;
   s.separator = parse_separator(t["separator"].value_or(std::string(",")), where);
+  const std::string quote = t["quote"].value_or(std::string("\""));
+  CEMBED_CHECK(quote.size() <= 1 && quote != std::string(1, s.separator),
+               "{}: quote must be one character other than the separator, or \"\" for none; got '{}'", where, quote);
+  s.quote = quote.empty() ? '\0' : quote[0];
   s.header = t["header"].value_or(true);
   s.columns = strings(t, "columns", where);
   s.dense = strings(t, "dense", where);
@@ -137,8 +146,10 @@ LabelRule parse_label(const std::string& text, const std::string& where) {
 
 Schema load_schema(const std::string& path) {
   toml::table t;
+  // Read once, as any input (a pipe works; a directory is refused).
+  const std::string text = read_input_text(path, int64_t{16} << 20);
   try {
-    t = toml::parse_file(path);
+    t = toml::parse(text, path);
   } catch (const toml::parse_error& e) {
     fail("{}:{}:{}: {}", path, e.source().begin.line, e.source().begin.column, e.description());
   }
@@ -165,8 +176,13 @@ Schema load_schema(const std::string& path) {
                  "{}: split needs 'group', 'time' and test_per_group >= 1", path);
   }
   if (const auto* rank = t["ranking"].as_table()) {
+    for (const auto& [k, v] : *rank) {
+      CEMBED_CHECK(k.str() == "user" || k.str() == "item" || k.str() == "item_features",
+                   "{}: ranking: unknown key '{}' (valid: user, item, item_features)", path, k.str());
+    }
     s.rank_user = (*rank)["user"].value_or(std::string());
     s.rank_item = (*rank)["item"].value_or(std::string());
+    s.rank_item_features = strings(*rank, "item_features", path + " ranking");
     CEMBED_CHECK(!s.rank_user.empty() && !s.rank_item.empty(), "{}: ranking needs 'user' and 'item' features", path);
   }
   return s;
@@ -179,7 +195,9 @@ int find_column(const std::vector<std::string>& header, const std::string& name,
   for (size_t i = 0; i < header.size(); ++i) {
     if (header[i] == name || bare(header[i]) == name) return static_cast<int>(i);
   }
-  fail("{}: no column '{}' (columns: {})", file, name, fmt::join(header, ", "));
+  std::vector<std::string> shown;
+  for (const auto& h : header) shown.push_back(printable(h, 64));
+  fail("{}: no column '{}' (columns: {})", file, name, fmt::join(shown, ", "));
 }
 
 std::vector<std::string_view> split_line(std::string_view line, char sep) {
@@ -208,7 +226,7 @@ double parse_number(std::string_view v, const std::string& file, int64_t line, i
   if (v.empty()) return 0;
   auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), x);
   if (ec != std::errc() || ptr != v.data() + v.size() || !std::isfinite(x)) {
-    field_error(file, line, field, name, fmt::format("'{}' is not a number", v));
+    field_error(file, line, field, name, fmt::format("'{}' is not a number", printable(v)));
   }
   return x;
 }
@@ -233,13 +251,15 @@ struct SideTable {
   std::unordered_map<std::string, std::vector<std::string>> rows;  // key -> fields
 };
 
-std::vector<std::string> header_of(LineReader& r, const TableSpec& t) {
+std::unique_ptr<CsvReader> open_table(const std::string& file, const TableSpec& t, const PrepareConfig& c) {
+  return std::make_unique<CsvReader>(file, t.separator, t.quote, c.max_line_bytes, c.skip_bad_lines);
+}
+
+std::vector<std::string> header_of(CsvReader& r, const TableSpec& t) {
   if (!t.header) return t.columns;
-  std::string_view line;
-  CEMBED_CHECK(r.next(line), "{}: empty file (a header was expected)", r.path());
-  std::vector<std::string> out;
-  for (auto f : split_line(line, t.separator)) out.emplace_back(f);
-  return out;
+  std::vector<std::string_view> fields;
+  CEMBED_CHECK(r.next(fields), "{}: empty file (a header was expected)", r.path());
+  return std::vector<std::string>(fields.begin(), fields.end());
 }
 
 }  // namespace
@@ -266,13 +286,12 @@ nlohmann::json prepare_schema_dataset(const PrepareConfig& c) {
       const fs::path beside_data = fs::path(c.train_files[0]).parent_path() / t.file;
       file = fs::exists(beside_data) ? beside_data.string() : (schema_dir / t.file).string();
     }
-    LineReader r(file, c.max_line_bytes);
+    const auto reader = open_table(file, t, c);
+    CsvReader& r = *reader;
     side_headers[i] = header_of(r, t);
     side_key_col[i] = find_column(side_headers[i], t.key, file);
-    std::string_view line;
-    while (r.next(line)) {
-      if (line.empty()) continue;
-      const auto f = split_line(line, t.separator);
+    std::vector<std::string_view> f;
+    while (r.next(f)) {
       if (f.size() != side_headers[i].size()) {
         field_error(file, r.line_number(), 0, "line",
                     fmt::format("{} fields, the header has {}", f.size(), side_headers[i].size()));
@@ -283,11 +302,9 @@ nlohmann::json prepare_schema_dataset(const PrepareConfig& c) {
 
   // The features, in order: main categorical, main multi-valued, then each side's.
   std::vector<Feature> features;
-  std::vector<std::string> main_header;
-  {
-    LineReader r(c.train_files[0], c.max_line_bytes);
-    main_header = header_of(r, s.main);
-  }
+  // The first training file is opened once: its header here, its rows below.
+  std::unique_ptr<CsvReader> first_file = open_table(c.train_files[0], s.main, c);
+  const std::vector<std::string> main_header = header_of(*first_file, s.main);
   auto add_features = [&](const TableSpec& t, int table, const std::vector<std::string>& header, const std::string& file) {
     for (const auto& name : t.categorical) features.push_back({bare(name), table, find_column(header, name, file), 0});
     for (const auto& [name, sep] : t.multi_valued) {
@@ -322,27 +339,48 @@ nlohmann::json prepare_schema_dataset(const PrepareConfig& c) {
   // Reads the main files of one split into rows.
   int64_t bad_lines = 0, missing_side = 0;
   nlohmann::json bad_examples = nlohmann::json::array();
-  auto read_rows = [&](const std::vector<std::string>& files) {
+  auto bad_line = [&](const Error& e) {
+    if (!c.skip_bad_lines) throw e;
+    ++bad_lines;
+    if (bad_examples.size() < 10) bad_examples.push_back(e.what());
+  };
+  // `opened`: the first file's reader, its header read already.
+  auto read_rows = [&](const std::vector<std::string>& files, std::unique_ptr<CsvReader> opened) {
     std::vector<Row> rows;
-    for (const auto& file : files) {
-      LineReader r(file, c.max_line_bytes);
-      const auto header = header_of(r, s.main);
-      CEMBED_CHECK(header == main_header, "{}: columns differ from {}", file, c.train_files[0]);
-      std::string_view line;
-      while (r.next(line)) {
-        if (line.empty()) continue;
+    std::vector<std::string_view> f;
+    for (size_t fi = 0; fi < files.size(); ++fi) {
+      const std::string& file = files[fi];
+      std::unique_ptr<CsvReader> reader = fi == 0 && opened ? std::move(opened) : nullptr;
+      if (reader == nullptr) {
+        reader = open_table(file, s.main, c);
+        CEMBED_CHECK(header_of(*reader, s.main) == main_header, "{}: columns differ from {}", file, c.train_files[0]);
+      }
+      CsvReader& r = *reader;
+      while (true) {
         try {
-          const auto f = split_line(line, s.main.separator);
+          if (!r.next(f)) break;
+        } catch (const BadRecordError& e) {
+          bad_line(e);
+          continue;
+        } catch (const LongLineError& e) {
+          bad_line(e);
+          continue;
+        }
+        try {
           if (f.size() != main_header.size()) {
             field_error(file, r.line_number(), 0, "line",
                         fmt::format("{} fields, the header has {}", f.size(), main_header.size()));
           }
           Row row;
+          if (f[label_col].empty()) {
+            field_error(file, r.line_number(), label_col + 1, main_header[label_col],
+                        s.label.op.empty() ? "empty label" : "empty value (the label rule needs a number)");
+          }
           const double y = parse_number(f[label_col], file, r.line_number(), label_col + 1, main_header[label_col]);
           if (s.label.op.empty()) {
             if (y != 0 && y != 1 && y != -1) {
               field_error(file, r.line_number(), label_col + 1, main_header[label_col],
-                          fmt::format("label '{}' is not 0/1 or -1/1", f[label_col]));
+                          fmt::format("label '{}' is not 0/1 or -1/1", printable(f[label_col])));
             }
             row.label = y == 1 ? 1.0f : 0.0f;
           } else {
@@ -385,18 +423,30 @@ nlohmann::json prepare_schema_dataset(const PrepareConfig& c) {
           }
           rows.push_back(std::move(row));
         } catch (const Error& e) {
-          if (!c.skip_bad_lines) throw;
-          ++bad_lines;
-          if (bad_examples.size() < 10) bad_examples.push_back(e.what());
+          bad_line(e);
         }
       }
     }
     return rows;
   };
 
-  std::vector<Row> train = read_rows(c.train_files);
-  std::vector<Row> valid = read_rows(c.valid_files), test = read_rows(c.test_files);
+  std::vector<Row> train = read_rows(c.train_files, std::move(first_file));
+  std::vector<Row> valid = read_rows(c.valid_files, nullptr), test = read_rows(c.test_files, nullptr);
   std::string split_desc = "files";
+  // --split ratio / order: parts of the training rows, by the rules of every format.
+  const bool split_within = check_split(c);
+  if (split_within) {
+    CEMBED_CHECK(s.split_by.empty(), "prepare: {} splits by the latest rows; give no --split {}", c.schema_path, c.split);
+    const auto n = static_cast<int64_t>(train.size());
+    const OrderSplit order = order_split(c, n);
+    std::vector<Row> kept;
+    for (int64_t i = 0; i < n; ++i) {
+      const Part p = c.split == "ratio" ? part_by_ratio(c, i) : i < order.valid_from ? kTrain : i < order.test_from ? kValid : kTest;
+      (p == kTest ? test : p == kValid ? valid : kept).push_back(std::move(train[i]));
+    }
+    train = std::move(kept);
+    split_desc = c.split;
+  }
   if (!s.split_by.empty()) {
     // Each group's latest rows (by time; ties by file order) go to test.
     CEMBED_CHECK(c.test_files.empty(), "prepare: the schema splits by latest rows; give no --test files");
@@ -479,9 +529,41 @@ nlohmann::json prepare_schema_dataset(const PrepareConfig& c) {
     for (size_t k = 0; k < nf; ++k) {
       if (item_side >= 0 && features[k].table == item_side) item_features.push_back(static_cast<int>(k));
     }
+    // Main-file columns that describe the item (ranking.item_features): an item's values are
+    // those of its first training row.
+    const size_t first_main_feature = item_features.size();
+    for (const auto& name : s.rank_item_features) {
+      int found = -1;
+      for (size_t k = 0; k < nf; ++k) {
+        if (features[k].table == -1 && features[k].name == bare(name) && static_cast<int>(k) != item_f) found = static_cast<int>(k);
+      }
+      CEMBED_CHECK(found >= 0, "{}: ranking item_features: '{}' is not a categorical column of the main file (other than the item)",
+                   c.schema_path, name);
+      item_features.push_back(found);
+    }
+    std::map<Id, size_t> first_row;  // item id -> its first training row
+    for (size_t r = 0; r < train.size(); ++r) {
+      const std::vector<Id> id = ids_of(item_f, train[r].cats[item_f], nullptr);
+      if (!id.empty() && id[0] != 0) first_row.emplace(id[0], r);
+    }
+    auto add_main_features = [&](nlohmann::json& bags, Id item) {
+      const auto it = first_row.find(item);
+      for (size_t j = first_main_feature; j < item_features.size(); ++j) {
+        const int k = item_features[j];
+        bags.push_back(it == first_row.end() ? ids_of(k, {}, nullptr) : ids_of(k, train[it->second].cats[k], nullptr));
+      }
+    };
     nlohmann::json items = nlohmann::json::array();
-    // Items of the catalogue: the item side file's keys when there is one, else the
-    // items seen in training.
+    // Items of the catalogue: the item side file's keys when there is one, else the items
+    // of the training rows (the main file's item column), in id order.
+    if (item_side < 0) {
+      for (const auto& [item, r] : first_row) {
+        nlohmann::json bags = nlohmann::json::array();
+        bags.push_back(std::vector<Id>{item});
+        add_main_features(bags, item);
+        items.push_back(bags);
+      }
+    }
     std::vector<std::string> keys;
     if (item_side >= 0) {
       for (const auto& [key, row] : sides[item_side].rows) keys.push_back(key);
@@ -495,7 +577,7 @@ nlohmann::json prepare_schema_dataset(const PrepareConfig& c) {
       listed[item_id[0]] = true;
       nlohmann::json bags = nlohmann::json::array();
       bags.push_back(item_id);
-      for (size_t j = 1; j < item_features.size(); ++j) {
+      for (size_t j = 1; j < first_main_feature; ++j) {
         const int k = item_features[j];
         std::vector<uint64_t> vals;
         const std::string_view v = row[features[k].column];
@@ -508,6 +590,7 @@ nlohmann::json prepare_schema_dataset(const PrepareConfig& c) {
         }
         bags.push_back(ids_of(k, vals, nullptr));
       }
+      add_main_features(bags, item_id[0]);
       items.push_back(bags);
     }
     ranking = {{"user_feature", user_f}, {"item_feature", item_f}, {"item_features", item_features}, {"items", items}};
@@ -518,6 +601,9 @@ nlohmann::json prepare_schema_dataset(const PrepareConfig& c) {
   stats["schema"] = c.schema_path;
   stats["min_count"] = c.min_count;
   stats["split"] = {{"by", split_desc}};
+  if (split_within) {
+    stats["split"] = {{"by", c.split}, {"valid_fraction", c.valid_fraction}, {"test_fraction", c.test_fraction}, {"seed", c.seed}};
+  }
   stats["features"] = feature_stats;
   stats["rows_without_side_row"] = missing_side;
   auto write = [&](const std::string& name, const std::vector<Row>& rows, const std::vector<std::string>& files) {
@@ -547,7 +633,9 @@ nlohmann::json prepare_schema_dataset(const PrepareConfig& c) {
     stats[name] = st;
   };
   write("train", train, c.train_files);
-  if (!valid.empty() || !c.valid_files.empty()) write("valid", valid, c.valid_files);
+  if (!valid.empty() || !c.valid_files.empty() || (split_within && c.valid_fraction > 0)) {
+    write("valid", valid, c.valid_files.empty() ? c.train_files : c.valid_files);
+  }
   if (!test.empty() || !c.test_files.empty()) write("test", test, c.test_files.empty() ? c.train_files : c.test_files);
   write_file_atomically(c.out_dir + "/prepare.json", stats.dump(2) + "\n");
   return stats;

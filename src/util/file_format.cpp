@@ -27,7 +27,9 @@ void write_framed_file(const std::string& path, std::string_view magic, uint32_t
 }
 
 std::string read_framed_file(const std::string& path, std::string_view magic, uint32_t version) {
-  std::ifstream in(path, std::ios::binary);
+  std::error_code ec;
+  CEMBED_CHECK(!std::filesystem::is_directory(path, ec), "{}: is a directory, not a file", path);
+  std::ifstream in(path, std::ios::binary);  // read once, front to back: a pipe works too
   CEMBED_CHECK(in.good(), "cannot open {}: {}", path, std::strerror(errno));
   std::ostringstream ss;
   ss << in.rdbuf();

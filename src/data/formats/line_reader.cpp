@@ -1,105 +1,19 @@
 #include "data/formats/line_reader.h"
 
-#include <zlib.h>
-#include <zstd.h>
-
-#include <cerrno>
-#include <cstdio>
 #include <cstring>
-
-#include "cembed/errors.h"
 
 namespace cembed {
 
-// Plain and gzip files: zlib reads both.
-class LineReader::GzipSource final : public LineReader::Source {
- public:
-  GzipSource(const std::string& path, const int64_t& line) : path_(path), line_(line) {
-    file_ = gzopen(path.c_str(), "rb");
-    CEMBED_CHECK(file_ != nullptr, "cannot open {}: {}", path, std::strerror(errno));
-    gzbuffer(file_, 1 << 18);
-  }
-  ~GzipSource() override { gzclose(file_); }
-  size_t read(char* out, size_t n) override {
-    const int got = gzread(file_, out, static_cast<unsigned>(n));
-    int err = 0;
-    const char* msg = gzerror(file_, &err);
-    if (got < 0 || (got == 0 && err != Z_OK && err != Z_STREAM_END)) {
-      fail("{}: truncated or corrupt gzip stream after line {}: {}", path_, line_, msg);
-    }
-    return static_cast<size_t>(got);
-  }
-
- private:
-  std::string path_;
-  const int64_t& line_;
-  gzFile file_ = nullptr;
-};
-
-class LineReader::ZstdSource final : public LineReader::Source {
- public:
-  ZstdSource(const std::string& path, const int64_t& line) : path_(path), line_(line), in_(ZSTD_DStreamInSize()) {
-    file_ = std::fopen(path.c_str(), "rb");
-    CEMBED_CHECK(file_ != nullptr, "cannot open {}: {}", path, std::strerror(errno));
-    ctx_ = ZSTD_createDCtx();
-    input_ = {in_.data(), 0, 0};
-  }
-  ~ZstdSource() override {
-    ZSTD_freeDCtx(ctx_);
-    std::fclose(file_);
-  }
-  size_t read(char* out, size_t n) override {
-    ZSTD_outBuffer o{out, n, 0};
-    while (true) {
-      // Without new input, the decoder has more to give only when it filled the output.
-      if (input_.pos < input_.size || output_was_full_) {
-        last_ = ZSTD_decompressStream(ctx_, &o, &input_);
-        CEMBED_CHECK(!ZSTD_isError(last_), "{}: corrupt zstd stream after line {}: {}", path_, line_,
-                     ZSTD_getErrorName(last_));
-        output_was_full_ = o.pos == o.size;
-        if (o.pos > 0) return o.pos;
-      }
-      const size_t got = std::fread(in_.data(), 1, in_.size(), file_);
-      if (got == 0) {
-        // End of the file: the last frame must be complete.
-        CEMBED_CHECK(last_ == 0, "{}: truncated or corrupt zstd stream after line {}", path_, line_);
-        return 0;
-      }
-      input_ = {in_.data(), got, 0};
-    }
-  }
-
- private:
-  std::string path_;
-  const int64_t& line_;
-  FILE* file_ = nullptr;
-  ZSTD_DCtx* ctx_ = nullptr;
-  std::vector<char> in_;
-  ZSTD_inBuffer input_{nullptr, 0, 0};
-  size_t last_ = 0;  // 0 when the last frame is complete
-  bool output_was_full_ = false;
-};
-
-LineReader::LineReader(std::string path, int64_t max_line_bytes)
-    : path_(std::move(path)), max_line_bytes_(max_line_bytes), buf_(1 << 20) {
-  unsigned char magic[4] = {};
-  FILE* f = std::fopen(path_.c_str(), "rb");
-  CEMBED_CHECK(f != nullptr, "cannot open {}: {}", path_, std::strerror(errno));
-  const size_t got = std::fread(magic, 1, 4, f);
-  std::fclose(f);
-  const bool zstd = got == 4 && magic[0] == 0x28 && magic[1] == 0xB5 && magic[2] == 0x2F && magic[3] == 0xFD;
-  if (zstd) {
-    source_ = std::make_unique<ZstdSource>(path_, line_number_);
-  } else {
-    source_ = std::make_unique<GzipSource>(path_, line_number_);
-  }
-}
-
-LineReader::~LineReader() = default;
+LineReader::LineReader(std::string path, int64_t max_line_bytes, bool skip_long_lines)
+    : path_(std::move(path)),
+      max_line_bytes_(max_line_bytes),
+      skip_long_lines_(skip_long_lines),
+      source_(path_, &line_number_),
+      buf_(1 << 20, '\0') {}
 
 bool LineReader::fill() {
   if (eof_) return false;
-  const size_t n = source_->read(buf_.data(), buf_.size());
+  const size_t n = source_.read(buf_.data(), buf_.size());
   if (n == 0) {
     eof_ = true;
     return false;
@@ -109,7 +23,22 @@ bool LineReader::fill() {
   return true;
 }
 
+bool LineReader::peek(std::string_view& out) {
+  if (!peeked_) {
+    peeked_result_ = next(out);
+    peeked_ = true;
+  }
+  out = line_;
+  return peeked_result_;
+}
+
 bool LineReader::next(std::string_view& out) {
+  if (peeked_) {
+    peeked_ = false;
+    out = line_;
+    return peeked_result_;
+  }
+  CEMBED_CHECK(!failed_, "{}: read after an over-long line", path_);
   line_.clear();
   while (true) {
     if (begin_ == end_ && !fill()) {
@@ -120,9 +49,14 @@ bool LineReader::next(std::string_view& out) {
     const void* nl = std::memchr(start, '\n', end_ - begin_);
     const size_t take = nl ? static_cast<size_t>(static_cast<const char*>(nl) - start) : end_ - begin_;
     if (static_cast<int64_t>(line_.size() + take) > max_line_bytes_) {
-      // Consume the rest of the line first, so that a caller skipping bad lines goes on
-      // with the next one.
       const int64_t number = ++line_number_;
+      line_.clear();
+      if (!skip_long_lines_) {
+        // Stop here: the rest of the line may never end (/dev/zero).
+        failed_ = true;
+        throw LongLineError(fmt::format("{}:{}: line longer than {} bytes", path_, number, max_line_bytes_));
+      }
+      // Skipped: read past the rest of the line, a buffer at a time.
       begin_ += take;
       while (!nl && (begin_ < end_ || fill())) {
         const char* rest = buf_.data() + begin_;
@@ -130,8 +64,7 @@ bool LineReader::next(std::string_view& out) {
         begin_ = nl ? static_cast<size_t>(static_cast<const char*>(nl) - buf_.data()) : end_;
       }
       if (nl) ++begin_;
-      line_.clear();
-      fail("{}:{}: line longer than {} bytes", path_, number, max_line_bytes_);
+      throw LongLineError(fmt::format("{}:{}: line longer than {} bytes", path_, number, max_line_bytes_));
     }
     line_.append(start, take);
     begin_ += take;
@@ -142,6 +75,7 @@ bool LineReader::next(std::string_view& out) {
   }
   ++line_number_;
   if (!line_.empty() && line_.back() == '\r') line_.pop_back();
+  if (line_number_ == 1 && line_.compare(0, 3, "\xEF\xBB\xBF") == 0) line_.erase(0, 3);  // UTF-8 byte order mark
   out = line_;
   return true;
 }

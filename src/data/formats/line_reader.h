@@ -1,46 +1,48 @@
-// LineReader: lines of a plain, gzip or zstd file (told apart by their first bytes), with
-// line numbers, a line length limit, and an error for a truncated compressed stream.
+// LineReader: lines of a plain, gzip or zstd file (told apart by their first bytes, read from
+// the one stream: pipes and FIFOs work), with line numbers, a line length limit, and an error
+// for a truncated compressed stream. A UTF-8 byte order mark before the first line is dropped.
 #pragma once
 
 #include <cstdint>
-#include <memory>
 #include <string>
 #include <string_view>
-#include <vector>
+
+#include "cembed/errors.h"
+#include "data/formats/input_stream.h"
 
 namespace cembed {
 
+// A line longer than the limit. With skip_long_lines the reader has read past it (with no
+// more memory than the limit) and goes on with the next line; without, the reader stops there.
+class LongLineError : public Error {
+ public:
+  using Error::Error;
+};
+
 class LineReader {
  public:
-  LineReader(std::string path, int64_t max_line_bytes);
-  ~LineReader();
+  LineReader(std::string path, int64_t max_line_bytes, bool skip_long_lines = false);
   LineReader(const LineReader&) = delete;
   LineReader& operator=(const LineReader&) = delete;
 
   // Next line without its "\n" (and "\r"); false at the end of the file.
   bool next(std::string_view& line);
+  // The next line, left to be returned by next() again.
+  bool peek(std::string_view& line);
   int64_t line_number() const { return line_number_; }
   const std::string& path() const { return path_; }
 
  private:
-  // Decompressed bytes of the file: read() returns 0 at the end, throws on a broken stream.
-  class Source {
-   public:
-    virtual ~Source() = default;
-    virtual size_t read(char* out, size_t n) = 0;
-  };
-  class GzipSource;
-  class ZstdSource;
-
   bool fill();
   std::string path_;
   int64_t max_line_bytes_;
-  std::unique_ptr<Source> source_;
-  std::vector<char> buf_;
+  bool skip_long_lines_;
+  int64_t line_number_ = 0;  // before source_: the stream reports it in its errors
+  InputStream source_;
+  std::string buf_;
   size_t begin_ = 0, end_ = 0;
-  bool eof_ = false;
+  bool eof_ = false, failed_ = false, peeked_ = false, peeked_result_ = false;
   std::string line_;
-  int64_t line_number_ = 0;
 };
 
 }  // namespace cembed

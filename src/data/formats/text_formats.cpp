@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "cembed/errors.h"
+#include "data/formats/printable.h"
 
 namespace cembed {
 namespace {
@@ -45,15 +46,15 @@ bool valid_utf8(std::string_view s) {
 float parse_label01(std::string_view s, int field, const std::string& name) {
   if (s == "0") return 0.0f;
   if (s == "1") return 1.0f;
-  throw FieldError{field, name, "label must be 0 or 1, got '" + std::string(s.substr(0, 32)) + "'"};
+  throw FieldError{field, name, "label must be 0 or 1, got '" + printable(s) + "'"};
 }
 
 int64_t parse_int(std::string_view s, int field, const std::string& name) {
   int64_t v = 0;
   auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec == std::errc::result_out_of_range) throw FieldError{field, name, "integer out of range: '" + std::string(s.substr(0, 32)) + "'"};
+  if (ec == std::errc::result_out_of_range) throw FieldError{field, name, "integer out of range: '" + printable(s) + "'"};
   if (ec != std::errc() || ptr != s.data() + s.size()) {
-    throw FieldError{field, name, "not an integer: '" + std::string(s.substr(0, 32)) + "'"};
+    throw FieldError{field, name, "not an integer: '" + printable(s) + "'"};
   }
   return v;
 }
@@ -96,7 +97,7 @@ class CriteoParser final : public RowParser {
       uint32_t v = 0;
       auto [ptr, ec] = std::from_chars(f.data(), f.data() + f.size(), v, 16);
       if (ec != std::errc() || ptr != f.data() + f.size() || f.size() > 8) {
-        throw FieldError{15 + i, cat_names_[i], "not a 32-bit hex value: '" + std::string(f.substr(0, 32)) + "'"};
+        throw FieldError{15 + i, cat_names_[i], "not a 32-bit hex value: '" + printable(f) + "'"};
       }
       row.cats[i] = static_cast<uint64_t>(v) + 1;
     }
@@ -136,9 +137,9 @@ class AvazuParser final : public RowParser {
     row.label = parse_label01(fields_[1], 2, "click");
     const auto& h = fields_[2];
     const int64_t hour = parse_int(h, 3, "hour");
-    if (h.size() != 8 || hour % 100 > 23) throw FieldError{3, "hour", "expected YYMMDDHH, got '" + std::string(h.substr(0, 32)) + "'"};
+    if (h.size() != 8 || hour % 100 > 23) throw FieldError{3, "hour", "expected YYMMDDHH, got '" + printable(h) + "'"};
     const int64_t hh = hour % 100, dd = hour / 100 % 100, mm = hour / 10000 % 100, yy = hour / 1000000;
-    if (mm < 1 || mm > 12 || dd < 1 || dd > 31) throw FieldError{3, "hour", "not a date: '" + std::string(h) + "'"};
+    if (mm < 1 || mm > 12 || dd < 1 || dd > 31) throw FieldError{3, "hour", "not a date: '" + printable(h) + "'"};
     const int64_t weekday = ((days_from_civil(2000 + yy, mm, dd) % 7) + 10) % 7;  // 0 = Monday (1970-01-01 was a Thursday)
     row.dense.assign(1, dense_value(hh, log_dense_));
     row.cats.resize(23);
@@ -173,7 +174,7 @@ class LibfmParser final : public RowParser {
     } else if (l == "0" || l == "-1") {
       row.label = 0;
     } else {
-      throw FieldError{1, "label", "label must be 1, +1, 0 or -1, got '" + std::string(l.substr(0, 32)) + "'"};
+      throw FieldError{1, "label", "label must be 1, +1, 0 or -1, got '" + printable(l) + "'"};
     }
     const size_t k = cat_names_.size();
     if (fields_.size() != k + 1) {
@@ -188,7 +189,7 @@ class LibfmParser final : public RowParser {
       const int64_t idx = parse_int(f.substr(0, colon), static_cast<int>(i + 2), cat_names_[i]);
       const auto value = f.substr(colon + 1);
       if (value != "1" && value != "1.0") {
-        throw FieldError{static_cast<int>(i + 2), cat_names_[i], "only binary features (value 1) are supported, got '" + std::string(value.substr(0, 32)) + "'"};
+        throw FieldError{static_cast<int>(i + 2), cat_names_[i], "only binary features (value 1) are supported, got '" + printable(value) + "'"};
       }
       if (idx < 0) throw FieldError{static_cast<int>(i + 2), cat_names_[i], "negative feature index"};
       row.cats[i] = static_cast<uint64_t>(idx) + 1;
