@@ -23,6 +23,7 @@
 #include "data/formats/line_reader.h"
 #include "data/formats/text_formats.h"
 #include "data/prepare_split.h"
+#include "data/vocabulary_identity.h"
 
 namespace cembed {
 namespace {
@@ -464,6 +465,16 @@ nlohmann::json write_prepared_files(const PrepareConfig& c) {
     provisional[f] = {};
   }
   if (!hashed) save_vocabulary(c.out_dir + "/vocabulary.bin", parser->cat_names(), vocab, schema);
+  if (hashed) {
+    schema.vocabulary_id = fmt::format("hashed:{}", c.hash_buckets);
+  } else {
+    VocabularyIdentity identity;
+    for (size_t f = 0; f < vocab.size(); ++f) {
+      identity.feature(parser->cat_names()[f], schema.sparse[f].cardinality);
+      vocab[f].for_each([&](uint64_t key, Id id) { identity.pair(key, id); });
+    }
+    schema.vocabulary_id = identity.finish();
+  }
 
   nlohmann::json stats;
   stats["format"] = c.format == TextFormat::Criteo ? "criteo" : c.format == TextFormat::Avazu ? "avazu" : "libfm";

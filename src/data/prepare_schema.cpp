@@ -25,6 +25,7 @@
 #include "data/formats/input_stream.h"
 #include "data/formats/printable.h"
 #include "data/prepare_split.h"
+#include "data/vocabulary_identity.h"
 
 namespace cembed {
 namespace {
@@ -497,6 +498,14 @@ nlohmann::json prepare_schema_dataset(const PrepareConfig& c) {
                              {"cardinality", kept.size() + 1},
                              {"empty_rate", static_cast<double>(empty) / static_cast<double>(train.size())},
                              {"count_histogram_log2", histogram}});
+  }
+  {
+    VocabularyIdentity identity;
+    for (size_t k = 0; k < nf; ++k) {
+      identity.feature(features[k].name, schema.sparse[k].cardinality);
+      for (const auto& [key, id] : vocab[k]) identity.pair(key, id);
+    }
+    schema.vocabulary_id = identity.finish();
   }
   auto ids_of = [&](size_t k, const std::vector<uint64_t>& keys, int64_t* oov) {
     std::vector<Id> ids;

@@ -93,18 +93,31 @@ MemoryNeed estimate_training_memory(const TrainConfig& c, const MemoryPlan& plan
 }
 
 int64_t available_memory_bytes() {
+  // MemAvailable counts reclaimable page cache as available; so does the cgroup figure
+  // below (its usage less the inactive file pages). Unknown (-1) when neither can be read,
+  // and then nothing is refused.
   int64_t avail = meminfo_bytes("MemAvailable:");
-  if (avail < 0) avail = static_cast<int64_t>(::sysconf(_SC_AVPHYS_PAGES)) * ::sysconf(_SC_PAGESIZE);
+  if (avail < 0) {
+    const long pages = ::sysconf(_SC_AVPHYS_PAGES), page = ::sysconf(_SC_PAGESIZE);
+    avail = pages > 0 && page > 0 ? static_cast<int64_t>(pages) * page : -1;
+  }
   const int64_t limit = cgroup_value("/sys/fs/cgroup/memory.max");
-  if (limit >= 0) {
-    const int64_t used = std::max<int64_t>(0, cgroup_value("/sys/fs/cgroup/memory.current"));
-    avail = std::min(avail, std::max<int64_t>(0, limit - used));
+  if (limit > 0) {
+    int64_t used = std::max<int64_t>(0, cgroup_value("/sys/fs/cgroup/memory.current"));
+    std::ifstream stat("/sys/fs/cgroup/memory.stat");
+    std::string key;
+    int64_t value = 0;
+    while (stat >> key >> value) {
+      if (key == "inactive_file") used = std::max<int64_t>(0, used - value);
+    }
+    const int64_t room = std::max<int64_t>(0, limit - used);
+    avail = avail < 0 ? room : std::min(avail, room);
   }
   return avail;
 }
 
 void check_memory_fits(const MemoryNeed& need, int64_t available) {
-  if (need.total() <= available) return;
+  if (available < 0 || need.total() <= available) return;  // unknown: not refused
   auto gib = [](int64_t b) { return static_cast<double>(b) / kGiB; };
   fail("train: this run needs about {:.2f} GiB of memory (embedding parameters {:.2f}, their optimizer state {:.2f}, "
        "dense layers {:.2f}, batch buffers {:.2f} GiB), the machine has {:.2f} GiB available; lower --dim, the "

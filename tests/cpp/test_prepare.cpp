@@ -428,6 +428,37 @@ TEST(Prepare, SavedVocabularyMapsNewDataAndHashedIdsNeedNone) {
   EXPECT_NE(hb.bag(0, 1)[0], 0u);               // unseen values get ids too
   EXPECT_EQ(ha.bag(5, 0)[0], 0u);               // the empty column stays 0
   EXPECT_EQ(hs["features"][0]["ids"], "hashed");
+  EXPECT_EQ(ha.schema().vocabulary_id, "hashed:1000");
+}
+
+// Two vocabularies with the same features and cardinalities are told apart by their
+// identity (eval with another vocabulary's test set printed another AUC with rc 0); the
+// identity of a loaded vocabulary.bin is the identity of the vocabulary that wrote it.
+TEST(Prepare, EachVocabularyHasItsOwnIdentity) {
+  std::string a, c;
+  for (int i = 0; i < 30; ++i) a += criteo_line(i % 2, "1", i % 3 == 0 ? "aaaaaaaa" : "bbbbbbbb");
+  for (int i = 0; i < 30; ++i) c += criteo_line(i % 2, "1", i % 3 == 0 ? "dddddddd" : "eeeeeeee");
+  prepare_dataset(config(TextFormat::Criteo, write_text("ident_a.txt", a), "ident_a"));
+  prepare_dataset(config(TextFormat::Criteo, write_text("ident_c.txt", c), "ident_c"));
+  PrepareConfig again = config(TextFormat::Criteo, write_text("ident_c2.txt", c), "ident_again");
+  again.vocabulary_path = dir() + "/ident_a/vocabulary.bin";
+  prepare_dataset(again);
+  const Dataset da = Dataset::open(dir() + "/ident_a/train.cds"), dc = Dataset::open(dir() + "/ident_c/train.cds"),
+                dg = Dataset::open(dir() + "/ident_again/train.cds");
+  ASSERT_EQ(da.schema().sparse.size(), dc.schema().sparse.size());
+  for (size_t f = 0; f < da.schema().sparse.size(); ++f) {
+    EXPECT_EQ(da.schema().sparse[f].cardinality, dc.schema().sparse[f].cardinality) << f;
+  }
+  EXPECT_EQ(da.schema().vocabulary_id.rfind("vocab:", 0), 0u) << da.schema().vocabulary_id;
+  EXPECT_NE(da.schema().vocabulary_id, dc.schema().vocabulary_id);
+  EXPECT_EQ(da.schema().vocabulary_id, dg.schema().vocabulary_id);
+  EXPECT_NO_THROW(check_same_vocabulary(dg, da.schema().to_json(), "the model"));
+  try {
+    check_same_vocabulary(dc, da.schema().to_json(), "the model");
+    FAIL() << "another vocabulary was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("another vocabulary"), std::string::npos) << e.what();
+  }
 }
 
 }  // namespace

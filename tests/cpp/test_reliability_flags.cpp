@@ -180,7 +180,7 @@ TEST(Ranges, EvaluationAndRankingRefuseBadSizesInTheLibrary) {
 
 TEST(MemoryCheck, ARunThatCannotFitIsRefusedSayingNeedAndAvailable) {
   TrainConfig c = small_config();
-  c.embedding = "hash:rows=10000000000";  // 1e10 rows: ended in std::bad_alloc before
+  c.embedding = "hash:rows=1000000000000";  // 1e12 rows (32 TB): 1e10 ended in std::bad_alloc before
   c.budget = Budget::none();
   const std::string e = error_of([&] { train(c); });
   EXPECT_NE(e.find("needs about"), std::string::npos) << e;

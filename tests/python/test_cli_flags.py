@@ -150,7 +150,7 @@ class CliFlags(unittest.TestCase):
 
     def test_a_run_too_big_for_the_machine_says_so(self):  # std::bad_alloc before
         args = self.args()
-        args[args.index("--embedding") + 1] = "hash:rows=10000000000"
+        args[args.index("--embedding") + 1] = "hash:rows=1000000000000"  # 1e12 rows: more than any machine
         del args[args.index("--compression"):args.index("--compression") + 2]
         out = run([CEMBED, "train"] + args, timeout=60)
         self.assertEqual(out.returncode, 1, out.stderr)
