@@ -8,12 +8,20 @@
 namespace cembed {
 namespace {
 
-// What a prepare writes (and what an earlier one may have left): an existing folder holding
-// anything else is not replaced.
+// What a prepare writes (and what an earlier one may have left: its temporaries): an
+// existing folder holding anything else is not replaced.
 bool prepare_output(const std::string& name) {
-  auto ends = [&](std::string_view tail) { return name.size() > tail.size() && name.ends_with(tail); };
-  return name == "prepare.json" || ends(".cds") || ends(".sig") || ends(".bin") ||
-         name.find(".tmp.") != std::string::npos || name.find(".spill.") != std::string::npos;
+  static const char* const kFiles[] = {"prepare.json",      "vocabulary.bin",    "train.cds",        "valid.cds",
+                                       "test.cds",          "train.rows.sig",    "valid.rows.sig",   "test.rows.sig",
+                                       "train.context.sig", "valid.context.sig", "test.context.sig"};
+  for (const char* file : kFiles) {
+    const std::string_view f(file);
+    if (name == f) return true;
+    if (name.starts_with(f) && (name.find(".tmp.", f.size()) == f.size() || name.find(".spill.", f.size()) == f.size())) {
+      return true;
+    }
+  }
+  return false;
 }
 
 }  // namespace

@@ -71,10 +71,18 @@ StagedFolder::StagedFolder(const std::string& folder, const std::function<bool(c
     fail("{}: cannot lock {}: {}", what, lock_path_, std::strerror(err));
   }
   try {
-    // Under the lock, any staging folder of this name is a dead writer's.
+    // Under the lock, any staging folder of this name is a dead writer's. One that ends in
+    // ".old" is the previous folder, moved aside by a writer that died between the two
+    // renames of the fallback commit: it is put back when no folder took its place.
     const std::string stale = "." + name + ".staging.";
     for (const auto& e : fs::directory_iterator(parent)) {
-      if (e.path().filename().string().starts_with(stale)) fs::remove_all(e.path());
+      const std::string file = e.path().filename().string();
+      if (!file.starts_with(stale)) continue;
+      if (file.ends_with(".old") && !fs::exists(target)) {
+        fs::rename(e.path(), target);
+      } else {
+        fs::remove_all(e.path());
+      }
     }
     if (fs::exists(target)) {
       CEMBED_CHECK(fs::is_directory(target), "{}: {} exists and is not a folder", what, folder);
@@ -120,10 +128,10 @@ void StagedFolder::commit() {
   int err = 0;
   if (replace) {
     err = exchange(staging_, target_);
-    if (err == EINVAL || err == ENOSYS) {
+    if (err == EINVAL || err == ENOSYS || err == EXDEV) {
       // No atomic exchange on this file system: move the old folder aside, then the new in.
-      // A crash between the two renames leaves no <name>, and the old one under the staging
-      // name (removed by the next writer).
+      // A crash between the two renames leaves no <name>, and the old folder under the
+      // staging name + ".old", which the next writer of <name> puts back.
       const std::string aside = staging_ + ".old";
       err = ::rename(target_.c_str(), aside.c_str()) == 0 ? 0 : errno;
       if (err == 0) {

@@ -244,6 +244,27 @@ TEST(PreparedFolder, AFolderWithOtherFilesIsNeverReplaced) {
   EXPECT_NE(err.find("holds notes.txt"), std::string::npos) << err;
   EXPECT_EQ(read_all(c.out_dir + "/notes.txt"), "mine\n");
   EXPECT_FALSE(fs::exists(c.out_dir + "/train.cds"));
+  // Only the names prepare writes count as its own: a user's model.bin is not.
+  fs::remove(c.out_dir + "/notes.txt");
+  write_file_atomically(c.out_dir + "/model.bin", "mine\n");
+  EXPECT_NE(error_of([&] { prepare_dataset(c); }).find("holds model.bin"), std::string::npos);
+  EXPECT_EQ(read_all(c.out_dir + "/model.bin"), "mine\n");
+}
+
+// A writer killed between the two renames of the fallback commit left the previous folder
+// aside as <staging>.old and no folder under its name: the next writer puts it back before
+// anything else, and then replaces it whole as usual.
+TEST(PreparedFolder, AFolderMovedAsideByAKilledWriterIsPutBack) {
+  PrepareConfig c = prepare_config("aside", 50, "a");
+  prepare_dataset(c);
+  const std::string before = read_all(c.out_dir + "/train.cds");
+  const std::string aside = dir() + "/.aside.staging.999999.old";
+  fs::rename(c.out_dir, aside);
+  PrepareConfig bad = c;
+  bad.train_files = {"/nonexistent/input.txt"};
+  EXPECT_FALSE(error_of([&] { prepare_dataset(bad); }).empty());
+  EXPECT_FALSE(fs::exists(aside));
+  EXPECT_EQ(read_all(c.out_dir + "/train.cds"), before);
 }
 
 TEST(PreparedFolder, AKilledWritersStagingFolderIsCleanedUp) {
