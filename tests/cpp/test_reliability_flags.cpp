@@ -1,5 +1,5 @@
 // Settings, outputs, memory and data identities checked before a run starts
-// (docs/reliability-flags.md lists which test checks which guarantee).
+// (docs/reliability.md lists which test checks which guarantee).
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>

@@ -1,5 +1,5 @@
 """The command line's flags, config files, messages, output checks and data identities
-(docs/reliability-flags.md): every numeric flag's range is checked (a table of bad values and
+(docs/reliability.md): every numeric flag's range is checked (a table of bad values and
 the message each gets, and good boundary values that run), nothing hangs or crashes."""
 import json
 import os
