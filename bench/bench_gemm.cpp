@@ -1,0 +1,59 @@
+// The dense layers' GEMM: kernels::gemm (shape-sized blocks of single-threaded OpenBLAS
+// calls, the same bits for any thread count) against one OpenBLAS call threaded by OpenBLAS
+// itself (what cembed used before; its bits depend on the thread count), on the shapes of
+// DLRM's Criteo model at batch 128 and 2048, in the same process. GFLOP/s per shape.
+//
+//   build/release/bench/bench_gemm --benchmark_repetitions=5 --benchmark_enable_random_interleaving=true \
+//       --benchmark_report_aggregates_only=true
+#include <benchmark/benchmark.h>
+#include <cblas.h>
+
+#include <vector>
+
+#include "kernels/dense_kernels.h"
+
+namespace {
+
+constexpr int kThreads = 2;
+
+// DLRM Criteo layers: (in, out) of the bottom 13-512-256-64-16 and top 367-512-256-1 MLPs.
+// Each layer runs three GEMMs per step: forward (B x out), weight gradient (out x in, k = B),
+// input gradient (B x in).
+struct Layer {
+  int64_t in, out;
+};
+const Layer kLayers[] = {{13, 512}, {512, 256}, {256, 64}, {64, 16}, {367, 512}, {512, 256}, {256, 1}};
+
+template <bool Blocked>
+void BM_DlrmStepGemms(benchmark::State& state) {
+  const int64_t batch = state.range(0);
+  std::vector<float> x(batch * 1024, 0.5f), w(1024 * 1024, 0.25f), y(batch * 1024), dw(1024 * 1024);
+  cembed::kernels::set_num_threads(kThreads);
+  auto gemm = [&](bool ta, bool tb, int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b,
+                  int64_t ldb, float* c, int64_t ldc) {
+    if (Blocked) {
+      cembed::kernels::gemm(ta, tb, m, n, k, 1.0f, a, lda, b, ldb, 0.0f, c, ldc);
+    } else {
+      cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, 1.0f, a,
+                  lda, b, ldb, 0.0f, c, ldc);
+    }
+  };
+  double flops = 0;
+  for (const auto& l : kLayers) flops += 3.0 * 2.0 * batch * l.in * l.out;
+  for (auto _ : state) {
+    for (const auto& l : kLayers) {
+      gemm(false, true, batch, l.out, l.in, x.data(), l.in, w.data(), l.in, y.data(), l.out);
+      gemm(true, false, l.out, l.in, batch, y.data(), l.out, x.data(), l.in, dw.data(), l.in);
+      gemm(false, false, batch, l.in, l.out, y.data(), l.out, w.data(), l.in, x.data(), l.in);
+    }
+    benchmark::ClobberMemory();
+  }
+  state.counters["GFLOP/s"] = benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+BENCHMARK_TEMPLATE(BM_DlrmStepGemms, true)->Name("gemm_blocked")->Arg(128)->Arg(2048)->UseRealTime();
+BENCHMARK_TEMPLATE(BM_DlrmStepGemms, false)->Name("gemm_openblas_threads")->Arg(128)->Arg(2048)->UseRealTime();
+
+}  // namespace
+
+BENCHMARK_MAIN();
