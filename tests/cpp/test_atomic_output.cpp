@@ -21,6 +21,7 @@
 #include "cembed/output_dir.h"
 #include "cembed/prepare.h"
 #include "cembed/synthetic.h"
+#include "test_helpers.h"
 
 namespace cembed {
 namespace {
@@ -84,15 +85,6 @@ class FileSizeLimit {
   void (*old_handler_)(int) = nullptr;
 };
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
-
 TEST(AtomicFile, CommitReplacesAndAnAbandonedFileLeavesNothing) {
   const std::string path = dir() + "/plain.txt";
   write_file_atomically(path, "old\n");
@@ -116,7 +108,7 @@ TEST(AtomicFile, FullDiskKeepsThePreviousFileAndNamesIt) {
   std::string err;
   {
     FileSizeLimit limit(4096);
-    err = error_of([&] { write_framed_file(path, "CEMBTEST", 1, std::string(20000, 'n')); });
+    err = testing::error_of([&] { write_framed_file(path, "CEMBTEST", 1, std::string(20000, 'n')); });
   }
   EXPECT_NE(err.find("cannot write " + path + ": " + std::strerror(EFBIG)), std::string::npos) << err;
   EXPECT_EQ(read_all(path), before);
@@ -138,7 +130,7 @@ TEST(AtomicFile, FullDiskWhileADatasetIsWrittenKeepsThePreviousDataset) {
   {
     // The column spills fit, the assembled file does not.
     FileSizeLimit limit(train_bytes / 2);
-    err = error_of([&] { write_synthetic(c, out, 1); });
+    err = testing::error_of([&] { write_synthetic(c, out, 1); });
   }
   EXPECT_NE(err.find("cannot write " + out + "/train.cds: " + std::strerror(EFBIG)), std::string::npos) << err;
   EXPECT_EQ(snapshot(out), before);
@@ -155,7 +147,7 @@ TEST(AtomicFile, SyntheticCriteoTextLeavesNoTemporaryOnFailure) {
   std::string err;
   {
     FileSizeLimit limit(64 * 1024);
-    err = error_of([&] { write_synthetic(c, out, 1); });
+    err = testing::error_of([&] { write_synthetic(c, out, 1); });
   }
   EXPECT_NE(err.find("cannot write " + out + "/train.txt: " + std::strerror(EFBIG)), std::string::npos) << err;
   EXPECT_FALSE(fs::exists(out + "/train.txt"));
@@ -194,7 +186,7 @@ TEST(PreparedFolder, ReplacedWholeOnSuccessKeptWholeOnFailure) {
   // A failing prepare (a bad line near the end) leaves the folder as it was.
   PrepareConfig bad = prepare_config("prep", 400, "b");
   write_file_atomically(bad.train_files[0], criteo_text(400, "b") + "oops\n");
-  EXPECT_NE(error_of([&] { prepare_dataset(bad); }).find(":401:"), std::string::npos);
+  EXPECT_NE(testing::error_of([&] { prepare_dataset(bad); }).find(":401:"), std::string::npos);
   EXPECT_EQ(snapshot(first.out_dir), a);
   EXPECT_TRUE(names_with(dir(), ".prep.staging").empty());
 
@@ -204,7 +196,7 @@ TEST(PreparedFolder, ReplacedWholeOnSuccessKeptWholeOnFailure) {
   std::string err;
   {
     FileSizeLimit limit(fs::file_size(first.out_dir + "/train.cds") / 2);
-    err = error_of([&] { prepare_dataset(other); });
+    err = testing::error_of([&] { prepare_dataset(other); });
   }
   EXPECT_NE(err.find(first.out_dir + "/train.cds"), std::string::npos) << err;
   EXPECT_EQ(err.find("staging"), std::string::npos) << err;
@@ -231,7 +223,7 @@ TEST(PreparedFolder, ASecondWriterIsRefusedAtOnce) {
   const auto before = snapshot(c.out_dir);
   // As if another process were preparing into the same folder (a flock is per open file).
   StagedFolder other(c.out_dir, [](const std::string&) { return true; }, "prepare");
-  const std::string err = error_of([&] { prepare_dataset(c); });
+  const std::string err = testing::error_of([&] { prepare_dataset(c); });
   EXPECT_NE(err.find("another process is writing " + c.out_dir), std::string::npos) << err;
   EXPECT_EQ(snapshot(c.out_dir), before);
 }
@@ -240,14 +232,14 @@ TEST(PreparedFolder, AFolderWithOtherFilesIsNeverReplaced) {
   PrepareConfig c = prepare_config("mixed", 50, "a");
   fs::create_directories(c.out_dir);
   write_file_atomically(c.out_dir + "/notes.txt", "mine\n");
-  const std::string err = error_of([&] { prepare_dataset(c); });
+  const std::string err = testing::error_of([&] { prepare_dataset(c); });
   EXPECT_NE(err.find("holds notes.txt"), std::string::npos) << err;
   EXPECT_EQ(read_all(c.out_dir + "/notes.txt"), "mine\n");
   EXPECT_FALSE(fs::exists(c.out_dir + "/train.cds"));
   // Only the names prepare writes count as its own: a user's model.bin is not.
   fs::remove(c.out_dir + "/notes.txt");
   write_file_atomically(c.out_dir + "/model.bin", "mine\n");
-  EXPECT_NE(error_of([&] { prepare_dataset(c); }).find("holds model.bin"), std::string::npos);
+  EXPECT_NE(testing::error_of([&] { prepare_dataset(c); }).find("holds model.bin"), std::string::npos);
   EXPECT_EQ(read_all(c.out_dir + "/model.bin"), "mine\n");
 }
 
@@ -262,7 +254,7 @@ TEST(PreparedFolder, AFolderMovedAsideByAKilledWriterIsPutBack) {
   fs::rename(c.out_dir, aside);
   PrepareConfig bad = c;
   bad.train_files = {"/nonexistent/input.txt"};
-  EXPECT_FALSE(error_of([&] { prepare_dataset(bad); }).empty());
+  EXPECT_FALSE(testing::error_of([&] { prepare_dataset(bad); }).empty());
   EXPECT_FALSE(fs::exists(aside));
   EXPECT_EQ(read_all(c.out_dir + "/train.cds"), before);
 }

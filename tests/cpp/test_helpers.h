@@ -13,6 +13,7 @@
 
 #include "cembed/bags.h"
 #include "cembed/embedding_table.h"
+#include "cembed/errors.h"
 #include "cembed/random.h"
 
 namespace cembed::testing {
@@ -69,6 +70,16 @@ inline std::vector<float> vectors_of(const EmbeddingTable& t, const std::vector<
   MatrixView view{out.data(), static_cast<int64_t>(ids.size()), t.dim(), t.dim()};
   t.forward(std::span(&bags, 1), Pooling::Sum, std::span(&view, 1));
   return out;
+}
+
+// The message of the cembed::Error that f throws; empty when it throws none.
+inline std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
 }
 
 // Where two sets of named float blocks differ, in words: the first block that differs, how

@@ -15,24 +15,16 @@
 #include "cembed/ranking.h"
 #include "cembed/synthetic.h"
 #include "cembed/trainer.h"
+#include "test_helpers.h"
 
 namespace cembed {
 namespace {
 
 namespace fs = std::filesystem;
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
-
 #define EXPECT_ERROR_HAS(expr, fragment)                                    \
   do {                                                                      \
-    const std::string message_ = error_of([&] { expr; });                   \
+    const std::string message_ = testing::error_of([&] { expr; });                   \
     EXPECT_NE(message_.find(fragment), std::string::npos)                   \
         << #expr << " gave '" << message_ << "', expected '" << fragment << "'"; \
   } while (0)
@@ -182,7 +174,7 @@ TEST(MemoryCheck, ARunThatCannotFitIsRefusedSayingNeedAndAvailable) {
   TrainConfig c = small_config();
   c.embedding = "hash:rows=1000000000000";  // 1e12 rows (32 TB): 1e10 ended in std::bad_alloc before
   c.budget = Budget::none();
-  const std::string e = error_of([&] { train(c); });
+  const std::string e = testing::error_of([&] { train(c); });
   EXPECT_NE(e.find("needs about"), std::string::npos) << e;
   EXPECT_NE(e.find("GiB available"), std::string::npos) << e;
 
