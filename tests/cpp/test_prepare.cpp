@@ -179,6 +179,23 @@ TEST(Prepare, ZstdAndTruncatedZstd) {
   expect_error(config(TextFormat::Criteo, trunc, "trunc_zst"), trunc + ": truncated or corrupt zstd stream");
 }
 
+// zstd frames back to back, with an empty frame between two and a skippable frame first
+// (pzstd writes one): every line is read. An empty frame once dropped the rest of the input.
+TEST(Prepare, ZstdFramesBackToBack) {
+  std::string a, b;
+  for (int i = 0; i < 50; ++i) a += criteo_line(i % 2, std::to_string(i));
+  for (int i = 50; i < 120; ++i) b += criteo_line(i % 2, std::to_string(i));
+  auto frame = [](const std::string& t) {
+    std::string p(ZSTD_compressBound(t.size()), '\0');
+    p.resize(ZSTD_compress(p.data(), p.size(), t.data(), t.size(), 3));
+    return p;
+  };
+  const std::string skippable("\x50\x2A\x4D\x18\x04\x00\x00\x00" "abcd", 12);
+  const std::string packed = skippable + frame(a) + frame("") + frame(b);
+  const auto stats = prepare_dataset(config(TextFormat::Criteo, write_text("frames.zst", packed), "frames_zst"));
+  EXPECT_EQ(stats["train"]["rows"], 120);
+}
+
 TEST(Prepare, SplitByOrderAndByRatio) {
   // Row i carries i in its first integer (dense I1 = log(1 + i)) and its own C1 value.
   std::string text;

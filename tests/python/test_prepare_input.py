@@ -91,6 +91,12 @@ class PrepareInput(unittest.TestCase):
         self.assertEqual(res.returncode, 1)
         self.assertIn("/dev/zero:1: line longer than 1048576 bytes", res.stderr)
 
+    def test_endless_line_ends_the_run_even_when_skipping(self):  # read /dev/zero forever before
+        res = run([CEMBED, "prepare", "--format", "criteo", "--train", "/dev/zero", "--skip-bad-lines",
+                   "--max-line-bytes", "65536", "--out", os.path.join(self.dir, "z2")], timeout=60)
+        self.assertEqual(res.returncode, 1, res.stderr)
+        self.assertIn("/dev/zero:1: no end of line in", res.stderr)
+
     def test_directory_is_named(self):
         res = run([CEMBED, "prepare", "--format", "avazu", "--train", self.dir, "--out", os.path.join(self.dir, "d")])
         self.assertEqual(res.returncode, 1)

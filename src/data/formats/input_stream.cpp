@@ -153,6 +153,9 @@ class ZstdDecoder final : public InputStream::Decoder {
                      ZSTD_getErrorName(last_));
         output_was_full_ = o.pos == o.size;
         if (o.pos > 0) return o.pos;
+        // A frame ended (an empty or skippable frame gives no output): the bytes after it are
+        // still in input_, so decode on before reading more.
+        if (input_.pos < input_.size) continue;
       }
       const size_t got = raw_.read(in_.data(), in_.size());
       if (got == 0) {
@@ -183,7 +186,9 @@ InputStream::InputStream(std::string path, const int64_t* line) : path_(std::mov
   const auto& m = raw_->prefix();
   if (m.size() >= 2 && m[0] == 0x1F && m[1] == 0x8B) {
     decoder_ = std::make_unique<GzipDecoder>(*raw_, path_, line);
-  } else if (m.size() == 4 && m[0] == 0x28 && m[1] == 0xB5 && m[2] == 0x2F && m[3] == 0xFD) {
+  } else if (m.size() == 4 && ((m[0] == 0x28 && m[1] == 0xB5 && m[2] == 0x2F && m[3] == 0xFD) ||
+                                 ((m[0] & 0xF0) == 0x50 && m[1] == 0x2A && m[2] == 0x4D && m[3] == 0x18))) {
+    // A zstd frame, or a skippable frame (pzstd writes one first).
     decoder_ = std::make_unique<ZstdDecoder>(*raw_, path_, line);
   } else {
     decoder_ = std::make_unique<PlainDecoder>(*raw_);

@@ -1,5 +1,6 @@
 #include "data/formats/line_reader.h"
 
+#include <algorithm>
 #include <cstring>
 
 namespace cembed {
@@ -56,12 +57,21 @@ bool LineReader::next(std::string_view& out) {
         failed_ = true;
         throw LongLineError(fmt::format("{}:{}: line longer than {} bytes", path_, number, max_line_bytes_));
       }
-      // Skipped: read past the rest of the line, a buffer at a time.
+      // Skipped: read past the rest of the line, a buffer at a time, but not forever (see
+      // kLongLineSkipBytes: /dev/zero never has an end).
       begin_ += take;
+      int64_t skipped = static_cast<int64_t>(take);
       while (!nl && (begin_ < end_ || fill())) {
         const char* rest = buf_.data() + begin_;
         nl = std::memchr(rest, '\n', end_ - begin_);
-        begin_ = nl ? static_cast<size_t>(static_cast<const char*>(nl) - buf_.data()) : end_;
+        const size_t next = nl ? static_cast<size_t>(static_cast<const char*>(nl) - buf_.data()) : end_;
+        skipped += static_cast<int64_t>(next - begin_);
+        begin_ = next;
+        if (!nl && skipped > std::max(kLongLineSkipBytes, kLongLineSkipFactor * max_line_bytes_)) {
+          failed_ = true;
+          throw Error(fmt::format("{}:{}: no end of line in {} bytes (not a file of text lines?)", path_, number,
+                                  skipped));
+        }
       }
       if (nl) ++begin_;
       throw LongLineError(fmt::format("{}:{}: line longer than {} bytes", path_, number, max_line_bytes_));

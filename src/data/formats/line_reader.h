@@ -14,6 +14,11 @@ namespace cembed {
 
 // A line longer than the limit. With skip_long_lines the reader has read past it (with no
 // more memory than the limit) and goes on with the next line; without, the reader stops there.
+// A line with no end within kLongLineSkipBytes, or kLongLineSkipFactor times the limit when
+// that is more, is not skipped: the reader stops with an Error (not a LongLineError), so
+// /dev/zero ends a run even in skip mode.
+inline constexpr int64_t kLongLineSkipFactor = 64;
+inline constexpr int64_t kLongLineSkipBytes = int64_t{64} << 20;
 class LongLineError : public Error {
  public:
   using Error::Error;
