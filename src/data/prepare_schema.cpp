@@ -340,10 +340,13 @@ nlohmann::json prepare_schema_dataset(const PrepareConfig& c) {
   // Reads the main files of one split into rows.
   int64_t bad_lines = 0, missing_side = 0;
   nlohmann::json bad_examples = nlohmann::json::array();
-  auto bad_line = [&](const Error& e) {
+  // A skipped record counts every line it took: a quote never closed can take many.
+  auto bad_line = [&](const Error& e, int64_t lines = 1) {
     if (!c.skip_bad_lines) throw e;
-    ++bad_lines;
-    if (bad_examples.size() < 10) bad_examples.push_back(e.what());
+    bad_lines += std::max<int64_t>(1, lines);
+    if (bad_examples.size() < 10) {
+      bad_examples.push_back(lines > 1 ? fmt::format("{} ({} lines skipped)", e.what(), lines) : std::string(e.what()));
+    }
   };
   // `opened`: the first file's reader, its header read already.
   auto read_rows = [&](const std::vector<std::string>& files, std::unique_ptr<CsvReader> opened) {
@@ -361,10 +364,10 @@ nlohmann::json prepare_schema_dataset(const PrepareConfig& c) {
         try {
           if (!r.next(f)) break;
         } catch (const BadRecordError& e) {
-          bad_line(e);
+          bad_line(e, r.record_lines());
           continue;
         } catch (const LongLineError& e) {
-          bad_line(e);
+          bad_line(e, r.record_lines());
           continue;
         }
         try {

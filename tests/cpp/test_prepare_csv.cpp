@@ -80,6 +80,14 @@ TEST(PrepareCsv, MalformedQuotesNameLineAndField) {
   const auto stats = prepare_dataset(skip);
   EXPECT_EQ(stats["train"]["rows"], 2);
   EXPECT_EQ(stats["train"]["bad_lines"], 1);
+  // A quote never closed takes every line after it: each is counted, not one for them all.
+  PrepareConfig open_skip = csv_config(schema, "item,click\ni1,1\n\"i2,1\ni3,0\ni4,1\n", "quote_open_skip");
+  open_skip.skip_bad_lines = true;
+  const auto open_stats = prepare_dataset(open_skip);
+  EXPECT_EQ(open_stats["train"]["rows"], 1);
+  EXPECT_EQ(open_stats["train"]["bad_lines"], 3);
+  EXPECT_NE(open_stats["train"]["bad_line_examples"][0].get<std::string>().find("(3 lines skipped)"), std::string::npos)
+      << open_stats["train"]["bad_line_examples"];
   // quote = "": quotes are ordinary characters (files that never quote).
   const auto plain = prepare_dataset(csv_config("quote = \"\"\n" + std::string(schema), "item,click\n\"i2\"x,1\n", "no_quote"));
   EXPECT_EQ(plain["train"]["rows"], 1);

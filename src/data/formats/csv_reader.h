@@ -33,6 +33,8 @@ class CsvReader {
   // the limit throws LongLineError.
   bool next(std::vector<std::string_view>& fields);
   int64_t line_number() const { return record_line_; }  // of the record's first line
+  // Physical lines the last record took (after a malformed one: the lines skipped with it).
+  int64_t record_lines() const { return lines_.line_number() - record_line_ + 1; }
   const std::string& path() const { return lines_.path(); }
 
  private:
