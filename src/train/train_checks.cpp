@@ -8,26 +8,13 @@
 #include "cembed/errors.h"
 #include "cembed/optimizer.h"
 #include "cembed/trainer.h"
+#include "train/proc_files.h"
 
 namespace cembed {
 namespace {
 
 constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
 
-// "Key: N kB" of /proc/meminfo, in bytes; -1 when absent.
-int64_t meminfo_bytes(const std::string& wanted) {
-  std::ifstream in("/proc/meminfo");
-  std::string key;
-  while (in >> key) {
-    if (key == wanted) {
-      int64_t kb = 0;
-      in >> kb;
-      return kb * 1024;
-    }
-    in.ignore(1 << 20, '\n');
-  }
-  return -1;
-}
 
 // A cgroup v2 file holding one number ("max": no limit); -1 when absent or unlimited.
 int64_t cgroup_value(const std::string& path) {
@@ -96,7 +83,7 @@ int64_t available_memory_bytes() {
   // MemAvailable counts reclaimable page cache as available; so does the cgroup figure
   // below (its usage less the inactive file pages). Unknown (-1) when neither can be read,
   // and then nothing is refused.
-  int64_t avail = meminfo_bytes("MemAvailable:");
+  int64_t avail = proc_kb_field("/proc/meminfo", "MemAvailable:");
   if (avail < 0) {
     const long pages = ::sysconf(_SC_AVPHYS_PAGES), page = ::sysconf(_SC_PAGESIZE);
     avail = pages > 0 && page > 0 ? static_cast<int64_t>(pages) * page : -1;

@@ -17,6 +17,7 @@
 #include "cembed/ranking.h"
 #include "cembed/signatures.h"
 #include "kernels/dense_kernels.h"
+#include "train/proc_files.h"
 #include "train/progress.h"
 
 namespace cembed {
@@ -53,17 +54,7 @@ std::vector<int64_t> epoch_order(int64_t rows, uint64_t seed, int64_t epoch, boo
 
 // A "Key: N kB" line of /proc/self/status, in bytes (0 when absent).
 int64_t proc_status_bytes(const std::string& wanted) {
-  std::ifstream in("/proc/self/status");
-  std::string key;
-  while (in >> key) {
-    if (key == wanted) {
-      int64_t kb = 0;
-      in >> kb;
-      return kb * 1024;
-    }
-    in.ignore(1 << 20, '\n');
-  }
-  return 0;
+  return std::max<int64_t>(0, proc_kb_field("/proc/self/status", wanted));
 }
 
 int64_t rss_anon_bytes() { return proc_status_bytes("RssAnon:"); }

@@ -15,7 +15,20 @@
 #include <string>
 #include <thread>
 
+#include "cembed/errors.h"
+#include "cembed/prepare.h"
+
 namespace cembed::testing {
+
+// The error message prepare_dataset(c) ends with; "no error" when it succeeds.
+inline std::string prepare_error(const PrepareConfig& c) {
+  try {
+    prepare_dataset(c);
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "no error";
+}
 
 inline std::string test_dir(const std::string& name) {
   const auto p = std::filesystem::temp_directory_path() / (name + "_" + std::to_string(::getpid()));

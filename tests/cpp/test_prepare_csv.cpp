@@ -29,15 +29,6 @@ PrepareConfig csv_config(const std::string& schema, const std::string& train, co
   return c;
 }
 
-std::string error_of(const PrepareConfig& c) {
-  try {
-    prepare_dataset(c);
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "no error";
-}
-
 // As R's write.csv writes it: row names in a first column named "", every text quoted.
 const char* kRFile =
     "\"\",\"user\",\"item\",\"title\",\"click\"\r\n"
@@ -64,15 +55,15 @@ TEST(PrepareCsv, QuotedFieldsAsRWritesThem) {
   EXPECT_EQ(ms["features"][0]["distinct_values"], 1);
   // An error in a record that spans lines names its first line.
   PrepareConfig bad = csv_config(kRSchema, std::string(kRFile) + "\"5\",\"u1\",\"i2\",\"a\nb\",2\n", "r_bad");
-  const std::string e = error_of(bad);
+  const std::string e = testing::prepare_error(bad);
   EXPECT_NE(e.find("r_bad.csv:7: field 5 (click): label '2' is not 0/1"), std::string::npos) << e;
 }
 
 TEST(PrepareCsv, MalformedQuotesNameLineAndField) {
   const char* schema = "label = \"click\"\ncategorical = [\"item\"]\n";
-  const std::string after = error_of(csv_config(schema, "item,click\ni1,1\n\"i2\"x,1\n", "quote_after"));
+  const std::string after = testing::prepare_error(csv_config(schema, "item,click\ni1,1\n\"i2\"x,1\n", "quote_after"));
   EXPECT_NE(after.find("quote_after.csv:3: field 1: text after the closing quote"), std::string::npos) << after;
-  const std::string open = error_of(csv_config(schema, "item,click\ni1,1\n\"i2,1\ni3,0\n", "quote_open"));
+  const std::string open = testing::prepare_error(csv_config(schema, "item,click\ni1,1\n\"i2,1\ni3,0\n", "quote_open"));
   EXPECT_NE(open.find("quote_open.csv:3: field 1: the quote opened on this line is never closed"), std::string::npos)
       << open;
   PrepareConfig skip = csv_config(schema, "item,click\ni1,1\n\"i2\"x,1\ni3,0\n", "quote_skip");
@@ -95,14 +86,14 @@ TEST(PrepareCsv, MalformedQuotesNameLineAndField) {
 
 TEST(PrepareCsv, EmptyLabelIsAnErrorOrACountedSkip) {
   const char* schema = "label = \"click\"\ncategorical = [\"item\"]\n";
-  const std::string e = error_of(csv_config(schema, "item,click\ni1,1\ni2,\ni3,0\n", "empty_label"));
+  const std::string e = testing::prepare_error(csv_config(schema, "item,click\ni1,1\ni2,\ni3,0\n", "empty_label"));
   EXPECT_NE(e.find("empty_label.csv:3: field 2 (click): empty label"), std::string::npos) << e;
   PrepareConfig skip = csv_config(schema, "item,click\ni1,1\ni2,\ni3,0\n", "empty_label_skip");
   skip.skip_bad_lines = true;
   const auto stats = prepare_dataset(skip);
   EXPECT_EQ(stats["train"]["rows"], 2);
   EXPECT_EQ(stats["train"]["bad_lines"], 1);
-  const std::string rule = error_of(csv_config("label = \"rating >= 4\"\ncategorical = [\"item\"]\n",
+  const std::string rule = testing::prepare_error(csv_config("label = \"rating >= 4\"\ncategorical = [\"item\"]\n",
                                                "item,rating\ni1,5\ni2,\n", "empty_rating"));
   EXPECT_NE(rule.find("empty_rating.csv:3: field 2 (rating): empty value"), std::string::npos) << rule;
 }
@@ -155,7 +146,7 @@ TEST(PrepareCsv, RatioAndOrderSplitsAsTheOtherFormats) {
   PrepareConfig both = csv_config(std::string(schema) + "[split]\nby = \"latest\"\ngroup = \"item\"\ntime = \"n\"\n", csv, "csv_both");
   both.split = "ratio";
   both.test_fraction = 0.2;
-  EXPECT_NE(error_of(both).find("splits by the latest rows"), std::string::npos) << error_of(both);
+  EXPECT_NE(testing::prepare_error(both).find("splits by the latest rows"), std::string::npos) << testing::prepare_error(both);
 }
 
 // Interaction logs carry the item's features in the main file: the catalogue is built from it.
@@ -186,7 +177,7 @@ TEST(PrepareCsv, RankingCatalogueFromTheMainFile) {
     EXPECT_EQ(item[1][0].get<Id>(), category_of.at(id));
   }
   EXPECT_EQ(listed.size(), 12u);
-  const std::string e = error_of(csv_config("label = \"click\"\ncategorical = [\"user\", \"item\"]\n"
+  const std::string e = testing::prepare_error(csv_config("label = \"click\"\ncategorical = [\"user\", \"item\"]\n"
                                             "ranking = { user = \"user\", item = \"item\", item_features = [\"nope\"] }\n",
                                             csv, "rank_bad"));
   EXPECT_NE(e.find("ranking item_features: 'nope'"), std::string::npos) << e;

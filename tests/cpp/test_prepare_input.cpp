@@ -71,15 +71,6 @@ PrepareConfig config(TextFormat format, const std::string& train, const std::str
   return c;
 }
 
-std::string error_of(const PrepareConfig& c) {
-  try {
-    prepare_dataset(c);
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "no error";
-}
-
 // The same rows and vocabulary as from the regular file (the statistics name other paths).
 void expect_same_dataset(const std::string& a, const std::string& b) {
   const Dataset x = Dataset::open(a + "/train.cds"), y = Dataset::open(b + "/train.cds");
@@ -171,7 +162,7 @@ TEST(PrepareInput, EndlessLineStopsAtTheLimit) {
   PipeInput zeros(std::string(1 << 20, '\0'), 256);
   PrepareConfig c = config(TextFormat::Criteo, zeros.path(), "endless");
   c.max_line_bytes = 1000;
-  EXPECT_NE(error_of(c).find(":1: line longer than 1000 bytes"), std::string::npos) << error_of(c);
+  EXPECT_NE(testing::prepare_error(c).find(":1: line longer than 1000 bytes"), std::string::npos) << testing::prepare_error(c);
   EXPECT_LT(zeros.written(), int64_t{16} << 20);  // of the 256 MB offered
   // Skipped: the rest of the long line is read past, and the next lines are rows.
   PipeInput long_line(criteo_text(1) + std::string(5 << 20, 'x') + "\n" + criteo_text(2, 1));
@@ -193,7 +184,7 @@ TEST(PrepareInput, ByteOrderMarkIsDropped) {
   EXPECT_EQ(bom["features"], plain["features"]);
   // Only at the start of the file.
   const std::string later = write_text("bom2.txt", text + "\xEF\xBB\xBF" + criteo_text(1));
-  EXPECT_NE(error_of(config(TextFormat::Criteo, later, "bom2")).find(later + ":51: field 1 (label)"), std::string::npos);
+  EXPECT_NE(testing::prepare_error(config(TextFormat::Criteo, later, "bom2")).find(later + ":51: field 1 (label)"), std::string::npos);
 }
 
 TEST(PrepareInput, NulByteIsPrintedEscaped) {
@@ -201,7 +192,7 @@ TEST(PrepareInput, NulByteIsPrintedEscaped) {
   const size_t from = line.find('\t') + 1;
   line.replace(from, line.find('\t', from) - from, std::string("1\0x", 3));  // the first integer
   const std::string path = write_text("nul.txt", criteo_text(2) + line);
-  const std::string e = error_of(config(TextFormat::Criteo, path, "nul"));
+  const std::string e = testing::prepare_error(config(TextFormat::Criteo, path, "nul"));
   EXPECT_EQ(std::strlen(e.c_str()), e.size()) << "a NUL byte in the message";
   EXPECT_NE(e.find(path + ":3: field 2 (I1): not an integer: '1\\0x'"), std::string::npos) << e;
   EXPECT_NE(e.find("--skip-bad-lines"), std::string::npos) << e;  // the message goes on after the value
@@ -210,20 +201,20 @@ TEST(PrepareInput, NulByteIsPrintedEscaped) {
 TEST(PrepareInput, DirectoriesAndNonRegularDatasetsAreNamed) {
   const std::string folder = dir() + "/a_folder";
   fs::create_directories(folder);
-  EXPECT_NE(error_of(config(TextFormat::Criteo, folder, "dir")).find(folder + ": is a directory"), std::string::npos);
+  EXPECT_NE(testing::prepare_error(config(TextFormat::Criteo, folder, "dir")).find(folder + ": is a directory"), std::string::npos);
   PrepareConfig test_dir = config(TextFormat::Criteo, write_text("ok.txt", criteo_text(10)), "dir2");
   test_dir.test_files = {folder};
-  EXPECT_NE(error_of(test_dir).find(folder + ": is a directory"), std::string::npos) << error_of(test_dir);
+  EXPECT_NE(testing::prepare_error(test_dir).find(folder + ": is a directory"), std::string::npos) << testing::prepare_error(test_dir);
   PrepareConfig vocab = test_dir;
   vocab.test_files.clear();
   vocab.vocabulary_path = folder;
-  EXPECT_NE(error_of(vocab).find(folder + ": is a directory"), std::string::npos) << error_of(vocab);
+  EXPECT_NE(testing::prepare_error(vocab).find(folder + ": is a directory"), std::string::npos) << testing::prepare_error(vocab);
   PrepareConfig schema;
   schema.format = TextFormat::Csv;
   schema.schema_path = folder;
   schema.train_files = {write_text("ok.csv", "item,click\ni1,1\n")};
   schema.out_dir = dir() + "/dir3";
-  EXPECT_NE(error_of(schema).find(folder + ": is a directory"), std::string::npos) << error_of(schema);
+  EXPECT_NE(testing::prepare_error(schema).find(folder + ": is a directory"), std::string::npos) << testing::prepare_error(schema);
   // A dataset is mapped: a directory, a FIFO or a device is refused at once, by name.
   auto open_error = [](const std::string& path) {
     try {
@@ -244,7 +235,7 @@ TEST(PrepareInput, GzipMembersBackToBackAndTrailingGarbage) {
   const std::string joined = write_text("two.gz", gzip_bytes(a) + gzip_bytes(b));
   EXPECT_EQ(prepare_dataset(config(TextFormat::Criteo, joined, "two_gz"))["train"]["rows"], 150);
   const std::string garbage = write_text("garbage.gz", gzip_bytes(a) + "not gzip");
-  EXPECT_NE(error_of(config(TextFormat::Criteo, garbage, "garbage_gz")).find(garbage + ": truncated or corrupt gzip stream"),
+  EXPECT_NE(testing::prepare_error(config(TextFormat::Criteo, garbage, "garbage_gz")).find(garbage + ": truncated or corrupt gzip stream"),
             std::string::npos);
 }
 
