@@ -2,10 +2,12 @@
 // id range errors, save/load round trips.
 #include <gtest/gtest.h>
 
+#include <cctype>
 #include <set>
 
 #include "cembed/errors.h"
 #include "cembed/factory.h"
+#include "method_cases.h"
 #include "test_helpers.h"
 
 namespace cembed {
@@ -22,12 +24,15 @@ double probe_loss(const EmbeddingTable& t, const BagBatch& bags, Pooling p, cons
   return loss;
 }
 
-class TableGradients : public ::testing::TestWithParam<std::tuple<std::string, Pooling, bool>> {};
+using testing::MethodCase;
+
+class TableGradients : public ::testing::TestWithParam<std::tuple<MethodCase, Pooling, bool>> {};
 
 TEST_P(TableGradients, SgdUpdateEqualsFiniteDifferenceGradient) {
-  const auto [spec, pooling, weighted] = GetParam();
-  const int64_t n = 60, d = 8, batch = 12;
-  auto table = make_table(spec, {d, {n}});
+  const auto [c, pooling, weighted] = GetParam();
+  const std::string& spec = c.spec;
+  const int64_t n = c.cardinality, d = c.dim, batch = 12;
+  auto table = testing::make_case_table(spec, c.shape());
   table->init(3);
   table->set_optimizer({OptimizerKind::Sgd});
   Rng rng(11);
@@ -52,7 +57,7 @@ TEST_P(TableGradients, SgdUpdateEqualsFiniteDifferenceGradient) {
     int touched = 0;
     for (size_t i = 0; i < before[p].size(); ++i) {
       const double g = static_cast<double>(before[p][i]) - blocks[p][i];
-      ASSERT_TRUE(testing::close(g, fd[p][i], 2e-3, 2e-4))
+      ASSERT_TRUE(testing::close(g, fd[p][i], c.rtol, c.atol))
           << spec << " block " << p << " parameter " << i << ": " << g << " vs " << fd[p][i];
       touched += g != 0;
     }
@@ -60,15 +65,19 @@ TEST_P(TableGradients, SgdUpdateEqualsFiniteDifferenceGradient) {
   }
 }
 
+std::string case_name(const ::testing::TestParamInfo<TableGradients::ParamType>& info) {
+  std::string name = std::get<0>(info.param).spec;
+  for (char& ch : name) {
+    if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
+  }
+  return name + (std::get<1>(info.param) == Pooling::Sum ? "_sum" : "_mean") +
+         (std::get<2>(info.param) ? "_weighted" : "");
+}
+
 INSTANTIATE_TEST_SUITE_P(Methods, TableGradients,
-                         ::testing::Combine(::testing::Values("full", "hash:rows=17", "hash:rows=5,seed=9", "qr:collisions=7",
-                                                              "qr:collisions=4,op=add", "qr:collisions=9,op=concat",
-                                                              "cp:parts=3,collisions=3", "cp:kind=crt,parts=3,collisions=3,op=add",
-                                                              "cp:moduli=4x3x5,op=concat", "path:maps=4",
-                                                              "memcom:rows=7", "memcom:rows=5,bias=scalar",
-                                                              "memcom:rows=6,bias=vector", "robe:size=24,block=4",
-                                                              "robe:size=13,block=1", "md:dim=3", "md:dim=8"),
-                                            ::testing::Values(Pooling::Sum, Pooling::Mean), ::testing::Bool()));
+                         ::testing::Combine(::testing::ValuesIn(testing::method_cases()),
+                                            ::testing::Values(Pooling::Sum, Pooling::Mean), ::testing::Bool()),
+                         case_name);
 
 TEST(Tables, OutOfRangeIdNamesTheValue) {
   auto table = make_table("full", {4, {10}});
@@ -103,34 +112,35 @@ TEST(Tables, HashSpreadsValuesOverRows) {
 }
 
 TEST(Tables, SaveLoadRoundTrip) {
-  for (const std::string spec : {"full", "hash:rows=13", "qr:collisions=6", "cp:kind=crt,parts=3,collisions=3,op=concat",
-                                 "path:maps=3", "memcom:rows=9,bias=vector", "robe:size=64,block=8"}) {
-    auto a = make_table(spec, {4, {50}});
+  for (const MethodCase& c : testing::method_cases()) {
+    const std::string& spec = c.spec;
+    const int64_t d = c.dim;
+    auto a = testing::make_case_table(spec, c.shape());
     a->init(5);
     a->set_optimizer({OptimizerKind::Adagrad});
     Rng rng(2);
-    const auto bags = testing::random_bags(rng, 8, 50, 1, 3, false);
-    const auto g = testing::random_vector(rng, 8 * 4);
+    const auto bags = testing::random_bags(rng, 8, c.cardinality, 1, 3, false);
+    const auto g = testing::random_vector(rng, 8 * d);
     const BagBatch view = bags.view();
-    ConstMatrixView grad{g.data(), 8, 4, 4};
+    ConstMatrixView grad{g.data(), 8, d, d};
     a->backward(std::span(&view, 1), Pooling::Sum, std::span(&grad, 1), 0.1f);
     BinaryWriter w;
     a->save(w);
-    auto b = make_table(spec, {4, {50}});
+    auto b = make_table(spec, c.shape());  // signatures come back with the model
     b->set_optimizer({OptimizerKind::Adagrad});
     BinaryReader r(w.bytes().data(), w.bytes().size(), "test");
     b->load(r);
     r.expect_end();
-    EXPECT_EQ(probe_loss(*a, view, Pooling::Sum, g), probe_loss(*b, view, Pooling::Sum, g));
+    EXPECT_EQ(probe_loss(*a, view, Pooling::Sum, g), probe_loss(*b, view, Pooling::Sum, g)) << spec;
     // Same optimizer state: one more identical step keeps them equal.
     a->backward(std::span(&view, 1), Pooling::Sum, std::span(&grad, 1), 0.1f);
     b->backward(std::span(&view, 1), Pooling::Sum, std::span(&grad, 1), 0.1f);
-    EXPECT_EQ(probe_loss(*a, view, Pooling::Sum, g), probe_loss(*b, view, Pooling::Sum, g));
+    EXPECT_EQ(probe_loss(*a, view, Pooling::Sum, g), probe_loss(*b, view, Pooling::Sum, g)) << spec;
     // A different spec is refused.
-    auto c = make_table("hash:rows=14", {4, {50}});
-    c->set_optimizer({OptimizerKind::Adagrad});
+    auto other = make_table("hash:rows=14", c.shape());
+    other->set_optimizer({OptimizerKind::Adagrad});
     BinaryReader r2(w.bytes().data(), w.bytes().size(), "test");
-    EXPECT_THROW(c->load(r2), Error);
+    EXPECT_THROW(other->load(r2), Error) << spec;
   }
 }
 

@@ -12,6 +12,7 @@
 #include "cembed/errors.h"
 #include "cembed/factory.h"
 #include "cembed/signatures.h"
+#include "method_cases.h"
 #include "test_helpers.h"
 
 namespace cembed {
@@ -212,15 +213,19 @@ TEST(Lma, GradientsWithSlotsSharedAcrossFeaturesAndValues) {
     for (int i = 0; i < 6; ++i) s.push_back(rng.below(12));  // heavy overlap
   }
   sets[34].clear();  // a value without a signature
-  SignatureConfig sc;
-  sc.num_hashes = 4;
-  const ValueSignatures sigs = signatures_from_sets(sets, cards, sc);
-  for (const std::string spec : {"lma:size=40,block=1,k=1", "lma:size=48,block=4,k=2", "robe:size=36,block=3",
-                                 "lma:size=60,block=5,k=1,signature=rows"}) {
+  // Every case of a method whose one array serves several features.
+  for (const testing::MethodCase& c : testing::method_cases()) {
+    if (!method_info(c.method()).shared_across_features) continue;
+    const std::string& spec = c.spec;
     for (Pooling pooling : {Pooling::Sum, Pooling::Mean}) {
       auto t = make_table(spec, {8, cards});
-      const int features[2] = {0, 1};
-      t->attach_signatures(sigs, features);
+      if (t->signature_kind()) {
+        SignatureConfig sc;
+        sc.kind = *t->signature_kind();
+        sc.num_hashes = 4;
+        const int features[2] = {0, 1};
+        t->attach_signatures(signatures_from_sets(sets, cards, sc), features);
+      }
       t->init(4);
       t->set_optimizer({OptimizerKind::Sgd});
       const auto b0 = testing::random_bags(rng, 6, 20, 0, 4, true);

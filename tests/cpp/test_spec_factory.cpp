@@ -1,8 +1,11 @@
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include "cembed/errors.h"
 #include "cembed/factory.h"
 #include "cembed/spec.h"
+#include "method_cases.h"
 
 namespace cembed {
 namespace {
@@ -40,7 +43,7 @@ TEST(Factory, UnknownMethodListsValidOnes) {
   EXPECT_NE(e.find("unknown method 'lsh'"), std::string::npos) << e;
   EXPECT_NE(e.find("full"), std::string::npos);
   EXPECT_NE(e.find("hash"), std::string::npos);
-  for (const char* name : {"qr", "cp", "path", "memcom", "robe", "lma"}) EXPECT_NE(e.find(name), std::string::npos);
+  for (const MethodInfo& m : list_methods()) EXPECT_NE(e.find(m.name), std::string::npos) << m.name;
 }
 
 TEST(Factory, BadValuesOfTheNewMethodsAreClearErrors) {
@@ -69,16 +72,38 @@ TEST(Factory, UnsizedSpecNeedsBudget) {
 }
 
 TEST(Factory, SpecRoundTrips) {
-  for (const std::string spec :
-       {"full", "hash:rows=37", "hash:rows=1000,seed=7", "qr:collisions=8", "qr:collisions=8,op=concat",
-        "cp:kind=crt,parts=3,collisions=5", "cp:moduli=10x11x50,op=add", "path:maps=7", "memcom:rows=9,bias=scalar",
-        "robe:size=640", "robe:size=640,block=4,seed=3", "lma:size=640,block=8,k=3,signature=context"}) {
-    auto t = make_table(spec, {8, {5000}});
-    EXPECT_EQ(t->spec(), spec);
-    auto again = make_table(t->spec(), {8, {5000}});
-    EXPECT_EQ(again->spec(), spec);
-    EXPECT_EQ(again->parameter_bytes(), t->parameter_bytes());
+  for (const testing::MethodCase& c : testing::method_cases()) {
+    auto t = make_table(c.spec, c.shape());
+    EXPECT_EQ(t->spec(), c.spec);
+    EXPECT_EQ(t->method(), c.method());
+    auto again = make_table(t->spec(), c.shape());
+    EXPECT_EQ(again->spec(), c.spec);
+    EXPECT_EQ(again->parameter_bytes(), t->parameter_bytes()) << c.spec;
+    EXPECT_EQ(spec_parameter_bytes(Spec::parse(c.spec), c.shape()), t->parameter_bytes()) << c.spec;
   }
+}
+
+// The case table covers the registry: every registered method has a case and a training
+// case, and every case names a registered method.
+TEST(MethodCases, EveryRegisteredMethodHasACase) {
+  std::set<std::string> registered, tested, trained;
+  for (const MethodInfo& m : list_methods()) registered.insert(m.name);
+  for (const testing::MethodCase& c : testing::method_cases()) {
+    EXPECT_TRUE(registered.contains(c.method())) << c.spec << ": no such method in the registry";
+    tested.insert(c.method());
+    if (c.grids & testing::kTrain) trained.insert(c.method());
+  }
+  for (const std::string& name : registered) {
+    EXPECT_TRUE(tested.contains(name)) << name << " has no case in tests/cpp/method_cases.h";
+    EXPECT_TRUE(trained.contains(name)) << name << " has no training case (kTrain) in tests/cpp/method_cases.h";
+  }
+}
+
+TEST(MethodCases, UnsizedSpecDropsOnlyTheSizeKeys) {
+  EXPECT_EQ(testing::unsized_spec("qr:collisions=9,op=concat"), "qr:op=concat");
+  EXPECT_EQ(testing::unsized_spec("hash:rows=5,seed=9"), "hash:seed=9");
+  EXPECT_EQ(testing::unsized_spec("cp:moduli=4x3x5,op=concat"), "cp:op=concat");
+  EXPECT_EQ(testing::unsized_spec("full"), "full");
 }
 
 TEST(Factory, ParameterBytesMatchFormula) {

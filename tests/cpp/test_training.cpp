@@ -8,6 +8,7 @@
 #include "cembed/file_format.h"
 #include "cembed/synthetic.h"
 #include "cembed/trainer.h"
+#include "method_cases.h"
 #include "test_helpers.h"
 
 namespace cembed {
@@ -110,8 +111,8 @@ TEST(Training, ResumeEqualsUninterruptedRun) {
 // determinism contract of docs/reliability.md: 1, 2 and 3 threads on a 2-core machine).
 TEST(Training, EveryMethodResumesAndIsDeterministic) {
   const std::string dir = data_dir();
-  for (const std::string method : {"full", "hash", "qr", "cp:kind=crt,parts=3,op=add", "path", "memcom",
-                                   "robe:block=4", "lma:block=2,signature=context", "md"}) {
+  for (const testing::MethodCase& c : testing::method_cases(testing::kTrain)) {
+    const std::string method = testing::unsized_spec(c.spec);
     auto config = [&] {
       TrainConfig c = small_config();
       c.embedding = method;
