@@ -12,9 +12,8 @@ PartsTable::PartsTable(TableShape shape, std::vector<Part> parts)
   CEMBED_CHECK(!parts_.empty() && parts_.size() <= 8, "a parts table has 1 to 8 parts, got {}", parts_.size());
   for (const Part& p : parts_) {
     CEMBED_CHECK(p.rows > 0 && p.width > 0, "table part of {} x {} floats", p.rows, p.width);
-    weights_.emplace_back(p.rows * p.width);
+    matrices_.emplace_back(p.rows, p.width);
   }
-  state_.resize(parts_.size());
   mapped_.resize(parts_.size());
   part_grads_.resize(parts_.size());
   coalesced_.resize(parts_.size());
@@ -22,34 +21,30 @@ PartsTable::PartsTable(TableShape shape, std::vector<Part> parts)
 
 int64_t PartsTable::parameter_bytes() const {
   int64_t total = 0;
-  for (const Part& p : parts_) total += p.rows * p.width * static_cast<int64_t>(sizeof(float));
+  for (const TableState& m : matrices_) total += m.parameter_bytes();
   return total;
 }
 
 int64_t PartsTable::optimizer_bytes() const {
   int64_t total = 0;
-  for (const auto& s : state_) total += static_cast<int64_t>(s.size() * sizeof(float));
+  for (const TableState& m : matrices_) total += m.optimizer_bytes();
   return total;
 }
 
 void PartsTable::init(uint64_t seed) {
   for (int j = 0; j < num_parts(); ++j) {
     Rng rng(derive_seed(seed, static_cast<uint64_t>(j)));
-    init_part(j, rng, weights_[j]);
+    init_part(j, rng, matrices_[j].weights());
   }
 }
 
 void PartsTable::set_optimizer(const OptimizerConfig& config) {
-  optimizer_ = config;
-  optimizer_set_ = true;
-  for (int j = 0; j < num_parts(); ++j) {
-    state_[j].assign(optimizer_state_floats(config.kind, parts_[j].rows, parts_[j].width), config.initial_accumulator);
-  }
+  for (TableState& m : matrices_) m.set_optimizer(config);
 }
 
 std::vector<std::span<float>> PartsTable::parameter_blocks() {
   std::vector<std::span<float>> out;
-  for (auto& w : weights_) out.emplace_back(w);
+  for (TableState& m : matrices_) out.push_back(m.weights());
   return out;
 }
 
@@ -80,7 +75,7 @@ void PartsTable::forward(std::span<const BagBatch> bags, Pooling pooling, std::s
 
 void PartsTable::backward(std::span<const BagBatch> bags, Pooling pooling, std::span<const ConstMatrixView> grad_out,
                           float lr) {
-  CEMBED_CHECK(optimizer_set_, "{} table: set_optimizer() was not called before backward()", method());
+  CEMBED_CHECK(matrices_[0].has_optimizer(), "{} table: set_optimizer() was not called before backward()", method());
   const BagBatch& b = bags[0];
   map_ids(b);
   const int64_t count = static_cast<int64_t>(b.ids.size()), d = dim();
@@ -105,46 +100,26 @@ void PartsTable::backward(std::span<const BagBatch> bags, Pooling pooling, std::
     const kernels::RowBags part_bags{mapped_[j], one_per_bag, {}};
     kernels::coalesce_gradients(part_bags, Pooling::Sum, ConstMatrixView{part_grads_[j].data(), count, w, w}, w,
                                 coalesced_[j]);
-    kernels::apply_row_updates(weights_[j].data(), state_[j].data(), parts_[j].rows, w, coalesced_[j], optimizer_,
-                               lr);
+    matrices_[j].update(coalesced_[j], lr);
   }
 }
 
 void PartsTable::save(BinaryWriter& out) const {
-  out.str(spec());
+  save_table_spec(out, spec());
   out.i64(dim());
   out.u32(static_cast<uint32_t>(parts_.size()));
-  for (size_t j = 0; j < parts_.size(); ++j) {
-    out.i64(parts_[j].rows);
-    out.i64(parts_[j].width);
-    out.floats(weights_[j]);
-  }
-  out.u32(static_cast<uint32_t>(optimizer_.kind));
-  for (const auto& s : state_) out.floats(s);
+  for (const TableState& m : matrices_) m.save_weights(out, true);
+  save_optimizer_state(out, matrices_);
 }
 
 void PartsTable::load(BinaryReader& in) {
-  const std::string s = in.str("table spec");
-  CEMBED_CHECK(s == spec(), "{}: table spec '{}' in file, '{}' expected", in.context(), s, spec());
+  load_table_spec(in, spec());
   const int64_t d = in.i64("table dim");
   CEMBED_CHECK(d == dim(), "{}: table dim {} in file, {} expected", in.context(), d, dim());
   const uint32_t parts = in.u32("table parts");
   CEMBED_CHECK(parts == parts_.size(), "{}: {} table parts in file, {} expected", in.context(), parts, parts_.size());
-  for (size_t j = 0; j < parts_.size(); ++j) {
-    const int64_t rows = in.i64("part rows"), width = in.i64("part width");
-    CEMBED_CHECK(rows == parts_[j].rows && width == parts_[j].width, "{}: table part {} is {}x{} in file, {}x{} expected",
-                 in.context(), j, rows, width, parts_[j].rows, parts_[j].width);
-    in.floats_into(weights_[j], "table part weights");
-  }
-  const uint32_t kind = in.u32("optimizer kind");
-  CEMBED_CHECK(kind <= static_cast<uint32_t>(OptimizerKind::RowwiseAdagrad), "{}: unknown optimizer kind {}",
-               in.context(), kind);
-  CEMBED_CHECK(kind == static_cast<uint32_t>(optimizer_.kind), "{}: table optimizer in file is {}, configured {}",
-               in.context(), optimizer_kind_name(static_cast<OptimizerKind>(kind)), optimizer_kind_name(optimizer_.kind));
-  for (size_t j = 0; j < parts_.size(); ++j) {
-    state_[j].resize(optimizer_state_floats(optimizer_.kind, parts_[j].rows, parts_[j].width));
-    in.floats_into(state_[j], "optimizer state");
-  }
+  for (size_t j = 0; j < parts_.size(); ++j) matrices_[j].load_weights(in, true, "table part " + std::to_string(j));
+  load_optimizer_state(in, matrices_);
 }
 
 }  // namespace cembed

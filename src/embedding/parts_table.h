@@ -13,6 +13,7 @@
 
 #include "cembed/embedding_table.h"
 #include "cembed/random.h"
+#include "embedding/table_state.h"
 #include "kernels/embedding_kernels.h"
 
 namespace cembed {
@@ -56,16 +57,13 @@ class PartsTable : public EmbeddingTable {
                               MatrixView out) const = 0;
   virtual void gradients_batch(int64_t count, const int64_t* const* rows, const float* g,
                                float* const* grads) const = 0;
-  const float* part_weights(int j) const { return weights_[j].data(); }
+  const float* part_weights(int j) const { return matrices_[j].weights(); }
 
  private:
   void map_ids(const BagBatch& bags) const;
 
   std::vector<Part> parts_;
-  std::vector<std::vector<float>> weights_;
-  std::vector<std::vector<float>> state_;
-  OptimizerConfig optimizer_;
-  bool optimizer_set_ = false;
+  std::vector<TableState> matrices_;  // one per part: rows x width
   // Scratch reused across batches.
   mutable std::vector<std::vector<int64_t>> mapped_;  // per part, one row per id
   std::vector<float> vectors_;                        // ids x dim: per-id gradients

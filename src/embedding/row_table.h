@@ -6,15 +6,16 @@
 #include <vector>
 
 #include "cembed/embedding_table.h"
+#include "embedding/table_state.h"
 #include "kernels/embedding_kernels.h"
 
 namespace cembed {
 
 class RowTable : public EmbeddingTable {
  public:
-  int64_t rows() const { return rows_; }
-  int64_t parameter_bytes() const override { return rows_ * dim() * static_cast<int64_t>(sizeof(float)); }
-  int64_t optimizer_bytes() const override { return static_cast<int64_t>(state_.size() * sizeof(float)); }
+  int64_t rows() const { return matrix_.rows(); }
+  int64_t parameter_bytes() const override { return matrix_.parameter_bytes(); }
+  int64_t optimizer_bytes() const override { return matrix_.optimizer_bytes(); }
   void init(uint64_t seed) override;
   void set_optimizer(const OptimizerConfig& config) override;
   void forward(std::span<const BagBatch> bags, Pooling pooling, std::span<const MatrixView> out) const override;
@@ -22,7 +23,7 @@ class RowTable : public EmbeddingTable {
                 float lr) override;
   void save(BinaryWriter& out) const override;
   void load(BinaryReader& in) override;
-  std::vector<std::span<float>> parameter_blocks() override { return {weights_}; }
+  std::vector<std::span<float>> parameter_blocks() override { return {matrix_.weights()}; }
 
  protected:
   RowTable(TableShape shape, int64_t rows);
@@ -32,10 +33,7 @@ class RowTable : public EmbeddingTable {
  private:
   kernels::RowBags map_bags(const BagBatch& bags) const;
 
-  int64_t rows_;
-  std::vector<float> weights_;
-  std::vector<float> state_;
-  OptimizerConfig optimizer_;
+  TableState matrix_;  // rows x dim
   mutable std::vector<int64_t> mapped_;
   kernels::RowGradients grads_;
 };

@@ -32,6 +32,7 @@
 #include "cembed/errors.h"
 #include "cembed/random.h"
 #include "embedding/registry.h"
+#include "embedding/table_state.h"
 #include "kernels/embedding_kernels.h"
 
 namespace cembed {
@@ -76,13 +77,13 @@ class SharedArrayTable final : public EmbeddingTable {
     CEMBED_CHECK(blocks_ <= kMaxBlocks, "bad spec '{}': at most 2^32 blocks, got {}", spec_, blocks_);
     seed_key_ = mix64(c_.seed);
     chunks_ = (dim() + c_.block - 1) / c_.block;
-    array_.resize(c_.size);
+    array_.emplace(blocks_, c_.block);
   }
 
   std::string spec() const override { return spec_; }
   std::string method() const override { return method_; }
-  int64_t parameter_bytes() const override { return c_.size * static_cast<int64_t>(sizeof(float)); }
-  int64_t optimizer_bytes() const override { return static_cast<int64_t>(state_.size() * sizeof(float)); }
+  int64_t parameter_bytes() const override { return array_->parameter_bytes(); }
+  int64_t optimizer_bytes() const override { return array_->optimizer_bytes(); }
   int64_t auxiliary_bytes() const override {
     return static_cast<int64_t>(minhash_.size() * sizeof(uint16_t) + present_.size() +
                                 placement_.size() * sizeof(uint32_t));
@@ -145,14 +146,10 @@ class SharedArrayTable final : public EmbeddingTable {
     const double mean_n = static_cast<double>(total) / num_features();
     const auto bound = static_cast<float>(std::sqrt(1.0 / mean_n));
     Rng rng(seed);
-    for (float& x : array_) x = rng.uniform(-bound, bound);
+    for (float& x : array_->weights()) x = rng.uniform(-bound, bound);
   }
 
-  void set_optimizer(const OptimizerConfig& config) override {
-    optimizer_ = config;
-    optimizer_set_ = true;
-    state_.assign(optimizer_state_floats(config.kind, blocks_, c_.block), config.initial_accumulator);
-  }
+  void set_optimizer(const OptimizerConfig& config) override { array_->set_optimizer(config); }
 
   // Blocks of every chunk of every id of a bag batch of served feature f, times `scale`:
   // out[k * chunks + c]. The placement of chunk c of value v:
@@ -291,7 +288,7 @@ class SharedArrayTable final : public EmbeddingTable {
       // Where every (id, chunk) lies first, then the gather (which prefetches ahead).
       blocks_scratch_.resize(b.ids.size() * chunks_);
       blocks_of(f, b.ids, c_.block, blocks_scratch_.data());
-      kernels::pool_pieces(array_.data(), c_.size, dim(), c_.block, {blocks_scratch_, b.offsets, b.weights}, pooling,
+      kernels::pool_pieces(array_->weights(), c_.size, dim(), c_.block, {blocks_scratch_, b.offsets, b.weights}, pooling,
                            out[f]);
     }
   }
@@ -299,7 +296,7 @@ class SharedArrayTable final : public EmbeddingTable {
   void backward(std::span<const BagBatch> bags, Pooling pooling, std::span<const ConstMatrixView> grad_out,
                 float lr) override {
     check_ready();
-    CEMBED_CHECK(optimizer_set_, "{} table: set_optimizer() was not called before backward()", method_);
+    CEMBED_CHECK(array_->has_optimizer(), "{} table: set_optimizer() was not called before backward()", method_);
     const int64_t d = dim(), Z = c_.block;
     int64_t total = 0;
     for (int f = 0; f < num_features(); ++f) total += static_cast<int64_t>(bags[f].ids.size()) * chunks_;
@@ -326,15 +323,14 @@ class SharedArrayTable final : public EmbeddingTable {
     }
     const kernels::RowBags slots{slot_blocks_, std::span<const uint32_t>(identity_offsets_.data(), total + 1), {}};
     kernels::coalesce_gradients(slots, Pooling::Sum, ConstMatrixView{slot_grads_.data(), total, Z, Z}, Z, coalesced_);
-    kernels::apply_row_updates(array_.data(), state_.data(), blocks_, Z, coalesced_, optimizer_, lr);
+    array_->update(coalesced_, lr);
   }
 
   void save(BinaryWriter& out) const override {
-    out.str(spec_);
+    save_table_spec(out, spec_);
     out.i64(dim());
-    out.floats(array_);
-    out.u32(static_cast<uint32_t>(optimizer_.kind));
-    out.floats(state_);
+    array_->save_weights(out, false);
+    save_optimizer_state(out, {&*array_, 1});
     out.u32(static_cast<uint32_t>(hashes_));
     out.u64(offset_.size());
     for (int64_t o : offset_) out.i64(o);
@@ -347,17 +343,11 @@ class SharedArrayTable final : public EmbeddingTable {
   }
 
   void load(BinaryReader& in) override {
-    const std::string s = in.str("table spec");
-    CEMBED_CHECK(s == spec_, "{}: table spec '{}' in file, '{}' expected", in.context(), s, spec_);
+    load_table_spec(in, spec_);
     const int64_t d = in.i64("table dim");
     CEMBED_CHECK(d == dim(), "{}: table dim {} in file, {} expected", in.context(), d, dim());
-    in.floats_into(array_, "shared array");
-    const uint32_t kind = in.u32("optimizer kind");
-    CEMBED_CHECK(kind == static_cast<uint32_t>(optimizer_.kind), "{}: table optimizer in file is {}, configured {}",
-                 in.context(), kind <= 2 ? optimizer_kind_name(static_cast<OptimizerKind>(kind)) : "unknown",
-                 optimizer_kind_name(optimizer_.kind));
-    state_.resize(optimizer_state_floats(optimizer_.kind, blocks_, c_.block));
-    in.floats_into(state_, "optimizer state");
+    array_->load_weights(in, false, "shared array");
+    load_optimizer_state(in, {&*array_, 1});
     set_hashes(static_cast<int>(in.u32("signature hashes")));
     const uint64_t offsets = in.u64("signature offsets");
     CEMBED_CHECK(offsets == 0 || offsets == static_cast<uint64_t>(num_features() + 1),
@@ -385,7 +375,7 @@ class SharedArrayTable final : public EmbeddingTable {
     for (uint32_t x : placement_) CEMBED_CHECK(x < blocks_, "{}: value block {} beyond {}", in.context(), x, blocks_);
   }
 
-  std::vector<std::span<float>> parameter_blocks() override { return {array_}; }
+  std::vector<std::span<float>> parameter_blocks() override { return {array_->weights()}; }
 
  private:
   void set_hashes(int hashes) {
@@ -413,9 +403,7 @@ class SharedArrayTable final : public EmbeddingTable {
   SharedConfig c_;
   int64_t blocks_ = 0, chunks_ = 0;
   uint64_t seed_key_ = 0;
-  AlignedVector<float> array_, state_;  // blocks on cache lines
-  OptimizerConfig optimizer_;
-  bool optimizer_set_ = false;
+  std::optional<TableState> array_;  // blocks x block, on cache lines
   int hashes_ = 0;
   std::vector<uint32_t> positions_;
   std::vector<int64_t> offset_;

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "cembed/errors.h"
+#include "embedding/table_state.h"
 
 namespace cembed {
 
@@ -39,16 +40,13 @@ void DenseOptimizer::step(float lr) {
 }
 
 void DenseOptimizer::save(BinaryWriter& out) const {
-  out.u32(static_cast<uint32_t>(config_.kind));
+  save_optimizer_kind(out, config_.kind);
   out.u64(state_.size());
   for (const auto& s : state_) out.floats(s);
 }
 
 void DenseOptimizer::load(BinaryReader& in) {
-  const uint32_t kind = in.u32("dense optimizer kind");
-  CEMBED_CHECK(kind == static_cast<uint32_t>(config_.kind), "{}: dense optimizer in file is {}, configured {}",
-               in.context(), kind <= 2 ? optimizer_kind_name(static_cast<OptimizerKind>(kind)) : "unknown",
-               optimizer_kind_name(config_.kind));
+  load_optimizer_kind(in, config_.kind, "dense optimizer");
   const uint64_t n = in.u64("dense optimizer blocks");
   CEMBED_CHECK(n == state_.size(), "{}: {} dense optimizer blocks, {} expected", in.context(), n, state_.size());
   for (auto& s : state_) in.floats_into(s, "dense optimizer state");

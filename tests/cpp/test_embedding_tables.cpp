@@ -7,6 +7,7 @@
 
 #include "cembed/errors.h"
 #include "cembed/factory.h"
+#include "embedding/table_state.h"
 #include "method_cases.h"
 #include "test_helpers.h"
 
@@ -142,6 +143,28 @@ TEST(Tables, SaveLoadRoundTrip) {
     BinaryReader r2(w.bytes().data(), w.bytes().size(), "test");
     EXPECT_THROW(other->load(r2), Error) << spec;
   }
+}
+
+// Every table's section goes through table_state.h: a file of another optimizer is refused
+// naming both, and an unknown kind is named as such (no bare number cast to a kind).
+TEST(TableState, OptimizerKindIsCheckedByEveryTable) {
+  for (const MethodCase& c : testing::method_cases()) {
+    auto a = testing::make_case_table(c.spec, c.shape());
+    a->set_optimizer({OptimizerKind::Adagrad});
+    BinaryWriter w;
+    a->save(w);
+    auto b = make_table(c.spec, c.shape());
+    b->set_optimizer({OptimizerKind::RowwiseAdagrad});
+    BinaryReader r(w.bytes().data(), w.bytes().size(), "model.ckpt");
+    const std::string e = testing::error_of([&] { b->load(r); });
+    EXPECT_NE(e.find("model.ckpt: table optimizer in file is adagrad, configured rowwise_adagrad"), std::string::npos)
+        << c.spec << ": " << e;
+  }
+  BinaryWriter w;
+  w.u32(7);
+  BinaryReader r(w.bytes().data(), w.bytes().size(), "model.ckpt");
+  const std::string e = testing::error_of([&] { load_optimizer_kind(r, OptimizerKind::Sgd, "dense optimizer"); });
+  EXPECT_NE(e.find("model.ckpt: unknown dense optimizer kind 7"), std::string::npos) << e;
 }
 
 }  // namespace

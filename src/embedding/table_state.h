@@ -1,0 +1,73 @@
+// TableState: a parameter matrix of rows x width floats and its optimizer state, with the
+// fused update and the pieces of their save/load. Every table keeps its parameters in
+// one or more of these (row tables one, parts tables one per part, the shared array one
+// of blocks x block), and every table's file section reads and writes through the
+// functions below, so the header, the optimizer-kind check and the payload are one code.
+//
+// A table's section of a checkpoint, in order:
+//   spec                  save_table_spec / load_table_spec (the spec must match)
+//   its shape fields and each matrix's weights (save_weights / load_weights)
+//   optimizer kind, then each matrix's state   save_optimizer_state / load_optimizer_state
+//   anything the table keeps beside (lma's signatures)
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "cembed/aligned_vector.h"
+#include "cembed/binary_io.h"
+#include "cembed/optimizer.h"
+#include "kernels/embedding_kernels.h"
+
+namespace cembed {
+
+class TableState {
+ public:
+  TableState(int64_t rows, int64_t width);
+
+  int64_t rows() const { return rows_; }
+  int64_t width() const { return width_; }
+  std::span<float> weights() { return weights_; }
+  const float* weights() const { return weights_.data(); }
+  int64_t parameter_bytes() const { return rows_ * width_ * static_cast<int64_t>(sizeof(float)); }
+  int64_t optimizer_bytes() const { return static_cast<int64_t>(state_.size() * sizeof(float)); }
+
+  // State sized for `config.kind` and filled with its initial accumulator.
+  void set_optimizer(const OptimizerConfig& config);
+  bool has_optimizer() const { return optimizer_set_; }
+  OptimizerKind optimizer_kind() const { return optimizer_.kind; }
+  // The optimizer step on the rows of `grads` (coalesced: one gradient per row), fused.
+  void update(const kernels::RowGradients& grads, float lr);
+
+  // Weights: with_shape writes i64 rows, i64 width before them (and load checks them
+  // against this matrix, naming it `what` in the error).
+  void save_weights(BinaryWriter& out, bool with_shape) const;
+  void load_weights(BinaryReader& in, bool with_shape, std::string_view what);
+
+ private:
+  friend void save_optimizer_state(BinaryWriter& out, std::span<const TableState> matrices);
+  friend void load_optimizer_state(BinaryReader& in, std::span<TableState> matrices);
+
+  int64_t rows_, width_;
+  AlignedVector<float> weights_, state_;  // on cache lines (shared arrays are read in blocks)
+  OptimizerConfig optimizer_;
+  bool optimizer_set_ = false;
+};
+
+// The table's spec; load refuses a section written by another spec.
+void save_table_spec(BinaryWriter& out, const std::string& spec);
+void load_table_spec(BinaryReader& in, const std::string& spec);
+
+// u32 optimizer kind, then the state of each matrix. Load refuses an unknown kind or one
+// other than configured (set_optimizer) and reads the states.
+void save_optimizer_state(BinaryWriter& out, std::span<const TableState> matrices);
+void load_optimizer_state(BinaryReader& in, std::span<TableState> matrices);
+
+// The kind alone (the dense optimizer writes its own state): `what` names it in errors,
+// e.g. "table optimizer", "dense optimizer".
+void save_optimizer_kind(BinaryWriter& out, OptimizerKind kind);
+void load_optimizer_kind(BinaryReader& in, OptimizerKind configured, std::string_view what);
+
+}  // namespace cembed
