@@ -1,0 +1,50 @@
+// robe: ROBE-Z (Desai et al., MLSys 2022). One array of `size` floats for every feature
+// the table serves, in blocks of Z; chunk c of value v of feature f lies in block
+// h(f, v, c) mod (M / Z) (HashedPlacement, block_placement.h; the array machinery is
+// shared_array.h):
+//
+//   robe:size=M[,block=Z][,seed=S]      Z = 32 by default
+//
+// Memory: M floats (nothing per value).
+#include "cembed/errors.h"
+#include "embedding/registry.h"
+#include "embedding/shared_array.h"
+
+namespace cembed {
+namespace {
+
+constexpr int64_t kRobeBlock = 32;
+
+class RobeTable final : public SharedArrayTable {
+ public:
+  RobeTable(const TableShape& shape, const Spec& spec)
+      : SharedArrayTable(shape, spec, SharedArrayConfig::parse(spec, kRobeBlock)) {
+    set_placement(std::make_unique<HashedPlacement>(grid()));
+  }
+
+ protected:
+  std::unique_ptr<BlockPlacement> placement_from(PlacementData data, BinaryReader& in) const override {
+    CEMBED_CHECK(data.empty(), "{}: {} table with per-value placement data", in.context(), spec());
+    return std::make_unique<HashedPlacement>(grid());
+  }
+};
+
+}  // namespace
+
+MethodEntry robe_table_method() {
+  return {{"robe", "ROBE-Z: one array of size floats for all features, blocks of Z placed by a hash of the id",
+           {"size", "block", "seed"}, true},
+          [](const Spec& spec, const TableShape& shape) -> EmbeddingTablePtr {
+            return std::make_unique<RobeTable>(shape, spec);
+          },
+          shared_array_bytes,
+          [](const Spec& spec, const TableShape&, int64_t budget) {
+            return fit_shared_array(spec, SharedArrayConfig::parse(spec, kRobeBlock), budget);
+          },
+          shared_array_is_sized,
+          [](const Spec& spec, const TableShape&) {
+            return SharedArrayConfig::parse(spec, kRobeBlock).block * static_cast<int64_t>(sizeof(float));
+          }};
+}
+
+}  // namespace cembed

@@ -1,0 +1,151 @@
+#include "embedding/shared_array.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+#include "cembed/errors.h"
+#include "cembed/random.h"
+
+namespace cembed {
+
+SharedArrayConfig SharedArrayConfig::parse(const Spec& spec, int64_t default_block) {
+  SharedArrayConfig c;
+  c.size = spec.get_int("size", 0);
+  c.block = spec.get_int("block", default_block);
+  c.seed = static_cast<uint64_t>(spec.get_int("seed", static_cast<int64_t>(c.seed)));
+  CEMBED_CHECK(c.block >= 1 && c.block <= 4096, "bad spec '{}': block must be in [1, 4096], got {}", spec.str(),
+               c.block);
+  return c;
+}
+
+namespace {
+
+PlacementGrid grid_of(const Spec& spec, const SharedArrayConfig& c, int64_t dim) {
+  CEMBED_CHECK(c.size > 0 && c.size % c.block == 0, "bad spec '{}': size must be a positive multiple of block {}",
+               spec.str(), c.block);
+  const int64_t blocks = c.size / c.block;
+  CEMBED_CHECK(blocks <= kMaxBlocks, "bad spec '{}': at most 2^32 blocks, got {}", spec.str(), blocks);
+  return {blocks, (dim + c.block - 1) / c.block, mix64(c.seed)};
+}
+
+}  // namespace
+
+SharedArrayTable::SharedArrayTable(const TableShape& shape, const Spec& spec, const SharedArrayConfig& config)
+    : EmbeddingTable(shape),
+      spec_(spec.str()),
+      method_(spec.name),
+      block_(config.block),
+      grid_(grid_of(spec, config, shape.dim)),
+      array_(grid_.blocks, config.block) {}
+
+void SharedArrayTable::init(uint64_t seed) {
+  int64_t total = 0;
+  for (int f = 0; f < num_features(); ++f) total += num_values(f);
+  const double mean_n = static_cast<double>(total) / num_features();
+  const auto bound = static_cast<float>(std::sqrt(1.0 / mean_n));
+  Rng rng(seed);
+  for (float& x : array_.weights()) x = rng.uniform(-bound, bound);
+}
+
+void SharedArrayTable::set_optimizer(const OptimizerConfig& config) { array_.set_optimizer(config); }
+
+void SharedArrayTable::not_ready() const { fail("{} table: no block placement", spec_); }
+
+const BlockPlacement& SharedArrayTable::ready_placement() const {
+  if (!placement_) not_ready();
+  return *placement_;
+}
+
+void SharedArrayTable::check_ids(int f, const BagBatch& b) const {
+  const auto n = static_cast<uint64_t>(num_values(f));
+  uint32_t bad = 0;  // branch-free first pass (it vectorizes); the loop naming the id on failure
+  for (Id id : b.ids) bad |= id >= n;
+  if (!bad) return;
+  for (Id id : b.ids) CEMBED_CHECK(id < n, "{} table: value id {} out of range [0, {})", method_, id, n);
+}
+
+void SharedArrayTable::forward(std::span<const BagBatch> bags, Pooling pooling, std::span<const MatrixView> out) const {
+  const BlockPlacement& placement = ready_placement();
+  const int64_t size = grid_.blocks * block_;
+  for (int f = 0; f < num_features(); ++f) {
+    const BagBatch& b = bags[f];
+    check_ids(f, b);
+    // Where every (id, chunk) lies first, then the gather (which prefetches ahead).
+    blocks_scratch_.resize(b.ids.size() * grid_.chunks);
+    placement.blocks_of(f, b.ids, block_, blocks_scratch_.data());
+    kernels::pool_pieces(array_.weights(), size, dim(), block_, {blocks_scratch_, b.offsets, b.weights}, pooling,
+                         out[f]);
+  }
+}
+
+void SharedArrayTable::backward(std::span<const BagBatch> bags, Pooling pooling,
+                                std::span<const ConstMatrixView> grad_out, float lr) {
+  const BlockPlacement& placement = ready_placement();
+  CEMBED_CHECK(array_.has_optimizer(), "{} table: set_optimizer() was not called before backward()", method_);
+  const int64_t d = dim(), Z = block_, chunks = grid_.chunks;
+  int64_t total = 0;
+  for (int f = 0; f < num_features(); ++f) total += static_cast<int64_t>(bags[f].ids.size()) * chunks;
+  slot_blocks_.resize(total);
+  slot_grads_.assign(total * Z, 0.0f);
+  int64_t i = 0;
+  for (int f = 0; f < num_features(); ++f) {
+    const BagBatch& b = bags[f];
+    check_ids(f, b);
+    const auto count = static_cast<int64_t>(b.ids.size());
+    per_id_.resize(count * d);
+    kernels::occurrence_gradients(b.offsets, b.weights, pooling, grad_out[f], d, {per_id_.data(), count, d, d});
+    placement.blocks_of(f, b.ids, 1, slot_blocks_.data() + i);
+    for (int64_t k = 0; k < count; ++k) {
+      for (int64_t c = 0; c < chunks; ++c, ++i) {
+        const int64_t width = std::min(Z, d - c * Z);
+        std::copy_n(per_id_.data() + k * d + c * Z, width, slot_grads_.data() + i * Z);
+      }
+    }
+  }
+  if (identity_offsets_.size() < static_cast<size_t>(total + 1)) {
+    identity_offsets_.resize(total + 1);
+    std::iota(identity_offsets_.begin(), identity_offsets_.end(), uint32_t{0});
+  }
+  const kernels::RowBags slots{slot_blocks_, std::span<const uint32_t>(identity_offsets_.data(), total + 1), {}};
+  kernels::coalesce_gradients(slots, Pooling::Sum, ConstMatrixView{slot_grads_.data(), total, Z, Z}, Z, coalesced_);
+  array_.update(coalesced_, lr);
+}
+
+void SharedArrayTable::save(BinaryWriter& out) const {
+  save_table_spec(out, spec_);
+  out.i64(dim());
+  array_.save_weights(out, false);
+  save_optimizer_state(out, {&array_, 1});
+  if (placement_) {
+    placement_->data().save(out);
+  } else {
+    PlacementData{}.save(out);
+  }
+}
+
+void SharedArrayTable::load(BinaryReader& in) {
+  load_table_spec(in, spec_);
+  const int64_t d = in.i64("table dim");
+  CEMBED_CHECK(d == dim(), "{}: table dim {} in file, {} expected", in.context(), d, dim());
+  array_.load_weights(in, false, "shared array");
+  load_optimizer_state(in, {&array_, 1});
+  placement_ = placement_from(PlacementData::load(in, num_features(), grid_), in);
+}
+
+int64_t shared_array_bytes(const Spec& spec, const TableShape&) {
+  return spec.get_int("size", 0) * static_cast<int64_t>(sizeof(float));
+}
+
+Spec fit_shared_array(const Spec& spec, const SharedArrayConfig& c, int64_t budget) {
+  const int64_t block_bytes = c.block * static_cast<int64_t>(sizeof(float));
+  CEMBED_CHECK(budget >= block_bytes, "{} needs at least one block ({} bytes), budget is {}", spec.name, block_bytes,
+               budget);
+  Spec sized = spec;
+  sized.set("size", std::to_string(std::min(budget / block_bytes, kMaxBlocks) * c.block));
+  return sized;
+}
+
+bool shared_array_is_sized(const Spec& spec) { return spec.has("size"); }
+
+}  // namespace cembed
