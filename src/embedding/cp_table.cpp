@@ -56,7 +56,7 @@ std::function<int64_t(int64_t)> cp_bytes_by_collisions(const Spec& spec, const T
 
 }  // namespace
 
-MethodEntry cp_table_method() {
+MethodEntry cp_method() {
   return {
       {"cp",
        "k-way complementary partitions (kind=qr generalized QR | crt Chinese remainder), parts=K, "

@@ -24,7 +24,7 @@ int64_t full_bytes(const Spec&, const TableShape& shape) {
 
 }  // namespace
 
-MethodEntry full_table_method() {
+MethodEntry full_method() {
   return {
       {"full", "one row per value (no compression)", {}, false},
       [](const Spec&, const TableShape& shape) -> EmbeddingTablePtr { return std::make_unique<FullTable>(shape); },

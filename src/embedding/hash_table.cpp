@@ -37,7 +37,7 @@ int64_t hash_bytes(const Spec& spec, const TableShape& shape) {
 
 }  // namespace
 
-MethodEntry hash_table_method() {
+MethodEntry hash_method() {
   return {
       {"hash", "hashing trick: row = h(v) mod rows", {"rows", "seed"}, false},
       [](const Spec& spec, const TableShape& shape) -> EmbeddingTablePtr {

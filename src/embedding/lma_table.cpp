@@ -108,7 +108,7 @@ class LmaTable final : public SharedArrayTable {
 
 }  // namespace
 
-MethodEntry lma_table_method() {
+MethodEntry lma_method() {
   return {{"lma",
            "LMA: one array of size floats for all features, blocks placed by K minhashes of each value's "
            "signature (signature=rows|context)",

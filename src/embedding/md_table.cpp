@@ -62,7 +62,7 @@ double md_alpha(const Spec& spec) {
 
 }  // namespace
 
-MethodEntry md_table_method() {
+MethodEntry md_method() {
   MethodEntry m{
       {"md", "mixed dimension: dim=K per feature (K ~ n^-alpha) and a K -> dim projection", {"dim", "alpha"}, false},
       [](const Spec& spec, const TableShape& shape) -> EmbeddingTablePtr {

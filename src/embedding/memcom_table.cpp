@@ -106,7 +106,7 @@ class MemcomTable final : public PartsTableOf<MemcomTable> {
 
 }  // namespace
 
-MethodEntry memcom_table_method() {
+MethodEntry memcom_method() {
   return {
       {"memcom", "MEmCom: hashed row h(v) mod rows times a weight per value (bias=none|scalar|vector)",
        {"rows", "bias", "seed"}, false},

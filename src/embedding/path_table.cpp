@@ -88,7 +88,7 @@ int64_t path_scan_limit(int64_t n, int64_t dim) {
 
 }  // namespace
 
-MethodEntry path_table_method() {
+MethodEntry path_method() {
   return {
       {"path", "path-based compositional: base row i mod B through linear map i div B (maps=P)", {"maps"}, false},
       [](const Spec& spec, const TableShape& shape) -> EmbeddingTablePtr {

@@ -22,7 +22,7 @@ int64_t qr_bytes_for(int64_t collisions, const TableShape& shape, CompositionOp 
 
 }  // namespace
 
-MethodEntry qr_table_method() {
+MethodEntry qr_method() {
   return {
       {"qr", "quotient-remainder trick: rows i mod C and i div C combined (op=mult|add|concat)",
        {"collisions", "op"}, false},

@@ -3,18 +3,21 @@
 #include "cembed/errors.h"
 
 namespace cembed {
+namespace {
+
+// The entry of methods.def's line `CEMBED_METHOD(name)`, which must be the method `name`.
+MethodEntry listed(MethodEntry m, const char* name) {
+  CEMBED_CHECK(m.info.name == name, "methods.def: {}_method() registers a method named '{}'", name, m.info.name);
+  return m;
+}
+
+}  // namespace
 
 const std::vector<MethodEntry>& method_registry() {
   static const std::vector<MethodEntry> registry = {
-      full_table_method(),
-      hash_table_method(),
-      qr_table_method(),
-      cp_table_method(),
-      path_table_method(),
-      memcom_table_method(),
-      robe_table_method(),
-      lma_table_method(),
-      md_table_method(),
+#define CEMBED_METHOD(name) listed(name##_method(), #name),
+#include "embedding/methods.def"
+#undef CEMBED_METHOD
   };
   return registry;
 }

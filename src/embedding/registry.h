@@ -1,6 +1,6 @@
 // The method registry: one entry per embedding method. To add a method, write its file in
-// this folder with a `MethodEntry xxx_method()` function, declare it below and add one line
-// to method_registry() in registry.cpp.
+// this folder with a `MethodEntry name_method()` function and add `CEMBED_METHOD(name)` to
+// methods.def (which declares it below and registers it in registry.cpp).
 #pragma once
 
 #include <vector>
@@ -24,14 +24,8 @@ struct MethodEntry {
 
 const std::vector<MethodEntry>& method_registry();
 
-MethodEntry full_table_method();
-MethodEntry hash_table_method();
-MethodEntry qr_table_method();
-MethodEntry cp_table_method();
-MethodEntry path_table_method();
-MethodEntry memcom_table_method();
-MethodEntry robe_table_method();
-MethodEntry lma_table_method();
-MethodEntry md_table_method();
+#define CEMBED_METHOD(name) MethodEntry name##_method();
+#include "embedding/methods.def"
+#undef CEMBED_METHOD
 
 }  // namespace cembed

@@ -31,7 +31,7 @@ class RobeTable final : public SharedArrayTable {
 
 }  // namespace
 
-MethodEntry robe_table_method() {
+MethodEntry robe_method() {
   return {{"robe", "ROBE-Z: one array of size floats for all features, blocks of Z placed by a hash of the id",
            {"size", "block", "seed"}, true},
           [](const Spec& spec, const TableShape& shape) -> EmbeddingTablePtr {

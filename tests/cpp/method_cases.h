@@ -1,13 +1,14 @@
 // The one table of embedding-method test cases. Every grid over methods in tests/cpp
 // iterates it: gradients against finite differences, save/load, the spec round trip
 // (test_embedding_tables.cpp, test_spec_factory.cpp), several features sharing one array
-// (test_lma.cpp), budget fitting and planning (test_compositional.cpp,
-// test_memory_plan.cpp) and training, resume and thread-count determinism
+// (test_lma.cpp), budget fitting and planning over many feature profiles
+// (test_compositional.cpp) and training, resume and thread-count determinism
 // (test_training.cpp). MethodCases.EveryRegisteredMethodHasACase checks that every
 // method of the registry has a case, a training case, and that every case names one.
 //
-// To test a new method, add its lines here: a sized spec (valid for the case's shape),
-// and the grids it joins beyond the sized ones.
+// To test a new method (docs/architecture.md, "How to add an embedding method"), add its
+// line here: a sized spec (valid for the case's shape), and the grids it joins beyond the
+// sized ones.
 #pragma once
 
 #include <optional>
