@@ -101,91 +101,7 @@ nlohmann::json attach_signatures(EmbeddingCollection& emb, const Dataset& train_
   return out;
 }
 
-// Fields that must agree between a checkpoint and the run that resumes from it.
-nlohmann::json resume_identity(const TrainConfig& c) {
-  nlohmann::json j = c.to_json();
-  // The training data is compared by its identity (Dataset::identity), not by its path.
-  for (const char* k : {"train_path", "epochs", "max_steps", "eval_every", "eval_batch_size", "checkpoint_path", "checkpoint_every",
-                        "resume_path", "report_path", "export_initial_dir", "progress", "valid_path", "test_path", "threads",
-                        "ranking", "ranking_k", "ranking_negatives"}) {
-    j.erase(k);
-  }
-  return j;
-}
-
 }  // namespace
-
-nlohmann::json TrainConfig::to_json() const {
-  return {{"train_path", train_path},
-          {"valid_path", valid_path},
-          {"test_path", test_path},
-          {"model", model.to_json()},
-          {"embedding", embedding},
-          {"budget_kind", budget.kind_name()},
-          {"budget_value", budget.value},
-          {"small_threshold", small_threshold},
-          {"optimizer", optimizer},
-          {"table_optimizer", table_optimizer},
-          {"lr", lr.base},
-          {"warmup_steps", lr.warmup_steps},
-          {"decay_start", lr.decay_start},
-          {"decay_steps", lr.decay_steps},
-          {"min_lr", lr.min_lr},
-          {"batch_size", batch_size},
-          {"epochs", epochs},
-          {"max_steps", max_steps},
-          {"threads", threads},
-          {"seed", seed},
-          {"shuffle", shuffle},
-          {"eval_every", eval_every},
-          {"eval_batch_size", eval_batch_size},
-          {"checkpoint_path", checkpoint_path},
-          {"checkpoint_every", checkpoint_every},
-          {"resume_path", resume_path},
-          {"report_path", report_path},
-          {"export_initial_dir", export_initial_dir},
-          {"progress", progress},
-          {"ranking", ranking},
-          {"ranking_k", ranking_k},
-          {"ranking_negatives", ranking_negatives}};
-}
-
-TrainConfig TrainConfig::from_json(const nlohmann::json& j) {
-  TrainConfig c;
-  c.train_path = j.at("train_path");
-  c.valid_path = j.at("valid_path");
-  c.test_path = j.at("test_path");
-  c.model = DlrmConfig::from_json(j.at("model"));
-  c.embedding = j.at("embedding");
-  c.budget.kind = Budget::parse_kind(j.at("budget_kind"));
-  c.budget.value = j.at("budget_value");
-  c.small_threshold = j.at("small_threshold");
-  c.optimizer = j.at("optimizer");
-  c.table_optimizer = j.at("table_optimizer");
-  c.lr.base = j.at("lr");
-  c.lr.warmup_steps = j.at("warmup_steps");
-  c.lr.decay_start = j.at("decay_start");
-  c.lr.decay_steps = j.at("decay_steps");
-  c.lr.min_lr = j.at("min_lr");
-  c.batch_size = j.at("batch_size");
-  c.epochs = j.at("epochs");
-  c.max_steps = j.at("max_steps");
-  c.threads = j.at("threads");
-  c.seed = j.at("seed");
-  c.shuffle = j.at("shuffle");
-  c.eval_every = j.at("eval_every");
-  c.eval_batch_size = j.at("eval_batch_size");
-  c.checkpoint_path = j.at("checkpoint_path");
-  c.checkpoint_every = j.at("checkpoint_every");
-  c.resume_path = j.at("resume_path");
-  c.report_path = j.at("report_path");
-  c.export_initial_dir = j.value("export_initial_dir", "");
-  c.progress = j.at("progress");
-  c.ranking = j.value("ranking", false);
-  c.ranking_k = j.value("ranking_k", 10);
-  c.ranking_negatives = j.value("ranking_negatives", int64_t{100});
-  return c;
-}
 
 nlohmann::json EvalResult::to_json() const {
   return {{"rows", rows}, {"auc", auc}, {"logloss", logloss}, {"ctr", ctr}, {"seconds", seconds}};
@@ -318,10 +234,11 @@ nlohmann::json train(const TrainConfig& cfg_in) {
                    "{}: the checkpoint was trained on {} (it predates data identities: give the same path), not {}",
                    cfg.resume_path, ck.config.train_path, cfg.train_path);
     }
-    CEMBED_CHECK(resume_identity(ck.config) == resume_identity(cfg),
-                 "{}: the checkpoint was made with another configuration; resume with the same data, model, "
-                 "method, optimizer, batch size and seed\n  checkpoint: {}\n  this run:   {}",
-                 cfg.resume_path, resume_identity(ck.config).dump(), resume_identity(cfg).dump());
+    if (const auto d = first_identity_difference(ck.config, cfg)) {
+      fail("{}: the checkpoint was made with another configuration: {} is {} there, {} in this run; resume with "
+           "the same data, model, method, optimizer, batch size and seed",
+           cfg.resume_path, d->name, d->first, d->second);
+    }
     model = std::move(ck.model);
     plan = ck.plan;
     state = ck.state;

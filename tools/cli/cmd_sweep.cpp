@@ -38,7 +38,10 @@ void add_sweep_command(CLI::App& app) {
   auto seeds = std::make_shared<std::vector<uint64_t>>(std::vector<uint64_t>{1});
   auto out = std::make_shared<std::string>("out/sweep");
   auto no_plot = std::make_shared<bool>(false);
-  opts->add_to(*cmd);
+  // Each run sets the method, the budget, the seed (--seeds) and its own report; one
+  // checkpoint file for every run would hold only the last, and a resume fits one run only.
+  opts->add_to(*cmd, {"embedding", "budget", "seed", "report", "checkpoint", "checkpoint-every", "resume",
+                      "export-initial"});
   cmd->add_option("--methods", *methods, "method specs, comma- or space-separated (full runs once, at 1x)")
       ->capture_default_str();
   cmd->add_option("--ratios", *ratios, "memory ratios: full-table bytes / embedding budget")
@@ -57,7 +60,7 @@ void add_sweep_command(CLI::App& app) {
     c.ratios = parse_ratios(*ratios);
     c.seeds = *seeds;
     c.out_dir = *out;
-    c.progress = !opts->quiet;
+    c.progress = c.base.progress;
     const auto results = run_sweep(c);
     fmt::print("{}", sweep_markdown(results));
     fmt::print("\nresults: {0}/results.json, {0}/results.csv, {0}/results.md\n", c.out_dir);
