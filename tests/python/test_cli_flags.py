@@ -461,5 +461,48 @@ class CliFlags(unittest.TestCase):
             self.assertIn(text, help_text)
 
 
+    def sweep(self, out_dir, *extra):
+        return run([CEMBED, "sweep"] + self.args(method=False) + ["--methods", "full", "--max-steps", "2", "--out",
+                                                                  out_dir] + list(extra), timeout=300)
+
+    def test_sweep_plots_without_a_shell_and_keeps_its_results_when_they_fail(self):
+        # The build tree keeps the plot script beside the executable, where sweep looks first.
+        self.assertTrue(os.path.isfile(os.path.join(os.path.dirname(CEMBED), "plot_sweep.py")))
+        failing = self.path("fail_plot.py")
+        with open(failing, "w") as f:
+            f.write("import sys\nsys.exit(1)\n")
+        out_dir = self.path("sweep fail")
+        out = self.sweep(out_dir, "--plot-script", failing)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertIn("warning: no plots", out.stderr)
+        self.assertIn("exited with status 1", out.stderr)
+        self.assertTrue(os.path.isfile(os.path.join(out_dir, "results.json")))
+        # A missing script: a warning, the results stay.
+        out = self.sweep(out_dir, "--plot-script", self.path("no_such_plot.py"))
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertIn("no_such_plot.py is not a file", out.stderr)
+        # The script gets the folder as one argument, whatever characters it holds (no shell).
+        recording = self.path("record_plot.py")
+        with open(recording, "w") as f:
+            f.write("import sys\nopen(sys.argv[1] + '/plotted', 'w').write(repr(sys.argv[1:]))\n")
+        odd = self.path("it's a $(sweep)")
+        out = self.sweep(odd, "--plot-script", recording)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertNotIn("warning", out.stderr)
+        with open(os.path.join(odd, "plotted")) as f:
+            self.assertEqual(f.read(), repr([odd]))
+        # An installed layout: bin/cembed finds share/cembed/plot_sweep.py.
+        prefix = self.path("installed")
+        os.makedirs(os.path.join(prefix, "bin"))
+        os.makedirs(os.path.join(prefix, "share", "cembed"))
+        shutil.copy(CEMBED, os.path.join(prefix, "bin", "cembed"))
+        shutil.copy(recording, os.path.join(prefix, "share", "cembed", "plot_sweep.py"))
+        out_dir = self.path("sweep installed")
+        out = run([os.path.join(prefix, "bin", "cembed"), "sweep"] + self.args(method=False) +
+                  ["--methods", "full", "--max-steps", "2", "--out", out_dir], timeout=300)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertTrue(os.path.isfile(os.path.join(out_dir, "plotted")), out.stderr)
+
+
 if __name__ == "__main__":
     unittest.main()

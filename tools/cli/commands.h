@@ -77,6 +77,13 @@ void check_command_line(CLI::App& app, const std::vector<std::string>& args);
 // Replaces "--config FILE" after a subcommand by the options the TOML file sets.
 std::vector<std::string> expand_config_file(CLI::App& app, std::vector<std::string> args);
 
+// The sweep's plots: runs python3 plot_sweep.py OUT_DIR (no shell), the script given or
+// found beside the executable (plot_script_candidates(): the build tree's copy, then an
+// installed ../share/cembed/); a missing script or python, or a failing script, is a
+// warning on stderr. Returns whether the plots were drawn. sweep_plots.cpp.
+bool draw_sweep_plots(const std::string& out_dir, const std::string& script = "");
+std::vector<std::string> plot_script_candidates();
+
 // One result line per report: method, embedding bytes, compression, test AUC, log loss, samples/s.
 void print_results_table(const std::vector<nlohmann::json>& reports);
 
