@@ -13,25 +13,24 @@ void add_eval_command(CLI::App& app) {
   auto model = std::make_shared<std::string>();
   auto data = std::make_shared<std::string>();
   auto report = std::make_shared<std::string>();
-  auto batch = std::make_shared<int64_t>(16384);
-  auto threads = std::make_shared<int>(2);
+  auto batch = std::make_shared<int64_t>(TrainConfig{}.eval_batch_size);  // train's evaluation batch size
+  // --threads, --ranking-k and --ranking-negatives as train declares them.
+  auto shared = std::make_shared<TrainOptions>();
   cmd->add_option("--model", *model, "checkpoint written by train --checkpoint")->required();
   cmd->add_option("--data", *data, "dataset (.cds)")->required();
   add_ranged(*cmd, "batch-size", *batch, ranges::batch_size, "batch size");
-  add_ranged(*cmd, "threads", *threads, ranges::threads(), "threads");
+  shared->add_only(*cmd, {"threads"});
   cmd->add_option("--report", *report, "write the JSON result here");
   auto ranking = std::make_shared<bool>(false);
-  auto rank_cfg = std::make_shared<RankingConfig>();
   auto history = std::make_shared<std::vector<std::string>>();
   cmd->add_flag("--ranking", *ranking, "also rank each held-out positive among unseen items: nDCG@k, HitRate@k, AUC");
-  add_ranged(*cmd, "ranking-k", rank_cfg->k, ranges::ranking_k, "cut-off k of nDCG@k and HitRate@k");
-  add_ranged(*cmd, "ranking-negatives", rank_cfg->negatives, ranges::ranking_negatives,
-             "sampled unseen items per query (0: all unseen items)");
+  shared->add_only(*cmd, {"ranking-k", "ranking-negatives"});
   cmd->add_option("--history", *history, "datasets whose interactions count as seen (default: the model's training data)")
       ->delimiter(',');
   cmd->callback([=] {
     check_file_writable(*report, "report");
-    set_num_threads(*threads);
+    const TrainConfig& s = shared->config;
+    set_num_threads(s.threads);
     LoadedCheckpoint ck = load_checkpoint(*model);
     const Dataset d = Dataset::open(*data);
     check_data_fits_model(ck, d);  // numbered by the vocabulary the model learned
@@ -56,7 +55,7 @@ void add_eval_command(CLI::App& app) {
       }
       std::vector<const Dataset*> seen = {&d};
       for (const auto& h : held) seen.push_back(&h);
-      const RankingResult rr = evaluate_ranking(*ck.model, d, seen, *rank_cfg);
+      const RankingResult rr = evaluate_ranking(*ck.model, d, seen, {s.ranking_k, s.ranking_negatives, RankingConfig{}.seed});
       print_ranking(rr.to_json());
       rank_json = rr.to_json();
     }
