@@ -28,7 +28,7 @@ CEMBED = os.path.join(ROOT, "build", "release", "cembed")
 def cembed_rate(data_dir, batch, steps, threads):
     report = os.path.join(data_dir, f"report_{batch}.json")
     cmd = [CEMBED, "train", "--train", os.path.join(data_dir, "train.cds"), "--embedding", "full",
-           "--dim", "16", "--bottom", "512,256,64", "--top", "512,256", "--optimizer", "sgd", "--lr", "0.1",
+           "--dim", "16", "--bottom", "512,256,64,16", "--top", "512,256,1", "--optimizer", "sgd", "--lr", "0.1",
            "--batch-size", str(batch), "--max-steps", str(steps), "--threads", str(threads),
            "--report", report, "--quiet"]
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)

@@ -32,6 +32,8 @@ DATASETS = {
     "ml-100k": ("csv", "ml-100k/ml-100k.inter", None),
 }
 SCHEMAS = {"ml-100k": os.path.join(ROOT, "data", "schemas", "ml-100k.toml")}
+# Hidden sizes (the PyTorch reference's arguments); the CLI takes every layer (TorchRec's
+# convention): the bottom list ends with dim, the top list with 1.
 MODEL = {"dim": 16, "bottom": [64], "top": [64, 32], "optimizer": "adagrad", "lr": 0.01, "batch": 128}
 
 
@@ -40,8 +42,8 @@ def run_cembed(d, epochs):
     report = os.path.join(d, "report.json")
     m = MODEL
     subprocess.run([CEMBED, "train", "--train", os.path.join(d, "train.cds"), "--test", os.path.join(d, "test.cds"),
-                    "--embedding", "full", "--dim", str(m["dim"]), "--bottom", ",".join(map(str, m["bottom"])),
-                    "--top", ",".join(map(str, m["top"])), "--optimizer", m["optimizer"], "--lr", str(m["lr"]),
+                    "--embedding", "full", "--dim", str(m["dim"]), "--bottom", ",".join(map(str, m["bottom"] + [m["dim"]])),
+                    "--top", ",".join(map(str, m["top"] + [1])), "--optimizer", m["optimizer"], "--lr", str(m["lr"]),
                     "--batch-size", str(m["batch"]), "--epochs", str(epochs), "--no-shuffle", "--threads", "2",
                     "--export-initial", init, "--report", report, "--quiet"], check=True, stdout=subprocess.DEVNULL)
     with open(report) as f:

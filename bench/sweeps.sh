@@ -16,7 +16,7 @@ mkdir -p "$OUT" out/data
 METHODS="full,hash,qr,qr:op=add,qr:op=concat,cp:parts=3,cp:kind=crt,parts=3,path,memcom,memcom:bias=scalar,robe,robe:block=1,lma,lma:k=1,lma:block=8,lma:signature=context,md"
 
 # DLRM as in docs/results.md's real-data table: small MLPs, Adagrad, one epoch in file order.
-REAL_MODEL="--dim 16 --bottom 64 --top 64,32 --optimizer adagrad --lr 0.01 --batch-size 128 --no-shuffle --threads 2"
+REAL_MODEL="--dim 16 --bottom 64,16 --top 64,32,1 --optimizer adagrad --lr 0.01 --batch-size 128 --no-shuffle --threads 2"
 
 prepare() {  # name format train test
   local d=out/data/$1

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <fstream>
 #include <sstream>
+#include <type_traits>
 
 #include "cembed/errors.h"
 #include "cembed/optimizer.h"
@@ -31,11 +32,16 @@ int64_t cgroup_value(const std::string& path) {
 }  // namespace
 
 void TrainConfig::validate() const {
-  visit_numeric_settings(*this, [](std::string_view name, const auto& value, const Range& range, std::string_view) {
-    check_range(name, static_cast<double>(value), range);
+  visit_train_settings(*this, [](const Setting& s, const auto& value) {
+    using T = std::decay_t<decltype(value)>;
+    if (!s.range) return;
+    const std::string name = s.option.empty() ? std::string(s.key) : std::string(s.option);
+    if constexpr (std::is_same_v<T, std::vector<int64_t>>) {
+      for (int64_t v : value) check_range(name + " (each layer)", static_cast<double>(v), *s.range);
+    } else if constexpr (std::is_arithmetic_v<T>) {
+      check_range(name, static_cast<double>(value), *s.range);
+    }
   });
-  for (int64_t h : model.bottom_hidden) check_range("bottom (each layer)", static_cast<double>(h), kHiddenLayerRange);
-  for (int64_t h : model.top_hidden) check_range("top (each layer)", static_cast<double>(h), kHiddenLayerRange);
   CEMBED_CHECK(!train_path.empty(), "train: no training data given");
   CEMBED_CHECK(epochs > 0 || max_steps > 0, "epochs is 0: give max-steps (the steps to run) or epochs > 0");
   CEMBED_CHECK(budget.kind == Budget::Kind::None || (budget.value > 0 && budget.value < Range::kNoLimit),

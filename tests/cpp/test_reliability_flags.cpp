@@ -7,6 +7,7 @@
 #include <cmath>
 #include <filesystem>
 #include <functional>
+#include <type_traits>
 
 #include "cembed/dataset.h"
 #include "cembed/errors.h"
@@ -82,38 +83,45 @@ TEST(Ranges, DescribeAndContain) {
   EXPECT_ERROR_HAS(check_range("threads", 0, ranges::threads()), "threads must be 1 to");
 }
 
-// Every numeric setting of TrainConfig (as declared in visit_numeric_settings): just
+// Every numeric setting of TrainConfig (as declared in visit_train_settings): just
 // outside each end is refused naming the setting; each end itself (and a special value) is
 // accepted by validate().
 TEST(Ranges, EveryTrainSettingRefusesOutsideItsRangeAndTakesItsEnds) {
   int settings = 0;
   TrainConfig probe = small_config();
-  visit_numeric_settings(probe, [&](const char* name, auto& field, const Range& range, const char*) {
+  visit_train_settings(probe, [&](const Setting& s, auto& field) {
     using T = std::decay_t<decltype(field)>;
-    ++settings;
-    auto with = [&](double v) {
-      TrainConfig c = small_config();
-      c.epochs = 1;
-      visit_numeric_settings(c, [&](const char* n, auto& f, const Range&, const char*) {
-        if (std::string(n) == name) f = static_cast<std::decay_t<decltype(f)>>(v);
-      });
-      return c;
-    };
-    const double step = std::is_integral_v<T> ? 1.0 : 1e-3;
-    // Below the minimum (or the minimum itself when open), unless that is the special value.
-    double below = range.min_open ? range.min : range.min - step;
-    if (range.special && below == *range.special) below -= 1;
-    EXPECT_ERROR_HAS(with(below).validate(), std::string(name) + " must be");
-    if (range.max != Range::kNoLimit && range.max < 1e12) {
-      EXPECT_ERROR_HAS(with(range.max + step).validate(), std::string(name) + " must be");
-      EXPECT_NO_THROW(with(range.max).validate()) << name << " = " << range.max;
-    }
-    const double lowest = range.min_open ? range.min + step : range.min;
-    if (std::string(name) != "epochs") {
-      EXPECT_NO_THROW(with(lowest).validate()) << name << " = " << lowest;
-    }
-    if (range.special) {
-      EXPECT_NO_THROW(with(*range.special).validate()) << name << " = " << *range.special;
+    if constexpr (std::is_arithmetic_v<T> && !std::is_same_v<T, bool>) {
+      if (!s.range) return;
+      const Range range = *s.range;
+      const std::string name(s.option);
+      ++settings;
+      auto with = [&](double v) {
+        TrainConfig c = small_config();
+        c.epochs = 1;
+        visit_train_settings(c, [&](const Setting& t, auto& f) {
+          if constexpr (std::is_arithmetic_v<std::decay_t<decltype(f)>>) {
+            if (t.option == s.option) f = static_cast<std::decay_t<decltype(f)>>(v);
+          }
+        });
+        return c;
+      };
+      const double step = std::is_integral_v<T> ? 1.0 : 1e-3;
+      // Below the minimum (or the minimum itself when open), unless that is the special value.
+      double below = range.min_open ? range.min : range.min - step;
+      if (range.special && below == *range.special) below -= 1;
+      EXPECT_ERROR_HAS(with(below).validate(), name + " must be");
+      if (range.max != Range::kNoLimit && range.max < 1e12) {
+        EXPECT_ERROR_HAS(with(range.max + step).validate(), name + " must be");
+        EXPECT_NO_THROW(with(range.max).validate()) << name << " = " << range.max;
+      }
+      const double lowest = range.min_open ? range.min + step : range.min;
+      if (name != "epochs") {
+        EXPECT_NO_THROW(with(lowest).validate()) << name << " = " << lowest;
+      }
+      if (range.special) {
+        EXPECT_NO_THROW(with(*range.special).validate()) << name << " = " << *range.special;
+      }
     }
   });
   EXPECT_GE(settings, 15);

@@ -27,7 +27,7 @@ class CliEndToEnd(unittest.TestCase):
 
     def train_args(self):
         return ["--train", self.path("train.cds"), "--test", self.path("test.cds"), "--embedding", "hash",
-                "--compression", "4", "--dim", "8", "--bottom", "32,16", "--top", "32", "--optimizer", "adagrad",
+                "--compression", "4", "--dim", "8", "--bottom", "32,16,8", "--top", "32,1", "--optimizer", "adagrad",
                 "--lr", "0.05", "--batch-size", "256", "--threads", "2", "--seed", "7", "--quiet"]
 
     def test_synth_reports_its_ceiling(self):
@@ -127,7 +127,7 @@ class CliEndToEnd(unittest.TestCase):
         out_dir = self.path("sweep")
         args = [CEMBED, "sweep", "--train", self.path("train.cds"), "--test", self.path("test.cds"),
                 "--methods", "full,hash,cp:kind=crt,parts=3,memcom,lma", "--ratios", "2,64", "--dim", "8",
-                "--bottom", "16,8", "--top", "16", "--optimizer", "adagrad", "--lr", "0.05", "--max-steps", "80",
+                "--bottom", "16,8", "--top", "16,1", "--optimizer", "adagrad", "--lr", "0.05", "--max-steps", "80",
                 "--quiet", "--out", out_dir]
         out = run(args)
         self.assertEqual(out.returncode, 0, out.stderr)

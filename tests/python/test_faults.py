@@ -77,7 +77,7 @@ class Faults(unittest.TestCase):
 
     def train_args(self):
         return ["--train", self.path("data", "train.cds"), "--test", self.path("data", "test.cds"), "--embedding",
-                "hash", "--compression", "4", "--dim", "8", "--bottom", "16", "--top", "16", "--optimizer", "adagrad",
+                "hash", "--compression", "4", "--dim", "8", "--bottom", "16,8", "--top", "16,1", "--optimizer", "adagrad",
                 "--lr", "0.05", "--batch-size", "32", "--epochs", "3", "--threads", "1", "--seed", "7", "--quiet"]
 
     def assert_no_temporaries(self, folder):

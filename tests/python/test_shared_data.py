@@ -58,7 +58,7 @@ class SharedData(unittest.TestCase):
             self.assertEqual(sum(f["distinct_values"] for f in stats["features"]), len(ids))
             report = os.path.join(d, "r.json")
             res = run([CEMBED, "train", "--train", os.path.join(d, "train.cds"), "--test", os.path.join(d, "test.cds"),
-                       "--bottom", "16", "--top", "64", "--optimizer", "adagrad", "--lr", "0.01", "--epochs", "2",
+                       "--bottom", "16,16", "--top", "64,1", "--optimizer", "adagrad", "--lr", "0.01", "--epochs", "2",
                        "--quiet", "--report", report])
             self.assertEqual(res.returncode, 0, res.stderr)
             with open(report) as f:
@@ -87,7 +87,7 @@ class SharedData(unittest.TestCase):
             self.assertEqual(stats["rows_without_side_row"], 0)
             report = os.path.join(d, "r.json")
             res = run([CEMBED, "train", "--train", os.path.join(d, "train.cds"), "--test", os.path.join(d, "test.cds"),
-                       "--bottom", "16", "--top", "64", "--optimizer", "adagrad", "--lr", "0.01", "--ranking",
+                       "--bottom", "16,16", "--top", "64,1", "--optimizer", "adagrad", "--lr", "0.01", "--ranking",
                        "--quiet", "--report", report])
             self.assertEqual(res.returncode, 0, res.stderr)
             self.assertIn("ranking: ", res.stdout)  # printed, not only in the report

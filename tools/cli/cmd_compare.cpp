@@ -29,7 +29,9 @@ void add_compare_command(CLI::App& app) {
   auto opts = std::make_shared<TrainOptions>();
   auto runs = std::make_shared<std::vector<std::string>>(std::vector<std::string>{"full", "hash@16"});
   auto out = std::make_shared<std::string>();
-  opts->add_to(*cmd);
+  // Each run sets the method, the budget and its own report; one checkpoint file for every
+  // run would hold only the last, and a resume fits one method only.
+  opts->add_to(*cmd, {"embedding", "budget", "report", "checkpoint", "checkpoint-every", "resume", "export-initial"});
   cmd->add_option("--runs", *runs, "methods to train: SPEC or SPEC@RATIO (ratio = full bytes / budget), comma- or "
                   "space-separated, e.g. full,hash@16,cp:kind=crt,parts=3@16")
       ->capture_default_str();
@@ -42,7 +44,6 @@ void add_compare_command(CLI::App& app) {
       TrainConfig c = opts->resolve();
       c.embedding = spec;
       if (ratio > 0) c.budget = Budget::ratio(ratio);
-      c.report_path.clear();
       if (c.progress) fmt::print(stderr, "== {}\n", run);
       reports.push_back(train(c));
     }

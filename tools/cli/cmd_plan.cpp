@@ -10,25 +10,14 @@ namespace cembed::cli {
 void add_plan_command(CLI::App& app) {
   auto* cmd = app.add_subcommand("plan", "print the memory plan of a method on a dataset");
   auto data = std::make_shared<std::string>();
-  auto spec = std::make_shared<std::string>("hash");
-  auto budget = std::make_shared<std::string>();
-  auto ratio = std::make_shared<double>(0);
-  auto dim = std::make_shared<int64_t>(16);
-  auto threshold = std::make_shared<int64_t>(200);
+  auto opts = std::make_shared<TrainOptions>();
   cmd->add_option("--data", *data, "dataset (.cds) whose features to plan")->required();
-  cmd->add_option("--embedding", *spec, "method spec")->capture_default_str();
-  cmd->add_option("--embedding-budget", *budget, "budget in bytes, e.g. 64MiB");
-  add_ranged(*cmd, "compression", *ratio, ranges::compression, "budget as a ratio of the full tables");
-  add_ranged(*cmd, "dim", *dim, ranges::dim, "embedding dimension");
-  add_ranged(*cmd, "small-threshold", *threshold, ranges::small_threshold,
-             "features with fewer values keep full tables");
+  // The settings a plan reads, declared as train declares them.
+  opts->add_only(*cmd, {"embedding", "budget", "dim", "small-threshold"});
   cmd->callback([=] {
+    const TrainConfig c = opts->apply();
     const Dataset d = Dataset::open(*data, false);
-    CEMBED_CHECK(budget->empty() || *ratio == 0, "give --embedding-budget or --compression, not both");
-    Budget b;
-    if (!budget->empty()) b = Budget::parse_bytes(*budget);
-    if (*ratio != 0) b = Budget::ratio(*ratio);
-    fmt::print("{}", plan_memory(*spec, d.schema().sparse, *dim, b, *threshold).describe());
+    fmt::print("{}", plan_memory(c.embedding, d.schema().sparse, c.model.dim, c.budget, c.small_threshold).describe());
   });
 }
 

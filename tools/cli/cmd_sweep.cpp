@@ -1,9 +1,6 @@
 #include <fmt/format.h>
 
 #include <charconv>
-#include <cstdio>
-#include <cstdlib>
-#include <filesystem>
 
 #include "cembed/errors.h"
 #include "cembed/sweep.h"
@@ -11,8 +8,6 @@
 
 namespace cembed::cli {
 namespace {
-
-constexpr const char* kPlotScript = CEMBED_SOURCE_DIR "/tools/plot_sweep.py";
 
 std::vector<double> parse_ratios(const std::vector<std::string>& raw) {
   std::vector<double> out;
@@ -38,7 +33,11 @@ void add_sweep_command(CLI::App& app) {
   auto seeds = std::make_shared<std::vector<uint64_t>>(std::vector<uint64_t>{1});
   auto out = std::make_shared<std::string>("out/sweep");
   auto no_plot = std::make_shared<bool>(false);
-  opts->add_to(*cmd);
+  auto plot_script = std::make_shared<std::string>();
+  // Each run sets the method, the budget, the seed (--seeds) and its own report; one
+  // checkpoint file for every run would hold only the last, and a resume fits one run only.
+  opts->add_to(*cmd, {"embedding", "budget", "seed", "report", "checkpoint", "checkpoint-every", "resume",
+                      "export-initial"});
   cmd->add_option("--methods", *methods, "method specs, comma- or space-separated (full runs once, at 1x)")
       ->capture_default_str();
   cmd->add_option("--ratios", *ratios, "memory ratios: full-table bytes / embedding budget")
@@ -50,6 +49,8 @@ void add_sweep_command(CLI::App& app) {
   cmd->add_option("--out", *out, "output folder (an interrupted sweep resumes from its results.json)")
       ->capture_default_str();
   cmd->add_flag("--no-plot", *no_plot, "skip the plots");
+  cmd->add_option("--plot-script", *plot_script,
+                  "the plot script (default: plot_sweep.py beside this cembed, or in ../share/cembed)");
   cmd->callback([=] {
     SweepConfig c;
     c.base = opts->resolve();
@@ -57,20 +58,11 @@ void add_sweep_command(CLI::App& app) {
     c.ratios = parse_ratios(*ratios);
     c.seeds = *seeds;
     c.out_dir = *out;
-    c.progress = !opts->quiet;
+    c.progress = c.base.progress;
     const auto results = run_sweep(c);
     fmt::print("{}", sweep_markdown(results));
     fmt::print("\nresults: {0}/results.json, {0}/results.csv, {0}/results.md\n", c.out_dir);
-    if (*no_plot) return;
-    if (!std::filesystem::exists(kPlotScript)) {
-      fmt::print("plots: {} not found; run tools/plot_sweep.py {} from the source tree\n", kPlotScript, c.out_dir);
-      return;
-    }
-    std::fflush(stdout);
-    const std::string command = fmt::format("/usr/bin/python3 '{}' '{}'", kPlotScript, c.out_dir);
-    if (std::system(command.c_str()) != 0) {
-      fmt::print("plots: '{}' failed (needs python3-matplotlib; scripts/install-deps.sh installs it)\n", command);
-    }
+    if (!*no_plot) draw_sweep_plots(c.out_dir, *plot_script);  // no plots: a warning, the results stay
   });
 }
 

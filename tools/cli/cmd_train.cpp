@@ -1,9 +1,5 @@
 #include <fmt/format.h>
 
-#include "cembed/errors.h"
-#include "cembed/file_format.h"
-#include "cembed/output_check.h"
-#include "cembed/ranking.h"
 #include "commands.h"
 
 namespace cembed::cli {
@@ -18,68 +14,6 @@ void add_train_command(CLI::App& app) {
     if (!report.contains("test")) fmt::print("no test set: give --test to measure AUC and log loss\n");
     if (report.contains("ranking")) print_ranking(report["ranking"]);
     if (!opts->config.report_path.empty()) fmt::print("report: {}\n", opts->config.report_path);
-  });
-}
-
-void add_eval_command(CLI::App& app) {
-  auto* cmd = app.add_subcommand("eval", "score a saved model (checkpoint) on a dataset");
-  auto model = std::make_shared<std::string>();
-  auto data = std::make_shared<std::string>();
-  auto report = std::make_shared<std::string>();
-  auto batch = std::make_shared<int64_t>(16384);
-  auto threads = std::make_shared<int>(2);
-  cmd->add_option("--model", *model, "checkpoint written by train --checkpoint")->required();
-  cmd->add_option("--data", *data, "dataset (.cds)")->required();
-  add_ranged(*cmd, "batch-size", *batch, ranges::batch_size, "batch size");
-  add_ranged(*cmd, "threads", *threads, ranges::threads(), "threads");
-  cmd->add_option("--report", *report, "write the JSON result here");
-  auto ranking = std::make_shared<bool>(false);
-  auto rank_cfg = std::make_shared<RankingConfig>();
-  auto history = std::make_shared<std::vector<std::string>>();
-  cmd->add_flag("--ranking", *ranking, "also rank each held-out positive among unseen items: nDCG@k, HitRate@k, AUC");
-  add_ranged(*cmd, "ranking-k", rank_cfg->k, ranges::ranking_k, "cut-off k of nDCG@k and HitRate@k");
-  add_ranged(*cmd, "ranking-negatives", rank_cfg->negatives, ranges::ranking_negatives,
-             "sampled unseen items per query (0: all unseen items)");
-  cmd->add_option("--history", *history, "datasets whose interactions count as seen (default: the model's training data)")
-      ->delimiter(',');
-  cmd->callback([=] {
-    check_file_writable(*report, "report");
-    set_num_threads(*threads);
-    LoadedCheckpoint ck = load_checkpoint(*model);
-    const Dataset d = Dataset::open(*data);
-    check_data_fits_model(ck, d);  // numbered by the vocabulary the model learned
-    const EvalResult r = evaluate(*ck.model, d, *batch);
-    fmt::print("{}: rows {}  AUC {:.5f}  log loss {:.5f}  ({} steps trained, {})\n", *data, r.rows, r.auc, r.logloss,
-               ck.state.step, ck.plan.method);
-    nlohmann::json rank_json;
-    if (*ranking) {
-      std::vector<std::string> paths = *history;
-      if (paths.empty()) paths = {ck.config.train_path};
-      std::vector<Dataset> held;
-      for (const auto& p : paths) {
-        held.push_back(Dataset::open(p));
-        check_data_fits_model(ck, held.back());
-      }
-      if (history->empty() && ck.train_data.is_object()) {
-        CEMBED_CHECK(held[0].identity() == ck.train_data,
-                     "{}: the model's training data has changed since it was trained (checksum {}, the model's {}); "
-                     "give its interactions with --history",
-                     paths[0], held[0].identity()["checksum"].get<std::string>(),
-                     ck.train_data.value("checksum", std::string("?")));
-      }
-      std::vector<const Dataset*> seen = {&d};
-      for (const auto& h : held) seen.push_back(&h);
-      const RankingResult rr = evaluate_ranking(*ck.model, d, seen, *rank_cfg);
-      print_ranking(rr.to_json());
-      rank_json = rr.to_json();
-    }
-    if (!report->empty()) {
-      nlohmann::json j = r.to_json();
-      if (*ranking) j["ranking"] = rank_json;
-      j["model"] = *model;
-      j["data"] = *data;
-      write_file_atomically(*report, j.dump(2) + "\n");
-    }
   });
 }
 

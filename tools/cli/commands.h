@@ -23,17 +23,37 @@ CLI::Option* add_ranged(CLI::App& app, const std::string& name, T& field, const 
       ->capture_default_str();
 }
 
-// Options shared by `train` and `compare`, turned into a TrainConfig.
-struct TrainOptions {
-  TrainConfig config;
-  std::string budget_bytes;  // --embedding-budget
-  double compression = 0;    // --compression
-  std::string pooling = "sum";
-  bool quiet = false;
-  bool no_shuffle = false;
+// The embedding budget's two options, declared once for every command that takes a budget
+// (train, plan): --embedding-budget BYTES or --compression RATIO, and the one rule that reads them.
+struct BudgetOptions {
+  std::string bytes;  // --embedding-budget
+  double ratio = 0;   // --compression
 
   void add_to(CLI::App& app);
+  // None when neither is given; refuses both at once.
+  Budget resolve() const;
+};
+
+// TrainConfig's settings as options, from the one table (visit_train_settings): the long
+// option names are the table's, and so are help, ranges and defaults.
+struct TrainOptions {
+  TrainConfig config;
+  BudgetOptions budget;
+  std::vector<int64_t> bottom, top;  // as given: every layer (TorchRec's convention); empty: default
+  std::string pooling = "sum";
+
+  // Every setting with an option except those named (option names; "budget" for both budget
+  // options), then --config.
+  void add_to(CLI::App& app, const std::vector<std::string>& except = {});
+  // Only the settings named.
+  void add_only(CLI::App& app, const std::vector<std::string>& only);
+  // The config with the budget, layer lists and pooling given applied (not validated).
+  TrainConfig apply() const;
+  // apply(), validated.
   TrainConfig resolve() const;
+
+ private:
+  void add_selected(CLI::App& app, const std::vector<std::string>& names, bool only);
 };
 
 void add_synth_command(CLI::App& app);
@@ -56,6 +76,13 @@ void check_command_line(CLI::App& app, const std::vector<std::string>& args);
 
 // Replaces "--config FILE" after a subcommand by the options the TOML file sets.
 std::vector<std::string> expand_config_file(CLI::App& app, std::vector<std::string> args);
+
+// The sweep's plots: runs python3 plot_sweep.py OUT_DIR (no shell), the script given or
+// found beside the executable (plot_script_candidates(): the build tree's copy, then an
+// installed ../share/cembed/); a missing script or python, or a failing script, is a
+// warning on stderr. Returns whether the plots were drawn. sweep_plots.cpp.
+bool draw_sweep_plots(const std::string& out_dir, const std::string& script = "");
+std::vector<std::string> plot_script_candidates();
 
 // One result line per report: method, embedding bytes, compression, test AUC, log loss, samples/s.
 void print_results_table(const std::vector<nlohmann::json>& reports);

@@ -1,5 +1,6 @@
 #include <algorithm>
 #include <cstdlib>
+#include <type_traits>
 
 #include "cembed/errors.h"
 #include "commands.h"
@@ -17,56 +18,78 @@ CLI::Validator range_check(const Range& range) {
       "");
 }
 
-void TrainOptions::add_to(CLI::App& app) {
-  auto& c = config;
-  app.add_option("--train", c.train_path, "training dataset (.cds)")->required();
-  app.add_option("--valid", c.valid_path, "validation dataset (.cds)");
-  app.add_option("--test", c.test_path, "test dataset (.cds)");
-  app.add_option("--embedding", c.embedding, "embedding method spec, e.g. full, hash, hash:rows=65536 (a spec "
-                 "with its size takes no budget)")
-      ->capture_default_str();
-  app.add_option("--embedding-budget", budget_bytes, "embedding parameter budget in bytes, e.g. 64MiB");
-  add_ranged(app, "compression", compression, ranges::compression,
-             "embedding budget as a ratio: full-table bytes / budget");
-  app.add_option("--bottom", c.model.bottom_hidden, "bottom MLP hidden sizes (the last layer outputs --dim), each " +
-                                                        kHiddenLayerRange.describe())
-      ->delimiter(',')
-      ->check(range_check(kHiddenLayerRange))
-      ->capture_default_str();
-  app.add_option("--top", c.model.top_hidden, "top MLP hidden sizes (a last layer of 1 is added), each " +
-                                                  kHiddenLayerRange.describe())
-      ->delimiter(',')
-      ->check(range_check(kHiddenLayerRange))
-      ->capture_default_str();
-  app.add_option("--pooling", pooling, "bag pooling: sum or mean")->capture_default_str();
-  app.add_option("--optimizer", c.optimizer, "sgd, adagrad or rowwise_adagrad")->capture_default_str();
-  app.add_option("--table-optimizer", c.table_optimizer, "optimizer of the embedding tables (default: --optimizer)");
-  // Every numeric setting of TrainConfig, with its range (trainer.h declares them).
-  visit_numeric_settings(c, [&](const char* name, auto& field, const Range& range, const char* help) {
-    add_ranged(app, name, field, range, help);
-  });
-  app.add_option("--seed", c.seed, "random seed (0 to 2^64-1)")->capture_default_str();
-  app.add_flag("--no-shuffle", no_shuffle, "visit training rows in file order");
-  app.add_option("--checkpoint", c.checkpoint_path, "checkpoint file, written atomically (its folder is checked "
-                 "writable before training)");
-  app.add_option("--resume", c.resume_path, "resume from this checkpoint (the same training data, by content)");
-  app.add_option("--report", c.report_path, "write the JSON report here (its folder is checked writable before "
-                 "training)");
-  app.add_option("--export-initial", c.export_initial_dir, "write the initial parameters as .npy files to this folder");
-  app.add_flag("--ranking", c.ranking, "after training, rank each held-out test positive among unseen items (nDCG@k, HitRate@k)");
-  app.add_flag("--quiet", quiet, "no plan or progress on stderr");
+void BudgetOptions::add_to(CLI::App& app) {
+  app.add_option("--embedding-budget", bytes, "embedding parameter budget in bytes, e.g. 64MiB");
+  add_ranged(app, "compression", ratio, ranges::compression, "embedding budget as a ratio: full-table bytes / budget");
+}
+
+Budget BudgetOptions::resolve() const {
+  CEMBED_CHECK(bytes.empty() || ratio == 0, "give --embedding-budget or --compression, not both");
+  if (!bytes.empty()) return Budget::parse_bytes(bytes);
+  if (ratio != 0) return Budget::ratio(ratio);
+  return Budget::none();
+}
+
+void TrainOptions::add_to(CLI::App& app, const std::vector<std::string>& except) {
+  add_selected(app, except, false);
   app.add_option("--config", "read options from a TOML file (keys are the long option names; the command line wins)");
 }
 
-TrainConfig TrainOptions::resolve() const {
+void TrainOptions::add_only(CLI::App& app, const std::vector<std::string>& only) { add_selected(app, only, true); }
+
+void TrainOptions::add_selected(CLI::App& app, const std::vector<std::string>& names, bool only) {
+  const TrainConfig defaults;
+  std::vector<std::string> known;
+  visit_train_settings(config, [&](const Setting& s, auto& field) {
+    using T = std::decay_t<decltype(field)>;
+    if (s.option.empty()) return;
+    const std::string name(s.option), help(s.help);
+    known.push_back(name);
+    if ((std::find(names.begin(), names.end(), name) != names.end()) != only) return;
+    if constexpr (std::is_same_v<T, Budget>) {
+      budget.add_to(app);
+    } else if constexpr (std::is_same_v<T, Pooling>) {
+      app.add_option("--" + name, pooling, help)->capture_default_str();
+    } else if constexpr (std::is_same_v<T, bool>) {
+      // A flag: sets the opposite of the default (--no-shuffle, --quiet, --ranking).
+      bool dflt = false;
+      visit_train_settings(defaults, [&](const Setting& d, const auto& v) {
+        if constexpr (std::is_same_v<std::decay_t<decltype(v)>, bool>) {
+          if (d.option == s.option) dflt = v;
+        }
+      });
+      app.add_flag_function("--" + name, [&field, dflt](std::int64_t n) { if (n > 0) field = !dflt; }, help);
+    } else if constexpr (std::is_same_v<T, std::vector<int64_t>>) {
+      auto& given = s.layers == LayerList::Bottom ? bottom : top;
+      app.add_option("--" + name, given, help + " " + s.range->describe())
+          ->delimiter(',')
+          ->check(range_check(*s.range));
+    } else if constexpr (std::is_same_v<T, std::string>) {
+      auto* o = app.add_option("--" + name, field, help);
+      if (s.has(kRoleRequired)) o->required();
+      if (!field.empty()) o->capture_default_str();
+    } else if (s.range) {
+      add_ranged(app, name, field, *s.range, help);
+    } else {
+      app.add_option("--" + name, field, help)->capture_default_str();
+    }
+  });
+  for (const auto& n : names) {
+    CEMBED_CHECK(std::find(known.begin(), known.end(), n) != known.end(), "no train setting '{}'", n);
+  }
+}
+
+TrainConfig TrainOptions::apply() const {
   TrainConfig c = config;
-  CEMBED_CHECK(budget_bytes.empty() || compression == 0, "give --embedding-budget or --compression, not both");
-  if (!budget_bytes.empty()) c.budget = Budget::parse_bytes(budget_bytes);
-  if (compression != 0) c.budget = Budget::ratio(compression);
-  CEMBED_CHECK(pooling == "sum" || pooling == "mean", "--pooling must be sum or mean, got '{}'", pooling);
-  c.model.pooling = pooling == "mean" ? Pooling::Mean : Pooling::Sum;
-  c.shuffle = !no_shuffle;
-  c.progress = !quiet;
+  c.budget = budget.resolve();
+  c.model.pooling = parse_pooling(pooling, "--pooling");
+  if (!bottom.empty()) c.model.bottom_hidden = hidden_sizes(LayerList::Bottom, bottom, c.model.dim);
+  if (!top.empty()) c.model.top_hidden = hidden_sizes(LayerList::Top, top, c.model.dim);
+  return c;
+}
+
+TrainConfig TrainOptions::resolve() const {
+  TrainConfig c = apply();
   c.validate();
   return c;
 }

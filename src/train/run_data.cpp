@@ -1,0 +1,19 @@
+// The datasets of a training run: training, validation and test, one vocabulary.
+#include "cembed/errors.h"
+#include "train/train_run.h"
+
+namespace cembed::train_run {
+
+RunData open_run_data(const TrainConfig& cfg) {
+  RunData d{Dataset::open(cfg.train_path), nullptr, nullptr, nullptr};
+  if (!cfg.valid_path.empty()) d.valid = std::make_unique<Dataset>(Dataset::open(cfg.valid_path));
+  if (!cfg.test_path.empty()) d.test = std::make_unique<Dataset>(Dataset::open(cfg.test_path));
+  for (const Dataset* other : {d.valid.get(), d.test.get()}) {
+    if (other == nullptr) continue;
+    check_same_vocabulary(*other, d.train.schema().to_json(), "the training data " + d.train.path());
+  }
+  d.train_identity = d.train.identity();
+  return d;
+}
+
+}  // namespace cembed::train_run

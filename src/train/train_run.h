@@ -1,0 +1,65 @@
+// The phases of train() (trainer.cpp), each in its own file: the run's data, a new or
+// resumed model, the training loop and the report. Internal to the library.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <nlohmann/json.hpp>
+
+#include "cembed/dataset.h"
+#include "cembed/trainer.h"
+
+namespace cembed::train_run {
+
+using Clock = std::chrono::steady_clock;
+inline double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+// The datasets of a run, opened and checked to share the training data's vocabulary.
+struct RunData {
+  Dataset train;
+  std::unique_ptr<Dataset> valid, test;
+  nlohmann::json train_identity;  // Dataset::identity() of the training data
+  const Dataset* monitor() const { return valid ? valid.get() : test.get(); }  // for --eval-every
+};
+RunData open_run_data(const TrainConfig& config);  // run_data.cpp
+
+// A model with its initial parameters (from `config.seed`) and optimizers (checkpoint.cpp).
+std::unique_ptr<Dlrm> build_model(const TrainConfig& config, const MemoryPlan& plan);
+
+// The model a run starts from: a new one (planned, checked to fit in memory, signatures
+// attached, initial parameters exported when asked) or the checkpoint's it resumes
+// (checked to be of the same data and configuration). model_start.cpp.
+struct RunStart {
+  std::unique_ptr<Dlrm> model;
+  MemoryPlan plan;
+  TrainState state;
+  nlohmann::json signatures = nlohmann::json::array();  // what attach_signatures did
+};
+RunStart start_model(const TrainConfig& config, const RunData& data);
+
+// Signatures for the LMA tables of a new model: the sidecar next to the training data when
+// `cembed signatures` (or prepare --signatures) wrote one, else computed from the training
+// rows now. Returns what was done, for the report. signature_attach.cpp.
+nlohmann::json attach_signatures(EmbeddingCollection& emb, const Dataset& train_data, bool progress);
+
+// What the training loop measured, for the report.
+struct LoopRecord {
+  nlohmann::json curve = nlohmann::json::array(), evaluations = nlohmann::json::array();
+  double seconds = 0;
+  int64_t samples = 0;
+  int64_t peak_anonymous_bytes = 0;
+};
+// Trains from `state` to the configured step count, evaluating and checkpointing as
+// configured; writes the final checkpoint. training_loop.cpp.
+LoopRecord run_training_loop(const TrainConfig& config, const RunData& data, Dlrm& model, TrainState& state);
+
+// The report of a finished run (config, build, plan, bytes, training, final evaluations,
+// ranking, memory, data statistics). train_report.cpp.
+nlohmann::json build_report(const TrainConfig& config, const RunData& data, const RunStart& start,
+                            const LoopRecord& loop);
+
+// Anonymous resident memory of this process (RssAnon), in bytes. process_memory.cpp.
+int64_t rss_anon_bytes();
+
+}  // namespace cembed::train_run

@@ -1,0 +1,87 @@
+// The training loop: epochs of shuffled batches, the loss curve, evaluations every N steps
+// and checkpoints every N steps and at the end.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <numeric>
+#include <span>
+
+#include "cembed/random.h"
+#include "train/progress.h"
+#include "train/train_run.h"
+
+namespace cembed::train_run {
+namespace {
+
+std::vector<int64_t> epoch_order(int64_t rows, uint64_t seed, int64_t epoch, bool shuffle) {
+  std::vector<int64_t> order(rows);
+  std::iota(order.begin(), order.end(), 0);
+  if (shuffle) {
+    Rng rng(derive_seed(seed, 0xE90C, epoch));
+    for (int64_t i = rows - 1; i > 0; --i) std::swap(order[i], order[rng.below(static_cast<uint64_t>(i + 1))]);
+  }
+  return order;
+}
+
+}  // namespace
+
+LoopRecord run_training_loop(const TrainConfig& cfg, const RunData& data, Dlrm& model, TrainState& state) {
+  const Dataset& train_data = data.train;
+  const int64_t steps_per_epoch = (train_data.rows() + cfg.batch_size - 1) / cfg.batch_size;
+  int64_t total_steps = steps_per_epoch * std::max<int64_t>(cfg.epochs, 1);
+  if (cfg.max_steps > 0) total_steps = cfg.epochs > 0 ? std::min(total_steps, cfg.max_steps) : cfg.max_steps;
+  const int64_t epochs = (total_steps + steps_per_epoch - 1) / steps_per_epoch;
+
+  LoopRecord rec;
+  Progress progress(total_steps, cfg.progress);
+  Batch batch;
+  double running = 0, loss_sum = 0;
+  int64_t loss_count = 0;
+  rec.peak_anonymous_bytes = rss_anon_bytes();
+  const Dataset* monitor = data.monitor();
+  const int64_t curve_every = std::max<int64_t>(1, total_steps / 200);
+  auto checkpoint = [&] {
+    if (!cfg.checkpoint_path.empty()) save_checkpoint(cfg.checkpoint_path, cfg, model, state, data.train_identity);
+  };
+
+  for (; state.epoch < epochs && state.step < total_steps; ++state.epoch, state.batch_in_epoch = 0) {
+    const auto order = epoch_order(train_data.rows(), cfg.seed, state.epoch, cfg.shuffle);
+    for (; state.batch_in_epoch < steps_per_epoch && state.step < total_steps;) {
+      const auto t0 = Clock::now();
+      const int64_t first = state.batch_in_epoch * cfg.batch_size;
+      const int64_t n = std::min(cfg.batch_size, train_data.rows() - first);
+      gather_batch(train_data, std::span(order).subspan(first, n), batch);
+      const float lr = cfg.lr.at(state.step);
+      const double loss = model.train_step(batch, lr);
+      rec.seconds += seconds_since(t0);
+      rec.samples += n;
+      ++state.step;
+      ++state.batch_in_epoch;
+      running = loss_count == 0 ? loss : 0.98 * running + 0.02 * loss;
+      loss_sum += loss;
+      ++loss_count;
+      if (state.step % curve_every == 0 || state.step == total_steps) {
+        rec.curve.push_back({{"step", state.step}, {"loss", loss_sum / loss_count}, {"lr", lr}});
+        loss_sum = 0;
+        loss_count = 0;
+        rec.peak_anonymous_bytes = std::max(rec.peak_anonymous_bytes, rss_anon_bytes());
+      }
+      progress.update(state.step, static_cast<double>(rec.samples) / std::max(rec.seconds, 1e-9), running);
+      if (cfg.eval_every > 0 && monitor != nullptr && state.step % cfg.eval_every == 0 && state.step < total_steps) {
+        const EvalResult e = evaluate(model, *monitor, cfg.eval_batch_size);
+        nlohmann::json ej = e.to_json();
+        ej["step"] = state.step;
+        rec.evaluations.push_back(ej);
+        if (cfg.progress) fmt::print(stderr, "\nstep {}: {} auc {:.5f} logloss {:.5f}\n", state.step, monitor->path(), e.auc, e.logloss);
+      }
+      if (cfg.checkpoint_every > 0 && state.step % cfg.checkpoint_every == 0) checkpoint();
+    }
+    if (state.batch_in_epoch < steps_per_epoch) break;  // stopped inside the epoch (max_steps)
+  }
+  progress.finish();
+  checkpoint();
+  rec.peak_anonymous_bytes = std::max(rec.peak_anonymous_bytes, rss_anon_bytes());
+  return rec;
+}
+
+}  // namespace cembed::train_run
