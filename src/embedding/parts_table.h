@@ -88,7 +88,7 @@ class PartsTableOf : public PartsTable {
 
   void map_batch(std::span<const Id> ids, int64_t* const* rows) const override {
     const int parts = num_parts();
-    int64_t r[kMaxParts];
+    int64_t r[kMaxParts] = {};
     for (size_t k = 0; k < ids.size(); ++k) {
       self().map_value(ids[k], r);
       for (int j = 0; j < parts; ++j) rows[j][k] = r[j];

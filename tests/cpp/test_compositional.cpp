@@ -58,7 +58,9 @@ TEST(Partitions, LargeCardinalitiesSampled) {
           std::vector<int64_t> tuple;
           for (int j = 0; j < parts; ++j) {
             tuple.push_back(p.index(i, j));
-            if (i <= UINT32_MAX) ASSERT_EQ(p.index32(static_cast<uint32_t>(i), j), tuple.back()) << p.moduli_str();
+            if (i <= UINT32_MAX) {
+              ASSERT_EQ(p.index32(static_cast<uint32_t>(i), j), tuple.back()) << p.moduli_str();
+            }
           }
           auto [it, inserted] = seen.emplace(tuple, i);
           ASSERT_TRUE(inserted || it->second == i) << p.moduli_str() << ": " << i << " and " << it->second;
@@ -344,7 +346,9 @@ TEST(MemoryPlanAllMethods, NeverOverBudgetAndErrorsNameTheSmallestBudget) {
     const std::string name = Spec::parse(method).name;
     const bool fine = name == "hash" || name == "memcom" || name == "robe" || name == "lma";
     std::printf("%-22s worst budget use %.4f over %d feasible plans\n", method.c_str(), worst_use, feasible);
-    if (fine) EXPECT_GT(worst_use, 0.995) << method;
+    if (fine) {
+      EXPECT_GT(worst_use, 0.995) << method;
+    }
   }
 }
 
