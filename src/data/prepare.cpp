@@ -9,10 +9,7 @@
 #include <cmath>
 #include <cstring>
 #include <filesystem>
-#include <condition_variable>
-#include <mutex>
 #include <numeric>
-#include <thread>
 
 #include "cembed/binary_io.h"
 #include "cembed/dataset.h"
@@ -20,6 +17,7 @@
 #include "cembed/file_format.h"
 #include "cembed/random.h"
 #include "data/formats/flat_map.h"
+#include "data/formats/line_blocks.h"
 #include "data/formats/line_reader.h"
 #include "data/formats/text_formats.h"
 #include "data/prepare_split.h"
@@ -79,136 +77,6 @@ struct SplitStats {
   double clicks = 0;
   std::vector<int64_t> empty, oov;
   nlohmann::json bad_examples = nlohmann::json::array();
-};
-
-constexpr size_t kLineBlock = 1 << 14;  // lines read, then parsed on all threads, at a time
-
-// Blocks of up to kLineBlock lines of `files`, in order, read ahead on a background thread
-// while the caller parses the block before. A block ends at the end of its file. A broken
-// stream (or an over-long line, unless those are skipped) ends the lines: its error comes
-// with the block of the lines before it, and that block is the last.
-struct LineBlock {
-  const std::string* path = nullptr;
-  std::string text;
-  std::vector<size_t> starts;        // one per line, and the end
-  std::vector<int64_t> numbers;      // line numbers
-  std::vector<std::string> skipped;  // errors of the over-long lines skipped, in order
-  std::string error;                 // raised after these lines
-  bool last = false;
-};
-
-class LineBlocks {
- public:
-  // `first`: the first file's reader when the caller opened it already (each input is
-  // opened and read once: a pipe cannot be read twice).
-  LineBlocks(const std::vector<std::string>& files, int64_t max_line_bytes, bool skip_long_lines,
-             std::unique_ptr<LineReader> first)
-      : files_(files),
-        max_line_bytes_(max_line_bytes),
-        skip_long_lines_(skip_long_lines),
-        first_(std::move(first)),
-        thread_([this] { run(); }) {}
-  ~LineBlocks() {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      stop_ = true;
-    }
-    changed_.notify_all();
-    thread_.join();
-  }
-  // The next block, valid until the next call; nullptr after the last.
-  const LineBlock* next() {
-    if (front_.last) return nullptr;
-    std::unique_lock<std::mutex> lock(mutex_);
-    changed_.wait(lock, [&] { return ready_; });
-    std::swap(front_, handed_);
-    ready_ = false;
-    lock.unlock();
-    changed_.notify_all();
-    return &front_;
-  }
-
- private:
-  // Hands back_ to the caller once it took the block before; false when stopped.
-  bool deliver() {
-    std::unique_lock<std::mutex> lock(mutex_);
-    changed_.wait(lock, [&] { return !ready_ || stop_; });
-    if (stop_) return false;
-    std::swap(back_, handed_);
-    ready_ = true;
-    lock.unlock();
-    changed_.notify_all();
-    return true;
-  }
-  void clear(LineBlock& b, const std::string* path) {
-    b.path = path;
-    b.text.clear();
-    b.starts.clear();
-    b.numbers.clear();
-    b.skipped.clear();
-    b.error.clear();
-    b.last = false;
-  }
-  void run() {
-    try {
-      for (size_t f = 0; f < files_.size(); ++f) {
-        clear(back_, &files_[f]);
-        std::unique_ptr<LineReader> opened =
-            f == 0 && first_ ? std::move(first_) : std::make_unique<LineReader>(files_[f], max_line_bytes_, skip_long_lines_);
-        LineReader& reader = *opened;
-        for (bool file_done = false; !file_done;) {
-          std::string_view line;
-          while (back_.numbers.size() < kLineBlock) {
-            try {
-              if (!reader.next(line)) {
-                file_done = true;
-                break;
-              }
-            } catch (const LongLineError& e) {
-              // Over-long lines can be skipped (the reader has read past them); a broken stream cannot.
-              if (skip_long_lines_) {
-                back_.skipped.push_back(e.what());
-                continue;
-              }
-              back_.error = e.what();
-              break;
-            } catch (const Error& e) {
-              back_.error = e.what();
-              break;
-            }
-            back_.starts.push_back(back_.text.size());
-            back_.text.append(line);
-            back_.numbers.push_back(reader.line_number());
-          }
-          back_.starts.push_back(back_.text.size());
-          const bool last = !back_.error.empty() || (file_done && f + 1 == files_.size());
-          back_.last = last;
-          if (!deliver() || last) return;
-          clear(back_, &files_[f]);  // back_ now holds the block the caller had: reused
-        }
-      }
-      clear(back_, nullptr);  // no files
-      back_.starts.push_back(0);
-      back_.last = true;
-      deliver();
-    } catch (const std::exception& e) {  // a file that cannot be opened, memory
-      clear(back_, nullptr);
-      back_.starts.push_back(0);
-      back_.error = e.what();
-      back_.last = true;
-      deliver();
-    }
-  }
-
-  const std::vector<std::string>& files_;
-  int64_t max_line_bytes_;
-  bool skip_long_lines_;
-  std::unique_ptr<LineReader> first_;
-  LineBlock front_, handed_, back_;  // the caller's, handed over, being read
-  std::mutex mutex_;
-  std::condition_variable changed_;
-  bool ready_ = false, stop_ = false;
-  std::thread thread_;  // last: starts once the members above exist
 };
 
 // Parses every line of `files`, calling sink(row, i) for each good one, in file order (i:
