@@ -488,70 +488,78 @@ DatasetWriter::Written DatasetWriter::measure(std::span<const std::vector<Id>> r
   return w;
 }
 
-DatasetWriter::Written DatasetWriter::finish_remapped(const std::string& path, const DatasetSchema& schema,
-                                                     std::span<const std::vector<Id>> remap, int64_t begin,
-                                                     int64_t end) {
-  CEMBED_CHECK(!closed_, "dataset writer: {} written after finish()", path);
-  finished_ = true;
-  if (behind_) behind_->settle();
-  const int ns = schema_.num_sparse();
-  CEMBED_CHECK(schema.num_dense() == schema_.num_dense() && schema.num_sparse() == ns && schema.multi_hot == schema_.multi_hot,
+namespace {
+
+// finish_remapped's phases, below: output_nnz (the target schema and remap tables checked
+// against the rows written), dataset_header, plan_sections, copy_sections, then
+// write_head_and_trailer.
+
+// The ids per feature of rows [begin, end) under `schema` (the writer's features, with
+// final cardinalities), after checking the range and every remap table against them.
+std::vector<uint64_t> output_nnz(const std::string& path, const DatasetSchema& written, const std::vector<uint64_t>& written_nnz,
+                                 int64_t written_rows, const DatasetSchema& schema, std::span<const std::vector<Id>> remap,
+                                 int64_t begin, int64_t end) {
+  const int ns = written.num_sparse();
+  CEMBED_CHECK(schema.num_dense() == written.num_dense() && schema.num_sparse() == ns && schema.multi_hot == written.multi_hot,
                "dataset writer: {} asks for another schema's features than the rows written", path);
-  CEMBED_CHECK(0 <= begin && begin <= end && end <= rows_, "dataset writer: rows [{}, {}) of {}", begin, end, rows_);
+  CEMBED_CHECK(0 <= begin && begin <= end && end <= written_rows, "dataset writer: rows [{}, {}) of {}", begin, end,
+               written_rows);
   CEMBED_CHECK(remap.empty() || static_cast<int>(remap.size()) == ns, "dataset writer: {} remap tables for {} features",
                remap.size(), ns);
-  const bool all_rows = begin == 0 && end == rows_;
-  const int64_t rows = end - begin;
+  const bool all_rows = begin == 0 && end == written_rows;
   std::vector<uint64_t> nnz(ns);
   for (int f = 0; f < ns; ++f) {
     CEMBED_CHECK(!schema.multi_hot[f] || all_rows, "dataset writer: a range of rows needs one-hot features, '{}' is not",
                  schema.sparse[f].name);
-    nnz[f] = schema.multi_hot[f] ? nnz_[f] : static_cast<uint64_t>(rows);
+    nnz[f] = schema.multi_hot[f] ? written_nnz[f] : static_cast<uint64_t>(end - begin);
     if (!remap.empty()) {  // every target within the final cardinality
       bool ok = true;
       for (Id id : remap[f]) ok &= id < static_cast<uint64_t>(schema.sparse[f].cardinality);
       CEMBED_CHECK(ok, "dataset writer: remap table of '{}' maps beyond cardinality {}", schema.sparse[f].name,
                    schema.sparse[f].cardinality);
     } else {
-      CEMBED_CHECK(schema.sparse[f].cardinality == schema_.sparse[f].cardinality,
+      CEMBED_CHECK(schema.sparse[f].cardinality == written.sparse[f].cardinality,
                    "dataset writer: '{}' has cardinality {} without a remap table, {} when written",
-                   schema.sparse[f].name, schema.sparse[f].cardinality, schema_.sparse[f].cardinality);
+                   schema.sparse[f].name, schema.sparse[f].cardinality, written.sparse[f].cardinality);
     }
   }
-  Written written;
-  written.rows = rows;
-  written.unmapped.assign(ns, 0);
+  return nnz;
+}
+
+// The header JSON: rows, schema, ids per feature, metadata.
+std::string dataset_header(int64_t rows, const DatasetSchema& schema, const std::vector<uint64_t>& nnz,
+                           const nlohmann::json& metadata) {
   nlohmann::json header;
   header["rows"] = rows;
   header["schema"] = schema.to_json();
   header["nnz"] = nnz;
-  header["metadata"] = metadata_;
-  const std::string header_text = header.dump();
-  const Layout l = compute_layout(16 + header_text.size(), rows, schema, nnz);
+  header["metadata"] = metadata;
+  return header.dump();
+}
 
-  // Every section is copied from its spill to its place in the file (ids through their
-  // remap table) on all threads, with positioned writes; the gaps between sections are
-  // holes, which read as the zeros of the padding. The checksum is then read back in order.
-  // Any failure below throws, and the AtomicFile then removes its temporary file.
-  AtomicFile file(path);
-  const std::string& tmp = file.temp_path();
-  for (const auto& spill : spills_) spill->flush();
-  struct Section {
-    int spill;           // index in spills_
-    uint64_t from, bytes, to;  // spill range, destination offset
-    int feature = -1;    // remapped ids of this feature, or -1
-    int failed = 0;      // 1 read, 2 write, 3 id beyond its remap table
-    int err = 0;         // errno of a failed read or write (errno is per thread)
-    double label_sum = 0;
-    int64_t unmapped = 0;
-  };
+// A section of the output file and where it comes from; the outcome of its copy.
+struct Section {
+  int spill;                 // index among the writer's spills
+  uint64_t from, bytes, to;  // spill range, destination offset
+  int feature = -1;          // remapped ids of this feature, or -1
+  int failed = 0;            // 1 read, 2 write, 3 id beyond its remap table
+  int err = 0;               // errno of a failed read or write (errno is per thread)
+  double label_sum = 0;
+  int64_t unmapped = 0;
+};
+
+// The sections of rows [begin, begin + rows) at their places in layout `l`: labels, dense,
+// then per feature its offsets (multi-hot: every row) and ids. The spills are labels,
+// dense, then offsets and ids per feature.
+std::vector<Section> plan_sections(const DatasetSchema& schema, const Layout& l, bool remapped, int64_t begin, int64_t rows,
+                                   const std::vector<uint64_t>& nnz) {
   const auto nd = static_cast<uint64_t>(schema.num_dense());
   const auto first = static_cast<uint64_t>(begin), count = static_cast<uint64_t>(rows);
   std::vector<Section> sections;
   sections.push_back({0, first * sizeof(float), count * sizeof(float), l.labels});
   sections.push_back({1, first * nd * sizeof(float), count * nd * sizeof(float), l.dense});
-  for (int f = 0; f < ns; ++f) {
-    const int feature = remap.empty() ? -1 : f;
+  for (int f = 0; f < schema.num_sparse(); ++f) {
+    const int feature = remapped ? f : -1;
     if (schema.multi_hot[f]) {
       sections.push_back({2 + 2 * f, 0, (count + 1) * sizeof(uint64_t), l.offsets[f]});
       sections.push_back({3 + 2 * f, 0, nnz[f] * sizeof(Id), l.ids[f], feature});
@@ -559,13 +567,22 @@ DatasetWriter::Written DatasetWriter::finish_remapped(const std::string& path, c
       sections.push_back({3 + 2 * f, first * sizeof(Id), count * sizeof(Id), l.ids[f], feature});
     }
   }
+  return sections;
+}
+
+// Copies every section from its spill (file descriptor spill_fds[spill]) to its place in
+// `file` (ids through their remap table) on all threads, with positioned writes; the gaps
+// between sections are holes, which read as the zeros of the padding. Then raises the
+// first failure, or adds the label sum and unmapped ids to `written`.
+void copy_sections(std::vector<Section>& sections, const std::vector<int>& spill_fds, std::span<const std::vector<Id>> remap,
+                   const DatasetSchema& schema, AtomicFile& file, int threads, DatasetWriter::Written& written) {
   const auto tasks = static_cast<int>(sections.size());
-#pragma omp parallel for num_threads(threads_) schedule(dynamic, 1)
+#pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
   for (int t = 0; t < tasks; ++t) {
     Section& sec = sections[t];
     std::vector<char> buf(1 << 22);
     uint64_t to = sec.to;
-    const bool read_ok = read_range(::fileno(spills_[sec.spill]->file), sec.from, sec.bytes, buf, [&](char* d, size_t n) {
+    const bool read_ok = read_range(spill_fds[sec.spill], sec.from, sec.bytes, buf, [&](char* d, size_t n) {
       if (sec.failed != 0) return;
       if (sec.feature >= 0) {
         const int64_t missing = remap_ids(d, n, remap[sec.feature]);
@@ -588,26 +605,32 @@ DatasetWriter::Written DatasetWriter::finish_remapped(const std::string& path, c
     }
   }
   for (const Section& sec : sections) {
-    CEMBED_CHECK(sec.failed != 1, "cannot read a temporary file of {}: {}", path, std::strerror(sec.err));
+    CEMBED_CHECK(sec.failed != 1, "cannot read a temporary file of {}: {}", file.path(), std::strerror(sec.err));
     if (sec.failed == 2) file.fail_write(sec.err);
     CEMBED_CHECK(sec.failed != 3, "dataset writer: an id of '{}' has no remap entry", schema.sparse[sec.feature].name);
     written.label_sum += sec.label_sum;
     if (sec.feature >= 0) written.unmapped[sec.feature] += sec.unmapped;
   }
-  // Header, the end of the padding, then the checksum of everything before the trailer.
+}
+
+// Writes the magic, version and header at the start of `file`, ends the padding at `end`,
+// then appends the trailer: the checksum of everything before it, read back from the
+// file, and the end magic.
+void write_head_and_trailer(AtomicFile& file, const std::string& header_text, uint64_t end) {
+  const std::string& path = file.path();
   std::string head(kMagic, 8);
   const uint32_t version = kVersion, hl = static_cast<uint32_t>(header_text.size());
   head.append(reinterpret_cast<const char*>(&version), 4);
   head.append(reinterpret_cast<const char*>(&hl), 4);
   head += header_text;
   if (const int err = file.pwrite_at(head.data(), head.size(), 0); err != 0) file.fail_write(err);
-  if (::ftruncate(file.fd(), static_cast<off_t>(l.end)) != 0) file.fail_write(errno);
-  const int in = ::open(tmp.c_str(), O_RDONLY | O_CLOEXEC);
+  if (::ftruncate(file.fd(), static_cast<off_t>(end)) != 0) file.fail_write(errno);
+  const int in = ::open(file.temp_path().c_str(), O_RDONLY | O_CLOEXEC);
   CEMBED_CHECK(in >= 0, "cannot read back {}: {}", path, std::strerror(errno));
   XXH64_state_t* state = XXH64_createState();
   XXH64_reset(state, 0);
   std::vector<char> buf(1 << 22);
-  const bool hashed = read_range(in, 0, l.end, buf, [&](char* d, size_t n) { XXH64_update(state, d, n); });
+  const bool hashed = read_range(in, 0, end, buf, [&](char* d, size_t n) { XXH64_update(state, d, n); });
   ::close(in);
   const uint64_t digest = XXH64_digest(state);
   XXH64_freeState(state);
@@ -615,7 +638,35 @@ DatasetWriter::Written DatasetWriter::finish_remapped(const std::string& path, c
   char trailer[16];
   std::memcpy(trailer, &digest, 8);
   std::memcpy(trailer + 8, kEndMagic, 8);
-  if (const int err = file.pwrite_at(trailer, 16, l.end); err != 0) file.fail_write(err);
+  if (const int err = file.pwrite_at(trailer, 16, end); err != 0) file.fail_write(err);
+}
+
+}  // namespace
+
+DatasetWriter::Written DatasetWriter::finish_remapped(const std::string& path, const DatasetSchema& schema,
+                                                     std::span<const std::vector<Id>> remap, int64_t begin,
+                                                     int64_t end) {
+  CEMBED_CHECK(!closed_, "dataset writer: {} written after finish()", path);
+  finished_ = true;
+  if (behind_) behind_->settle();
+  const std::vector<uint64_t> nnz = output_nnz(path, schema_, nnz_, rows_, schema, remap, begin, end);
+  const int64_t rows = end - begin;
+  Written written;
+  written.rows = rows;
+  written.unmapped.assign(schema.num_sparse(), 0);
+  const std::string header_text = dataset_header(rows, schema, nnz, metadata_);
+  const Layout l = compute_layout(16 + header_text.size(), rows, schema, nnz);
+
+  // Any failure below throws, and the AtomicFile then removes its temporary file.
+  AtomicFile file(path);
+  std::vector<int> spill_fds;
+  for (const auto& spill : spills_) {
+    spill->flush();
+    spill_fds.push_back(::fileno(spill->file));
+  }
+  std::vector<Section> sections = plan_sections(schema, l, !remap.empty(), begin, rows, nnz);
+  copy_sections(sections, spill_fds, remap, schema, file, threads_, written);
+  write_head_and_trailer(file, header_text, l.end);
   file.commit();
   return written;
 }
