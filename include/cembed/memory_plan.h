@@ -15,6 +15,8 @@
 
 namespace cembed {
 
+struct Spec;  // spec.h
+
 struct Budget {
   enum class Kind { None, Bytes, Ratio };
   Kind kind = Kind::None;
@@ -60,6 +62,13 @@ struct MemoryPlan {
   nlohmann::json to_json() const;
   static MemoryPlan from_json(const nlohmann::json& j);
 };
+
+// The size-plus-budget rule, one declaration for every caller that sizes methods from a
+// budget (plan_memory, run_sweep): a budget sizes a method's tables by setting its size
+// keys (fit_spec_to_budget; the sized tables fit when their bytes do not exceed it), so a
+// spec that gives its own size keys cannot also take a budget: each would size the tables.
+// "full" has no size keys: a budget only checks that its tables fit.
+bool spec_takes_budget(const Spec& spec);
 
 MemoryPlan plan_memory(const std::string& method_spec, const std::vector<FeatureInfo>& features, int64_t dim,
                        Budget budget, int64_t small_threshold = 200);

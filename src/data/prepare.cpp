@@ -1,214 +1,44 @@
+// prepare_dataset's streaming path (criteo, avazu, libfm; prepare.h), in phases:
+//   open_inputs            the parsers and the first training file (opened once)
+//   training_split, id_rule  where rows go; how values become ids (counted, given, hashed)
+//   TrainingPass           one pass over the training text: blocks of lines parsed on all
+//                          threads (read_files), provisional ids numbered and counted per
+//                          feature, rows spilled to the dataset writer of their part
+//   assign_final_ids       the vocabulary (or the ids as given or hashed) and the remap
+//                          tables from provisional to final ids; record_vocabulary
+//   write_training_parts   train/valid/test of the training files, final ids applied
+//   write_separate_parts   the --valid/--test files, mapped through the vocabulary
+// and then prepare.json (the statistics).
 #include "cembed/prepare.h"
 
 #include <omp.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
-#include <cerrno>
 #include <cmath>
-#include <cstring>
 #include <filesystem>
-#include <condition_variable>
-#include <mutex>
 #include <numeric>
-#include <thread>
 
-#include "cembed/binary_io.h"
 #include "cembed/dataset.h"
 #include "cembed/errors.h"
 #include "cembed/file_format.h"
 #include "cembed/random.h"
 #include "data/formats/flat_map.h"
+#include "data/formats/line_blocks.h"
 #include "data/formats/line_reader.h"
 #include "data/formats/text_formats.h"
 #include "data/prepare_split.h"
+#include "data/vocabulary_file.h"
 #include "data/vocabulary_identity.h"
 
 namespace cembed {
 namespace {
-
-constexpr char kVocabMagic[] = "CEMBVOCB";
-constexpr uint32_t kVocabVersion = 1;
-
-// vocabulary.bin: per feature its name, cardinality and (value key, id) pairs.
-void save_vocabulary(const std::string& path, const std::vector<std::string>& names,
-                     const std::vector<FlatMap<Id>>& vocab, const DatasetSchema& schema) {
-  BinaryWriter w;
-  w.u32(static_cast<uint32_t>(names.size()));
-  for (size_t f = 0; f < names.size(); ++f) {
-    w.str(names[f]);
-    w.i64(schema.sparse[f].cardinality);
-    w.u64(vocab[f].size());
-    vocab[f].for_each([&](uint64_t key, Id id) {
-      w.u64(key);
-      w.u32(id);
-    });
-  }
-  write_framed_file(path, std::string_view(kVocabMagic, 8), kVocabVersion, w.bytes());
-}
-
-void load_vocabulary(const std::string& path, const std::vector<std::string>& names, std::vector<FlatMap<Id>>& vocab,
-                     std::vector<int64_t>& cardinality) {
-  const std::string payload = read_framed_file(path, std::string_view(kVocabMagic, 8), kVocabVersion);
-  BinaryReader r(payload.data(), payload.size(), path);
-  const uint32_t n = r.u32("feature count");
-  CEMBED_CHECK(n == names.size(), "{}: vocabulary of {} features, the data has {}", path, n, names.size());
-  vocab.assign(n, {});
-  cardinality.assign(n, 0);
-  for (uint32_t f = 0; f < n; ++f) {
-    const std::string name = r.str("feature name");
-    CEMBED_CHECK(name == names[f], "{}: feature {} is '{}' in the vocabulary, '{}' in the data", path, f, name, names[f]);
-    cardinality[f] = r.i64("cardinality");
-    const uint64_t count = r.u64("vocabulary size");
-    CEMBED_CHECK(cardinality[f] >= 1 && count < static_cast<uint64_t>(cardinality[f]) + 1,
-                 "{}: feature '{}' has {} values for cardinality {}", path, name, count, cardinality[f]);
-    for (uint64_t i = 0; i < count; ++i) {
-      const uint64_t key = r.u64("value key");
-      const Id id = r.u32("value id");
-      CEMBED_CHECK(key != 0 && id >= 1 && id < cardinality[f], "{}: feature '{}' maps a value to id {} (cardinality {})",
-                   path, name, id, cardinality[f]);
-      vocab[f][key] = id;
-    }
-  }
-  r.expect_end();
-}
 
 struct SplitStats {
   int64_t rows = 0, bad_lines = 0;
   double clicks = 0;
   std::vector<int64_t> empty, oov;
   nlohmann::json bad_examples = nlohmann::json::array();
-};
-
-constexpr size_t kLineBlock = 1 << 14;  // lines read, then parsed on all threads, at a time
-
-// Blocks of up to kLineBlock lines of `files`, in order, read ahead on a background thread
-// while the caller parses the block before. A block ends at the end of its file. A broken
-// stream (or an over-long line, unless those are skipped) ends the lines: its error comes
-// with the block of the lines before it, and that block is the last.
-struct LineBlock {
-  const std::string* path = nullptr;
-  std::string text;
-  std::vector<size_t> starts;        // one per line, and the end
-  std::vector<int64_t> numbers;      // line numbers
-  std::vector<std::string> skipped;  // errors of the over-long lines skipped, in order
-  std::string error;                 // raised after these lines
-  bool last = false;
-};
-
-class LineBlocks {
- public:
-  // `first`: the first file's reader when the caller opened it already (each input is
-  // opened and read once: a pipe cannot be read twice).
-  LineBlocks(const std::vector<std::string>& files, int64_t max_line_bytes, bool skip_long_lines,
-             std::unique_ptr<LineReader> first)
-      : files_(files),
-        max_line_bytes_(max_line_bytes),
-        skip_long_lines_(skip_long_lines),
-        first_(std::move(first)),
-        thread_([this] { run(); }) {}
-  ~LineBlocks() {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      stop_ = true;
-    }
-    changed_.notify_all();
-    thread_.join();
-  }
-  // The next block, valid until the next call; nullptr after the last.
-  const LineBlock* next() {
-    if (front_.last) return nullptr;
-    std::unique_lock<std::mutex> lock(mutex_);
-    changed_.wait(lock, [&] { return ready_; });
-    std::swap(front_, handed_);
-    ready_ = false;
-    lock.unlock();
-    changed_.notify_all();
-    return &front_;
-  }
-
- private:
-  // Hands back_ to the caller once it took the block before; false when stopped.
-  bool deliver() {
-    std::unique_lock<std::mutex> lock(mutex_);
-    changed_.wait(lock, [&] { return !ready_ || stop_; });
-    if (stop_) return false;
-    std::swap(back_, handed_);
-    ready_ = true;
-    lock.unlock();
-    changed_.notify_all();
-    return true;
-  }
-  void clear(LineBlock& b, const std::string* path) {
-    b.path = path;
-    b.text.clear();
-    b.starts.clear();
-    b.numbers.clear();
-    b.skipped.clear();
-    b.error.clear();
-    b.last = false;
-  }
-  void run() {
-    try {
-      for (size_t f = 0; f < files_.size(); ++f) {
-        clear(back_, &files_[f]);
-        std::unique_ptr<LineReader> opened =
-            f == 0 && first_ ? std::move(first_) : std::make_unique<LineReader>(files_[f], max_line_bytes_, skip_long_lines_);
-        LineReader& reader = *opened;
-        for (bool file_done = false; !file_done;) {
-          std::string_view line;
-          while (back_.numbers.size() < kLineBlock) {
-            try {
-              if (!reader.next(line)) {
-                file_done = true;
-                break;
-              }
-            } catch (const LongLineError& e) {
-              // Over-long lines can be skipped (the reader has read past them); a broken stream cannot.
-              if (skip_long_lines_) {
-                back_.skipped.push_back(e.what());
-                continue;
-              }
-              back_.error = e.what();
-              break;
-            } catch (const Error& e) {
-              back_.error = e.what();
-              break;
-            }
-            back_.starts.push_back(back_.text.size());
-            back_.text.append(line);
-            back_.numbers.push_back(reader.line_number());
-          }
-          back_.starts.push_back(back_.text.size());
-          const bool last = !back_.error.empty() || (file_done && f + 1 == files_.size());
-          back_.last = last;
-          if (!deliver() || last) return;
-          clear(back_, &files_[f]);  // back_ now holds the block the caller had: reused
-        }
-      }
-      clear(back_, nullptr);  // no files
-      back_.starts.push_back(0);
-      back_.last = true;
-      deliver();
-    } catch (const std::exception& e) {  // a file that cannot be opened, memory
-      clear(back_, nullptr);
-      back_.starts.push_back(0);
-      back_.error = e.what();
-      back_.last = true;
-      deliver();
-    }
-  }
-
-  const std::vector<std::string>& files_;
-  int64_t max_line_bytes_;
-  bool skip_long_lines_;
-  std::unique_ptr<LineReader> first_;
-  LineBlock front_, handed_, back_;  // the caller's, handed over, being read
-  std::mutex mutex_;
-  std::condition_variable changed_;
-  bool ready_ = false, stop_ = false;
-  std::thread thread_;  // last: starts once the members above exist
 };
 
 // Parses every line of `files`, calling sink(row, i) for each good one, in file order (i:
@@ -261,268 +91,379 @@ void read_files(const PrepareConfig& c, std::vector<std::unique_ptr<RowParser>>&
 }
 
 
-}  // namespace
 
-nlohmann::json write_prepared_files(const PrepareConfig& c) {
-  if (c.format == TextFormat::Csv) return prepare_schema_dataset(c);
-  CEMBED_CHECK(!c.train_files.empty(), "prepare: no training files");
-  CEMBED_CHECK(!c.out_dir.empty(), "prepare: no output folder");
-  CEMBED_CHECK(c.min_count >= 1, "prepare: min count must be at least 1, got {}", c.min_count);
-  std::filesystem::create_directories(c.out_dir);
-  // The first training file is opened here, once: libFM's field count is read from its
-  // first line, which is then parsed as the others.
-  auto first_reader = std::make_unique<LineReader>(c.train_files.at(0), c.max_line_bytes, c.skip_bad_lines);
+constexpr const char* kPartNames[] = {"train", "valid", "test"};
+
+// ---------------------------------------------------------------- open inputs
+
+// The row parsers, one per thread, and the first training file's reader: that file is
+// opened here, once, as libFM's field count is read from its first line, which is then
+// parsed as the others.
+struct Inputs {
+  std::unique_ptr<LineReader> first_reader;
+  std::vector<std::unique_ptr<RowParser>> parsers;
+  const RowParser& parser() const { return *parsers[0]; }
+};
+
+Inputs open_inputs(const PrepareConfig& c) {
+  Inputs in;
+  in.first_reader = std::make_unique<LineReader>(c.train_files.at(0), c.max_line_bytes, c.skip_bad_lines);
   std::string first_line;
   if (c.format == TextFormat::Libfm && c.libfm_fields == 0) {
     std::string_view line;
-    if (first_reader->peek(line)) first_line = line;
+    if (in.first_reader->peek(line)) first_line = line;
   }
-  std::vector<std::unique_ptr<RowParser>> parsers;
-  for (int t = 0; t < std::max(1, c.threads); ++t) parsers.push_back(make_row_parser(c, first_line));
-  const RowParser* parser = parsers[0].get();
-  const size_t nc = parser->cat_names().size();
+  for (int t = 0; t < std::max(1, c.threads); ++t) in.parsers.push_back(make_row_parser(c, first_line));
+  return in;
+}
 
-  // Splits within the training files: row r goes to test, valid or train.
+// ---------------------------------------------------------------- where rows go, how values become ids
+
+// The parts the training files hold (splits within them: row r goes to test, valid or train).
+struct TrainingSplit {
+  bool by_ratio = false, by_order = false;
+  bool has_part[3] = {};
+  // Whether a row of part p is counted for the vocabulary (a ratio split counts training rows only).
+  bool counted(Part p) const { return !by_ratio || p == kTrain; }
+};
+
+TrainingSplit training_split(const PrepareConfig& c) {
   check_split(c);
-  const bool by_ratio = c.split == "ratio", by_order = c.split == "order";
+  TrainingSplit s;
+  s.by_ratio = c.split == "ratio";
+  s.by_order = c.split == "order";
+  s.has_part[kTrain] = true;
+  s.has_part[kValid] = (s.by_ratio || s.by_order) && c.valid_fraction > 0;
+  s.has_part[kTest] = s.by_ratio || s.by_order;
+  return s;
+}
 
-  // One pass over the training text. Rows go to the dataset writer of their part (all to
-  // one writer under an order split, whose parts are known only at the end) with
-  // provisional ids: each feature numbers its values as they are first seen (1, 2, ...; 0
-  // is the empty value) and counts them over the counted rows. The vocabulary then gives
-  // each provisional id its final id, applied as the datasets are finished. With hash
-  // buckets the ids are final at once; with a vocabulary file the provisional ids are the
-  // vocabulary's, and an unknown value gets one past its cardinality (mapped to the OOV id
-  // 0, and counted, when the datasets are finished).
+// How values become ids: counted into a vocabulary (vocab is then filled by assign_final_ids),
+// read from a vocabulary file (--vocabulary), or hashed (--hash-buckets: no vocabulary).
+struct IdRule {
+  bool hashed = false, given_vocab = false;
+  int64_t hash_buckets = 0;
+  std::vector<FlatMap<Id>> vocab;          // per feature: value key -> final id
+  std::vector<int64_t> given_cardinality;  // per feature, with a vocabulary file
+  Id hashed_id(uint64_t key) const { return static_cast<Id>(1 + mix64(key) % static_cast<uint64_t>(hash_buckets - 1)); }
+};
+
+IdRule id_rule(const PrepareConfig& c, const std::vector<std::string>& names) {
   CEMBED_CHECK(c.vocabulary_path.empty() || c.hash_buckets == 0, "prepare: give a vocabulary or hash buckets, not both");
   CEMBED_CHECK(c.hash_buckets == 0 || (c.hash_buckets >= 2 && c.hash_buckets <= (int64_t{1} << 32)),
                "prepare: hash buckets must be in [2, 2^32], got {}", c.hash_buckets);
-  const bool hashed = c.hash_buckets > 0, given_vocab = !c.vocabulary_path.empty();
-  std::vector<FlatMap<Id>> vocab(nc);
-  std::vector<int64_t> given_cardinality;
-  if (given_vocab) load_vocabulary(c.vocabulary_path, parser->cat_names(), vocab, given_cardinality);
+  IdRule ids;
+  ids.hashed = c.hash_buckets > 0;
+  ids.given_vocab = !c.vocabulary_path.empty();
+  ids.hash_buckets = c.hash_buckets;
+  ids.vocab.resize(names.size());
+  if (ids.given_vocab) load_vocabulary(c.vocabulary_path, names, ids.vocab, ids.given_cardinality);
+  return ids;
+}
+
+// ---------------------------------------------------------------- the pass over the training text
+
+// One pass over the training text. Rows go to the dataset writer of their part (all to
+// one writer under an order split, whose parts are known only at the end) with
+// provisional ids: each feature numbers its values as they are first seen (1, 2, ...; 0
+// is the empty value) and counts them over the counted rows. The vocabulary then gives
+// each provisional id its final id, applied as the datasets are finished. With hash
+// buckets the ids are final at once; with a vocabulary file the provisional ids are the
+// vocabulary's, and an unknown value gets one past its cardinality (mapped to the OOV id
+// 0, and counted, when the datasets are finished).
+class TrainingPass {
+ public:
   struct Seen {
     Id id = 0;          // provisional
     int64_t count = 0;  // over the counted rows
   };
-  std::vector<FlatMap<Seen>> provisional(nc);  // per feature, by value
-  std::vector<Id> next_id(nc, 1);
-  DatasetSchema written;  // the ids as written: provisional ones bounded by 2^32 - 1
-  written.dense_names = parser->dense_names();
-  for (size_t f = 0; f < nc; ++f) {
-    const int64_t bound = hashed ? c.hash_buckets : given_vocab ? given_cardinality[f] + 1 : int64_t{1} << 32;
-    written.sparse.push_back({parser->cat_names()[f], bound});
-  }
-  written.multi_hot.assign(nc, false);
-  const char* names[] = {"train", "valid", "test"};
-  const bool has_part[3] = {true, (by_ratio || by_order) && c.valid_fraction > 0, by_ratio || by_order};
-  std::unique_ptr<DatasetWriter> writers[3];
-  for (int p = 0; p < 3; ++p) {
-    if (has_part[p] && (p == kTrain || by_ratio)) {
-      writers[p] = std::make_unique<DatasetWriter>(c.out_dir + "/" + names[p] + ".cds", written);
-      writers[p]->set_threads(std::max(1, c.threads));
-    }
-  }
-  SplitStats pass_stats;  // every parsed row; empty counts over the counted rows
-  int64_t counted_rows = 0;
-  pass_stats.empty.assign(nc, 0);
-  // A block's values column-major (keys[f * kLineBlock + line], filled while parsing), its
-  // good rows' lines and parts; by part: labels, dense rows and a column of ids per feature.
-  std::vector<uint64_t> keys(nc * kLineBlock);
-  std::vector<uint32_t> block_line;
-  std::vector<uint8_t> block_part;
-  std::vector<float> labels[3], dense[3];
-  std::vector<std::vector<Id>> columns[3];
-  for (auto& cols : columns) cols.resize(nc);
-  std::vector<std::span<const Id>> column_spans(nc);
-  std::atomic<bool> too_many_values = false;
-  read_files(
-      c, parsers, c.train_files, pass_stats,
-      [&](const ParsedRow& row, size_t line) {
-        const Part p = by_ratio ? part_by_ratio(c, pass_stats.rows) : kTrain;
-        ++pass_stats.rows;
-        counted_rows += !by_ratio || p == kTrain;
-        block_line.push_back(static_cast<uint32_t>(line));
-        block_part.push_back(static_cast<uint8_t>(p));
-        labels[p].push_back(row.label);
-        dense[p].insert(dense[p].end(), row.dense.begin(), row.dense.end());
-      },
-      [&] {
-        // Ids on all threads, one feature each (a feature's map and columns are its own).
-#pragma omp parallel for num_threads(std::max(1, c.threads)) schedule(dynamic, 1)
-        for (size_t f = 0; f < nc; ++f) {
-          int64_t empty = 0;
-          bool full = false;
-          for (auto& cols : columns) cols[f].clear();
-          const uint64_t* feature_keys = keys.data() + f * kLineBlock;
-          auto& map = provisional[f];
-          constexpr size_t kAhead = 16;  // map slots are read at random: prefetch
-          const size_t rows = block_line.size();
-          for (size_t i = 0; i < rows; ++i) {
-            if (i + kAhead < rows && !hashed) {
-              const uint64_t next = feature_keys[block_line[i + kAhead]];
-              if (given_vocab) {
-                vocab[f].prefetch(next);
-              } else {
-                map.prefetch(next);
-              }
-            }
-            const uint64_t key = feature_keys[block_line[i]];
-            const Part p = static_cast<Part>(block_part[i]);
-            const bool counted = !by_ratio || p == kTrain;
-            Id id = 0;
-            if (key == 0) {
-              empty += counted;
-            } else if (hashed) {
-              id = static_cast<Id>(1 + mix64(key) % static_cast<uint64_t>(c.hash_buckets - 1));
-            } else if (given_vocab) {
-              const Id* v = vocab[f].find(key);
-              id = v != nullptr ? *v : static_cast<Id>(given_cardinality[f]);
-            } else {
-              Seen& seen = map[key];
-              if (seen.id == 0 && next_id[f] != 0) seen.id = next_id[f]++;  // next_id wraps to 0 after 2^32 - 1
-              full |= seen.id == 0;  // no exceptions inside the parallel loop
-              id = seen.id;
-              seen.count += counted;
-            }
-            columns[p][f].push_back(id);
-          }
-          pass_stats.empty[f] += empty;
-          if (full) too_many_values = true;
-        }
-        CEMBED_CHECK(!too_many_values, "prepare: a feature has more than 2^32 - 2 distinct values");
-        for (int p = 0; p < 3; ++p) {
-          if (labels[p].empty()) continue;
-          for (size_t f = 0; f < nc; ++f) column_spans[f] = columns[p][f];
-          writers[p]->add_block(labels[p], dense[p], column_spans);
-          labels[p].clear();
-          dense[p].clear();
-        }
-        block_line.clear();
-        block_part.clear();
-      },
-      [&](const ParsedRow& row, size_t line) {
-        for (size_t f = 0; f < nc; ++f) keys[f * kLineBlock + line] = row.cats[f];
-      },
-      std::move(first_reader));
-  CEMBED_CHECK(counted_rows > 0, "prepare: no training rows in {}", fmt::join(c.train_files, ", "));
 
-  // Vocabulary: values seen at least min_count times, most frequent first, at ids 1..;
-  // remap[f] takes feature f's ids as written to their final ids.
-  std::vector<std::vector<Id>> remap(hashed ? 0 : nc);
-  nlohmann::json feature_stats = nlohmann::json::array();
-  DatasetSchema schema;
-  schema.dense_names = parser->dense_names();
-  for (size_t f = 0; f < nc; ++f) {
-    const std::string& name = parser->cat_names()[f];
-    const double empty_rate = static_cast<double>(pass_stats.empty[f]) / static_cast<double>(counted_rows);
-    schema.multi_hot.push_back(false);
-    if (hashed || given_vocab) {
-      const int64_t card = hashed ? c.hash_buckets : given_cardinality[f];
-      if (given_vocab) {  // ids as they are; one past the cardinality (unknown values) to 0
-        remap[f].resize(card + 1);
-        std::iota(remap[f].begin(), remap[f].end(), Id{0});
-        remap[f][card] = 0;
+  TrainingPass(const PrepareConfig& c, const RowParser& parser, const TrainingSplit& split, const IdRule& ids)
+      : c_(c), split_(split), ids_(ids), nc_(parser.cat_names().size()) {
+    provisional.resize(nc_);
+    next_id.assign(nc_, 1);
+    DatasetSchema written;  // the ids as written: provisional ones bounded by 2^32 - 1
+    written.dense_names = parser.dense_names();
+    for (size_t f = 0; f < nc_; ++f) {
+      const int64_t bound = ids.hashed ? c.hash_buckets : ids.given_vocab ? ids.given_cardinality[f] + 1 : int64_t{1} << 32;
+      written.sparse.push_back({parser.cat_names()[f], bound});
+    }
+    written.multi_hot.assign(nc_, false);
+    for (int p = 0; p < 3; ++p) {
+      if (split.has_part[p] && (p == kTrain || split.by_ratio)) {
+        writers[p] = std::make_unique<DatasetWriter>(c.out_dir + "/" + kPartNames[p] + ".cds", written);
+        writers[p]->set_threads(std::max(1, c.threads));
       }
-      schema.sparse.push_back({name, card});
-      feature_stats.push_back({{"name", name},
-                               {"ids", hashed ? "hashed" : "vocabulary file"},
-                               {"vocabulary", hashed ? 0 : static_cast<int64_t>(vocab[f].size())},
+    }
+    stats.empty.assign(nc_, 0);
+    keys_.resize(nc_ * kLineBlock);
+    for (auto& cols : columns_) cols.resize(nc_);
+    column_spans_.resize(nc_);
+  }
+
+  // Reads the training files (the first through in.first_reader).
+  void run(Inputs& in) {
+    read_files(
+        c_, in.parsers, c_.train_files, stats, [this](const ParsedRow& row, size_t line) { add_row(row, line); },
+        [this] { number_block(); },
+        [this](const ParsedRow& row, size_t line) {
+          for (size_t f = 0; f < nc_; ++f) keys_[f * kLineBlock + line] = row.cats[f];
+        },
+        std::move(in.first_reader));
+    CEMBED_CHECK(counted_rows > 0, "prepare: no training rows in {}", fmt::join(c_.train_files, ", "));
+  }
+
+  SplitStats stats;  // every parsed row; empty counts over the counted rows
+  int64_t counted_rows = 0;
+  std::vector<FlatMap<Seen>> provisional;  // per feature, by value
+  std::vector<Id> next_id;                 // per feature: the next provisional id (0: wrapped)
+  std::unique_ptr<DatasetWriter> writers[3];
+
+ private:
+  // A good row, in file order: its part, label and dense values.
+  void add_row(const ParsedRow& row, size_t line) {
+    const Part p = split_.by_ratio ? part_by_ratio(c_, stats.rows) : kTrain;
+    ++stats.rows;
+    counted_rows += split_.counted(p);
+    block_line_.push_back(static_cast<uint32_t>(line));
+    block_part_.push_back(static_cast<uint8_t>(p));
+    labels_[p].push_back(row.label);
+    dense_[p].insert(dense_[p].end(), row.dense.begin(), row.dense.end());
+  }
+
+  // After each block: ids on all threads, one feature each (a feature's map and columns are
+  // its own), then the block's rows to the writers of their parts.
+  void number_block() {
+    const bool hashed = ids_.hashed, given_vocab = ids_.given_vocab;
+#pragma omp parallel for num_threads(std::max(1, c_.threads)) schedule(dynamic, 1)
+    for (size_t f = 0; f < nc_; ++f) {
+      int64_t empty = 0;
+      bool full = false;
+      for (auto& cols : columns_) cols[f].clear();
+      const uint64_t* feature_keys = keys_.data() + f * kLineBlock;
+      auto& map = provisional[f];
+      constexpr size_t kAhead = 16;  // map slots are read at random: prefetch
+      const size_t rows = block_line_.size();
+      for (size_t i = 0; i < rows; ++i) {
+        if (i + kAhead < rows && !hashed) {
+          const uint64_t next = feature_keys[block_line_[i + kAhead]];
+          if (given_vocab) {
+            ids_.vocab[f].prefetch(next);
+          } else {
+            map.prefetch(next);
+          }
+        }
+        const uint64_t key = feature_keys[block_line_[i]];
+        const Part p = static_cast<Part>(block_part_[i]);
+        const bool counted = split_.counted(p);
+        Id id = 0;
+        if (key == 0) {
+          empty += counted;
+        } else if (hashed) {
+          id = ids_.hashed_id(key);
+        } else if (given_vocab) {
+          const Id* v = ids_.vocab[f].find(key);
+          id = v != nullptr ? *v : static_cast<Id>(ids_.given_cardinality[f]);
+        } else {
+          Seen& seen = map[key];
+          if (seen.id == 0 && next_id[f] != 0) seen.id = next_id[f]++;  // next_id wraps to 0 after 2^32 - 1
+          full |= seen.id == 0;  // no exceptions inside the parallel loop
+          id = seen.id;
+          seen.count += counted;
+        }
+        columns_[p][f].push_back(id);
+      }
+      stats.empty[f] += empty;
+      if (full) too_many_values_ = true;
+    }
+    CEMBED_CHECK(!too_many_values_, "prepare: a feature has more than 2^32 - 2 distinct values");
+    for (int p = 0; p < 3; ++p) {
+      if (labels_[p].empty()) continue;
+      for (size_t f = 0; f < nc_; ++f) column_spans_[f] = columns_[p][f];
+      writers[p]->add_block(labels_[p], dense_[p], column_spans_);
+      labels_[p].clear();
+      dense_[p].clear();
+    }
+    block_line_.clear();
+    block_part_.clear();
+  }
+
+  const PrepareConfig& c_;
+  const TrainingSplit& split_;
+  const IdRule& ids_;
+  size_t nc_;
+  // A block's values column-major (keys_[f * kLineBlock + line], filled while parsing), its
+  // good rows' lines and parts; by part: labels, dense rows and a column of ids per feature.
+  std::vector<uint64_t> keys_;
+  std::vector<uint32_t> block_line_;
+  std::vector<uint8_t> block_part_;
+  std::vector<float> labels_[3], dense_[3];
+  std::vector<std::vector<Id>> columns_[3];
+  std::vector<std::span<const Id>> column_spans_;
+  std::atomic<bool> too_many_values_ = false;
+};
+
+// ---------------------------------------------------------------- final ids
+
+// The ids as finally written: the schema (final cardinalities), remap[f] taking feature f's
+// ids as written to their final ids (none when hashed), and per feature statistics.
+struct FinalIds {
+  DatasetSchema schema;
+  std::vector<std::vector<Id>> remap;
+  nlohmann::json feature_stats = nlohmann::json::array();
+};
+
+// Ids as given or hashed: final already. A given vocabulary's ids stay; one past the
+// cardinality (unknown values) becomes 0.
+void add_given_ids(const IdRule& ids, size_t f, const std::string& name, double empty_rate, FinalIds& out) {
+  const int64_t card = ids.hashed ? ids.hash_buckets : ids.given_cardinality[f];
+  if (ids.given_vocab) {
+    out.remap[f].resize(card + 1);
+    std::iota(out.remap[f].begin(), out.remap[f].end(), Id{0});
+    out.remap[f][card] = 0;
+  }
+  out.schema.sparse.push_back({name, card});
+  out.feature_stats.push_back({{"name", name},
+                               {"ids", ids.hashed ? "hashed" : "vocabulary file"},
+                               {"vocabulary", ids.hashed ? 0 : static_cast<int64_t>(ids.vocab[f].size())},
                                {"cardinality", card},
                                {"empty_rate", empty_rate}});
-      continue;
-    }
-    struct Kept {
-      int64_t count;
-      uint64_t key;
-      Id provisional;
-    };
-    std::vector<Kept> kept;
-    std::vector<int64_t> histogram;  // values by floor(log2(count))
-    int64_t distinct = 0;
-    provisional[f].for_each([&](uint64_t key, const Seen& seen) {
-      if (seen.count == 0) return;  // seen only in rows that were not counted
-      ++distinct;
-      const auto bucket = static_cast<size_t>(std::log2(static_cast<double>(seen.count)));
-      if (histogram.size() <= bucket) histogram.resize(bucket + 1);
-      ++histogram[bucket];
-      if (seen.count >= c.min_count) kept.push_back({seen.count, key, seen.id});
-    });
-    std::sort(kept.begin(), kept.end(),
-              [](const Kept& a, const Kept& b) { return a.count != b.count ? a.count > b.count : a.key < b.key; });
-    remap[f].assign(next_id[f] == 0 ? size_t{1} << 32 : next_id[f], 0);  // every provisional id
-    for (size_t i = 0; i < kept.size(); ++i) {
-      remap[f][kept[i].provisional] = static_cast<Id>(i + 1);
-      vocab[f][kept[i].key] = static_cast<Id>(i + 1);
-    }
-    schema.sparse.push_back({name, static_cast<int64_t>(kept.size()) + 1});
-    feature_stats.push_back({{"name", name},
-                             {"distinct_values", distinct},
-                             {"vocabulary", kept.size()},
-                             {"cardinality", kept.size() + 1},
-                             {"empty_rate", empty_rate},
-                             {"count_histogram_log2", histogram}});
-    provisional[f] = {};
-  }
-  if (!hashed) save_vocabulary(c.out_dir + "/vocabulary.bin", parser->cat_names(), vocab, schema);
-  if (hashed) {
-    schema.vocabulary_id = fmt::format("hashed:{}", c.hash_buckets);
-  } else {
-    VocabularyIdentity identity;
-    for (size_t f = 0; f < vocab.size(); ++f) {
-      identity.feature(parser->cat_names()[f], schema.sparse[f].cardinality);
-      vocab[f].for_each([&](uint64_t key, Id id) { identity.pair(key, id); });
-    }
-    schema.vocabulary_id = identity.finish();
-  }
+}
 
+// Feature f's vocabulary: values seen at least min_count times, most frequent first, at ids
+// 1..; every other provisional id maps to the OOV id 0. Frees the feature's counts.
+void add_counted_vocabulary(const PrepareConfig& c, TrainingPass& pass, FlatMap<Id>& vocab, size_t f,
+                            const std::string& name, double empty_rate, FinalIds& out) {
+  struct Kept {
+    int64_t count;
+    uint64_t key;
+    Id provisional;
+  };
+  std::vector<Kept> kept;
+  std::vector<int64_t> histogram;  // values by floor(log2(count))
+  int64_t distinct = 0;
+  pass.provisional[f].for_each([&](uint64_t key, const TrainingPass::Seen& seen) {
+    if (seen.count == 0) return;  // seen only in rows that were not counted
+    ++distinct;
+    const auto bucket = static_cast<size_t>(std::log2(static_cast<double>(seen.count)));
+    if (histogram.size() <= bucket) histogram.resize(bucket + 1);
+    ++histogram[bucket];
+    if (seen.count >= c.min_count) kept.push_back({seen.count, key, seen.id});
+  });
+  std::sort(kept.begin(), kept.end(),
+            [](const Kept& a, const Kept& b) { return a.count != b.count ? a.count > b.count : a.key < b.key; });
+  const Id next = pass.next_id[f];
+  out.remap[f].assign(next == 0 ? size_t{1} << 32 : next, 0);  // every provisional id
+  for (size_t i = 0; i < kept.size(); ++i) {
+    out.remap[f][kept[i].provisional] = static_cast<Id>(i + 1);
+    vocab[kept[i].key] = static_cast<Id>(i + 1);
+  }
+  out.schema.sparse.push_back({name, static_cast<int64_t>(kept.size()) + 1});
+  out.feature_stats.push_back({{"name", name},
+                               {"distinct_values", distinct},
+                               {"vocabulary", kept.size()},
+                               {"cardinality", kept.size() + 1},
+                               {"empty_rate", empty_rate},
+                               {"count_histogram_log2", histogram}});
+  pass.provisional[f] = {};
+}
+
+FinalIds assign_final_ids(const PrepareConfig& c, const RowParser& parser, TrainingPass& pass, IdRule& ids) {
+  const size_t nc = parser.cat_names().size();
+  FinalIds out;
+  out.remap.resize(ids.hashed ? 0 : nc);
+  out.schema.dense_names = parser.dense_names();
+  for (size_t f = 0; f < nc; ++f) {
+    const std::string& name = parser.cat_names()[f];
+    const double empty_rate = static_cast<double>(pass.stats.empty[f]) / static_cast<double>(pass.counted_rows);
+    out.schema.multi_hot.push_back(false);
+    if (ids.hashed || ids.given_vocab) {
+      add_given_ids(ids, f, name, empty_rate, out);
+    } else {
+      add_counted_vocabulary(c, pass, ids.vocab[f], f, name, empty_rate, out);
+    }
+  }
+  return out;
+}
+
+// Writes vocabulary.bin (unless hashed) and sets the schema's vocabulary identity.
+void record_vocabulary(const PrepareConfig& c, const std::vector<std::string>& names, const IdRule& ids,
+                       DatasetSchema& schema) {
+  if (ids.hashed) {
+    schema.vocabulary_id = fmt::format("hashed:{}", c.hash_buckets);
+    return;
+  }
+  save_vocabulary(c.out_dir + "/vocabulary.bin", names, ids.vocab, schema);
+  VocabularyIdentity identity;
+  for (size_t f = 0; f < ids.vocab.size(); ++f) {
+    identity.feature(names[f], schema.sparse[f].cardinality);
+    ids.vocab[f].for_each([&](uint64_t key, Id id) { identity.pair(key, id); });
+  }
+  schema.vocabulary_id = identity.finish();
+}
+
+// ---------------------------------------------------------------- statistics (prepare.json)
+
+nlohmann::json prepare_stats(const PrepareConfig& c, const nlohmann::json& feature_stats) {
   nlohmann::json stats;
   stats["format"] = c.format == TextFormat::Criteo ? "criteo" : c.format == TextFormat::Avazu ? "avazu" : "libfm";
   stats["min_count"] = c.min_count;
   stats["split"] = {{"by", c.split}, {"valid_fraction", c.valid_fraction}, {"test_fraction", c.test_fraction}, {"seed", c.seed}};
   stats["features"] = feature_stats;
-  auto split_json = [&](const SplitStats& st, const std::vector<std::string>& files) {
-    return nlohmann::json{{"rows", st.rows},
-                          {"ctr", st.rows ? st.clicks / static_cast<double>(st.rows) : 0.0},
-                          {"bad_lines", st.bad_lines},
-                          {"bad_line_examples", st.bad_examples},
-                          {"oov_ids", st.oov},
-                          {"files", files}};
-  };
+  return stats;
+}
 
-  // The parts of the training files, final ids applied as they are written.
-  const int64_t n = pass_stats.rows;
+nlohmann::json part_stats(const SplitStats& st, const std::vector<std::string>& files) {
+  return nlohmann::json{{"rows", st.rows},
+                        {"ctr", st.rows ? st.clicks / static_cast<double>(st.rows) : 0.0},
+                        {"bad_lines", st.bad_lines},
+                        {"bad_line_examples", st.bad_examples},
+                        {"oov_ids", st.oov},
+                        {"files", files}};
+}
+
+// ---------------------------------------------------------------- writing the parts
+
+// The parts of the training files, final ids applied as they are written; their
+// statistics into stats. Closes the pass's writers (and their spills).
+void write_training_parts(const PrepareConfig& c, const TrainingSplit& split, TrainingPass& pass, const FinalIds& ids,
+                          nlohmann::json& stats) {
+  const int64_t n = pass.stats.rows;
   const auto [valid_from, test_from] = order_split(c, n);
   for (int p = 0; p < 3; ++p) {
-    if (!has_part[p]) continue;
-    DatasetWriter& w = by_order ? *writers[kTrain] : *writers[p];
-    const int64_t begin = by_order ? (p == kTrain ? 0 : p == kValid ? valid_from : test_from) : 0;
-    const int64_t end = by_order ? (p == kTrain ? valid_from : p == kValid ? test_from : n) : w.rows();
+    if (!split.has_part[p]) continue;
+    DatasetWriter& w = split.by_order ? *pass.writers[kTrain] : *pass.writers[p];
+    const int64_t begin = split.by_order ? (p == kTrain ? 0 : p == kValid ? valid_from : test_from) : 0;
+    const int64_t end = split.by_order ? (p == kTrain ? valid_from : p == kValid ? test_from : n) : w.rows();
     SplitStats st;
     if (p == kTrain) {
-      st.bad_lines = pass_stats.bad_lines;
-      st.bad_examples = pass_stats.bad_examples;
+      st.bad_lines = pass.stats.bad_lines;
+      st.bad_examples = pass.stats.bad_examples;
     }
     // Rows, clicks and OOV ids of the part first: they go into its file's metadata.
-    const DatasetWriter::Written seen = w.measure(remap, begin, end);
+    const DatasetWriter::Written seen = w.measure(ids.remap, begin, end);
     st.rows = seen.rows;
     st.clicks = seen.label_sum;
     st.oov = seen.unmapped;
-    stats[names[p]] = split_json(st, c.train_files);
-    w.set_metadata({{"source", stats["format"]}, {"split", names[p]}, {"stats", stats[names[p]]}});
-    w.finish_remapped(c.out_dir + "/" + names[p] + ".cds", schema, remap, begin, end);
+    stats[kPartNames[p]] = part_stats(st, c.train_files);
+    w.set_metadata({{"source", stats["format"]}, {"split", kPartNames[p]}, {"stats", stats[kPartNames[p]]}});
+    w.finish_remapped(c.out_dir + "/" + kPartNames[p] + ".cds", ids.schema, ids.remap, begin, end);
   }
-  writers[kTrain].reset();
-  writers[kValid].reset();
-  writers[kTest].reset();
-  // Ids of values in the separate valid/test files: through the vocabulary or hashed.
-  std::vector<Id> ids(nc);
+  for (auto& w : pass.writers) w.reset();
+}
+
+// The separate --valid and --test files: ids through the vocabulary, or hashed; their
+// statistics into stats.
+void write_separate_parts(const PrepareConfig& c, std::vector<std::unique_ptr<RowParser>>& parsers, const IdRule& ids,
+                          const DatasetSchema& schema, nlohmann::json& stats) {
+  const size_t nc = schema.sparse.size();
+  std::vector<Id> row_ids(nc);
   std::vector<std::span<const Id>> bags(nc);
-  for (size_t f = 0; f < nc; ++f) bags[f] = {&ids[f], 1};
+  for (size_t f = 0; f < nc; ++f) bags[f] = {&row_ids[f], 1};
   auto map_id = [&](size_t f, uint64_t key, int64_t& oov) -> Id {
     if (key == 0) return 0;
-    if (hashed) return static_cast<Id>(1 + mix64(key) % static_cast<uint64_t>(c.hash_buckets - 1));
-    const Id* id = vocab[f].find(key);
+    if (ids.hashed) return ids.hashed_id(key);
+    const Id* id = ids.vocab[f].find(key);
     oov += id == nullptr;
     return id == nullptr ? 0 : *id;
   };
@@ -534,17 +475,40 @@ nlohmann::json write_prepared_files(const PrepareConfig& c) {
     read_files(
         c, parsers, files, st,
         [&](const ParsedRow& row, size_t) {
-          for (size_t f = 0; f < nc; ++f) ids[f] = map_id(f, row.cats[f], st.oov[f]);
+          for (size_t f = 0; f < nc; ++f) row_ids[f] = map_id(f, row.cats[f], st.oov[f]);
           ++st.rows;
           st.clicks += row.label;
           w.add_row(row.label, row.dense, bags);
         },
         [] {}, [](const ParsedRow&, size_t) {});
-    const nlohmann::json s = split_json(st, files);
+    const nlohmann::json s = part_stats(st, files);
     w.set_metadata({{"source", stats["format"]}, {"split", name}, {"stats", s}});
     w.finish();
     stats[name] = s;
   }
+}
+
+}  // namespace
+
+nlohmann::json write_prepared_files(const PrepareConfig& c) {
+  if (c.format == TextFormat::Csv) return prepare_schema_dataset(c);
+  CEMBED_CHECK(!c.train_files.empty(), "prepare: no training files");
+  CEMBED_CHECK(!c.out_dir.empty(), "prepare: no output folder");
+  CEMBED_CHECK(c.min_count >= 1, "prepare: min count must be at least 1, got {}", c.min_count);
+  std::filesystem::create_directories(c.out_dir);
+  Inputs in = open_inputs(c);
+  const std::vector<std::string> names = in.parser().cat_names();
+  const TrainingSplit split = training_split(c);
+  IdRule ids = id_rule(c, names);
+
+  TrainingPass pass(c, in.parser(), split, ids);
+  pass.run(in);
+
+  FinalIds final_ids = assign_final_ids(c, in.parser(), pass, ids);
+  record_vocabulary(c, names, ids, final_ids.schema);
+  nlohmann::json stats = prepare_stats(c, final_ids.feature_stats);
+  write_training_parts(c, split, pass, final_ids, stats);
+  write_separate_parts(c, in.parsers, ids, final_ids.schema, stats);
   write_file_atomically(c.out_dir + "/prepare.json", stats.dump(2) + "\n");
   return stats;
 }

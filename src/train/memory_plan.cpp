@@ -7,8 +7,30 @@
 
 #include "cembed/errors.h"
 #include "cembed/factory.h"
+#include "cembed/spec.h"
 
 namespace cembed {
+namespace {
+
+// `spec` sized to `budget` bytes for `shape`: the sized spec and its bytes, which fit when
+// they do not exceed the budget.
+struct FittedTable {
+  Spec spec;
+  int64_t bytes = 0;
+  bool fits = false;
+};
+
+FittedTable fit_table(const Spec& spec, const TableShape& shape, int64_t budget) {
+  FittedTable t;
+  t.spec = fit_spec_to_budget(spec, shape, budget);
+  t.bytes = spec_parameter_bytes(t.spec, shape);
+  t.fits = t.bytes <= budget;
+  return t;
+}
+
+}  // namespace
+
+bool spec_takes_budget(const Spec& spec) { return spec.name == "full" || !spec_is_sized(spec); }
 
 Budget Budget::parse_bytes(const std::string& text) {
   double value = 0;
@@ -133,7 +155,7 @@ MemoryPlan plan_memory(const std::string& method_spec, const std::vector<Feature
   const MethodInfo& info = method_info(spec.name);
   // A size given in the spec and a budget would each size the tables: refuse rather than
   // let one silently replace the other ("full" has no size keys; a budget only checks it).
-  CEMBED_CHECK(budget.kind == Budget::Kind::None || spec.name == "full" || !spec_is_sized(spec),
+  CEMBED_CHECK(budget.kind == Budget::Kind::None || spec_takes_budget(spec),
                "memory plan: '{}' gives its size and a memory budget ({}) is given too: give one or the other "
                "(drop the size keys to size it from the budget)",
                method_spec, budget.str());
@@ -209,11 +231,10 @@ MemoryPlan plan_memory(const std::string& method_spec, const std::vector<Feature
     // to leave every later group its minimum.
     auto share = static_cast<int64_t>(static_cast<double>(remaining) * weight[g] / remaining_weight);
     share = std::clamp(share, own_min, remaining - remaining_min);
-    const Spec sized = fit_spec_to_budget(spec, shape, share);
-    const int64_t bytes = spec_parameter_bytes(sized, shape);
-    CEMBED_CHECK(bytes <= share, "memory plan: '{}' took {} bytes for a share of {}", sized.str(), bytes, share);
-    plan.tables.push_back({sized.str(), groups[g], bytes});
-    remaining -= bytes;
+    const FittedTable sized = fit_table(spec, shape, share);
+    CEMBED_CHECK(sized.fits, "memory plan: '{}' took {} bytes for a share of {}", sized.spec.str(), sized.bytes, share);
+    plan.tables.push_back({sized.spec.str(), groups[g], sized.bytes});
+    remaining -= sized.bytes;
     remaining_weight -= weight[g];
   }
   // Top-up: methods that size in coarse steps (a collision count, a map count) leave part
@@ -224,11 +245,10 @@ MemoryPlan plan_memory(const std::string& method_spec, const std::vector<Feature
   for (size_t i = groups.size(); i-- > 0 && remaining > 0 && !spec_has_share_rule(spec);) {
     PlannedTable& t = plan.tables[first_planned + i];
     const TableShape shape = shape_of(groups[order[i]]);
-    const Spec grown = fit_spec_to_budget(spec, shape, t.parameter_bytes + remaining);
-    const int64_t bytes = spec_parameter_bytes(grown, shape);
-    if (bytes > t.parameter_bytes && bytes <= t.parameter_bytes + remaining) {
-      remaining -= bytes - t.parameter_bytes;
-      t = {grown.str(), t.features, bytes};
+    const FittedTable grown = fit_table(spec, shape, t.parameter_bytes + remaining);
+    if (grown.fits && grown.bytes > t.parameter_bytes) {
+      remaining -= grown.bytes - t.parameter_bytes;
+      t = {grown.spec.str(), t.features, grown.bytes};
     }
   }
   // Keep the table order by first feature so the plan reads in feature order.

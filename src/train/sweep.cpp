@@ -96,7 +96,7 @@ nlohmann::json run_sweep(const SweepConfig& c) {
   for (const auto& m : c.methods) {  // spec errors before any training
     const Spec spec = Spec::parse(m);
     method_info(spec.name);
-    CEMBED_CHECK(spec.name == "full" || !spec_is_sized(spec),
+    CEMBED_CHECK(spec_takes_budget(spec),
                  "sweep: '{}' gives its size, but a sweep sizes every method from its ratios: drop the size keys", m);
   }
   c.base.validate();

@@ -4,6 +4,8 @@
 #include "cembed/factory.h"
 #include "cembed/memory_plan.h"
 #include "cembed/random.h"
+#include "cembed/spec.h"
+#include "cembed/sweep.h"
 
 namespace cembed {
 namespace {
@@ -90,6 +92,32 @@ TEST(MemoryPlan, ExplicitSizeWithoutBudget) {
   const MemoryPlan plan = plan_memory("hash:rows=5000", f, 8, Budget::none());
   EXPECT_EQ(plan.parameter_bytes(), (100 + 5000) * 8 * 4);
   EXPECT_THROW(plan_memory("hash", f, 8, Budget::none()), Error);
+}
+
+// The size-plus-budget rule is declared once (spec_takes_budget) and both the planner and
+// the sweep refuse a sized spec through it, each in its own words.
+TEST(MemoryPlan, SizedSpecTakesNoBudgetInThePlannerOrTheSweep) {
+  EXPECT_TRUE(spec_takes_budget(Spec::parse("hash")));
+  EXPECT_FALSE(spec_takes_budget(Spec::parse("hash:rows=5000")));
+  EXPECT_TRUE(spec_takes_budget(Spec::parse("full")));
+  const std::vector<FeatureInfo> f = {{"a", 100}, {"b", 1000000}};
+  auto error_of = [](auto run) {
+    try {
+      run();
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  const std::string planned = error_of([&] { plan_memory("hash:rows=5000", f, 8, Budget::ratio(4)); });
+  EXPECT_NE(planned.find("'hash:rows=5000' gives its size and a memory budget"), std::string::npos) << planned;
+  EXPECT_NO_THROW(plan_memory("full", f, 8, Budget::ratio(1)));
+  SweepConfig sweep;
+  sweep.methods = {"full", "hash:rows=5000"};
+  sweep.ratios = {4};
+  sweep.out_dir = "/nonexistent/cembed_sweep_never_written";
+  const std::string swept = error_of([&] { run_sweep(sweep); });
+  EXPECT_NE(swept.find("sweep: 'hash:rows=5000' gives its size"), std::string::npos) << swept;
 }
 
 TEST(MemoryPlan, JsonRoundTrip) {

@@ -12,6 +12,7 @@
 #include "cembed/dataset.h"
 #include "cembed/errors.h"
 #include "cembed/prepare.h"
+#include "data/formats/line_blocks.h"
 #include "prepare_test_files.h"
 
 namespace cembed {
@@ -237,6 +238,69 @@ TEST(PrepareInput, GzipMembersBackToBackAndTrailingGarbage) {
   const std::string garbage = write_text("garbage.gz", gzip_bytes(a) + "not gzip");
   EXPECT_NE(testing::prepare_error(config(TextFormat::Criteo, garbage, "garbage_gz")).find(garbage + ": truncated or corrupt gzip stream"),
             std::string::npos);
+}
+
+// LineBlocks on its own: blocks of at most kLineBlock lines, each within one file and in
+// order, line numbers per file; an over-long line skipped (reported with its block) or,
+// without skipping, ending the lines with its error after the block of the lines before it.
+TEST(PrepareInput, LineBlocksSplitAtFilesAndAtTheBlockSize) {
+  std::string big;
+  for (size_t i = 0; i < kLineBlock + 5; ++i) big += std::to_string(i) + "\n";
+  const std::vector<std::string> files = {write_text("blocks_a.txt", big), write_text("blocks_b.txt", "x\ny\n")};
+  struct Seen {
+    std::string path;
+    size_t lines;
+    int64_t first_number;
+    std::string first_line;
+  };
+  std::vector<Seen> seen;
+  LineBlocks blocks(files, 1 << 10, false, nullptr);
+  while (const LineBlock* b = blocks.next()) {
+    ASSERT_EQ(b->starts.size(), b->numbers.size() + 1);
+    EXPECT_TRUE(b->error.empty()) << b->error;
+    const std::string first = b->numbers.empty() ? "" : b->text.substr(b->starts[0], b->starts[1] - b->starts[0]);
+    seen.push_back({*b->path, b->numbers.size(), b->numbers.empty() ? 0 : b->numbers[0], first});
+  }
+  ASSERT_EQ(seen.size(), 3u);
+  EXPECT_EQ(seen[0].path, files[0]);
+  EXPECT_EQ(seen[0].lines, kLineBlock);
+  EXPECT_EQ(seen[0].first_line, "0");
+  EXPECT_EQ(seen[1].path, files[0]);
+  EXPECT_EQ(seen[1].lines, 5u);
+  EXPECT_EQ(seen[1].first_number, static_cast<int64_t>(kLineBlock) + 1);
+  EXPECT_EQ(seen[1].first_line, std::to_string(kLineBlock));
+  EXPECT_EQ(seen[2].path, files[1]);
+  EXPECT_EQ(seen[2].lines, 2u);
+  EXPECT_EQ(seen[2].first_number, 1);
+  EXPECT_EQ(seen[2].first_line, "x");
+
+  const std::string long_line = write_text("blocks_long.txt", "a\n" + std::string(100, 'z') + "\nb\n");
+  const std::vector<std::string> one = {long_line};
+  {
+    LineBlocks skipping(one, 50, true, nullptr);
+    const LineBlock* b = skipping.next();
+    ASSERT_NE(b, nullptr);
+    EXPECT_EQ(b->numbers, (std::vector<int64_t>{1, 3}));
+    ASSERT_EQ(b->skipped.size(), 1u);
+    EXPECT_NE(b->skipped[0].find(long_line), std::string::npos) << b->skipped[0];
+    EXPECT_TRUE(b->last);
+    EXPECT_EQ(skipping.next(), nullptr);
+  }
+  LineBlocks stopping(one, 50, false, nullptr);
+  const LineBlock* b = stopping.next();
+  ASSERT_NE(b, nullptr);
+  EXPECT_EQ(b->numbers, (std::vector<int64_t>{1}));
+  EXPECT_NE(b->error.find(long_line), std::string::npos) << b->error;
+  EXPECT_TRUE(b->last);
+  EXPECT_EQ(stopping.next(), nullptr);
+  // A file that cannot be opened: one empty last block with the error.
+  const std::vector<std::string> missing = {dir() + "/no_such_file.txt"};
+  LineBlocks none(missing, 50, false, nullptr);
+  b = none.next();
+  ASSERT_NE(b, nullptr);
+  EXPECT_TRUE(b->numbers.empty());
+  EXPECT_NE(b->error.find("no_such_file.txt"), std::string::npos) << b->error;
+  EXPECT_EQ(none.next(), nullptr);
 }
 
 }  // namespace

@@ -1,207 +1,26 @@
-#include "cembed/dataset.h"
-
+// DatasetWriter: rows spilled per column to temporary files (written behind on a thread for
+// add_block), then assembled into a .cds file (finish, finish_remapped: sections copied and
+// remapped on all threads, checksum read back, renamed into place).
 #include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
 #include <unistd.h>
 #include <xxhash.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <condition_variable>
+#include <cstdio>
 #include <cstring>
 #include <mutex>
 #include <thread>
 #include <utility>
 
-#include "cembed/errors.h"
 #include "cembed/atomic_file.h"
-#include "cembed/file_format.h"
+#include "cembed/dataset.h"
+#include "cembed/errors.h"
+#include "data/dataset_layout.h"
 
 namespace cembed {
-namespace {
-
-constexpr char kMagic[] = "CEMBDSET";
-constexpr char kEndMagic[] = "CEMBDEND";
-constexpr uint32_t kVersion = 1;
-constexpr uint64_t kAlign = 64;
-
-uint64_t align_up(uint64_t x) { return (x + kAlign - 1) / kAlign * kAlign; }
-
-struct Layout {
-  uint64_t labels = 0, dense = 0;
-  std::vector<uint64_t> offsets, ids;  // per feature (offsets 0 for one-hot)
-  uint64_t end = 0;                    // where the trailer starts
-};
-
-Layout compute_layout(uint64_t data_start, int64_t rows, const DatasetSchema& s, const std::vector<uint64_t>& nnz) {
-  Layout l;
-  uint64_t pos = align_up(data_start);
-  l.labels = pos;
-  pos = align_up(pos + rows * sizeof(float));
-  l.dense = pos;
-  pos = align_up(pos + rows * s.num_dense() * sizeof(float));
-  for (int f = 0; f < s.num_sparse(); ++f) {
-    if (s.multi_hot[f]) {
-      l.offsets.push_back(pos);
-      pos = align_up(pos + (rows + 1) * sizeof(uint64_t));
-    } else {
-      l.offsets.push_back(0);
-    }
-    l.ids.push_back(pos);
-    pos = align_up(pos + nnz[f] * sizeof(Id));
-  }
-  l.end = pos;
-  return l;
-}
-
-}  // namespace
-
-nlohmann::json DatasetSchema::to_json() const {
-  nlohmann::json j;
-  j["dense"] = dense_names;
-  for (int f = 0; f < num_sparse(); ++f) {
-    j["sparse"].push_back(
-        {{"name", sparse[f].name}, {"cardinality", sparse[f].cardinality}, {"multi_hot", static_cast<bool>(multi_hot[f])}});
-  }
-  if (!vocabulary_id.empty()) j["vocabulary_id"] = vocabulary_id;
-  return j;
-}
-
-DatasetSchema DatasetSchema::from_json(const nlohmann::json& j) {
-  DatasetSchema s;
-  s.dense_names = j.at("dense").get<std::vector<std::string>>();
-  for (const auto& f : j.at("sparse")) {
-    s.sparse.push_back({f.at("name"), f.at("cardinality")});
-    s.multi_hot.push_back(f.at("multi_hot").get<bool>());
-  }
-  s.vocabulary_id = j.value("vocabulary_id", "");
-  return s;
-}
-
-// ---------------------------------------------------------------- reading
-
-Dataset::Dataset(Dataset&& o) noexcept { *this = std::move(o); }
-
-Dataset& Dataset::operator=(Dataset&& o) noexcept {
-  if (this != &o) {
-    if (map_ != nullptr) ::munmap(map_, map_size_);
-    path_ = std::move(o.path_);
-    map_ = o.map_;
-    map_size_ = o.map_size_;
-    rows_ = o.rows_;
-    schema_ = std::move(o.schema_);
-    metadata_ = std::move(o.metadata_);
-    checksum_ = o.checksum_;
-    labels_ = o.labels_;
-    dense_ = o.dense_;
-    columns_ = std::move(o.columns_);
-    o.map_ = nullptr;
-    o.map_size_ = 0;
-  }
-  return *this;
-}
-
-Dataset::~Dataset() {
-  if (map_ != nullptr) ::munmap(map_, map_size_);
-}
-
-Dataset Dataset::open(const std::string& path, bool verify) {
-  Dataset d;
-  d.path_ = path;
-  // O_NONBLOCK: a FIFO opens at once (to be refused below) instead of waiting for a writer.
-  const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-  CEMBED_CHECK(fd >= 0, "cannot open dataset {}: {}", path, std::strerror(errno));
-  struct stat st {};
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    const bool dir = S_ISDIR(st.st_mode);
-    ::close(fd);
-    fail("{}: {} (a dataset is memory-mapped: give the .cds file itself, not a pipe or device)", path,
-         dir ? "is a directory" : "not a regular file");
-  }
-  const auto size = static_cast<size_t>(st.st_size);
-  if (size < 32) {
-    ::close(fd);
-    fail("{}: not a cembed dataset (only {} bytes)", path, size);
-  }
-  void* map = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
-  ::close(fd);
-  CEMBED_CHECK(map != MAP_FAILED, "cannot map dataset {}: {}", path, std::strerror(errno));
-  d.map_ = map;
-  d.map_size_ = size;
-  const char* base = static_cast<const char*>(map);
-
-  CEMBED_CHECK(std::memcmp(base, kMagic, 8) == 0, "{}: not a cembed dataset (wrong magic)", path);
-  uint32_t version, header_len;
-  std::memcpy(&version, base + 8, 4);
-  std::memcpy(&header_len, base + 12, 4);
-  CEMBED_CHECK(version == kVersion, "{}: dataset format version {}, this build reads version {}", path, version,
-               kVersion);
-  CEMBED_CHECK(16 + static_cast<size_t>(header_len) + 16 <= size, "{}: truncated inside its header", path);
-  nlohmann::json header;
-  std::vector<uint64_t> nnz;
-  try {
-    header = nlohmann::json::parse(std::string_view(base + 16, header_len));
-    d.rows_ = header.at("rows");
-    d.schema_ = DatasetSchema::from_json(header.at("schema"));
-    d.metadata_ = header.value("metadata", nlohmann::json::object());
-    nnz = header.at("nnz").get<std::vector<uint64_t>>();
-  } catch (const nlohmann::json::exception& e) {
-    fail("{}: corrupt dataset header: {}", path, e.what());
-  }
-  CEMBED_CHECK(d.rows_ >= 0 && static_cast<int>(nnz.size()) == d.schema_.num_sparse() &&
-                   d.schema_.multi_hot.size() == d.schema_.sparse.size(),
-               "{}: corrupt dataset header (inconsistent sizes)", path);
-  // Sizes the file could hold, before any arithmetic on them can overflow.
-  const auto limit = static_cast<uint64_t>(size);
-  CEMBED_CHECK(static_cast<uint64_t>(d.rows_) <= limit && static_cast<uint64_t>(d.schema_.num_dense()) <= limit &&
-                   static_cast<uint64_t>(d.rows_) * static_cast<uint64_t>(std::max(d.schema_.num_dense(), 1)) <= limit,
-               "{}: corrupt dataset header ({} rows of {} dense values cannot fit in {} bytes)", path, d.rows_,
-               d.schema_.num_dense(), size);
-  for (uint64_t n : nnz) CEMBED_CHECK(n <= limit, "{}: corrupt dataset header ({} ids in {} bytes)", path, n, size);
-  for (const auto& f : d.schema_.sparse) {
-    CEMBED_CHECK(f.cardinality > 0, "{}: corrupt dataset header (feature '{}' has cardinality {})", path, f.name,
-                 f.cardinality);
-  }
-  const Layout l = compute_layout(16 + header_len, d.rows_, d.schema_, nnz);
-  CEMBED_CHECK(size == l.end + 16, "{}: truncated or extended: {} bytes, the header implies {}", path, size, l.end + 16);
-  CEMBED_CHECK(std::memcmp(base + l.end + 8, kEndMagic, 8) == 0, "{}: bad trailer (truncated or altered)", path);
-  std::memcpy(&d.checksum_, base + l.end, 8);
-  if (verify) {
-    CEMBED_CHECK(d.checksum_ == XXH64(base, l.end, 0), "{}: checksum mismatch: the dataset is corrupt or was altered",
-                 path);
-  }
-  d.labels_ = reinterpret_cast<const float*>(base + l.labels);
-  d.dense_ = reinterpret_cast<const float*>(base + l.dense);
-  for (int f = 0; f < d.schema_.num_sparse(); ++f) {
-    Column c;
-    if (d.schema_.multi_hot[f]) {
-      c.offsets = reinterpret_cast<const uint64_t*>(base + l.offsets[f]);
-      CEMBED_CHECK(c.offsets[0] == 0 && c.offsets[d.rows_] == nnz[f], "{}: feature '{}' has corrupt offsets", path,
-                   d.schema_.sparse[f].name);
-      // Always (cheap): bags must stay inside the ids, whatever `verify` says.
-      for (int64_t r = 0; r < d.rows_; ++r) {
-        CEMBED_CHECK(c.offsets[r] <= c.offsets[r + 1], "{}: feature '{}' has decreasing offsets at row {}", path,
-                     d.schema_.sparse[f].name, r);
-      }
-    } else {
-      CEMBED_CHECK(nnz[f] == static_cast<uint64_t>(d.rows_), "{}: one-hot feature '{}' has {} ids for {} rows", path,
-                   d.schema_.sparse[f].name, nnz[f], d.rows_);
-    }
-    c.ids = reinterpret_cast<const Id*>(base + l.ids[f]);
-    if (verify) {
-      const int64_t card = d.schema_.sparse[f].cardinality;
-      for (uint64_t k = 0; k < nnz[f]; ++k) {
-        CEMBED_CHECK(c.ids[k] < card, "{}: feature '{}' holds id {} beyond its cardinality {}", path,
-                     d.schema_.sparse[f].name, c.ids[k], card);
-      }
-    }
-    d.columns_.push_back(c);
-  }
-  return d;
-}
-
-// ---------------------------------------------------------------- writing
 
 struct DatasetWriter::Spill {
   FILE* file = nullptr;
@@ -488,70 +307,78 @@ DatasetWriter::Written DatasetWriter::measure(std::span<const std::vector<Id>> r
   return w;
 }
 
-DatasetWriter::Written DatasetWriter::finish_remapped(const std::string& path, const DatasetSchema& schema,
-                                                     std::span<const std::vector<Id>> remap, int64_t begin,
-                                                     int64_t end) {
-  CEMBED_CHECK(!closed_, "dataset writer: {} written after finish()", path);
-  finished_ = true;
-  if (behind_) behind_->settle();
-  const int ns = schema_.num_sparse();
-  CEMBED_CHECK(schema.num_dense() == schema_.num_dense() && schema.num_sparse() == ns && schema.multi_hot == schema_.multi_hot,
+namespace {
+
+// finish_remapped's phases, below: output_nnz (the target schema and remap tables checked
+// against the rows written), dataset_header, plan_sections, copy_sections, then
+// write_head_and_trailer.
+
+// The ids per feature of rows [begin, end) under `schema` (the writer's features, with
+// final cardinalities), after checking the range and every remap table against them.
+std::vector<uint64_t> output_nnz(const std::string& path, const DatasetSchema& written, const std::vector<uint64_t>& written_nnz,
+                                 int64_t written_rows, const DatasetSchema& schema, std::span<const std::vector<Id>> remap,
+                                 int64_t begin, int64_t end) {
+  const int ns = written.num_sparse();
+  CEMBED_CHECK(schema.num_dense() == written.num_dense() && schema.num_sparse() == ns && schema.multi_hot == written.multi_hot,
                "dataset writer: {} asks for another schema's features than the rows written", path);
-  CEMBED_CHECK(0 <= begin && begin <= end && end <= rows_, "dataset writer: rows [{}, {}) of {}", begin, end, rows_);
+  CEMBED_CHECK(0 <= begin && begin <= end && end <= written_rows, "dataset writer: rows [{}, {}) of {}", begin, end,
+               written_rows);
   CEMBED_CHECK(remap.empty() || static_cast<int>(remap.size()) == ns, "dataset writer: {} remap tables for {} features",
                remap.size(), ns);
-  const bool all_rows = begin == 0 && end == rows_;
-  const int64_t rows = end - begin;
+  const bool all_rows = begin == 0 && end == written_rows;
   std::vector<uint64_t> nnz(ns);
   for (int f = 0; f < ns; ++f) {
     CEMBED_CHECK(!schema.multi_hot[f] || all_rows, "dataset writer: a range of rows needs one-hot features, '{}' is not",
                  schema.sparse[f].name);
-    nnz[f] = schema.multi_hot[f] ? nnz_[f] : static_cast<uint64_t>(rows);
+    nnz[f] = schema.multi_hot[f] ? written_nnz[f] : static_cast<uint64_t>(end - begin);
     if (!remap.empty()) {  // every target within the final cardinality
       bool ok = true;
       for (Id id : remap[f]) ok &= id < static_cast<uint64_t>(schema.sparse[f].cardinality);
       CEMBED_CHECK(ok, "dataset writer: remap table of '{}' maps beyond cardinality {}", schema.sparse[f].name,
                    schema.sparse[f].cardinality);
     } else {
-      CEMBED_CHECK(schema.sparse[f].cardinality == schema_.sparse[f].cardinality,
+      CEMBED_CHECK(schema.sparse[f].cardinality == written.sparse[f].cardinality,
                    "dataset writer: '{}' has cardinality {} without a remap table, {} when written",
-                   schema.sparse[f].name, schema.sparse[f].cardinality, schema_.sparse[f].cardinality);
+                   schema.sparse[f].name, schema.sparse[f].cardinality, written.sparse[f].cardinality);
     }
   }
-  Written written;
-  written.rows = rows;
-  written.unmapped.assign(ns, 0);
+  return nnz;
+}
+
+// The header JSON: rows, schema, ids per feature, metadata.
+std::string dataset_header(int64_t rows, const DatasetSchema& schema, const std::vector<uint64_t>& nnz,
+                           const nlohmann::json& metadata) {
   nlohmann::json header;
   header["rows"] = rows;
   header["schema"] = schema.to_json();
   header["nnz"] = nnz;
-  header["metadata"] = metadata_;
-  const std::string header_text = header.dump();
-  const Layout l = compute_layout(16 + header_text.size(), rows, schema, nnz);
+  header["metadata"] = metadata;
+  return header.dump();
+}
 
-  // Every section is copied from its spill to its place in the file (ids through their
-  // remap table) on all threads, with positioned writes; the gaps between sections are
-  // holes, which read as the zeros of the padding. The checksum is then read back in order.
-  // Any failure below throws, and the AtomicFile then removes its temporary file.
-  AtomicFile file(path);
-  const std::string& tmp = file.temp_path();
-  for (const auto& spill : spills_) spill->flush();
-  struct Section {
-    int spill;           // index in spills_
-    uint64_t from, bytes, to;  // spill range, destination offset
-    int feature = -1;    // remapped ids of this feature, or -1
-    int failed = 0;      // 1 read, 2 write, 3 id beyond its remap table
-    int err = 0;         // errno of a failed read or write (errno is per thread)
-    double label_sum = 0;
-    int64_t unmapped = 0;
-  };
+// A section of the output file and where it comes from; the outcome of its copy.
+struct Section {
+  int spill;                 // index among the writer's spills
+  uint64_t from, bytes, to;  // spill range, destination offset
+  int feature = -1;          // remapped ids of this feature, or -1
+  int failed = 0;            // 1 read, 2 write, 3 id beyond its remap table
+  int err = 0;               // errno of a failed read or write (errno is per thread)
+  double label_sum = 0;
+  int64_t unmapped = 0;
+};
+
+// The sections of rows [begin, begin + rows) at their places in layout `l`: labels, dense,
+// then per feature its offsets (multi-hot: every row) and ids. The spills are labels,
+// dense, then offsets and ids per feature.
+std::vector<Section> plan_sections(const DatasetSchema& schema, const DatasetLayout& l, bool remapped, int64_t begin, int64_t rows,
+                                   const std::vector<uint64_t>& nnz) {
   const auto nd = static_cast<uint64_t>(schema.num_dense());
   const auto first = static_cast<uint64_t>(begin), count = static_cast<uint64_t>(rows);
   std::vector<Section> sections;
   sections.push_back({0, first * sizeof(float), count * sizeof(float), l.labels});
   sections.push_back({1, first * nd * sizeof(float), count * nd * sizeof(float), l.dense});
-  for (int f = 0; f < ns; ++f) {
-    const int feature = remap.empty() ? -1 : f;
+  for (int f = 0; f < schema.num_sparse(); ++f) {
+    const int feature = remapped ? f : -1;
     if (schema.multi_hot[f]) {
       sections.push_back({2 + 2 * f, 0, (count + 1) * sizeof(uint64_t), l.offsets[f]});
       sections.push_back({3 + 2 * f, 0, nnz[f] * sizeof(Id), l.ids[f], feature});
@@ -559,13 +386,22 @@ DatasetWriter::Written DatasetWriter::finish_remapped(const std::string& path, c
       sections.push_back({3 + 2 * f, first * sizeof(Id), count * sizeof(Id), l.ids[f], feature});
     }
   }
+  return sections;
+}
+
+// Copies every section from its spill (file descriptor spill_fds[spill]) to its place in
+// `file` (ids through their remap table) on all threads, with positioned writes; the gaps
+// between sections are holes, which read as the zeros of the padding. Then raises the
+// first failure, or adds the label sum and unmapped ids to `written`.
+void copy_sections(std::vector<Section>& sections, const std::vector<int>& spill_fds, std::span<const std::vector<Id>> remap,
+                   const DatasetSchema& schema, AtomicFile& file, int threads, DatasetWriter::Written& written) {
   const auto tasks = static_cast<int>(sections.size());
-#pragma omp parallel for num_threads(threads_) schedule(dynamic, 1)
+#pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
   for (int t = 0; t < tasks; ++t) {
     Section& sec = sections[t];
     std::vector<char> buf(1 << 22);
     uint64_t to = sec.to;
-    const bool read_ok = read_range(::fileno(spills_[sec.spill]->file), sec.from, sec.bytes, buf, [&](char* d, size_t n) {
+    const bool read_ok = read_range(spill_fds[sec.spill], sec.from, sec.bytes, buf, [&](char* d, size_t n) {
       if (sec.failed != 0) return;
       if (sec.feature >= 0) {
         const int64_t missing = remap_ids(d, n, remap[sec.feature]);
@@ -588,94 +424,70 @@ DatasetWriter::Written DatasetWriter::finish_remapped(const std::string& path, c
     }
   }
   for (const Section& sec : sections) {
-    CEMBED_CHECK(sec.failed != 1, "cannot read a temporary file of {}: {}", path, std::strerror(sec.err));
+    CEMBED_CHECK(sec.failed != 1, "cannot read a temporary file of {}: {}", file.path(), std::strerror(sec.err));
     if (sec.failed == 2) file.fail_write(sec.err);
     CEMBED_CHECK(sec.failed != 3, "dataset writer: an id of '{}' has no remap entry", schema.sparse[sec.feature].name);
     written.label_sum += sec.label_sum;
     if (sec.feature >= 0) written.unmapped[sec.feature] += sec.unmapped;
   }
-  // Header, the end of the padding, then the checksum of everything before the trailer.
-  std::string head(kMagic, 8);
-  const uint32_t version = kVersion, hl = static_cast<uint32_t>(header_text.size());
+}
+
+// Writes the magic, version and header at the start of `file`, ends the padding at `end`,
+// then appends the trailer: the checksum of everything before it, read back from the
+// file, and the end magic.
+void write_head_and_trailer(AtomicFile& file, const std::string& header_text, uint64_t end) {
+  const std::string& path = file.path();
+  std::string head(kDatasetMagic, 8);
+  const uint32_t version = kDatasetVersion, hl = static_cast<uint32_t>(header_text.size());
   head.append(reinterpret_cast<const char*>(&version), 4);
   head.append(reinterpret_cast<const char*>(&hl), 4);
   head += header_text;
   if (const int err = file.pwrite_at(head.data(), head.size(), 0); err != 0) file.fail_write(err);
-  if (::ftruncate(file.fd(), static_cast<off_t>(l.end)) != 0) file.fail_write(errno);
-  const int in = ::open(tmp.c_str(), O_RDONLY | O_CLOEXEC);
+  if (::ftruncate(file.fd(), static_cast<off_t>(end)) != 0) file.fail_write(errno);
+  const int in = ::open(file.temp_path().c_str(), O_RDONLY | O_CLOEXEC);
   CEMBED_CHECK(in >= 0, "cannot read back {}: {}", path, std::strerror(errno));
   XXH64_state_t* state = XXH64_createState();
   XXH64_reset(state, 0);
   std::vector<char> buf(1 << 22);
-  const bool hashed = read_range(in, 0, l.end, buf, [&](char* d, size_t n) { XXH64_update(state, d, n); });
+  const bool hashed = read_range(in, 0, end, buf, [&](char* d, size_t n) { XXH64_update(state, d, n); });
   ::close(in);
   const uint64_t digest = XXH64_digest(state);
   XXH64_freeState(state);
   CEMBED_CHECK(hashed, "cannot read back {}: {}", path, std::strerror(errno));
   char trailer[16];
   std::memcpy(trailer, &digest, 8);
-  std::memcpy(trailer + 8, kEndMagic, 8);
-  if (const int err = file.pwrite_at(trailer, 16, l.end); err != 0) file.fail_write(err);
+  std::memcpy(trailer + 8, kDatasetEndMagic, 8);
+  if (const int err = file.pwrite_at(trailer, 16, end); err != 0) file.fail_write(err);
+}
+
+}  // namespace
+
+DatasetWriter::Written DatasetWriter::finish_remapped(const std::string& path, const DatasetSchema& schema,
+                                                     std::span<const std::vector<Id>> remap, int64_t begin,
+                                                     int64_t end) {
+  CEMBED_CHECK(!closed_, "dataset writer: {} written after finish()", path);
+  finished_ = true;
+  if (behind_) behind_->settle();
+  const std::vector<uint64_t> nnz = output_nnz(path, schema_, nnz_, rows_, schema, remap, begin, end);
+  const int64_t rows = end - begin;
+  Written written;
+  written.rows = rows;
+  written.unmapped.assign(schema.num_sparse(), 0);
+  const std::string header_text = dataset_header(rows, schema, nnz, metadata_);
+  const DatasetLayout l = dataset_layout(16 + header_text.size(), rows, schema, nnz);
+
+  // Any failure below throws, and the AtomicFile then removes its temporary file.
+  AtomicFile file(path);
+  std::vector<int> spill_fds;
+  for (const auto& spill : spills_) {
+    spill->flush();
+    spill_fds.push_back(::fileno(spill->file));
+  }
+  std::vector<Section> sections = plan_sections(schema, l, !remap.empty(), begin, rows, nnz);
+  copy_sections(sections, spill_fds, remap, schema, file, threads_, written);
+  write_head_and_trailer(file, header_text, l.end);
   file.commit();
   return written;
-}
-
-// ---------------------------------------------------------------- batches
-
-std::vector<BagBatch> Batch::bags() const {
-  std::vector<BagBatch> out;
-  for (size_t f = 0; f < ids.size(); ++f) out.push_back({ids[f], offsets[f], {}});
-  return out;
-}
-
-nlohmann::json Dataset::identity() const {
-  return {{"rows", rows_}, {"checksum", fmt::format("{:016x}", checksum_)}, {"schema", schema_.to_json()}};
-}
-
-void check_same_vocabulary(const Dataset& data, const nlohmann::json& expected, const std::string& expected_what) {
-  const nlohmann::json got = data.schema().to_json();
-  if (got == expected) return;
-  const std::string head = fmt::format("{} was prepared with another vocabulary than {}", data.path(), expected_what);
-  const std::string want_id = expected.value("vocabulary_id", ""), got_id = got.value("vocabulary_id", "");
-  if (want_id != got_id) {
-    fail("{}: vocabulary '{}', expected '{}'", head, got_id.empty() ? "(none recorded)" : got_id,
-         want_id.empty() ? "(none recorded)" : want_id);
-  }
-  const nlohmann::json none = nlohmann::json::array();
-  const auto& a = got.contains("sparse") ? got["sparse"] : none;
-  const auto& b = expected.contains("sparse") ? expected["sparse"] : none;
-  if (a.size() != b.size()) fail("{}: {} categorical features, expected {}", head, a.size(), b.size());
-  for (size_t f = 0; f < a.size(); ++f) {
-    if (a[f] != b[f]) fail("{}: feature {} is {}, expected {}", head, f, a[f].dump(), b[f].dump());
-  }
-  fail("{}: dense features {}, expected {}", head, got.value("dense", none).dump(), expected.value("dense", none).dump());
-}
-
-void gather_batch(const Dataset& data, std::span<const int64_t> rows, Batch& out) {
-  const auto& s = data.schema();
-  const int64_t b = static_cast<int64_t>(rows.size());
-  const int nd = s.num_dense();
-  out.size = b;
-  out.labels.resize(b);
-  out.dense.resize(b * nd);
-  out.ids.resize(s.num_sparse());
-  out.offsets.resize(s.num_sparse());
-  for (int64_t i = 0; i < b; ++i) {
-    out.labels[i] = data.label(rows[i]);
-    std::memcpy(out.dense.data() + i * nd, data.dense_row(rows[i]), nd * sizeof(float));
-  }
-  for (int f = 0; f < s.num_sparse(); ++f) {
-    auto& ids = out.ids[f];
-    auto& off = out.offsets[f];
-    ids.clear();
-    off.resize(b + 1);
-    off[0] = 0;
-    for (int64_t i = 0; i < b; ++i) {
-      const auto bag = data.bag(f, rows[i]);
-      ids.insert(ids.end(), bag.begin(), bag.end());
-      off[i + 1] = static_cast<uint32_t>(ids.size());
-    }
-  }
 }
 
 }  // namespace cembed

@@ -1,0 +1,41 @@
+// Batches gathered from a dataset: per feature the bags in CSR form.
+#include <cstring>
+
+#include "cembed/dataset.h"
+
+namespace cembed {
+
+std::vector<BagBatch> Batch::bags() const {
+  std::vector<BagBatch> out;
+  for (size_t f = 0; f < ids.size(); ++f) out.push_back({ids[f], offsets[f], {}});
+  return out;
+}
+
+void gather_batch(const Dataset& data, std::span<const int64_t> rows, Batch& out) {
+  const auto& s = data.schema();
+  const int64_t b = static_cast<int64_t>(rows.size());
+  const int nd = s.num_dense();
+  out.size = b;
+  out.labels.resize(b);
+  out.dense.resize(b * nd);
+  out.ids.resize(s.num_sparse());
+  out.offsets.resize(s.num_sparse());
+  for (int64_t i = 0; i < b; ++i) {
+    out.labels[i] = data.label(rows[i]);
+    std::memcpy(out.dense.data() + i * nd, data.dense_row(rows[i]), nd * sizeof(float));
+  }
+  for (int f = 0; f < s.num_sparse(); ++f) {
+    auto& ids = out.ids[f];
+    auto& off = out.offsets[f];
+    ids.clear();
+    off.resize(b + 1);
+    off[0] = 0;
+    for (int64_t i = 0; i < b; ++i) {
+      const auto bag = data.bag(f, rows[i]);
+      ids.insert(ids.end(), bag.begin(), bag.end());
+      off[i + 1] = static_cast<uint32_t>(ids.size());
+    }
+  }
+}
+
+}  // namespace cembed
