@@ -4,7 +4,7 @@
 #include <benchmark/benchmark.h>
 
 #include "cembed/factory.h"
-#include "cembed/random.h"
+#include "util/random.h"
 #include "cembed/signatures.h"
 
 namespace {

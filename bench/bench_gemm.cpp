@@ -3,7 +3,7 @@
 // itself (what cembed used before; its bits depend on the thread count), on the shapes of
 // DLRM's Criteo model at batch 128 and 2048, in the same process. GFLOP/s per shape.
 //
-//   build/release/bench/bench_gemm --benchmark_repetitions=5 --benchmark_enable_random_interleaving=true \
+//   build/release/bench/bench_gemm --benchmark_repetitions=5 --benchmark_enable_random_interleaving=true
 //       --benchmark_report_aggregates_only=true
 #include <benchmark/benchmark.h>
 #include <cblas.h>

@@ -8,7 +8,7 @@
 #include <string>
 
 #include "cembed/dataset.h"
-#include "cembed/errors.h"
+#include "util/check.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const std::string path = "/tmp/cembed_fuzz_dataset_" + std::to_string(::getpid()) + ".cds";

@@ -7,7 +7,7 @@
 #include <cstdio>
 #include <string>
 
-#include "cembed/errors.h"
+#include "util/check.h"
 #include "data/formats/csv_reader.h"
 #include "data/formats/line_reader.h"
 

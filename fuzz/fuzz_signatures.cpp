@@ -6,7 +6,7 @@
 #include <cstdio>
 #include <string>
 
-#include "cembed/errors.h"
+#include "util/check.h"
 #include "cembed/signatures.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

@@ -3,7 +3,7 @@
 #include <cstdint>
 #include <string_view>
 
-#include "cembed/errors.h"
+#include "util/check.h"
 #include "data/formats/text_formats.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

@@ -3,7 +3,7 @@
 // OpenBLAS kernel (docs/reliability.md), so reports record both.
 #pragma once
 
-#include <nlohmann/json.hpp>
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 
 namespace cembed {

@@ -5,10 +5,12 @@
 #include <span>
 #include <vector>
 
-#include "cembed/binary_io.h"
 #include "cembed/optimizer.h"
 
 namespace cembed {
+
+class BinaryWriter;  // serialisation of models (internal: src/util/binary_io.h)
+class BinaryReader;
 
 class DenseOptimizer {
  public:

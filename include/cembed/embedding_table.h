@@ -24,11 +24,13 @@
 #include <vector>
 
 #include "cembed/bags.h"
-#include "cembed/binary_io.h"
 #include "cembed/optimizer.h"
 #include "cembed/signatures.h"
 
 namespace cembed {
+
+class BinaryWriter;  // serialisation of models (internal: src/util/binary_io.h)
+class BinaryReader;
 
 // What a table is built for: the features it serves and the shape of each vector.
 struct TableShape {

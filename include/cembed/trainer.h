@@ -25,21 +25,6 @@ struct EvalResult {
 
 EvalResult evaluate(Dlrm& model, const Dataset& data, int64_t batch_size);
 
-// Memory a training run needs, roughly: embedding parameters and their optimizer state,
-// dense layers (parameters, gradients, optimizer state) and the batch buffers of training and
-// evaluation. The datasets are mapped from their files and not counted.
-struct MemoryNeed {
-  int64_t embedding_parameters = 0, embedding_optimizer = 0, dense = 0, buffers = 0;
-  int64_t total() const { return embedding_parameters + embedding_optimizer + dense + buffers; }
-};
-MemoryNeed estimate_training_memory(const TrainConfig& config, const MemoryPlan& plan, int64_t num_dense,
-                                    int64_t train_rows, int64_t eval_rows);
-// Memory this process can still take: /proc/meminfo's MemAvailable, lowered to what a cgroup
-// (v2 memory.max) leaves; sysconf's available pages where /proc is missing.
-int64_t available_memory_bytes();
-// Throws cembed::Error saying how much is needed (by part) and how much is available.
-void check_memory_fits(const MemoryNeed& need, int64_t available);
-
 // Trains as configured; prints the plan and progress to stderr; returns the report JSON
 // (also written to report_path when set).
 nlohmann::json train(const TrainConfig& config);
@@ -73,8 +58,5 @@ void check_data_fits_model(const LoadedCheckpoint& checkpoint, const Dataset& da
 
 // Threads for OpenMP regions and OpenBLAS.
 void set_num_threads(int threads);
-
-// Peak resident memory of this process so far (VmHWM), in bytes.
-int64_t peak_rss_bytes();
 
 }  // namespace cembed

@@ -7,7 +7,7 @@
 #include <charconv>
 #include <toml++/toml.h>
 
-#include "cembed/errors.h"
+#include "util/check.h"
 #include "data/formats/input_stream.h"
 
 namespace cembed {

@@ -10,9 +10,10 @@
 #include <cerrno>
 #include <cstring>
 #include <utility>
+#include <nlohmann/json.hpp>
 
 #include "cembed/dataset.h"
-#include "cembed/errors.h"
+#include "util/check.h"
 #include "data/dataset_layout.h"
 
 namespace cembed {

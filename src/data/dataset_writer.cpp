@@ -14,10 +14,12 @@
 #include <mutex>
 #include <thread>
 #include <utility>
+#include <nlohmann/json.hpp>
 
-#include "cembed/atomic_file.h"
+#include "util/atomic_file.h"
 #include "cembed/dataset.h"
-#include "cembed/errors.h"
+#include "data/dataset_writer.h"
+#include "util/check.h"
 #include "data/dataset_layout.h"
 
 namespace cembed {

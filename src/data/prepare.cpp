@@ -18,11 +18,13 @@
 #include <cmath>
 #include <filesystem>
 #include <numeric>
+#include <nlohmann/json.hpp>
 
 #include "cembed/dataset.h"
-#include "cembed/errors.h"
-#include "cembed/file_format.h"
-#include "cembed/random.h"
+#include "data/dataset_writer.h"
+#include "util/check.h"
+#include "util/file_format.h"
+#include "util/random.h"
 #include "data/formats/flat_map.h"
 #include "data/formats/line_blocks.h"
 #include "data/formats/line_reader.h"

@@ -1,8 +1,9 @@
 // prepare_dataset: the prepared folder written whole or not at all (see prepare.h).
 #include <string>
+#include <nlohmann/json.hpp>
 
-#include "cembed/errors.h"
-#include "cembed/output_dir.h"
+#include "util/check.h"
+#include "util/output_dir.h"
 #include "cembed/prepare.h"
 
 namespace cembed {

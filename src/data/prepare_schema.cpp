@@ -16,12 +16,14 @@
 #include <filesystem>
 #include <map>
 #include <unordered_map>
+#include <nlohmann/json.hpp>
 
 #include "cembed/dataset.h"
-#include "cembed/errors.h"
-#include "cembed/file_format.h"
+#include "data/dataset_writer.h"
+#include "util/check.h"
+#include "util/file_format.h"
 #include "cembed/prepare.h"
-#include "cembed/random.h"
+#include "util/random.h"
 #include "data/csv_schema.h"
 #include "data/formats/csv_reader.h"
 #include "data/formats/printable.h"

@@ -7,9 +7,9 @@
 #include <cmath>
 #include <cstdint>
 
-#include "cembed/errors.h"
+#include "util/check.h"
 #include "cembed/prepare.h"
-#include "cembed/random.h"
+#include "util/random.h"
 
 namespace cembed {
 

@@ -6,11 +6,11 @@
 
 #include <nlohmann/json.hpp>
 
-#include "cembed/binary_io.h"
+#include "util/binary_io.h"
 #include "cembed/dataset.h"
-#include "cembed/errors.h"
-#include "cembed/file_format.h"
-#include "cembed/random.h"
+#include "util/check.h"
+#include "util/file_format.h"
+#include "util/random.h"
 
 namespace cembed {
 

@@ -7,13 +7,15 @@
 #include <cmath>
 #include <filesystem>
 #include <numeric>
+#include <nlohmann/json.hpp>
 
 #include "cembed/dataset.h"
-#include "cembed/errors.h"
-#include "cembed/atomic_file.h"
-#include "cembed/file_format.h"
+#include "data/dataset_writer.h"
+#include "util/check.h"
+#include "util/atomic_file.h"
+#include "util/file_format.h"
 #include "cembed/metrics.h"
-#include "cembed/random.h"
+#include "util/random.h"
 #include "data/zipf.h"
 
 namespace cembed {

@@ -2,9 +2,9 @@
 
 #include <string_view>
 
-#include "cembed/binary_io.h"
-#include "cembed/errors.h"
-#include "cembed/file_format.h"
+#include "util/binary_io.h"
+#include "util/check.h"
+#include "util/file_format.h"
 
 namespace cembed {
 namespace {

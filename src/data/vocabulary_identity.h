@@ -11,8 +11,8 @@
 
 #include <fmt/format.h>
 
-#include "cembed/file_format.h"
-#include "cembed/random.h"
+#include "util/file_format.h"
+#include "util/random.h"
 
 namespace cembed {
 

@@ -5,7 +5,7 @@
 #include <cmath>
 #include <cstdint>
 
-#include "cembed/random.h"
+#include "util/random.h"
 
 namespace cembed {
 

@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <numeric>
 
-#include "cembed/errors.h"
-#include "cembed/random.h"
+#include "util/check.h"
+#include "util/random.h"
 
 namespace cembed {
 namespace {

@@ -16,9 +16,9 @@
 #include <span>
 #include <vector>
 
-#include "cembed/aligned_vector.h"
+#include "util/aligned_vector.h"
 #include "cembed/bags.h"
-#include "cembed/binary_io.h"
+#include "util/binary_io.h"
 
 namespace cembed {
 

@@ -2,9 +2,10 @@
 
 #include <algorithm>
 
-#include "cembed/errors.h"
+#include "util/binary_io.h"
+#include "util/check.h"
 #include "cembed/factory.h"
-#include "cembed/random.h"
+#include "util/random.h"
 
 namespace cembed {
 

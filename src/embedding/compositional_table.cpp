@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "cembed/errors.h"
+#include "util/check.h"
 
 namespace cembed {
 

@@ -7,7 +7,7 @@
 //   cp:moduli=AxBxC[,kind=qr|crt][,op=...]
 //
 // Memory: sum over parts of modulus_j * width_j floats.
-#include "cembed/errors.h"
+#include "util/check.h"
 #include "embedding/compositional_table.h"
 #include "embedding/registry.h"
 

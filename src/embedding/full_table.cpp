@@ -1,5 +1,5 @@
 // full: one row per value (the uncompressed baseline). Memory n * dim floats.
-#include "cembed/errors.h"
+#include "util/check.h"
 #include "embedding/registry.h"
 #include "embedding/row_table.h"
 

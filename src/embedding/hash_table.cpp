@@ -2,8 +2,8 @@
 // table of `rows` rows (rows <= n); h is a seeded 64-bit mixer. Memory rows * dim floats.
 #include <algorithm>
 
-#include "cembed/errors.h"
-#include "cembed/random.h"
+#include "util/check.h"
+#include "util/random.h"
 #include "embedding/registry.h"
 #include "embedding/row_table.h"
 

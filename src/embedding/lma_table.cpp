@@ -19,7 +19,7 @@
 // nothing). With K = 2 and chunks * K <= L, the blocks.
 #include <algorithm>
 
-#include "cembed/errors.h"
+#include "util/check.h"
 #include "cembed/signatures.h"
 #include "embedding/registry.h"
 #include "embedding/shared_array.h"

@@ -10,7 +10,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "cembed/errors.h"
+#include "util/check.h"
 #include "embedding/linear_map.h"
 #include "embedding/parts_table.h"
 #include "embedding/registry.h"

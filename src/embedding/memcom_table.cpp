@@ -11,8 +11,8 @@
 #include <algorithm>
 #include <cmath>
 
-#include "cembed/errors.h"
-#include "cembed/random.h"
+#include "util/check.h"
+#include "util/random.h"
 #include "embedding/parts_table.h"
 #include "embedding/registry.h"
 

@@ -3,7 +3,7 @@
 #include <charconv>
 #include <numeric>
 
-#include "cembed/errors.h"
+#include "util/check.h"
 
 namespace cembed {
 

@@ -2,7 +2,7 @@
 
 #include <numeric>
 
-#include "cembed/errors.h"
+#include "util/check.h"
 
 namespace cembed {
 

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "cembed/embedding_table.h"
-#include "cembed/random.h"
+#include "util/random.h"
 #include "embedding/table_state.h"
 #include "kernels/embedding_kernels.h"
 

@@ -5,7 +5,7 @@
 //   qr:collisions=C[,op=mult|add|concat]
 //
 // Memory: (C + ceil(n/C)) * dim floats (half of that for concat).
-#include "cembed/errors.h"
+#include "util/check.h"
 #include "embedding/compositional_table.h"
 #include "embedding/registry.h"
 

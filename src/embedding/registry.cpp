@@ -1,6 +1,6 @@
 #include "embedding/registry.h"
 
-#include "cembed/errors.h"
+#include "util/check.h"
 
 namespace cembed {
 namespace {

@@ -6,7 +6,7 @@
 //   robe:size=M[,block=Z][,seed=S]      Z = 32 by default
 //
 // Memory: M floats (nothing per value).
-#include "cembed/errors.h"
+#include "util/check.h"
 #include "embedding/registry.h"
 #include "embedding/shared_array.h"
 

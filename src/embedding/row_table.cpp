@@ -2,8 +2,8 @@
 
 #include <cmath>
 
-#include "cembed/errors.h"
-#include "cembed/random.h"
+#include "util/check.h"
+#include "util/random.h"
 
 namespace cembed {
 

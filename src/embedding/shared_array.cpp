@@ -4,8 +4,8 @@
 #include <cmath>
 #include <numeric>
 
-#include "cembed/errors.h"
-#include "cembed/random.h"
+#include "util/check.h"
+#include "util/random.h"
 
 namespace cembed {
 

@@ -1,6 +1,6 @@
 #include "embedding/table_state.h"
 
-#include "cembed/errors.h"
+#include "util/check.h"
 
 namespace cembed {
 

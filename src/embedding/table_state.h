@@ -16,8 +16,8 @@
 #include <string>
 #include <string_view>
 
-#include "cembed/aligned_vector.h"
-#include "cembed/binary_io.h"
+#include "util/aligned_vector.h"
+#include "util/binary_io.h"
 #include "cembed/optimizer.h"
 #include "kernels/embedding_kernels.h"
 

@@ -5,7 +5,7 @@
 #include <cstring>
 #include <map>
 
-#include "cembed/errors.h"
+#include "util/check.h"
 
 namespace cembed::kernels {
 namespace {

@@ -2,9 +2,11 @@
 
 #include <cmath>
 #include <cstring>
+#include <nlohmann/json.hpp>
 
-#include "cembed/errors.h"
-#include "cembed/random.h"
+#include "util/binary_io.h"
+#include "util/check.h"
+#include "util/random.h"
 
 namespace cembed {
 namespace {

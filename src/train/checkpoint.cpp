@@ -1,8 +1,11 @@
 // Checkpoints: config + memory plan + position + model parameters and optimizer state,
 // framed and checksummed (file_format.h), written atomically; and the check that a dataset
 // can be scored by a checkpoint's model.
-#include "cembed/errors.h"
-#include "cembed/file_format.h"
+#include "util/binary_io.h"
+
+#include <nlohmann/json.hpp>
+#include "util/check.h"
+#include "util/file_format.h"
 #include "cembed/trainer.h"
 #include "train/train_run.h"
 

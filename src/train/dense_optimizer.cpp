@@ -2,7 +2,7 @@
 
 #include <cmath>
 
-#include "cembed/errors.h"
+#include "util/check.h"
 #include "embedding/table_state.h"
 
 namespace cembed {

@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <cmath>
 #include <numeric>
+#include <nlohmann/json.hpp>
 
 #include "cembed/metrics.h"
 #include "cembed/trainer.h"

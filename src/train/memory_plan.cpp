@@ -4,8 +4,9 @@
 #include <charconv>
 #include <cmath>
 #include <numeric>
+#include <nlohmann/json.hpp>
 
-#include "cembed/errors.h"
+#include "util/check.h"
 #include "cembed/factory.h"
 #include "cembed/spec.h"
 

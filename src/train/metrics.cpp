@@ -6,7 +6,7 @@
 #include <numeric>
 #include <vector>
 
-#include "cembed/errors.h"
+#include "util/check.h"
 
 namespace cembed {
 

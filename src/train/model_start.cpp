@@ -4,9 +4,10 @@
 
 #include <algorithm>
 
-#include "cembed/errors.h"
-#include "cembed/npy.h"
+#include "util/check.h"
+#include "util/npy.h"
 #include "train/train_run.h"
+#include "train/machine_memory.h"
 
 namespace cembed::train_run {
 namespace {

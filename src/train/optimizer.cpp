@@ -1,6 +1,6 @@
 #include "cembed/optimizer.h"
 
-#include "cembed/errors.h"
+#include "util/check.h"
 
 namespace cembed {
 

@@ -4,6 +4,7 @@
 #include "cembed/trainer.h"
 #include "train/proc_files.h"
 #include "train/train_run.h"
+#include "train/machine_memory.h"
 
 namespace cembed {
 namespace {

@@ -6,11 +6,12 @@
 #include <set>
 #include <unordered_map>
 #include <unordered_set>
+#include <nlohmann/json.hpp>
 
 #include "cembed/dataset.h"
 #include "cembed/dlrm.h"
-#include "cembed/errors.h"
-#include "cembed/random.h"
+#include "util/check.h"
+#include "util/random.h"
 #include "cembed/trainer.h"
 
 namespace cembed {

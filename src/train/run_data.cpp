@@ -1,5 +1,5 @@
 // The datasets of a training run: training, validation and test, one vocabulary.
-#include "cembed/errors.h"
+#include "util/check.h"
 #include "train/train_run.h"
 
 namespace cembed::train_run {

@@ -2,8 +2,9 @@
 #include <fmt/format.h>
 
 #include <filesystem>
+#include <nlohmann/json.hpp>
 
-#include "cembed/errors.h"
+#include "util/check.h"
 #include "cembed/signatures.h"
 #include "train/train_run.h"
 

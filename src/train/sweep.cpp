@@ -9,13 +9,14 @@
 #include <fstream>
 #include <map>
 #include <sstream>
+#include <nlohmann/json.hpp>
 
 #include "cembed/dataset.h"
-#include "cembed/errors.h"
-#include "cembed/file_format.h"
+#include "util/check.h"
+#include "util/file_format.h"
 #include "cembed/factory.h"
 #include "cembed/memory_plan.h"
-#include "cembed/output_check.h"
+#include "util/output_check.h"
 #include "cembed/spec.h"
 
 namespace cembed {

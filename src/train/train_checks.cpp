@@ -6,10 +6,11 @@
 #include <sstream>
 #include <type_traits>
 
-#include "cembed/errors.h"
+#include "util/check.h"
 #include "cembed/optimizer.h"
 #include "cembed/trainer.h"
 #include "train/proc_files.h"
+#include "train/machine_memory.h"
 
 namespace cembed {
 namespace {

@@ -6,8 +6,9 @@
 #include <fmt/ranges.h>
 
 #include <type_traits>
+#include <nlohmann/json.hpp>
 
-#include "cembed/errors.h"
+#include "util/check.h"
 
 namespace cembed {
 namespace {

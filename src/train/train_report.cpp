@@ -1,9 +1,11 @@
 // The report of a training run: what was trained, how, how fast, how well, in how much memory.
 #include <algorithm>
+#include <nlohmann/json.hpp>
 
 #include "cembed/build_info.h"
 #include "cembed/ranking.h"
 #include "train/train_run.h"
+#include "train/machine_memory.h"
 
 namespace cembed::train_run {
 

@@ -4,10 +4,11 @@
 #include "cembed/trainer.h"
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
-#include "cembed/errors.h"
-#include "cembed/file_format.h"
-#include "cembed/output_check.h"
+#include "util/check.h"
+#include "util/file_format.h"
+#include "util/output_check.h"
 #include "kernels/dense_kernels.h"
 #include "train/train_run.h"
 

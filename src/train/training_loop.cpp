@@ -5,8 +5,9 @@
 #include <algorithm>
 #include <numeric>
 #include <span>
+#include <nlohmann/json.hpp>
 
-#include "cembed/random.h"
+#include "util/random.h"
 #include "train/progress.h"
 #include "train/train_run.h"
 

@@ -1,4 +1,4 @@
-#include "cembed/atomic_file.h"
+#include "util/atomic_file.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -8,7 +8,7 @@
 #include <cstring>
 #include <filesystem>
 
-#include "cembed/errors.h"
+#include "util/check.h"
 
 namespace cembed {
 namespace {

@@ -2,6 +2,7 @@
 
 #include <cblas.h>
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 namespace cembed {
 

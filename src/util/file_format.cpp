@@ -1,4 +1,4 @@
-#include "cembed/file_format.h"
+#include "util/file_format.h"
 
 #include <xxhash.h>
 
@@ -8,9 +8,9 @@
 #include <fstream>
 #include <sstream>
 
-#include "cembed/atomic_file.h"
-#include "cembed/binary_io.h"
-#include "cembed/errors.h"
+#include "util/atomic_file.h"
+#include "util/binary_io.h"
+#include "util/check.h"
 
 namespace cembed {
 

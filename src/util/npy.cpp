@@ -1,11 +1,11 @@
-#include "cembed/npy.h"
+#include "util/npy.h"
 
 #include <filesystem>
 #include <type_traits>
 
-#include "cembed/atomic_file.h"
+#include "util/atomic_file.h"
 #include "cembed/dlrm.h"
-#include "cembed/errors.h"
+#include "util/check.h"
 
 namespace cembed {
 namespace {

@@ -1,4 +1,4 @@
-#include "cembed/output_dir.h"
+#include "util/output_dir.h"
 
 #include <fcntl.h>
 #include <sys/file.h>
@@ -11,8 +11,8 @@
 #include <filesystem>
 #include <system_error>
 
-#include "cembed/atomic_file.h"
-#include "cembed/errors.h"
+#include "util/atomic_file.h"
+#include "util/check.h"
 
 namespace cembed {
 namespace fs = std::filesystem;
@@ -20,7 +20,7 @@ namespace fs = std::filesystem;
 namespace {
 
 // renameat2(RENAME_EXCHANGE): both names stay valid throughout. 0, or the errno.
-int exchange(const std::string& a, const std::string& b) {
+int exchange_folders(const std::string& a, const std::string& b) {
 #ifdef RENAME_EXCHANGE
   return ::renameat2(AT_FDCWD, a.c_str(), AT_FDCWD, b.c_str(), RENAME_EXCHANGE) == 0 ? 0 : errno;
 #else
@@ -127,7 +127,7 @@ void StagedFolder::commit() {
   const bool replace = fs::exists(target_, ec);
   int err = 0;
   if (replace) {
-    err = exchange(staging_, target_);
+    err = exchange_folders(staging_, target_);
     if (err == EINVAL || err == ENOSYS || err == EXDEV) {
       // No atomic exchange on this file system: move the old folder aside, then the new in.
       // A crash between the two renames leaves no <name>, and the old folder under the

@@ -6,7 +6,7 @@
 #include <cmath>
 #include <thread>
 
-#include "cembed/errors.h"
+#include "util/check.h"
 
 namespace cembed {
 

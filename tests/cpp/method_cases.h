@@ -18,7 +18,7 @@
 
 #include "cembed/embedding_table.h"
 #include "cembed/factory.h"
-#include "cembed/random.h"
+#include "util/random.h"
 #include "cembed/signatures.h"
 #include "cembed/spec.h"
 

@@ -15,7 +15,7 @@
 #include <string>
 #include <thread>
 
-#include "cembed/errors.h"
+#include "util/check.h"
 #include "cembed/prepare.h"
 
 namespace cembed::testing {

@@ -14,11 +14,11 @@
 #include <map>
 #include <sstream>
 
-#include "cembed/atomic_file.h"
+#include "util/atomic_file.h"
 #include "cembed/dataset.h"
-#include "cembed/errors.h"
-#include "cembed/file_format.h"
-#include "cembed/output_dir.h"
+#include "util/check.h"
+#include "util/file_format.h"
+#include "util/output_dir.h"
 #include "cembed/prepare.h"
 #include "cembed/synthetic.h"
 #include "test_helpers.h"

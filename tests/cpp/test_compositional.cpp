@@ -7,7 +7,7 @@
 #include <numeric>
 #include <set>
 
-#include "cembed/errors.h"
+#include "util/check.h"
 #include "cembed/factory.h"
 #include "cembed/memory_plan.h"
 #include "embedding/partitions.h"

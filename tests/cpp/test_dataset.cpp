@@ -4,7 +4,8 @@
 #include <fstream>
 
 #include "cembed/dataset.h"
-#include "cembed/errors.h"
+#include "data/dataset_writer.h"
+#include "util/check.h"
 #include "test_helpers.h"
 
 namespace cembed {

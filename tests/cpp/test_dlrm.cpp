@@ -4,6 +4,7 @@
 
 #include "cembed/dlrm.h"
 #include "test_helpers.h"
+#include "util/binary_io.h"
 
 namespace cembed {
 namespace {

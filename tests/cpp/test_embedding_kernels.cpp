@@ -4,7 +4,7 @@
 
 #include <tuple>
 
-#include "cembed/errors.h"
+#include "util/check.h"
 #include "kernels/embedding_kernels.h"
 #include "test_helpers.h"
 

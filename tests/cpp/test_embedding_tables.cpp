@@ -5,7 +5,7 @@
 #include <cctype>
 #include <set>
 
-#include "cembed/errors.h"
+#include "util/check.h"
 #include "cembed/factory.h"
 #include "embedding/table_state.h"
 #include "method_cases.h"

@@ -13,8 +13,8 @@
 
 #include "cembed/bags.h"
 #include "cembed/embedding_table.h"
-#include "cembed/errors.h"
-#include "cembed/random.h"
+#include "util/check.h"
+#include "util/random.h"
 
 namespace cembed::testing {
 

@@ -9,7 +9,9 @@
 #include <set>
 
 #include "cembed/dataset.h"
-#include "cembed/errors.h"
+#include "data/dataset_writer.h"
+#include "util/binary_io.h"
+#include "util/check.h"
 #include "cembed/factory.h"
 #include "cembed/signatures.h"
 #include "method_cases.h"

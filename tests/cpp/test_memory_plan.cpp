@@ -1,9 +1,9 @@
 #include <gtest/gtest.h>
 
-#include "cembed/errors.h"
+#include "util/check.h"
 #include "cembed/factory.h"
 #include "cembed/memory_plan.h"
-#include "cembed/random.h"
+#include "util/random.h"
 #include "cembed/spec.h"
 #include "cembed/sweep.h"
 

@@ -8,7 +8,7 @@
 #include <fstream>
 
 #include "cembed/dataset.h"
-#include "cembed/errors.h"
+#include "util/check.h"
 #include "cembed/prepare.h"
 #include "cembed/synthetic.h"
 

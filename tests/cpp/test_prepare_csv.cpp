@@ -7,7 +7,7 @@
 #include <set>
 
 #include "cembed/dataset.h"
-#include "cembed/errors.h"
+#include "util/check.h"
 #include "cembed/prepare.h"
 #include "prepare_test_files.h"
 
@@ -141,7 +141,9 @@ TEST(PrepareCsv, RatioAndOrderSplitsAsTheOtherFormats) {
     }
     EXPECT_EQ(stats["split"]["by"], split);
     // The vocabulary: the ratio split counts only the training part (unique items: every test item is OOV).
-    if (std::string(split) == "ratio") EXPECT_EQ(stats["test"]["oov_ids"][0], stats["test"]["rows"]);
+    if (std::string(split) == "ratio") {
+      EXPECT_EQ(stats["test"]["oov_ids"][0], stats["test"]["rows"]);
+    }
   }
   PrepareConfig both = csv_config(std::string(schema) + "[split]\nby = \"latest\"\ngroup = \"item\"\ntime = \"n\"\n", csv, "csv_both");
   both.split = "ratio";

@@ -10,7 +10,7 @@
 #include <fstream>
 
 #include "cembed/dataset.h"
-#include "cembed/errors.h"
+#include "util/check.h"
 #include "cembed/prepare.h"
 #include "data/formats/line_blocks.h"
 #include "prepare_test_files.h"

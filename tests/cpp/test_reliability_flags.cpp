@@ -10,13 +10,14 @@
 #include <type_traits>
 
 #include "cembed/dataset.h"
-#include "cembed/errors.h"
-#include "cembed/output_check.h"
+#include "util/check.h"
+#include "util/output_check.h"
 #include "cembed/ranges.h"
 #include "cembed/ranking.h"
 #include "cembed/synthetic.h"
 #include "cembed/trainer.h"
 #include "test_helpers.h"
+#include "train/machine_memory.h"
 
 namespace cembed {
 namespace {

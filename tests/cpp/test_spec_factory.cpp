@@ -2,7 +2,7 @@
 
 #include <set>
 
-#include "cembed/errors.h"
+#include "util/check.h"
 #include "cembed/factory.h"
 #include "cembed/spec.h"
 #include "method_cases.h"

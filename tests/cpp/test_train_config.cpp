@@ -5,8 +5,9 @@
 
 #include <set>
 #include <type_traits>
+#include <nlohmann/json.hpp>
 
-#include "cembed/errors.h"
+#include "util/check.h"
 #include "cembed/train_config.h"
 #include "test_helpers.h"
 

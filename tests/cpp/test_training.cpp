@@ -3,9 +3,11 @@
 
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 
-#include "cembed/errors.h"
-#include "cembed/file_format.h"
+#include "util/binary_io.h"
+#include "util/check.h"
+#include "util/file_format.h"
 #include "cembed/synthetic.h"
 #include "cembed/trainer.h"
 #include "method_cases.h"

@@ -12,12 +12,12 @@
 #include <string>
 #include <vector>
 
-#include "cembed/atomic_file.h"
+#include "util/atomic_file.h"
 #include "cembed/dlrm.h"
-#include "cembed/errors.h"
+#include "util/check.h"
 #include "cembed/metrics.h"
-#include "cembed/npy.h"
-#include "cembed/random.h"
+#include "util/npy.h"
+#include "util/random.h"
 #include "cembed/ranking.h"
 #include "cembed/trainer.h"
 

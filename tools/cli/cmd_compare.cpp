@@ -1,10 +1,11 @@
 #include <fmt/format.h>
 
 #include <charconv>
+#include <nlohmann/json.hpp>
 
-#include "cembed/errors.h"
-#include "cembed/file_format.h"
-#include "cembed/output_check.h"
+#include "util/check.h"
+#include "util/file_format.h"
+#include "util/output_check.h"
 #include "commands.h"
 
 namespace cembed::cli {

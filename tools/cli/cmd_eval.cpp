@@ -1,8 +1,9 @@
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
-#include "cembed/errors.h"
-#include "cembed/file_format.h"
-#include "cembed/output_check.h"
+#include "util/check.h"
+#include "util/file_format.h"
+#include "util/output_check.h"
 #include "cembed/ranking.h"
 #include "commands.h"
 

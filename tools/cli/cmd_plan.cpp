@@ -1,7 +1,7 @@
 #include <fmt/format.h>
 
 #include "cembed/dataset.h"
-#include "cembed/errors.h"
+#include "util/check.h"
 #include "cembed/factory.h"
 #include "commands.h"
 

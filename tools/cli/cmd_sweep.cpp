@@ -2,7 +2,7 @@
 
 #include <charconv>
 
-#include "cembed/errors.h"
+#include "util/check.h"
 #include "cembed/sweep.h"
 #include "commands.h"
 

@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <numeric>
 
-#include "cembed/errors.h"
+#include "util/check.h"
 #include "commands.h"
 
 namespace cembed::cli {

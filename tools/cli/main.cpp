@@ -3,7 +3,7 @@
 #include <algorithm>
 
 #include "cembed/build_info.h"
-#include "cembed/errors.h"
+#include "util/check.h"
 #include "commands.h"
 
 int main(int argc, char** argv) {

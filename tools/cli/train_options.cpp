@@ -1,8 +1,9 @@
 #include <algorithm>
 #include <cstdlib>
 #include <type_traits>
+#include <nlohmann/json.hpp>
 
-#include "cembed/errors.h"
+#include "util/check.h"
 #include "commands.h"
 
 namespace cembed::cli {

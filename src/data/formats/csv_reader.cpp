@@ -1,6 +1,6 @@
 #include "data/formats/csv_reader.h"
 
-#include "cembed/errors.h"
+#include "util/check.h"
 
 namespace cembed {
 

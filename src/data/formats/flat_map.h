@@ -7,8 +7,8 @@
 #include <cstdint>
 #include <vector>
 
-#include "cembed/errors.h"
-#include "cembed/random.h"
+#include "util/check.h"
+#include "util/random.h"
 
 namespace cembed {
 

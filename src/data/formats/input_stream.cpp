@@ -10,7 +10,7 @@
 #include <cstring>
 #include <vector>
 
-#include "cembed/errors.h"
+#include "util/check.h"
 
 namespace cembed {
 

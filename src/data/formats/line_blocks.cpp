@@ -3,7 +3,7 @@
 #include <exception>
 #include <utility>
 
-#include "cembed/errors.h"
+#include "util/check.h"
 
 namespace cembed {
 namespace {

@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-#include "cembed/errors.h"
+#include "util/check.h"
 #include "data/formats/input_stream.h"
 
 namespace cembed {

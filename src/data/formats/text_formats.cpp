@@ -6,7 +6,7 @@
 #include <cmath>
 #include <vector>
 
-#include "cembed/errors.h"
+#include "util/check.h"
 #include "data/formats/printable.h"
 
 namespace cembed {
@@ -225,8 +225,9 @@ std::unique_ptr<RowParser> make_row_parser(const PrepareConfig& c, std::string_v
       }
       return std::make_unique<LibfmParser>(fields);
     }
+    case TextFormat::Csv: break;  // records, not lines: CsvReader (prepare_schema.cpp)
   }
-  fail("unknown format");
+  fail("format {} has no line parser", static_cast<int>(c.format));
 }
 
 }  // namespace cembed

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "cembed/errors.h"
+#include "util/check.h"
 
 namespace cembed {
 

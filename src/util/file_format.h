@@ -9,7 +9,7 @@
 #include <string>
 #include <string_view>
 
-#include "cembed/atomic_file.h"  // write_file_atomically
+#include "util/atomic_file.h"  // write_file_atomically
 
 namespace cembed {
 

@@ -1,0 +1,20 @@
+# cmake -DHEADERS=include/cembed -P public_headers.cmake: fails when a public header includes
+# an internal header (src/: util/, embedding/, data/, train/, kernels/, model/) or fmt, or
+# uses CEMBED_CHECK (internal: src/util/check.h). The public API is include/cembed alone.
+file(GLOB headers ${HEADERS}/*.h)
+set(bad "")
+foreach(header ${headers})
+  file(STRINGS ${header} lines)
+  set(n 0)
+  foreach(line IN LISTS lines)
+    math(EXPR n "${n} + 1")
+    if(line MATCHES "^#include [\"<](util|embedding|data|train|kernels|model|fmt)/" OR line MATCHES "CEMBED_CHECK")
+      string(APPEND bad "  ${header}:${n}: ${line}\n")
+    endif()
+  endforeach()
+endforeach()
+if(bad)
+  message(FATAL_ERROR "public headers reach into internals:\n${bad}")
+endif()
+list(LENGTH headers count)
+message(STATUS "${count} public headers, none includes an internal header or fmt")
