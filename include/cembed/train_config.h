@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <nlohmann/json_fwd.hpp>
+#include <initializer_list>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -97,6 +98,9 @@ inline constexpr unsigned kRoleIdentity = 1u << 0;
 inline constexpr unsigned kRoleRequired = 1u << 1;
 // Files written before the setting existed lack it: it takes its default.
 inline constexpr unsigned kRoleDefaultIfMissing = 1u << 2;
+// How a run is carried out or where it writes, with no effect on the model or its scores
+// (threads: docs/reliability.md); a sweep's results file does not record it.
+inline constexpr unsigned kRoleNoEffect = 1u << 3;
 
 // Every setting of TrainConfig, declared once: visit(setting, field&) with field one of
 // std::string, int64_t, int, float, uint64_t, bool, std::vector<int64_t>, Pooling or Budget.
@@ -106,7 +110,7 @@ inline constexpr unsigned kRoleDefaultIfMissing = 1u << 2;
 template <class Config, class Visit>  // Config: TrainConfig or const TrainConfig
 void visit_train_settings(Config& c, Visit&& visit) {
   constexpr double kSteps = Range::kNoLimit;
-  constexpr unsigned kId = kRoleIdentity, kOld = kRoleDefaultIfMissing;
+  constexpr unsigned kId = kRoleIdentity, kOld = kRoleDefaultIfMissing, kOut = kRoleNoEffect;
   // The data. The training data is compared by its identity (Dataset::identity), not by its path.
   visit(Setting{"train", "train_path", "training dataset (.cds)", {}, kRoleRequired}, c.train_path);
   visit(Setting{"valid", "valid_path", "validation dataset (.cds)"}, c.valid_path);
@@ -154,7 +158,7 @@ void visit_train_settings(Config& c, Visit&& visit) {
         c.epochs);
   visit(Setting{"max-steps", "max_steps", "stop after this many steps", Range{1, kSteps, false, -1, "all epochs"}},
         c.max_steps);
-  visit(Setting{"threads", "threads", "threads", ranges::threads()}, c.threads);
+  visit(Setting{"threads", "threads", "threads", ranges::threads(), kOut}, c.threads);
   visit(Setting{"seed", "seed", "random seed (0 to 2^64-1)", {}, kId}, c.seed);
   visit(Setting{"no-shuffle", "shuffle", "visit training rows in file order", {}, kId}, c.shuffle);
   // Evaluation, checkpoints and outputs.
@@ -162,20 +166,20 @@ void visit_train_settings(Config& c, Visit&& visit) {
         c.eval_every);
   visit(Setting{"eval-batch-size", "eval_batch_size", "evaluation batch size", ranges::batch_size}, c.eval_batch_size);
   visit(Setting{"checkpoint", "checkpoint_path",
-                "checkpoint file, written atomically (its folder is checked writable before training)"},
+                "checkpoint file, written atomically (its folder is checked writable before training)", {}, kOut},
         c.checkpoint_path);
   visit(Setting{"checkpoint-every", "checkpoint_every", "write the checkpoint every N steps (0: at the end only)",
-                Range{0, kSteps}},
+                Range{0, kSteps}, kOut},
         c.checkpoint_every);
-  visit(Setting{"resume", "resume_path", "resume from this checkpoint (the same training data, by content)"},
+  visit(Setting{"resume", "resume_path", "resume from this checkpoint (the same training data, by content)", {}, kOut},
         c.resume_path);
   visit(Setting{"report", "report_path",
-                "write the JSON report here (its folder is checked writable before training)"},
+                "write the JSON report here (its folder is checked writable before training)", {}, kOut},
         c.report_path);
   visit(Setting{"export-initial", "export_initial_dir", "write the initial parameters as .npy files to this folder",
-                {}, kOld},
+                {}, kOld | kOut},
         c.export_initial_dir);
-  visit(Setting{"quiet", "progress", "no plan or progress on stderr"}, c.progress);
+  visit(Setting{"quiet", "progress", "no plan or progress on stderr", {}, kOut}, c.progress);
   visit(Setting{"ranking", "ranking",
                 "after training, rank each held-out test positive among unseen items (nDCG@k, HitRate@k)", {}, kOld},
         c.ranking);
@@ -187,6 +191,9 @@ void visit_train_settings(Config& c, Visit&& visit) {
 
 // The settings of the resume identity (kRoleIdentity), as to_json() writes them.
 nlohmann::json resume_identity(const TrainConfig& config);
+// The settings a sweep's results file records (to_json() without kRoleNoEffect), less the
+// options in `varied` (those the sweep sets per run).
+nlohmann::json sweep_identity(const TrainConfig& config, std::initializer_list<std::string_view> varied);
 // The first identity setting on which `a` and `b` differ: its name (the option, "--dim", or
 // the JSON key when it has none) and its value in each; nullopt when they agree.
 struct SettingDifference {

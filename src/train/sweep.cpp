@@ -35,14 +35,8 @@ std::string key_string(const std::string& method, double ratio, uint64_t seed) {
 }
 
 // The parts of the base configuration that make two sweeps comparable.
-nlohmann::json sweep_identity(const SweepConfig& c) {
-  nlohmann::json j = c.base.to_json();
-  for (const char* k : {"embedding", "budget_kind", "budget_value", "seed", "threads", "progress", "report_path",
-                        "checkpoint_path", "checkpoint_every", "resume_path", "export_initial_dir"}) {
-    j.erase(k);
-  }
-  return j;
-}
+// The settings the results file records: run_one() sets embedding, budget and seed per run.
+nlohmann::json sweep_identity(const SweepConfig& c) { return sweep_identity(c.base, {"embedding", "budget", "seed"}); }
 
 std::vector<RunKey> planned_runs(const SweepConfig& c) {
   std::vector<RunKey> runs;

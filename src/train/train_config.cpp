@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <algorithm>
 #include <type_traits>
 #include <nlohmann/json.hpp>
 
@@ -113,6 +114,15 @@ nlohmann::json resume_identity(const TrainConfig& c) {
   nlohmann::json j = nlohmann::json::object();
   visit_train_settings(c, [&](const Setting& s, const auto& v) {
     if (s.has(kRoleIdentity)) write(j, s, v);
+  });
+  return j;
+}
+
+nlohmann::json sweep_identity(const TrainConfig& c, std::initializer_list<std::string_view> varied) {
+  nlohmann::json j = nlohmann::json::object();
+  visit_train_settings(c, [&](const Setting& s, const auto& v) {
+    const bool is_varied = std::find(varied.begin(), varied.end(), s.option) != varied.end();
+    if (!s.key.empty() && !s.has(kRoleNoEffect) && !is_varied) write(j, s, v);
   });
   return j;
 }

@@ -141,5 +141,28 @@ TEST(TrainConfigTable, LayerListsFollowTorchRecsConvention) {
   EXPECT_NE(top.find("write --top 512,256,1"), std::string::npos) << top;
 }
 
+TEST(TrainConfigTable, SweepResultsRecordEverySettingWithAnEffectExceptThoseTheSweepVaries) {
+  TrainConfig c;
+  const nlohmann::json all = c.to_json();
+  const nlohmann::json kept = sweep_identity(c, {"embedding", "budget", "seed"});
+  // The keys results.json has always recorded: to_json() without these.
+  std::set<std::string> dropped = {"embedding",       "budget_kind",      "budget_value", "seed",
+                                   "threads",         "progress",         "report_path",  "checkpoint_path",
+                                   "checkpoint_every", "resume_path",     "export_initial_dir"};
+  for (const auto& [key, value] : all.items()) {
+    EXPECT_EQ(kept.contains(key), dropped.count(key) == 0) << key;
+    if (kept.contains(key)) {
+      EXPECT_EQ(kept[key], value) << key;
+    }
+  }
+  TrainConfig other = c;
+  other.threads = 1;
+  other.report_path = "elsewhere.json";
+  other.seed = 7;
+  EXPECT_EQ(sweep_identity(other, {"embedding", "budget", "seed"}), kept);
+  other.lr.base = 0.5;
+  EXPECT_NE(sweep_identity(other, {"embedding", "budget", "seed"}), kept);
+}
+
 }  // namespace
 }  // namespace cembed
