@@ -12,8 +12,17 @@
 // Gradients of every occurrence of the same parameter in the batch are added before the
 // optimizer sees them.
 //
-// Contract for implementers: forward() and backward() must be deterministic for a given
-// input, whatever the thread count; ids outside [0, num_values(f)) raise cembed::Error.
+// Threads: a table is not reentrant. forward() is const but fills scratch buffers the table
+// keeps (mutable), and backward() updates the parameters: call one table from one thread
+// at a time. Different tables may run at the same time (EmbeddingCollection runs its tables
+// in parallel). Inside a call a table may use OpenMP threads (set_num_threads, trainer.h).
+// Results do not depend on the thread count: the determinism contract is stated once, in
+// docs/reliability.md.
+//
+// Methods are added in-tree only (src/embedding: RowTable, PartsTableOf and the registry are
+// internal; docs/architecture.md, "How to add an embedding method"). Contract for them:
+// forward() and backward() are deterministic for a given input, whatever the thread count;
+// ids outside [0, num_values(f)) raise cembed::Error.
 #pragma once
 
 #include <cstdint>

@@ -1,9 +1,8 @@
 // Training and evaluation of DLRM on cembed datasets.
 //
-// Determinism (docs/reliability.md): the same data, configuration and seed give bitwise the
-// same model whatever the thread count, and resuming from a checkpoint gives the model of
-// an uninterrupted run. The initial model is a function of `seed`; epoch e visits the
-// training rows in a permutation drawn from (seed, e).
+// What a run promises about its bits is stated once, in docs/reliability.md ("Determinism").
+// The initial model is a function of `seed`; epoch e visits the training rows in a
+// permutation drawn from (seed, e).
 #pragma once
 
 #include <cstdint>
@@ -56,7 +55,8 @@ LoadedCheckpoint load_checkpoint(const std::string& path);
 // its training data (schema and vocabulary id; older checkpoints: the plan's features).
 void check_data_fits_model(const LoadedCheckpoint& checkpoint, const Dataset& data);
 
-// Threads for OpenMP regions and OpenBLAS.
+// Threads for OpenMP regions and OpenBLAS, process-wide (train() sets them from its config):
+// run one train() or evaluate() at a time in a process.
 void set_num_threads(int threads);
 
 }  // namespace cembed
