@@ -4,8 +4,8 @@
 #include <benchmark/benchmark.h>
 
 #include "cembed/factory.h"
-#include "util/random.h"
 #include "cembed/signatures.h"
+#include "util/random.h"
 
 namespace {
 
@@ -99,13 +99,17 @@ BENCHMARK_CAPTURE(BM_BackwardUpdate, full_sgd, std::string("full"), OptimizerKin
 BENCHMARK_CAPTURE(BM_BackwardUpdate, full_adagrad, std::string("full"), OptimizerKind::Adagrad) SHAPES;
 BENCHMARK_CAPTURE(BM_BackwardUpdate, full_rowwise_adagrad, std::string("full"), OptimizerKind::RowwiseAdagrad) SHAPES;
 BENCHMARK_CAPTURE(BM_BackwardUpdate, hash_16x_sgd, std::string("hash:rows=62500"), OptimizerKind::Sgd) SHAPES;
-BENCHMARK_CAPTURE(BM_BackwardUpdate, qr_mult_16x_adagrad, std::string("qr:collisions=16"), OptimizerKind::Adagrad) SHAPES;
+BENCHMARK_CAPTURE(BM_BackwardUpdate, qr_mult_16x_adagrad, std::string("qr:collisions=16"), OptimizerKind::Adagrad)
+SHAPES;
 BENCHMARK_CAPTURE(BM_BackwardUpdate, path_16x_adagrad, std::string("path:maps=16"), OptimizerKind::Adagrad) SHAPES;
-BENCHMARK_CAPTURE(BM_BackwardUpdate, robe_z8_16x_adagrad, std::string("robe:size=1000000,block=8"), OptimizerKind::Adagrad)
+BENCHMARK_CAPTURE(BM_BackwardUpdate, robe_z8_16x_adagrad, std::string("robe:size=1000000,block=8"),
+                  OptimizerKind::Adagrad)
     ->Args({1000000, 16});
-BENCHMARK_CAPTURE(BM_BackwardUpdate, lma_z8_16x_adagrad, std::string("lma:size=1000000,block=8"), OptimizerKind::Adagrad)
+BENCHMARK_CAPTURE(BM_BackwardUpdate, lma_z8_16x_adagrad, std::string("lma:size=1000000,block=8"),
+                  OptimizerKind::Adagrad)
     ->Args({1000000, 16});
-BENCHMARK_CAPTURE(BM_BackwardUpdate, memcom_8x_adagrad, std::string("memcom:rows=62500"), OptimizerKind::Adagrad) SHAPES;
+BENCHMARK_CAPTURE(BM_BackwardUpdate, memcom_8x_adagrad, std::string("memcom:rows=62500"), OptimizerKind::Adagrad)
+SHAPES;
 
 }  // namespace
 

@@ -34,8 +34,8 @@ void BM_DlrmStepGemms(benchmark::State& state) {
     if (Blocked) {
       cembed::kernels::gemm(ta, tb, m, n, k, 1.0f, a, lda, b, ldb, 0.0f, c, ldc);
     } else {
-      cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, 1.0f, a,
-                  lda, b, ldb, 0.0f, c, ldc);
+      cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, 1.0f, a, lda,
+                  b, ldb, 0.0f, c, ldc);
     }
   };
   double flops = 0;

@@ -7,9 +7,9 @@
 #include <cstdio>
 #include <string>
 
-#include "util/check.h"
 #include "data/formats/csv_reader.h"
 #include "data/formats/line_reader.h"
+#include "util/check.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const std::string path = "/tmp/cembed_fuzz_lines_" + std::to_string(::getpid());

@@ -6,8 +6,8 @@
 #include <cstdio>
 #include <string>
 
-#include "util/check.h"
 #include "cembed/signatures.h"
+#include "util/check.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const std::string path = "/tmp/cembed_fuzz_sig_" + std::to_string(::getpid()) + ".sig";

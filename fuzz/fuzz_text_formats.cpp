@@ -3,8 +3,8 @@
 #include <cstdint>
 #include <string_view>
 
-#include "util/check.h"
 #include "data/formats/text_formats.h"
+#include "util/check.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view text(reinterpret_cast<const char*>(data), size);

@@ -88,9 +88,9 @@ class Dataset {
 // A batch gathered from a dataset: per feature the bags in CSR form.
 struct Batch {
   int64_t size = 0;
-  std::vector<float> labels;                  // size
-  std::vector<float> dense;                   // size x num_dense
-  std::vector<std::vector<Id>> ids;           // per feature
+  std::vector<float> labels;                   // size
+  std::vector<float> dense;                    // size x num_dense
+  std::vector<std::vector<Id>> ids;            // per feature
   std::vector<std::vector<uint32_t>> offsets;  // per feature, size + 1
   std::vector<BagBatch> bags() const;
 };

@@ -78,11 +78,10 @@ class EmbeddingTable {
   virtual void set_optimizer(const OptimizerConfig& config) = 0;
 
   // bags and out have num_features() entries; out[f] is B x dim().
-  virtual void forward(std::span<const BagBatch> bags, Pooling pooling,
-                       std::span<const MatrixView> out) const = 0;
+  virtual void forward(std::span<const BagBatch> bags, Pooling pooling, std::span<const MatrixView> out) const = 0;
   // grad_out[f] is B x dim(): d loss / d out[f]. Applies the update with rate `lr`.
-  virtual void backward(std::span<const BagBatch> bags, Pooling pooling,
-                        std::span<const ConstMatrixView> grad_out, float lr) = 0;
+  virtual void backward(std::span<const BagBatch> bags, Pooling pooling, std::span<const ConstMatrixView> grad_out,
+                        float lr) = 0;
 
   // Parameters and optimizer state; load() requires the same spec and shape.
   virtual void save(BinaryWriter& out) const = 0;

@@ -12,7 +12,7 @@ namespace cembed {
 
 struct LinearLayer {
   int64_t in = 0, out = 0;
-  std::vector<float> weight, bias;   // out x in, out
+  std::vector<float> weight, bias;    // out x in, out
   std::vector<float> dweight, dbias;  // gradients of the last backward()
   std::vector<float> output;          // B x out, after the activation
 };

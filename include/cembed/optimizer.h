@@ -18,7 +18,7 @@ enum class OptimizerKind { Sgd, Adagrad, RowwiseAdagrad };
 
 struct OptimizerConfig {
   OptimizerKind kind = OptimizerKind::Sgd;
-  float eps = 1e-10f;         // adagrad denominators (PyTorch's default)
+  float eps = 1e-10f;  // adagrad denominators (PyTorch's default)
   float initial_accumulator = 0.0f;
 };
 

@@ -30,17 +30,17 @@ struct PrepareConfig {
   std::string out_dir;
   int64_t min_count = 1;
   bool skip_bad_lines = false;
-  bool log_dense = true;            // log(1 + max(x, 0)); false: as given
+  bool log_dense = true;  // log(1 + max(x, 0)); false: as given
   int64_t max_line_bytes = 1 << 20;
-  int libfm_fields = 0;             // 0: inferred from the first line
-  std::string schema_path;          // format csv: the TOML schema (columns, label rule, side files)
+  int libfm_fields = 0;     // 0: inferred from the first line
+  std::string schema_path;  // format csv: the TOML schema (columns, label rule, side files)
   // Ids without counting (criteo, avazu, libfm): either the vocabulary file a previous
   // prepare wrote (out_dir/vocabulary.bin: value -> id per feature; unseen values get the
   // OOV id 0), or a 64-bit hash of each value into hash_buckets ids (1 .. hash_buckets - 1;
   // 0 stays the empty value) with no vocabulary, for unbounded data.
   std::string vocabulary_path;
   int64_t hash_buckets = 0;
-  int threads = 2;                  // parsing threads (results do not depend on it)
+  int threads = 2;  // parsing threads (results do not depend on it)
   // How the training files are split: "files" (valid/test come from their own files),
   // "ratio" (each row to test/valid with these probabilities, drawn from `seed`; the
   // vocabulary counts only the training part) or "order" (the last test_fraction of the

@@ -20,10 +20,10 @@ struct Range {
 
   double min = 0;
   double max = kNoLimit;
-  bool min_open = false;          // true: min itself is refused, (min, max]
-  std::optional<double> special;  // one more accepted value outside [min, max], e.g. -1
-  std::string_view special_means; // what it does, e.g. "all epochs"
-  bool max_open = false;          // true: max itself is refused, [min, max)
+  bool min_open = false;           // true: min itself is refused, (min, max]
+  std::optional<double> special;   // one more accepted value outside [min, max], e.g. -1
+  std::string_view special_means;  // what it does, e.g. "all epochs"
+  bool max_open = false;           // true: max itself is refused, [min, max)
 
   bool contains(double v) const;
   // "1 to 16777216", "at least 0", "above 0, at most 100", "0 to below 1",

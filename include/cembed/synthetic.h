@@ -25,17 +25,17 @@ struct SyntheticConfig {
   int64_t train_rows = 500000;
   int64_t valid_rows = 0;
   int64_t test_rows = 100000;
-  double scale = 0.01;                // multiplies Criteo Kaggle's cardinalities
-  int64_t uniform_cardinality = 0;    // > 0: every feature has this many values instead
+  double scale = 0.01;              // multiplies Criteo Kaggle's cardinalities
+  int64_t uniform_cardinality = 0;  // > 0: every feature has this many values instead
   double zipf_exponent = 1.05;
   int latent_dim = 4;
   int latent_groups = 32;
   int clusters = 16;
-  double value_noise = 0.7;           // per-value deviation from its group's vector
-  double logit_scale = 1.6;           // standard deviation of the hidden logit
+  double value_noise = 0.7;  // per-value deviation from its group's vector
+  double logit_scale = 1.6;  // standard deviation of the hidden logit
   double ctr = 0.25;
   uint64_t seed = 42;
-  std::string format = "cds";         // "cds" (datasets) or "criteo" (raw Criteo TSV text, .txt)
+  std::string format = "cds";  // "cds" (datasets) or "criteo" (raw Criteo TSV text, .txt)
 
   nlohmann::json to_json() const;
 };

@@ -8,8 +8,8 @@
 #pragma once
 
 #include <cstdint>
-#include <nlohmann/json_fwd.hpp>
 #include <initializer_list>
+#include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -24,22 +24,22 @@ namespace cembed {
 
 struct TrainConfig {
   std::string train_path, valid_path, test_path;
-  DlrmConfig model;            // num_dense is taken from the training data
+  DlrmConfig model;  // num_dense is taken from the training data
   std::string embedding = "full";
   Budget budget;
   int64_t small_threshold = 200;
-  std::string optimizer = "sgd";   // dense layers
-  std::string table_optimizer;     // embedding tables; empty: same as `optimizer`
+  std::string optimizer = "sgd";  // dense layers
+  std::string table_optimizer;    // embedding tables; empty: same as `optimizer`
   LrSchedule lr;
   int64_t batch_size = 128;
   int64_t epochs = 1;
-  int64_t max_steps = -1;          // stop after this many steps (-1: run every epoch)
+  int64_t max_steps = -1;  // stop after this many steps (-1: run every epoch)
   int threads = 2;
   uint64_t seed = 1;
   bool shuffle = true;
-  int64_t eval_every = 0;          // evaluate on valid (or test) every N steps; 0: only at the end
+  int64_t eval_every = 0;  // evaluate on valid (or test) every N steps; 0: only at the end
   int64_t eval_batch_size = 16384;
-  std::string checkpoint_path;     // written atomically every checkpoint_every steps and at the end
+  std::string checkpoint_path;  // written atomically every checkpoint_every steps and at the end
   int64_t checkpoint_every = 0;
   std::string resume_path;
   std::string report_path;
@@ -131,8 +131,10 @@ void visit_train_settings(Config& c, Visit&& visit) {
         c.model.top_hidden);
   visit(Setting{"pooling", "model.pooling", "bag pooling: sum or mean", {}, kId}, c.model.pooling);
   // The embedding tables.
-  visit(Setting{"embedding", "embedding",
-                "embedding method spec, e.g. full, hash, hash:rows=65536 (a spec with its size takes no budget)", {},
+  visit(Setting{"embedding",
+                "embedding",
+                "embedding method spec, e.g. full, hash, hash:rows=65536 (a spec with its size takes no budget)",
+                {},
                 kId},
         c.embedding);
   visit(Setting{"budget", "budget", "embedding budget: --embedding-budget BYTES or --compression RATIO",
@@ -143,9 +145,10 @@ void visit_train_settings(Config& c, Visit&& visit) {
         c.small_threshold);
   // The optimisation.
   visit(Setting{"optimizer", "optimizer", "sgd, adagrad or rowwise_adagrad", {}, kId}, c.optimizer);
-  visit(Setting{"table-optimizer", "table_optimizer", "optimizer of the embedding tables (default: --optimizer)", {},
-                kId},
-        c.table_optimizer);
+  visit(
+      Setting{
+          "table-optimizer", "table_optimizer", "optimizer of the embedding tables (default: --optimizer)", {}, kId},
+      c.table_optimizer);
   visit(Setting{"lr", "lr", "learning rate", Range{0, 100, true}, kId}, c.lr.base);
   visit(Setting{"warmup-steps", "warmup_steps", "linear warm-up steps", Range{0, kSteps}, kId}, c.lr.warmup_steps);
   visit(Setting{"decay-start", "decay_start", "step where polynomial decay starts",
@@ -165,23 +168,35 @@ void visit_train_settings(Config& c, Visit&& visit) {
   visit(Setting{"eval-every", "eval_every", "evaluate every N steps (0: at the end only)", Range{0, kSteps}},
         c.eval_every);
   visit(Setting{"eval-batch-size", "eval_batch_size", "evaluation batch size", ranges::batch_size}, c.eval_batch_size);
-  visit(Setting{"checkpoint", "checkpoint_path",
-                "checkpoint file, written atomically (its folder is checked writable before training)", {}, kOut},
+  visit(Setting{"checkpoint",
+                "checkpoint_path",
+                "checkpoint file, written atomically (its folder is checked writable before training)",
+                {},
+                kOut},
         c.checkpoint_path);
   visit(Setting{"checkpoint-every", "checkpoint_every", "write the checkpoint every N steps (0: at the end only)",
                 Range{0, kSteps}, kOut},
         c.checkpoint_every);
   visit(Setting{"resume", "resume_path", "resume from this checkpoint (the same training data, by content)", {}, kOut},
         c.resume_path);
-  visit(Setting{"report", "report_path",
-                "write the JSON report here (its folder is checked writable before training)", {}, kOut},
+  visit(Setting{"report",
+                "report_path",
+                "write the JSON report here (its folder is checked writable before training)",
+                {},
+                kOut},
         c.report_path);
-  visit(Setting{"export-initial", "export_initial_dir", "write the initial parameters as .npy files to this folder",
-                {}, kOld | kOut},
+  visit(Setting{"export-initial",
+                "export_initial_dir",
+                "write the initial parameters as .npy files to this folder",
+                {},
+                kOld | kOut},
         c.export_initial_dir);
   visit(Setting{"quiet", "progress", "no plan or progress on stderr", {}, kOut}, c.progress);
-  visit(Setting{"ranking", "ranking",
-                "after training, rank each held-out test positive among unseen items (nDCG@k, HitRate@k)", {}, kOld},
+  visit(Setting{"ranking",
+                "ranking",
+                "after training, rank each held-out test positive among unseen items (nDCG@k, HitRate@k)",
+                {},
+                kOld},
         c.ranking);
   visit(Setting{"ranking-k", "ranking_k", "cut-off k of nDCG@k and HitRate@k", ranges::ranking_k, kOld}, c.ranking_k);
   visit(Setting{"ranking-negatives", "ranking_negatives", "sampled unseen items per query (0: all unseen items)",

@@ -3,12 +3,12 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <toml++/toml.h>
 #include <algorithm>
 #include <charconv>
-#include <toml++/toml.h>
 
-#include "util/check.h"
 #include "data/formats/input_stream.h"
+#include "util/check.h"
 
 namespace cembed {
 namespace {
@@ -33,10 +33,11 @@ std::vector<std::string> strings(const toml::table& t, const char* key, const st
 }
 
 TableSpec table_spec(const toml::table& t, const std::string& where, bool side) {
-  static const std::vector<std::string> main_keys = {"separator", "quote", "header", "columns", "dense", "categorical",
-                                                     "multi_valued", "label", "split", "ranking", "side"};
-  static const std::vector<std::string> side_keys = {"file", "key", "separator", "quote", "header", "columns", "dense",
-                                                     "categorical", "multi_valued"};
+  static const std::vector<std::string> main_keys = {"separator", "quote",       "header",       "columns",
+                                                     "dense",     "categorical", "multi_valued", "label",
+                                                     "split",     "ranking",     "side"};
+  static const std::vector<std::string> side_keys = {"file",    "key",   "separator",   "quote",       "header",
+                                                     "columns", "dense", "categorical", "multi_valued"};
   for (const auto& [k, v] : t) {
     const auto& allowed = side ? side_keys : main_keys;
     CEMBED_CHECK(std::find(allowed.begin(), allowed.end(), std::string(k.str())) != allowed.end(),

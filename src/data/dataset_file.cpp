@@ -9,12 +9,12 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <utility>
 #include <nlohmann/json.hpp>
+#include <utility>
 
 #include "cembed/dataset.h"
-#include "util/check.h"
 #include "data/dataset_layout.h"
+#include "util/check.h"
 
 namespace cembed {
 namespace {
@@ -25,7 +25,8 @@ uint64_t align_up(uint64_t x) { return (x + kAlign - 1) / kAlign * kAlign; }
 
 }  // namespace
 
-DatasetLayout dataset_layout(uint64_t data_start, int64_t rows, const DatasetSchema& s, const std::vector<uint64_t>& nnz) {
+DatasetLayout dataset_layout(uint64_t data_start, int64_t rows, const DatasetSchema& s,
+                             const std::vector<uint64_t>& nnz) {
   DatasetLayout l;
   uint64_t pos = align_up(data_start);
   l.labels = pos;
@@ -50,8 +51,9 @@ nlohmann::json DatasetSchema::to_json() const {
   nlohmann::json j;
   j["dense"] = dense_names;
   for (int f = 0; f < num_sparse(); ++f) {
-    j["sparse"].push_back(
-        {{"name", sparse[f].name}, {"cardinality", sparse[f].cardinality}, {"multi_hot", static_cast<bool>(multi_hot[f])}});
+    j["sparse"].push_back({{"name", sparse[f].name},
+                           {"cardinality", sparse[f].cardinality},
+                           {"multi_hot", static_cast<bool>(multi_hot[f])}});
   }
   if (!vocabulary_id.empty()) j["vocabulary_id"] = vocabulary_id;
   return j;
@@ -151,7 +153,8 @@ Dataset Dataset::open(const std::string& path, bool verify) {
                  f.cardinality);
   }
   const DatasetLayout l = dataset_layout(16 + header_len, d.rows_, d.schema_, nnz);
-  CEMBED_CHECK(size == l.end + 16, "{}: truncated or extended: {} bytes, the header implies {}", path, size, l.end + 16);
+  CEMBED_CHECK(size == l.end + 16, "{}: truncated or extended: {} bytes, the header implies {}", path, size,
+               l.end + 16);
   CEMBED_CHECK(std::memcmp(base + l.end + 8, kDatasetEndMagic, 8) == 0, "{}: bad trailer (truncated or altered)", path);
   std::memcpy(&d.checksum_, base + l.end, 8);
   if (verify) {
@@ -208,7 +211,8 @@ void check_same_vocabulary(const Dataset& data, const nlohmann::json& expected, 
   for (size_t f = 0; f < a.size(); ++f) {
     if (a[f] != b[f]) fail("{}: feature {} is {}, expected {}", head, f, a[f].dump(), b[f].dump());
   }
-  fail("{}: dense features {}, expected {}", head, got.value("dense", none).dump(), expected.value("dense", none).dump());
+  fail("{}: dense features {}, expected {}", head, got.value("dense", none).dump(),
+       expected.value("dense", none).dump());
 }
 
 }  // namespace cembed

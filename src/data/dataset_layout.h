@@ -22,6 +22,7 @@ struct DatasetLayout {
 
 // The layout of `rows` rows of `schema` with nnz[f] ids of feature f, its data from
 // `data_start` (the end of the header) on.
-DatasetLayout dataset_layout(uint64_t data_start, int64_t rows, const DatasetSchema& schema, const std::vector<uint64_t>& nnz);
+DatasetLayout dataset_layout(uint64_t data_start, int64_t rows, const DatasetSchema& schema,
+                             const std::vector<uint64_t>& nnz);
 
 }  // namespace cembed

@@ -12,15 +12,15 @@
 #include <cstdio>
 #include <cstring>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <thread>
 #include <utility>
-#include <nlohmann/json.hpp>
 
-#include "util/atomic_file.h"
 #include "cembed/dataset.h"
-#include "data/dataset_writer.h"
-#include "util/check.h"
 #include "data/dataset_layout.h"
+#include "data/dataset_writer.h"
+#include "util/atomic_file.h"
+#include "util/check.h"
 
 namespace cembed {
 
@@ -56,7 +56,11 @@ struct DatasetWriter::Spill {
 class DatasetWriter::BlockWriter {
  public:
   BlockWriter(std::vector<FILE*> files, std::string beside)
-      : beside_(std::move(beside)), files_(std::move(files)), front_(files_.size()), back_(files_.size()), thread_([this] { run(); }) {}
+      : beside_(std::move(beside)),
+        files_(std::move(files)),
+        front_(files_.size()),
+        back_(files_.size()),
+        thread_([this] { run(); }) {}
   ~BlockWriter() {
     {
       std::lock_guard<std::mutex> lock(mutex_);
@@ -112,8 +116,10 @@ class DatasetWriter::BlockWriter {
   std::thread thread_;  // last: starts once the members above exist
 };
 
-DatasetWriter::DatasetWriter(std::string path, DatasetSchema schema) : path_(std::move(path)), schema_(std::move(schema)) {
-  CEMBED_CHECK(schema_.multi_hot.size() == schema_.sparse.size(), "dataset schema: multi_hot flags do not match features");
+DatasetWriter::DatasetWriter(std::string path, DatasetSchema schema)
+    : path_(std::move(path)), schema_(std::move(schema)) {
+  CEMBED_CHECK(schema_.multi_hot.size() == schema_.sparse.size(),
+               "dataset schema: multi_hot flags do not match features");
   for (int i = 0; i < 2 + 2 * schema_.num_sparse(); ++i) spills_.push_back(std::make_unique<Spill>(path_));
   nnz_.assign(schema_.num_sparse(), 0);
   for (int f = 0; f < schema_.num_sparse(); ++f) {
@@ -129,9 +135,10 @@ DatasetWriter::~DatasetWriter() = default;
 void DatasetWriter::add_row(float label, std::span<const float> dense, std::span<const std::span<const Id>> bags) {
   check_open();
   if (behind_) behind_->settle();  // rows after blocks: in order
-  CEMBED_CHECK(static_cast<int>(dense.size()) == schema_.num_dense() && static_cast<int>(bags.size()) == schema_.num_sparse(),
-               "dataset writer: row has {} dense and {} categorical values, schema has {} and {}", dense.size(),
-               bags.size(), schema_.num_dense(), schema_.num_sparse());
+  CEMBED_CHECK(
+      static_cast<int>(dense.size()) == schema_.num_dense() && static_cast<int>(bags.size()) == schema_.num_sparse(),
+      "dataset writer: row has {} dense and {} categorical values, schema has {} and {}", dense.size(), bags.size(),
+      schema_.num_dense(), schema_.num_sparse());
   CEMBED_CHECK(std::isfinite(label), "dataset writer: label {} in row {} is not a finite number", label, rows_);
   for (size_t j = 0; j < dense.size(); ++j) {
     CEMBED_CHECK(std::isfinite(dense[j]), "dataset writer: dense feature '{}' is {} in row {}", schema_.dense_names[j],
@@ -142,12 +149,13 @@ void DatasetWriter::add_row(float label, std::span<const float> dense, std::span
   for (int f = 0; f < schema_.num_sparse(); ++f) {
     const auto& bag = bags[f];
     if (!schema_.multi_hot[f]) {
-      CEMBED_CHECK(bag.size() == 1, "dataset writer: one-hot feature '{}' got {} values in row {}", schema_.sparse[f].name,
-                   bag.size(), rows_);
+      CEMBED_CHECK(bag.size() == 1, "dataset writer: one-hot feature '{}' got {} values in row {}",
+                   schema_.sparse[f].name, bag.size(), rows_);
     }
     for (Id id : bag) {
-      CEMBED_CHECK(id < schema_.sparse[f].cardinality, "dataset writer: feature '{}' id {} beyond cardinality {} in row {}",
-                   schema_.sparse[f].name, id, schema_.sparse[f].cardinality, rows_);
+      CEMBED_CHECK(id < schema_.sparse[f].cardinality,
+                   "dataset writer: feature '{}' id {} beyond cardinality {} in row {}", schema_.sparse[f].name, id,
+                   schema_.sparse[f].cardinality, rows_);
     }
     spills_[3 + 2 * f]->write(bag.data(), bag.size_bytes());
     nnz_[f] += bag.size();
@@ -317,12 +325,14 @@ namespace {
 
 // The ids per feature of rows [begin, end) under `schema` (the writer's features, with
 // final cardinalities), after checking the range and every remap table against them.
-std::vector<uint64_t> output_nnz(const std::string& path, const DatasetSchema& written, const std::vector<uint64_t>& written_nnz,
-                                 int64_t written_rows, const DatasetSchema& schema, std::span<const std::vector<Id>> remap,
-                                 int64_t begin, int64_t end) {
+std::vector<uint64_t> output_nnz(const std::string& path, const DatasetSchema& written,
+                                 const std::vector<uint64_t>& written_nnz, int64_t written_rows,
+                                 const DatasetSchema& schema, std::span<const std::vector<Id>> remap, int64_t begin,
+                                 int64_t end) {
   const int ns = written.num_sparse();
-  CEMBED_CHECK(schema.num_dense() == written.num_dense() && schema.num_sparse() == ns && schema.multi_hot == written.multi_hot,
-               "dataset writer: {} asks for another schema's features than the rows written", path);
+  CEMBED_CHECK(
+      schema.num_dense() == written.num_dense() && schema.num_sparse() == ns && schema.multi_hot == written.multi_hot,
+      "dataset writer: {} asks for another schema's features than the rows written", path);
   CEMBED_CHECK(0 <= begin && begin <= end && end <= written_rows, "dataset writer: rows [{}, {}) of {}", begin, end,
                written_rows);
   CEMBED_CHECK(remap.empty() || static_cast<int>(remap.size()) == ns, "dataset writer: {} remap tables for {} features",
@@ -330,8 +340,8 @@ std::vector<uint64_t> output_nnz(const std::string& path, const DatasetSchema& w
   const bool all_rows = begin == 0 && end == written_rows;
   std::vector<uint64_t> nnz(ns);
   for (int f = 0; f < ns; ++f) {
-    CEMBED_CHECK(!schema.multi_hot[f] || all_rows, "dataset writer: a range of rows needs one-hot features, '{}' is not",
-                 schema.sparse[f].name);
+    CEMBED_CHECK(!schema.multi_hot[f] || all_rows,
+                 "dataset writer: a range of rows needs one-hot features, '{}' is not", schema.sparse[f].name);
     nnz[f] = schema.multi_hot[f] ? written_nnz[f] : static_cast<uint64_t>(end - begin);
     if (!remap.empty()) {  // every target within the final cardinality
       bool ok = true;
@@ -372,8 +382,8 @@ struct Section {
 // The sections of rows [begin, begin + rows) at their places in layout `l`: labels, dense,
 // then per feature its offsets (multi-hot: every row) and ids. The spills are labels,
 // dense, then offsets and ids per feature.
-std::vector<Section> plan_sections(const DatasetSchema& schema, const DatasetLayout& l, bool remapped, int64_t begin, int64_t rows,
-                                   const std::vector<uint64_t>& nnz) {
+std::vector<Section> plan_sections(const DatasetSchema& schema, const DatasetLayout& l, bool remapped, int64_t begin,
+                                   int64_t rows, const std::vector<uint64_t>& nnz) {
   const auto nd = static_cast<uint64_t>(schema.num_dense());
   const auto first = static_cast<uint64_t>(begin), count = static_cast<uint64_t>(rows);
   std::vector<Section> sections;
@@ -395,8 +405,9 @@ std::vector<Section> plan_sections(const DatasetSchema& schema, const DatasetLay
 // `file` (ids through their remap table) on all threads, with positioned writes; the gaps
 // between sections are holes, which read as the zeros of the padding. Then raises the
 // first failure, or adds the label sum and unmapped ids to `written`.
-void copy_sections(std::vector<Section>& sections, const std::vector<int>& spill_fds, std::span<const std::vector<Id>> remap,
-                   const DatasetSchema& schema, AtomicFile& file, int threads, DatasetWriter::Written& written) {
+void copy_sections(std::vector<Section>& sections, const std::vector<int>& spill_fds,
+                   std::span<const std::vector<Id>> remap, const DatasetSchema& schema, AtomicFile& file, int threads,
+                   DatasetWriter::Written& written) {
   const auto tasks = static_cast<int>(sections.size());
 #pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
   for (int t = 0; t < tasks; ++t) {
@@ -465,8 +476,8 @@ void write_head_and_trailer(AtomicFile& file, const std::string& header_text, ui
 }  // namespace
 
 DatasetWriter::Written DatasetWriter::finish_remapped(const std::string& path, const DatasetSchema& schema,
-                                                     std::span<const std::vector<Id>> remap, int64_t begin,
-                                                     int64_t end) {
+                                                      std::span<const std::vector<Id>> remap, int64_t begin,
+                                                      int64_t end) {
   CEMBED_CHECK(!closed_, "dataset writer: {} written after finish()", path);
   finished_ = true;
   if (behind_) behind_->settle();

@@ -17,14 +17,11 @@
 #include <atomic>
 #include <cmath>
 #include <filesystem>
-#include <numeric>
 #include <nlohmann/json.hpp>
+#include <numeric>
 
 #include "cembed/dataset.h"
 #include "data/dataset_writer.h"
-#include "util/check.h"
-#include "util/file_format.h"
-#include "util/random.h"
 #include "data/formats/flat_map.h"
 #include "data/formats/line_blocks.h"
 #include "data/formats/line_reader.h"
@@ -32,6 +29,9 @@
 #include "data/prepare_split.h"
 #include "data/vocabulary_file.h"
 #include "data/vocabulary_identity.h"
+#include "util/check.h"
+#include "util/file_format.h"
+#include "util/random.h"
 
 namespace cembed {
 namespace {
@@ -51,8 +51,8 @@ struct SplitStats {
 // thread count.
 template <typename Sink, typename BlockDone, typename Parsed>
 void read_files(const PrepareConfig& c, std::vector<std::unique_ptr<RowParser>>& parsers,
-                const std::vector<std::string>& files, SplitStats& st, Sink sink, BlockDone block_done,
-                Parsed parsed, std::unique_ptr<LineReader> first = nullptr) {
+                const std::vector<std::string>& files, SplitStats& st, Sink sink, BlockDone block_done, Parsed parsed,
+                std::unique_ptr<LineReader> first = nullptr) {
   const int threads = static_cast<int>(parsers.size());
   std::vector<ParsedRow> rows(kLineBlock);
   std::vector<int8_t> status(kLineBlock);  // 0 row, 1 header to skip, 2 field error
@@ -91,8 +91,6 @@ void read_files(const PrepareConfig& c, std::vector<std::unique_ptr<RowParser>>&
     if (!block->error.empty()) fail("{}", block->error);
   }
 }
-
-
 
 constexpr const char* kPartNames[] = {"train", "valid", "test"};
 
@@ -151,7 +149,8 @@ struct IdRule {
 };
 
 IdRule id_rule(const PrepareConfig& c, const std::vector<std::string>& names) {
-  CEMBED_CHECK(c.vocabulary_path.empty() || c.hash_buckets == 0, "prepare: give a vocabulary or hash buckets, not both");
+  CEMBED_CHECK(c.vocabulary_path.empty() || c.hash_buckets == 0,
+               "prepare: give a vocabulary or hash buckets, not both");
   CEMBED_CHECK(c.hash_buckets == 0 || (c.hash_buckets >= 2 && c.hash_buckets <= (int64_t{1} << 32)),
                "prepare: hash buckets must be in [2, 2^32], got {}", c.hash_buckets);
   IdRule ids;
@@ -187,7 +186,9 @@ class TrainingPass {
     DatasetSchema written;  // the ids as written: provisional ones bounded by 2^32 - 1
     written.dense_names = parser.dense_names();
     for (size_t f = 0; f < nc_; ++f) {
-      const int64_t bound = ids.hashed ? c.hash_buckets : ids.given_vocab ? ids.given_cardinality[f] + 1 : int64_t{1} << 32;
+      const int64_t bound = ids.hashed        ? c.hash_buckets
+                            : ids.given_vocab ? ids.given_cardinality[f] + 1
+                                              : int64_t{1} << 32;
       written.sparse.push_back({parser.cat_names()[f], bound});
     }
     written.multi_hot.assign(nc_, false);
@@ -269,7 +270,7 @@ class TrainingPass {
         } else {
           Seen& seen = map[key];
           if (seen.id == 0 && next_id[f] != 0) seen.id = next_id[f]++;  // next_id wraps to 0 after 2^32 - 1
-          full |= seen.id == 0;  // no exceptions inside the parallel loop
+          full |= seen.id == 0;                                         // no exceptions inside the parallel loop
           id = seen.id;
           seen.count += counted;
         }
@@ -410,18 +411,16 @@ nlohmann::json prepare_stats(const PrepareConfig& c, const nlohmann::json& featu
   nlohmann::json stats;
   stats["format"] = c.format == TextFormat::Criteo ? "criteo" : c.format == TextFormat::Avazu ? "avazu" : "libfm";
   stats["min_count"] = c.min_count;
-  stats["split"] = {{"by", c.split}, {"valid_fraction", c.valid_fraction}, {"test_fraction", c.test_fraction}, {"seed", c.seed}};
+  stats["split"] = {
+      {"by", c.split}, {"valid_fraction", c.valid_fraction}, {"test_fraction", c.test_fraction}, {"seed", c.seed}};
   stats["features"] = feature_stats;
   return stats;
 }
 
 nlohmann::json part_stats(const SplitStats& st, const std::vector<std::string>& files) {
-  return nlohmann::json{{"rows", st.rows},
-                        {"ctr", st.rows ? st.clicks / static_cast<double>(st.rows) : 0.0},
-                        {"bad_lines", st.bad_lines},
-                        {"bad_line_examples", st.bad_examples},
-                        {"oov_ids", st.oov},
-                        {"files", files}};
+  return nlohmann::json{{"rows", st.rows},           {"ctr", st.rows ? st.clicks / static_cast<double>(st.rows) : 0.0},
+                        {"bad_lines", st.bad_lines}, {"bad_line_examples", st.bad_examples},
+                        {"oov_ids", st.oov},         {"files", files}};
 }
 
 // ---------------------------------------------------------------- writing the parts
@@ -469,7 +468,8 @@ void write_separate_parts(const PrepareConfig& c, std::vector<std::unique_ptr<Ro
     oov += id == nullptr;
     return id == nullptr ? 0 : *id;
   };
-  for (const auto& [name, files] : {std::pair{std::string("valid"), c.valid_files}, std::pair{std::string("test"), c.test_files}}) {
+  for (const auto& [name, files] :
+       {std::pair{std::string("valid"), c.valid_files}, std::pair{std::string("test"), c.test_files}}) {
     if (files.empty()) continue;
     DatasetWriter w(c.out_dir + "/" + name + ".cds", schema);
     SplitStats st;

@@ -15,20 +15,20 @@
 #include <cmath>
 #include <filesystem>
 #include <map>
-#include <unordered_map>
 #include <nlohmann/json.hpp>
+#include <unordered_map>
 
 #include "cembed/dataset.h"
-#include "data/dataset_writer.h"
-#include "util/check.h"
-#include "util/file_format.h"
 #include "cembed/prepare.h"
-#include "util/random.h"
 #include "data/csv_schema.h"
+#include "data/dataset_writer.h"
 #include "data/formats/csv_reader.h"
 #include "data/formats/printable.h"
 #include "data/prepare_split.h"
 #include "data/vocabulary_identity.h"
+#include "util/check.h"
+#include "util/file_format.h"
+#include "util/random.h"
 
 namespace cembed {
 namespace {
@@ -130,7 +130,8 @@ std::vector<SideFile> read_side_files(const PrepareConfig& c, const CsvSchema& s
     std::vector<std::string_view> f;
     while (r.next(f)) {
       if (f.size() != side.header.size()) {
-        field_error(file, r.line_number(), 0, "line", fmt::format("{} fields, the header has {}", f.size(), side.header.size()));
+        field_error(file, r.line_number(), 0, "line",
+                    fmt::format("{} fields, the header has {}", f.size(), side.header.size()));
       }
       side.rows[std::string(f[side.key_column])] = std::vector<std::string>(f.begin(), f.end());
     }
@@ -156,7 +157,7 @@ struct Columns {
   std::vector<std::pair<int, int>> dense;  // (table, column)
   std::vector<std::string> dense_names;
   int label = 0;
-  std::vector<int> join;  // per side file: its key's column in the main file
+  std::vector<int> join;      // per side file: its key's column in the main file
   int group = -1, time = -1;  // the "latest" split's columns, or -1
   // DLRM's bottom MLP needs an input: data without dense columns gets a constant 0 (as libFM).
   bool const_dense = false;
@@ -167,14 +168,17 @@ Columns resolve_columns(const PrepareConfig& c, const CsvSchema& s, std::vector<
   Columns cols;
   cols.main_header = std::move(main_header);
   const std::string& main_file = c.train_files[0];
-  auto add_features = [&](const TableSpec& t, int table, const std::vector<std::string>& header, const std::string& file) {
-    for (const auto& name : t.categorical) cols.features.push_back({bare(name), table, find_column(header, name, file), 0});
+  auto add_features = [&](const TableSpec& t, int table, const std::vector<std::string>& header,
+                          const std::string& file) {
+    for (const auto& name : t.categorical)
+      cols.features.push_back({bare(name), table, find_column(header, name, file), 0});
     for (const auto& [name, sep] : t.multi_valued) {
       cols.features.push_back({bare(name), table, find_column(header, name, file), sep});
     }
   };
   add_features(s.main, -1, cols.main_header, main_file);
-  for (size_t i = 0; i < s.sides.size(); ++i) add_features(s.sides[i], static_cast<int>(i), sides[i].header, s.sides[i].file);
+  for (size_t i = 0; i < s.sides.size(); ++i)
+    add_features(s.sides[i], static_cast<int>(i), sides[i].header, s.sides[i].file);
   for (const auto& name : s.main.dense) {
     cols.dense.emplace_back(-1, find_column(cols.main_header, name, main_file));
     cols.dense_names.push_back(bare(name));
@@ -222,7 +226,8 @@ class RowReader {
       std::unique_ptr<CsvReader> reader = fi == 0 && opened ? std::move(opened) : nullptr;
       if (reader == nullptr) {
         reader = open_table(file, s_.main, c_);
-        CEMBED_CHECK(header_of(*reader, s_.main) == cols_.main_header, "{}: columns differ from {}", file, c_.train_files[0]);
+        CEMBED_CHECK(header_of(*reader, s_.main) == cols_.main_header, "{}: columns differ from {}", file,
+                     c_.train_files[0]);
       }
       CsvReader& r = *reader;
       while (true) {
@@ -262,17 +267,20 @@ class RowReader {
     const int col = cols_.label;
     const std::string& name = cols_.main_header[col];
     if (v.empty()) {
-      field_error(file, line, col + 1, name, s_.label.op.empty() ? "empty label" : "empty value (the label rule needs a number)");
+      field_error(file, line, col + 1, name,
+                  s_.label.op.empty() ? "empty label" : "empty value (the label rule needs a number)");
     }
     const double y = parse_number(v, file, line, col + 1, name);
     if (!s_.label.op.empty()) return s_.label.holds(y) ? 1.0f : 0.0f;
-    if (y != 0 && y != 1 && y != -1) field_error(file, line, col + 1, name, fmt::format("label '{}' is not 0/1 or -1/1", printable(v)));
+    if (y != 0 && y != 1 && y != -1)
+      field_error(file, line, col + 1, name, fmt::format("label '{}' is not 0/1 or -1/1", printable(v)));
     return y == 1 ? 1.0f : 0.0f;
   }
 
   Row to_row(const std::vector<std::string_view>& f, const std::string& file, int64_t line) {
     if (f.size() != cols_.main_header.size()) {
-      field_error(file, line, 0, "line", fmt::format("{} fields, the header has {}", f.size(), cols_.main_header.size()));
+      field_error(file, line, 0, "line",
+                  fmt::format("{} fields, the header has {}", f.size(), cols_.main_header.size()));
     }
     Row row;
     row.label = label_of(f[cols_.label], file, line);
@@ -291,8 +299,8 @@ class RowReader {
     };
     for (size_t d = 0; d < cols_.dense.size(); ++d) {
       const auto [table, col] = cols_.dense[d];
-      const double x =
-          parse_number(field_of(table, col), table < 0 ? file : s_.sides[table].file, line, col + 1, cols_.dense_names[d]);
+      const double x = parse_number(field_of(table, col), table < 0 ? file : s_.sides[table].file, line, col + 1,
+                                    cols_.dense_names[d]);
       row.dense.push_back(static_cast<float>(c_.log_dense ? std::log1p(std::max(x, 0.0)) : x));
     }
     if (cols_.const_dense) row.dense.assign(1, 0.0f);
@@ -322,12 +330,16 @@ std::string split_rows(const PrepareConfig& c, const CsvSchema& s, std::vector<R
                        std::vector<Row>& test) {
   std::string split_desc = "files";
   if (check_split(c)) {
-    CEMBED_CHECK(s.split_by.empty(), "prepare: {} splits by the latest rows; give no --split {}", c.schema_path, c.split);
+    CEMBED_CHECK(s.split_by.empty(), "prepare: {} splits by the latest rows; give no --split {}", c.schema_path,
+                 c.split);
     const auto n = static_cast<int64_t>(train.size());
     const OrderSplit order = order_split(c, n);
     std::vector<Row> kept;
     for (int64_t i = 0; i < n; ++i) {
-      const Part p = c.split == "ratio" ? part_by_ratio(c, i) : i < order.valid_from ? kTrain : i < order.test_from ? kValid : kTest;
+      const Part p = c.split == "ratio"     ? part_by_ratio(c, i)
+                     : i < order.valid_from ? kTrain
+                     : i < order.test_from  ? kValid
+                                            : kTest;
       (p == kTest ? test : p == kValid ? valid : kept).push_back(std::move(train[i]));
     }
     train = std::move(kept);
@@ -378,8 +390,9 @@ class Vocabulary {
         ++histogram[bucket];
         if (n >= c.min_count) kept.emplace_back(n, v);
       }
-      std::sort(kept.begin(), kept.end(),
-                [](const auto& a, const auto& b) { return a.first != b.first ? a.first > b.first : a.second < b.second; });
+      std::sort(kept.begin(), kept.end(), [](const auto& a, const auto& b) {
+        return a.first != b.first ? a.first > b.first : a.second < b.second;
+      });
       for (size_t i = 0; i < kept.size(); ++i) vocab_[k][kept[i].second] = static_cast<Id>(i + 1);
       schema.sparse.push_back({features_[k].name, static_cast<int64_t>(kept.size()) + 1});
       schema.multi_hot.push_back(features_[k].multi != 0);
@@ -426,7 +439,8 @@ class Vocabulary {
 // file, then ranking.item_features), and every item's ids of those features; null without
 // a [ranking] table.
 nlohmann::json ranking_metadata(const PrepareConfig& c, const CsvSchema& s, const Columns& cols,
-                                const std::vector<SideFile>& sides, const Vocabulary& vocab, const std::vector<Row>& train) {
+                                const std::vector<SideFile>& sides, const Vocabulary& vocab,
+                                const std::vector<Row>& train) {
   if (s.rank_user.empty()) return nullptr;
   const std::vector<Feature>& features = cols.features;
   const size_t nf = features.size();
@@ -452,9 +466,11 @@ nlohmann::json ranking_metadata(const PrepareConfig& c, const CsvSchema& s, cons
   for (const auto& name : s.rank_item_features) {
     int found = -1;
     for (size_t k = 0; k < nf; ++k) {
-      if (features[k].table == -1 && features[k].name == bare(name) && static_cast<int>(k) != item_f) found = static_cast<int>(k);
+      if (features[k].table == -1 && features[k].name == bare(name) && static_cast<int>(k) != item_f)
+        found = static_cast<int>(k);
     }
-    CEMBED_CHECK(found >= 0, "{}: ranking item_features: '{}' is not a categorical column of the main file (other than the item)",
+    CEMBED_CHECK(found >= 0,
+                 "{}: ranking item_features: '{}' is not a categorical column of the main file (other than the item)",
                  c.schema_path, name);
     item_features.push_back(found);
   }
@@ -467,7 +483,8 @@ nlohmann::json ranking_metadata(const PrepareConfig& c, const CsvSchema& s, cons
     const auto it = first_row.find(item);
     for (size_t j = first_main_feature; j < item_features.size(); ++j) {
       const int k = item_features[j];
-      bags.push_back(it == first_row.end() ? vocab.ids_of(k, {}, nullptr) : vocab.ids_of(k, train[it->second].cats[k], nullptr));
+      bags.push_back(it == first_row.end() ? vocab.ids_of(k, {}, nullptr)
+                                           : vocab.ids_of(k, train[it->second].cats[k], nullptr));
     }
   };
   nlohmann::json items = nlohmann::json::array();
@@ -503,7 +520,8 @@ nlohmann::json ranking_metadata(const PrepareConfig& c, const CsvSchema& s, cons
     add_main_features(bags, item_id[0]);
     items.push_back(bags);
   }
-  return nlohmann::json{{"user_feature", user_f}, {"item_feature", item_f}, {"item_features", item_features}, {"items", items}};
+  return nlohmann::json{
+      {"user_feature", user_f}, {"item_feature", item_f}, {"item_features", item_features}, {"items", items}};
 }
 
 // ---------------------------------------------------------------- writing
@@ -571,7 +589,8 @@ nlohmann::json prepare_schema_dataset(const PrepareConfig& c) {
   stats["min_count"] = c.min_count;
   stats["split"] = {{"by", split_desc}};
   if (split_within) {
-    stats["split"] = {{"by", c.split}, {"valid_fraction", c.valid_fraction}, {"test_fraction", c.test_fraction}, {"seed", c.seed}};
+    stats["split"] = {
+        {"by", c.split}, {"valid_fraction", c.valid_fraction}, {"test_fraction", c.test_fraction}, {"seed", c.seed}};
   }
   stats["features"] = vocab.feature_stats;
   stats["rows_without_side_row"] = reader.missing_side;

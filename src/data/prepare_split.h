@@ -7,8 +7,8 @@
 #include <cmath>
 #include <cstdint>
 
-#include "util/check.h"
 #include "cembed/prepare.h"
+#include "util/check.h"
 #include "util/random.h"
 
 namespace cembed {
@@ -20,10 +20,11 @@ inline bool check_split(const PrepareConfig& c) {
   const bool within = c.split == "ratio" || c.split == "order";
   CEMBED_CHECK(within || c.split == "files", "prepare: split must be files, ratio or order, got '{}'", c.split);
   if (within) {
-    CEMBED_CHECK(c.valid_files.empty() && c.test_files.empty(), "prepare: split '{}' takes no --valid or --test files", c.split);
+    CEMBED_CHECK(c.valid_files.empty() && c.test_files.empty(), "prepare: split '{}' takes no --valid or --test files",
+                 c.split);
     CEMBED_CHECK(c.valid_fraction >= 0 && c.test_fraction > 0 && c.valid_fraction + c.test_fraction < 1,
-                 "prepare: need 0 < test fraction, 0 <= valid fraction and their sum < 1 (got {} and {})", c.test_fraction,
-                 c.valid_fraction);
+                 "prepare: need 0 < test fraction, 0 <= valid fraction and their sum < 1 (got {} and {})",
+                 c.test_fraction, c.valid_fraction);
   }
   return within;
 }

@@ -6,8 +6,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "util/binary_io.h"
 #include "cembed/dataset.h"
+#include "util/binary_io.h"
 #include "util/check.h"
 #include "util/file_format.h"
 #include "util/random.h"
@@ -110,7 +110,7 @@ ValueSignatures compute_signatures(const Dataset& data, const SignatureConfig& c
   std::vector<uint8_t> sampled(rows);
   for (int64_t r = 0; r < rows; ++r) sampled[r] = in_sample(r, config);
 
-  // Threads own features: every value's bins are touched by one thread only.
+    // Threads own features: every value's bins are touched by one thread only.
 #pragma omp parallel for schedule(dynamic, 1)
   for (int f = 0; f < F; ++f) {
     std::vector<uint32_t> min(cards[f] * L, kEmpty);

@@ -6,17 +6,17 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
-#include <numeric>
 #include <nlohmann/json.hpp>
+#include <numeric>
 
 #include "cembed/dataset.h"
-#include "data/dataset_writer.h"
-#include "util/check.h"
-#include "util/atomic_file.h"
-#include "util/file_format.h"
 #include "cembed/metrics.h"
-#include "util/random.h"
+#include "data/dataset_writer.h"
 #include "data/zipf.h"
+#include "util/atomic_file.h"
+#include "util/check.h"
+#include "util/file_format.h"
+#include "util/random.h"
 
 namespace cembed {
 namespace {
@@ -25,7 +25,7 @@ constexpr int kDense = 13;
 constexpr int kSparse = 26;
 constexpr int64_t kChunk = 1 << 15;
 // Child feature <- parent feature (the parent's value determines the child's, mostly).
-constexpr int kParent[kSparse] = {-1, 0, -1, 2, -1, -1, -1, 6, -1, -1, -1, -1, -1,
+constexpr int kParent[kSparse] = {-1, 0,  -1, 2,  -1, -1, -1, 6,  -1, -1, -1, -1, -1,
                                   -1, -1, 11, -1, -1, -1, -1, -1, -1, -1, 20, -1, -1};
 
 int64_t gcd(int64_t a, int64_t b) { return b == 0 ? a : gcd(b, a % b); }
@@ -43,7 +43,8 @@ class HiddenModel {
       while (gcd(a, n) != 1) a = a % n + 1;
       mult_.push_back(a);
       add_.push_back(static_cast<int64_t>(rng.below(static_cast<uint64_t>(n))));
-      for (int cl = 0; cl < c.clusters; ++cl) shift_.push_back(static_cast<int64_t>(rng.below(static_cast<uint64_t>(n))));
+      for (int cl = 0; cl < c.clusters; ++cl)
+        shift_.push_back(static_cast<int64_t>(rng.below(static_cast<uint64_t>(n))));
       for (int g = 0; g < c.latent_groups * k; ++g) group_vec_.push_back(static_cast<float>(rng.normal()));
       for (int j = 0; j < k; ++j) linear_.push_back(static_cast<float>(rng.normal()));
     }
@@ -170,17 +171,26 @@ class CriteoTextWriter {
 }  // namespace
 
 nlohmann::json SyntheticConfig::to_json() const {
-  return {{"train_rows", train_rows},   {"valid_rows", valid_rows},       {"test_rows", test_rows},
-          {"scale", scale},             {"uniform_cardinality", uniform_cardinality},
-          {"zipf_exponent", zipf_exponent}, {"latent_dim", latent_dim},  {"latent_groups", latent_groups},
-          {"clusters", clusters},       {"value_noise", value_noise},     {"logit_scale", logit_scale},
-          {"ctr", ctr},                 {"seed", seed},                   {"format", format}};
+  return {{"train_rows", train_rows},
+          {"valid_rows", valid_rows},
+          {"test_rows", test_rows},
+          {"scale", scale},
+          {"uniform_cardinality", uniform_cardinality},
+          {"zipf_exponent", zipf_exponent},
+          {"latent_dim", latent_dim},
+          {"latent_groups", latent_groups},
+          {"clusters", clusters},
+          {"value_noise", value_noise},
+          {"logit_scale", logit_scale},
+          {"ctr", ctr},
+          {"seed", seed},
+          {"format", format}};
 }
 
 const std::vector<int64_t>& criteo_kaggle_cardinalities() {
-  static const std::vector<int64_t> c = {1460,  583,  10131227, 2202608, 305,     24,  12517, 633,    3,
-                                         93145, 5683, 8351593,  3194,    27,      14992, 5461306, 10, 5652,
-                                         2173,  4,    7046547,  18,      15,      286181, 105,    142572};
+  static const std::vector<int64_t> c = {1460,  583,  10131227, 2202608, 305, 24,     12517,   633,   3,
+                                         93145, 5683, 8351593,  3194,    27,  14992,  5461306, 10,    5652,
+                                         2173,  4,    7046547,  18,      15,  286181, 105,     142572};
   return c;
 }
 
@@ -192,7 +202,8 @@ std::vector<int64_t> synthetic_cardinalities(const SyntheticConfig& c) {
       out.push_back(c.uniform_cardinality);
     } else {
       // Small features keep their size (up to 16 values); the rest scale.
-      out.push_back(std::max(std::min<int64_t>(n, 16), static_cast<int64_t>(std::ceil(static_cast<double>(n) * c.scale))));
+      out.push_back(
+          std::max(std::min<int64_t>(n, 16), static_cast<int64_t>(std::ceil(static_cast<double>(n) * c.scale))));
     }
   }
   return out;
@@ -203,7 +214,8 @@ SyntheticSummary write_synthetic(const SyntheticConfig& c, const std::string& ou
   CEMBED_CHECK(c.latent_dim >= 1 && c.latent_dim <= 16, "synthetic: latent_dim must be in [1, 16]");
   CEMBED_CHECK(c.clusters >= 1 && c.latent_groups >= 1, "synthetic: clusters and latent_groups must be positive");
   CEMBED_CHECK(c.ctr > 0 && c.ctr < 1, "synthetic: ctr must be in (0, 1)");
-  CEMBED_CHECK(c.format == "cds" || c.format == "criteo", "synthetic: format must be cds or criteo, got '{}'", c.format);
+  CEMBED_CHECK(c.format == "cds" || c.format == "criteo", "synthetic: format must be cds or criteo, got '{}'",
+               c.format);
   const auto start = std::chrono::steady_clock::now();
   std::filesystem::create_directories(out_dir);
   const HiddenModel model(c);
@@ -243,7 +255,8 @@ SyntheticSummary write_synthetic(const SyntheticConfig& c, const std::string& ou
   SyntheticSummary summary;
   summary.stats["config"] = c.to_json();
   summary.stats["cardinalities"] = card;
-  const std::pair<const char*, int64_t> splits[] = {{"train", c.train_rows}, {"valid", c.valid_rows}, {"test", c.test_rows}};
+  const std::pair<const char*, int64_t> splits[] = {
+      {"train", c.train_rows}, {"valid", c.valid_rows}, {"test", c.test_rows}};
   threads = std::max(1, threads);
   for (int s = 0; s < 3; ++s) {
     const auto [name, rows] = splits[s];
@@ -293,7 +306,8 @@ SyntheticSummary write_synthetic(const SyntheticConfig& c, const std::string& ou
                                   {"ctr", ctr},
                                   {"bayes_auc", roc_auc(probs, labels)},
                                   {"bayes_logloss", log_loss(probs, labels)}};
-    nlohmann::json meta = {{"source", "synthetic"}, {"split", name}, {"generator", c.to_json()}, {"stats", split_stats}};
+    nlohmann::json meta = {
+        {"source", "synthetic"}, {"split", name}, {"generator", c.to_json()}, {"stats", split_stats}};
     if (text) {
       text_writer->finish();
     } else {

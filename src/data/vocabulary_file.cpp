@@ -40,7 +40,8 @@ void load_vocabulary(const std::string& path, const std::vector<std::string>& na
   cardinality.assign(n, 0);
   for (uint32_t f = 0; f < n; ++f) {
     const std::string name = r.str("feature name");
-    CEMBED_CHECK(name == names[f], "{}: feature {} is '{}' in the vocabulary, '{}' in the data", path, f, name, names[f]);
+    CEMBED_CHECK(name == names[f], "{}: feature {} is '{}' in the vocabulary, '{}' in the data", path, f, name,
+                 names[f]);
     cardinality[f] = r.i64("cardinality");
     const uint64_t count = r.u64("vocabulary size");
     CEMBED_CHECK(cardinality[f] >= 1 && count < static_cast<uint64_t>(cardinality[f]) + 1,
@@ -48,8 +49,8 @@ void load_vocabulary(const std::string& path, const std::vector<std::string>& na
     for (uint64_t i = 0; i < count; ++i) {
       const uint64_t key = r.u64("value key");
       const Id id = r.u32("value id");
-      CEMBED_CHECK(key != 0 && id >= 1 && id < cardinality[f], "{}: feature '{}' maps a value to id {} (cardinality {})",
-                   path, name, id, cardinality[f]);
+      CEMBED_CHECK(key != 0 && id >= 1 && id < cardinality[f],
+                   "{}: feature '{}' maps a value to id {} (cardinality {})", path, name, id, cardinality[f]);
       vocab[f][key] = id;
     }
   }

@@ -13,8 +13,8 @@
 namespace cembed {
 
 // Writes the features `names` with their cardinalities from `schema` and value -> id maps.
-void save_vocabulary(const std::string& path, const std::vector<std::string>& names, const std::vector<FlatMap<Id>>& vocab,
-                     const DatasetSchema& schema);
+void save_vocabulary(const std::string& path, const std::vector<std::string>& names,
+                     const std::vector<FlatMap<Id>>& vocab, const DatasetSchema& schema);
 
 // Reads a vocabulary of exactly the features `names` (in order), checking every id against
 // its feature's cardinality; fills vocab and cardinality per feature.

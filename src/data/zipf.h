@@ -24,7 +24,8 @@ class ZipfSampler {
       auto k = static_cast<int64_t>(x + 0.5);
       if (k < 1) k = 1;
       if (k > n_) k = n_;
-      if (static_cast<double>(k) - x <= shift_ || u >= h_integral(static_cast<double>(k) + 0.5) - h(static_cast<double>(k))) {
+      if (static_cast<double>(k) - x <= shift_ ||
+          u >= h_integral(static_cast<double>(k) + 0.5) - h(static_cast<double>(k))) {
         return k;
       }
     }

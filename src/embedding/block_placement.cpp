@@ -61,8 +61,8 @@ PlacementData PlacementData::load(BinaryReader& in, int features, const Placemen
   PlacementData d;
   d.hashes = static_cast<int>(in.u32("signature hashes"));
   const uint64_t offsets = in.u64("signature offsets");
-  CEMBED_CHECK(offsets == 0 || offsets == static_cast<uint64_t>(features + 1), "{}: {} signature offsets for {} features",
-               in.context(), offsets, features);
+  CEMBED_CHECK(offsets == 0 || offsets == static_cast<uint64_t>(features + 1),
+               "{}: {} signature offsets for {} features", in.context(), offsets, features);
   d.offset.resize(offsets);
   for (auto& o : d.offset) o = in.i64("signature offset");
   const uint64_t m = in.u64("minhash count");
@@ -83,7 +83,8 @@ PlacementData PlacementData::load(BinaryReader& in, int features, const Placemen
                values, grid.chunks);
   d.blocks.resize(b);
   in.raw_into(d.blocks.data(), b * sizeof(uint32_t), "value blocks");
-  for (uint32_t x : d.blocks) CEMBED_CHECK(x < grid.blocks, "{}: value block {} beyond {}", in.context(), x, grid.blocks);
+  for (uint32_t x : d.blocks)
+    CEMBED_CHECK(x < grid.blocks, "{}: value block {} beyond {}", in.context(), x, grid.blocks);
   return d;
 }
 
@@ -124,8 +125,8 @@ void MinhashPlacement::blocks_of(int f, std::span<const Id> ids, int64_t scale, 
   const uint64_t fkey = feature_key(f, grid_.seed_key), seed_key = grid_.seed_key;
   const int words = (k_ + 1) / 2;  // per chunk
   scratch_.resize(ld * (chunks * (words + 1) + 1));
-  uint64_t* h = scratch_.data();           // chunks rows of count mixes
-  uint64_t* word = h + chunks * ld + ld;   // (chunk, word) rows
+  uint64_t* h = scratch_.data();          // chunks rows of count mixes
+  uint64_t* word = h + chunks * ld + ld;  // (chunk, word) rows
   absent_.clear();
   read_signature_words(f, ids, word, ld);
   for (int64_t c = 0; c < chunks; ++c) {
@@ -154,14 +155,22 @@ void MinhashPlacement::blocks_of(int f, std::span<const Id> ids, int64_t scale, 
 // * ld + k]); ids without a signature go to absent_.
 void MinhashPlacement::read_signature_words(int f, std::span<const Id> ids, uint64_t* word, int64_t ld) const {
   switch (k_) {  // K known at compile time: the packing loops unroll
-    case 1: return read_signature_words_k<1>(f, ids, word, ld);
-    case 2: return read_signature_words_k<2>(f, ids, word, ld);
-    case 3: return read_signature_words_k<3>(f, ids, word, ld);
-    case 4: return read_signature_words_k<4>(f, ids, word, ld);
-    case 5: return read_signature_words_k<5>(f, ids, word, ld);
-    case 6: return read_signature_words_k<6>(f, ids, word, ld);
-    case 7: return read_signature_words_k<7>(f, ids, word, ld);
-    default: return read_signature_words_k<8>(f, ids, word, ld);
+    case 1:
+      return read_signature_words_k<1>(f, ids, word, ld);
+    case 2:
+      return read_signature_words_k<2>(f, ids, word, ld);
+    case 3:
+      return read_signature_words_k<3>(f, ids, word, ld);
+    case 4:
+      return read_signature_words_k<4>(f, ids, word, ld);
+    case 5:
+      return read_signature_words_k<5>(f, ids, word, ld);
+    case 6:
+      return read_signature_words_k<6>(f, ids, word, ld);
+    case 7:
+      return read_signature_words_k<7>(f, ids, word, ld);
+    default:
+      return read_signature_words_k<8>(f, ids, word, ld);
   }
 }
 
@@ -191,7 +200,8 @@ void MinhashPlacement::read_signature_words_k(int f, std::span<const Id> ids, ui
         const uint64_t t1 = pos[2 * i + 1];
         const uint64_t tags = (t0 << 16) | (t1 << 48);
         for (int64_t k = 0; k < count; ++k) {
-          w[k] = (static_cast<uint64_t>(minhash[start[k] + t0]) | static_cast<uint64_t>(minhash[start[k] + t1]) << 32) | tags;
+          w[k] = (static_cast<uint64_t>(minhash[start[k] + t0]) | static_cast<uint64_t>(minhash[start[k] + t1]) << 32) |
+                 tags;
         }
       } else {
         for (int64_t k = 0; k < count; ++k) w[k] = static_cast<uint64_t>(minhash[start[k] + t0]) | t0 << 16;

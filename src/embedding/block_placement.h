@@ -16,8 +16,8 @@
 #include <span>
 #include <vector>
 
-#include "util/aligned_vector.h"
 #include "cembed/bags.h"
+#include "util/aligned_vector.h"
 #include "util/binary_io.h"
 
 namespace cembed {

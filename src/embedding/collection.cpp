@@ -2,9 +2,9 @@
 
 #include <algorithm>
 
+#include "cembed/factory.h"
 #include "util/binary_io.h"
 #include "util/check.h"
-#include "cembed/factory.h"
 #include "util/random.h"
 
 namespace cembed {
@@ -24,7 +24,8 @@ EmbeddingCollection::EmbeddingCollection(MemoryPlan plan) : plan_(std::move(plan
                  tables_.back()->parameter_bytes(), t.parameter_bytes);
   }
   for (int f = 0; f < num_features(); ++f) {
-    CEMBED_CHECK(covered[f] == 1, "collection: feature '{}' is served by {} tables", plan_.features[f].name, covered[f]);
+    CEMBED_CHECK(covered[f] == 1, "collection: feature '{}' is served by {} tables", plan_.features[f].name,
+                 covered[f]);
   }
 }
 

@@ -7,9 +7,9 @@
 //   cp:moduli=AxBxC[,kind=qr|crt][,op=...]
 //
 // Memory: sum over parts of modulus_j * width_j floats.
-#include "util/check.h"
 #include "embedding/compositional_table.h"
 #include "embedding/registry.h"
+#include "util/check.h"
 
 namespace cembed {
 namespace {
@@ -61,7 +61,8 @@ MethodEntry cp_method() {
       {"cp",
        "k-way complementary partitions (kind=qr generalized QR | crt Chinese remainder), parts=K, "
        "collisions=C or moduli=AxBxC, op=mult|add|concat",
-       {"kind", "parts", "collisions", "moduli", "op"}, false},
+       {"kind", "parts", "collisions", "moduli", "op"},
+       false},
       [](const Spec& spec, const TableShape& shape) -> EmbeddingTablePtr {
         CEMBED_CHECK(spec.has("moduli") || spec.get_int("collisions", 0) > 0,
                      "bad spec '{}': collisions must be positive", spec.str());
@@ -71,8 +72,7 @@ MethodEntry cp_method() {
       },
       cp_bytes,
       [](const Spec& spec, const TableShape& shape, int64_t budget) {
-        CEMBED_CHECK(!spec.has("moduli"), "spec '{}' has fixed moduli; drop them to size it from a budget",
-                     spec.str());
+        CEMBED_CHECK(!spec.has("moduli"), "spec '{}' has fixed moduli; drop them to size it from a budget", spec.str());
         return fit_collisions(spec, shape, budget, cp_config(spec).parts, cp_bytes_by_collisions(spec, shape));
       },
       [](const Spec& spec) { return spec.has("collisions") || spec.has("moduli"); },

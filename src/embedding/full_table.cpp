@@ -1,7 +1,7 @@
 // full: one row per value (the uncompressed baseline). Memory n * dim floats.
-#include "util/check.h"
 #include "embedding/registry.h"
 #include "embedding/row_table.h"
+#include "util/check.h"
 
 namespace cembed {
 namespace {

@@ -2,10 +2,10 @@
 // table of `rows` rows (rows <= n); h is a seeded 64-bit mixer. Memory rows * dim floats.
 #include <algorithm>
 
-#include "util/check.h"
-#include "util/random.h"
 #include "embedding/registry.h"
 #include "embedding/row_table.h"
+#include "util/check.h"
+#include "util/random.h"
 
 namespace cembed {
 namespace {

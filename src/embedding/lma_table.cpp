@@ -19,10 +19,10 @@
 // nothing). With K = 2 and chunks * K <= L, the blocks.
 #include <algorithm>
 
-#include "util/check.h"
 #include "cembed/signatures.h"
 #include "embedding/registry.h"
 #include "embedding/shared_array.h"
+#include "util/check.h"
 
 namespace cembed {
 namespace {
@@ -96,9 +96,10 @@ class LmaTable final : public SharedArrayTable {
   }
 
   [[noreturn]] void not_ready() const override {
-    fail("{} table: no signatures attached (train computes them from the training data, or reads "
-         "<train>.{}.sig written by `cembed signatures`)",
-         spec(), signature_kind_name(signature_));
+    fail(
+        "{} table: no signatures attached (train computes them from the training data, or reads "
+        "<train>.{}.sig written by `cembed signatures`)",
+        spec(), signature_kind_name(signature_));
   }
 
  private:
@@ -112,7 +113,8 @@ MethodEntry lma_method() {
   return {{"lma",
            "LMA: one array of size floats for all features, blocks placed by K minhashes of each value's "
            "signature (signature=rows|context)",
-           {"size", "block", "k", "signature", "seed"}, true},
+           {"size", "block", "k", "signature", "seed"},
+           true},
           [](const Spec& spec, const TableShape& shape) -> EmbeddingTablePtr {
             return std::make_unique<LmaTable>(shape, spec, lma_config(spec));
           },

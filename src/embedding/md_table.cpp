@@ -10,10 +10,10 @@
 #include <algorithm>
 #include <cmath>
 
-#include "util/check.h"
 #include "embedding/linear_map.h"
 #include "embedding/parts_table.h"
 #include "embedding/registry.h"
+#include "util/check.h"
 
 namespace cembed {
 namespace {
@@ -38,8 +38,8 @@ class MdTable final : public PartsTableOf<MdTable> {
 
  protected:
   void init_part(int j, Rng& rng, std::span<float> w) const override {
-    const double bound = j == 0 ? std::sqrt(1.0 / static_cast<double>(num_values(0)))
-                                : std::sqrt(3.0 / static_cast<double>(k_));
+    const double bound =
+        j == 0 ? std::sqrt(1.0 / static_cast<double>(num_values(0))) : std::sqrt(3.0 / static_cast<double>(k_));
     for (float& x : w) x = rng.uniform(static_cast<float>(-bound), static_cast<float>(bound));
   }
 

@@ -11,10 +11,10 @@
 #include <algorithm>
 #include <cmath>
 
-#include "util/check.h"
-#include "util/random.h"
 #include "embedding/parts_table.h"
 #include "embedding/registry.h"
+#include "util/check.h"
+#include "util/random.h"
 
 namespace cembed {
 namespace {
@@ -108,8 +108,10 @@ class MemcomTable final : public PartsTableOf<MemcomTable> {
 
 MethodEntry memcom_method() {
   return {
-      {"memcom", "MEmCom: hashed row h(v) mod rows times a weight per value (bias=none|scalar|vector)",
-       {"rows", "bias", "seed"}, false},
+      {"memcom",
+       "MEmCom: hashed row h(v) mod rows times a weight per value (bias=none|scalar|vector)",
+       {"rows", "bias", "seed"},
+       false},
       [](const Spec& spec, const TableShape& shape) -> EmbeddingTablePtr {
         const int64_t rows = spec.get_int("rows", 0);
         CEMBED_CHECK(rows > 0, "bad spec '{}': rows must be positive", spec.str());

@@ -25,7 +25,7 @@ Partitions::Partitions(PartitionKind k, std::vector<int64_t> m) : kind(k), modul
     mod32.emplace_back(mod);
     // Saturate: once the prefix product passes 2^62 every later class is 0 anyway.
     prefix = prefix > (uint64_t{1} << 62) / static_cast<uint64_t>(mod) ? (uint64_t{1} << 62)
-                                                                        : prefix * static_cast<uint64_t>(mod);
+                                                                       : prefix * static_cast<uint64_t>(mod);
   }
   // The last qr class is i div (m_1..m_{k-1}) < m_k for every value below the product (the
   // only values index32 is given: ids < n): no remainder needed.
@@ -49,8 +49,8 @@ void Partitions::check_complementary(int64_t n) const {
   if (kind == PartitionKind::Crt) {
     for (size_t a = 0; a < moduli.size(); ++a) {
       for (size_t b = a + 1; b < moduli.size(); ++b) {
-        CEMBED_CHECK(std::gcd(moduli[a], moduli[b]) == 1,
-                     "crt partitions {}: moduli {} and {} are not coprime", moduli_str(), moduli[a], moduli[b]);
+        CEMBED_CHECK(std::gcd(moduli[a], moduli[b]) == 1, "crt partitions {}: moduli {} and {} are not coprime",
+                     moduli_str(), moduli[a], moduli[b]);
       }
     }
   }

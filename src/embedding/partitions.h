@@ -33,17 +33,14 @@ struct Partitions {
     bool one = false, zero = false;
     explicit FastDivisor(int64_t divisor);
     uint32_t div(uint32_t a) const { return static_cast<uint32_t>((static_cast<__uint128_t>(magic) * a) >> 64); }
-    uint32_t mod(uint32_t a) const {
-      return static_cast<uint32_t>((static_cast<__uint128_t>(magic * a) * d) >> 64);
-    }
+    uint32_t mod(uint32_t a) const { return static_cast<uint32_t>((static_cast<__uint128_t>(magic * a) * d) >> 64); }
   };
   std::vector<FastDivisor> div32, mod32;
 
   Partitions(PartitionKind kind, std::vector<int64_t> moduli);
   int parts() const { return static_cast<int>(moduli.size()); }
   int64_t index(uint64_t value, int part) const {
-    return static_cast<int64_t>((value / static_cast<uint64_t>(divisor[part])) %
-                                static_cast<uint64_t>(moduli[part]));
+    return static_cast<int64_t>((value / static_cast<uint64_t>(divisor[part])) % static_cast<uint64_t>(moduli[part]));
   }
   // The same for 32-bit values (ids), with divisions by multiplication (Lemire, Kaser and
   // Kurz, "Faster remainder by direct computation", 2019: exact for 32-bit operands).

@@ -68,8 +68,8 @@ void PartsTable::forward(std::span<const BagBatch> bags, Pooling pooling, std::s
   const int64_t d = dim();
   const int64_t* rows[8];
   for (size_t j = 0; j < parts_.size(); ++j) rows[j] = mapped_[j].data();
-  CEMBED_CHECK(out[0].rows == b.batch_size() && out[0].cols == d, "{} table: output is {}x{}, expected {}x{}",
-               method(), out[0].rows, out[0].cols, b.batch_size(), d);
+  CEMBED_CHECK(out[0].rows == b.batch_size() && out[0].cols == d, "{} table: output is {}x{}, expected {}x{}", method(),
+               out[0].rows, out[0].cols, b.batch_size(), d);
   combine_pooled(b, rows, pooling, out[0]);
 }
 

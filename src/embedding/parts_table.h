@@ -12,9 +12,9 @@
 #include <vector>
 
 #include "cembed/embedding_table.h"
-#include "util/random.h"
 #include "embedding/table_state.h"
 #include "kernels/embedding_kernels.h"
+#include "util/random.h"
 
 namespace cembed {
 
@@ -130,8 +130,7 @@ class PartsTableOf : public PartsTable {
     }
   }
 
-  void gradients_batch(int64_t count, const int64_t* const* rows, const float* g,
-                       float* const* grads) const override {
+  void gradients_batch(int64_t count, const int64_t* const* rows, const float* g, float* const* grads) const override {
     const int parts = num_parts();
     const int64_t d = dim();
     const float* row[kMaxParts];

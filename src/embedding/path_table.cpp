@@ -11,10 +11,10 @@
 #include <algorithm>
 #include <cmath>
 
-#include "util/check.h"
 #include "embedding/linear_map.h"
 #include "embedding/parts_table.h"
 #include "embedding/registry.h"
+#include "util/check.h"
 
 namespace cembed {
 namespace {
@@ -119,7 +119,8 @@ MethodEntry path_method() {
       [](const Spec&, const TableShape& shape) {
         const int64_t n = shape.cardinalities.at(0);
         int64_t best = path_bytes_for(n, 1, shape.dim);
-        for (int64_t p = 2; p <= path_scan_limit(n, shape.dim); ++p) best = std::min(best, path_bytes_for(n, p, shape.dim));
+        for (int64_t p = 2; p <= path_scan_limit(n, shape.dim); ++p)
+          best = std::min(best, path_bytes_for(n, p, shape.dim));
         return best;
       },
   };

@@ -5,9 +5,9 @@
 //   qr:collisions=C[,op=mult|add|concat]
 //
 // Memory: (C + ceil(n/C)) * dim floats (half of that for concat).
-#include "util/check.h"
 #include "embedding/compositional_table.h"
 #include "embedding/registry.h"
+#include "util/check.h"
 
 namespace cembed {
 namespace {
@@ -24,8 +24,10 @@ int64_t qr_bytes_for(int64_t collisions, const TableShape& shape, CompositionOp 
 
 MethodEntry qr_method() {
   return {
-      {"qr", "quotient-remainder trick: rows i mod C and i div C combined (op=mult|add|concat)",
-       {"collisions", "op"}, false},
+      {"qr",
+       "quotient-remainder trick: rows i mod C and i div C combined (op=mult|add|concat)",
+       {"collisions", "op"},
+       false},
       [](const Spec& spec, const TableShape& shape) -> EmbeddingTablePtr {
         const int64_t c = spec.get_int("collisions", 0);
         CEMBED_CHECK(c > 0, "bad spec '{}': collisions must be positive", spec.str());

@@ -87,7 +87,8 @@ double spec_share_weight(const Spec& spec, const TableShape& shape) {
   const MethodEntry& m = find_method(spec.name, spec.str());
   if (m.share_weight != nullptr) return m.share_weight(spec, shape);
   double full = 0;
-  for (int64_t n : shape.cardinalities) full += static_cast<double>(n * shape.dim * static_cast<int64_t>(sizeof(float)));
+  for (int64_t n : shape.cardinalities)
+    full += static_cast<double>(n * shape.dim * static_cast<int64_t>(sizeof(float)));
   return full;
 }
 }  // namespace cembed

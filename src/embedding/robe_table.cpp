@@ -6,9 +6,9 @@
 //   robe:size=M[,block=Z][,seed=S]      Z = 32 by default
 //
 // Memory: M floats (nothing per value).
-#include "util/check.h"
 #include "embedding/registry.h"
 #include "embedding/shared_array.h"
+#include "util/check.h"
 
 namespace cembed {
 namespace {
@@ -32,8 +32,10 @@ class RobeTable final : public SharedArrayTable {
 }  // namespace
 
 MethodEntry robe_method() {
-  return {{"robe", "ROBE-Z: one array of size floats for all features, blocks of Z placed by a hash of the id",
-           {"size", "block", "seed"}, true},
+  return {{"robe",
+           "ROBE-Z: one array of size floats for all features, blocks of Z placed by a hash of the id",
+           {"size", "block", "seed"},
+           true},
           [](const Spec& spec, const TableShape& shape) -> EmbeddingTablePtr {
             return std::make_unique<RobeTable>(shape, spec);
           },

@@ -72,8 +72,8 @@ int64_t Spec::get_int(std::string_view key, int64_t fallback) const {
   const std::string v = get(key);
   int64_t out = 0;
   auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), out);
-  CEMBED_CHECK(ec == std::errc() && ptr == v.data() + v.size(), "bad spec '{}': '{}={}' is not an integer",
-               str(), key, v);
+  CEMBED_CHECK(ec == std::errc() && ptr == v.data() + v.size(), "bad spec '{}': '{}={}' is not an integer", str(), key,
+               v);
   return out;
 }
 
@@ -82,8 +82,8 @@ double Spec::get_double(std::string_view key, double fallback) const {
   const std::string v = get(key);
   double out = 0;
   auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), out);
-  CEMBED_CHECK(ec == std::errc() && ptr == v.data() + v.size(), "bad spec '{}': '{}={}' is not a number",
-               str(), key, v);
+  CEMBED_CHECK(ec == std::errc() && ptr == v.data() + v.size(), "bad spec '{}': '{}={}' is not a number", str(), key,
+               v);
   return out;
 }
 
@@ -104,8 +104,7 @@ void Spec::check_keys(const std::vector<std::string>& allowed) const {
     if (!ok) {
       std::string list;
       for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
-      fail("bad spec '{}': method '{}' has no key '{}' (valid keys: {})", str(), name, k,
-           list.empty() ? "none" : list);
+      fail("bad spec '{}': method '{}' has no key '{}' (valid keys: {})", str(), name, k, list.empty() ? "none" : list);
     }
   }
 }

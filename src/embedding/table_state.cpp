@@ -30,8 +30,8 @@ void TableState::save_weights(BinaryWriter& out, bool with_shape) const {
 void TableState::load_weights(BinaryReader& in, bool with_shape, std::string_view what) {
   if (with_shape) {
     const int64_t rows = in.i64("table rows"), width = in.i64("table width");
-    CEMBED_CHECK(rows == rows_ && width == width_, "{}: {} is {}x{} in file, {}x{} expected", in.context(), what,
-                 rows, width, rows_, width_);
+    CEMBED_CHECK(rows == rows_ && width == width_, "{}: {} is {}x{} in file, {}x{} expected", in.context(), what, rows,
+                 width, rows_, width_);
   }
   in.floats_into(weights_, "table weights");
 }

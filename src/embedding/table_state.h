@@ -16,10 +16,10 @@
 #include <string>
 #include <string_view>
 
-#include "util/aligned_vector.h"
-#include "util/binary_io.h"
 #include "cembed/optimizer.h"
 #include "kernels/embedding_kernels.h"
+#include "util/aligned_vector.h"
+#include "util/binary_io.h"
 
 namespace cembed {
 

@@ -17,8 +17,8 @@ constexpr int64_t kParallelFlops = 1 << 18;  // m * n * k below which a GEMM run
 // region lowers this thread's OpenMP count to 1 for its duration.
 constexpr int kOpenblasOpenmp = 2;  // openblas_get_parallel() of the OpenMP build
 
-void blas_sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
-                int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
+void blas_sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
+                const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
   static const bool own_threads_off = [] {
     if (openblas_get_parallel() != kOpenblasOpenmp) openblas_set_num_threads(1);
     return true;
@@ -60,8 +60,8 @@ void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alp
     } else {
       // Columns [start, start + cols) of C and of op(B): columns of B, or rows of B^T.
       const int64_t cols = std::min(g.block, n - start);
-      blas_sgemm(trans_a, trans_b, m, cols, k, alpha, a, lda, b + (trans_b ? start * ldb : start), ldb, beta,
-                 c + start, ldc);
+      blas_sgemm(trans_a, trans_b, m, cols, k, alpha, a, lda, b + (trans_b ? start * ldb : start), ldb, beta, c + start,
+                 ldc);
     }
   }
 }

@@ -95,8 +95,8 @@ void check_pieces(int64_t array_size, int64_t dim, int64_t width, const PieceBag
   CEMBED_CHECK(width >= 1 && dim >= 1, "embedding kernel: piece width {} for dim {}", width, dim);
   const int64_t pieces = pieces_of(dim, width);
   const int64_t last = dim - (pieces - 1) * width;
-  CEMBED_CHECK(!bags.offsets.empty() && static_cast<int64_t>(bags.offsets.back()) * pieces ==
-                                           static_cast<int64_t>(bags.starts.size()),
+  CEMBED_CHECK(!bags.offsets.empty() &&
+                   static_cast<int64_t>(bags.offsets.back()) * pieces == static_cast<int64_t>(bags.starts.size()),
                "embedding kernel: offsets end at {} but there are {} piece starts for {} pieces per id",
                bags.offsets.empty() ? 0 : bags.offsets.back(), bags.starts.size(), pieces);
   CEMBED_CHECK(bags.weights.empty() || bags.weights.size() == bags.offsets.back(),
@@ -220,21 +220,29 @@ void pool_pieces(const float* array, int64_t array_size, int64_t dim, int64_t wi
   const int64_t w = std::min(width, dim);  // one piece of dim floats when width >= dim
   if (dim % w == 0) {
     switch (w) {
-      case 1: return pool_pieces_fixed<1>(array, dim, bags, pooling, out);
-      case 2: return pool_pieces_fixed<2>(array, dim, bags, pooling, out);
-      case 4: return pool_pieces_fixed<4>(array, dim, bags, pooling, out);
-      case 8: return pool_pieces_fixed<8>(array, dim, bags, pooling, out);
-      case 16: return pool_pieces_fixed<16>(array, dim, bags, pooling, out);
-      case 32: return pool_pieces_fixed<32>(array, dim, bags, pooling, out);
-      case 64: return pool_pieces_fixed<64>(array, dim, bags, pooling, out);
-      default: break;
+      case 1:
+        return pool_pieces_fixed<1>(array, dim, bags, pooling, out);
+      case 2:
+        return pool_pieces_fixed<2>(array, dim, bags, pooling, out);
+      case 4:
+        return pool_pieces_fixed<4>(array, dim, bags, pooling, out);
+      case 8:
+        return pool_pieces_fixed<8>(array, dim, bags, pooling, out);
+      case 16:
+        return pool_pieces_fixed<16>(array, dim, bags, pooling, out);
+      case 32:
+        return pool_pieces_fixed<32>(array, dim, bags, pooling, out);
+      case 64:
+        return pool_pieces_fixed<64>(array, dim, bags, pooling, out);
+      default:
+        break;
     }
   }
   pool_pieces_generic(array, dim, w, bags, pooling, out);
 }
 
-void pool_rows_reference(const float* table, int64_t num_rows, int64_t dim, const RowBags& bags,
-                         Pooling pooling, MatrixView out) {
+void pool_rows_reference(const float* table, int64_t num_rows, int64_t dim, const RowBags& bags, Pooling pooling,
+                         MatrixView out) {
   check_rows(bags, num_rows);
   const int64_t batch = static_cast<int64_t>(bags.offsets.size()) - 1;
   for (int64_t b = 0; b < batch; ++b) {
@@ -254,13 +262,20 @@ void pool_rows(const float* table, int64_t num_rows, int64_t dim, const RowBags&
                MatrixView out) {
   check_rows(bags, num_rows);
   switch (dim) {
-    case 4: return pool_fixed<4>(table, bags, pooling, out);
-    case 8: return pool_fixed<8>(table, bags, pooling, out);
-    case 16: return pool_fixed<16>(table, bags, pooling, out);
-    case 32: return pool_fixed<32>(table, bags, pooling, out);
-    case 64: return pool_fixed<64>(table, bags, pooling, out);
-    case 128: return pool_fixed<128>(table, bags, pooling, out);
-    default: return pool_generic(table, dim, bags, pooling, out);
+    case 4:
+      return pool_fixed<4>(table, bags, pooling, out);
+    case 8:
+      return pool_fixed<8>(table, bags, pooling, out);
+    case 16:
+      return pool_fixed<16>(table, bags, pooling, out);
+    case 32:
+      return pool_fixed<32>(table, bags, pooling, out);
+    case 64:
+      return pool_fixed<64>(table, bags, pooling, out);
+    case 128:
+      return pool_fixed<128>(table, bags, pooling, out);
+    default:
+      return pool_generic(table, dim, bags, pooling, out);
   }
 }
 
@@ -285,8 +300,7 @@ void coalesce_gradients_reference(const RowBags& bags, Pooling pooling, ConstMat
   }
 }
 
-void coalesce_gradients(const RowBags& bags, Pooling pooling, ConstMatrixView grad, int64_t dim,
-                        RowGradients& out) {
+void coalesce_gradients(const RowBags& bags, Pooling pooling, ConstMatrixView grad, int64_t dim, RowGradients& out) {
   const int64_t n = static_cast<int64_t>(bags.rows.size());
   const int64_t batch = static_cast<int64_t>(bags.offsets.size()) - 1;
   CEMBED_CHECK(n < (int64_t{1} << 32), "embedding kernel: {} ids in one batch (limit 2^32)", n);

@@ -27,10 +27,9 @@ struct RowBags {
   std::span<const float> weights;     // empty or rows.size()
 };
 
-void pool_rows_reference(const float* table, int64_t num_rows, int64_t dim, const RowBags& bags,
-                         Pooling pooling, MatrixView out);
-void pool_rows(const float* table, int64_t num_rows, int64_t dim, const RowBags& bags, Pooling pooling,
-               MatrixView out);
+void pool_rows_reference(const float* table, int64_t num_rows, int64_t dim, const RowBags& bags, Pooling pooling,
+                         MatrixView out);
+void pool_rows(const float* table, int64_t num_rows, int64_t dim, const RowBags& bags, Pooling pooling, MatrixView out);
 
 // Pooled gather of vectors stored in pieces (the shared-array methods): id k's vector is
 // ceil(dim / width) pieces, piece c being the min(width, dim - c * width) floats at
@@ -54,10 +53,9 @@ struct RowGradients {
   std::vector<uint64_t> scratch;  // reused sort keys
 };
 
-void coalesce_gradients_reference(const RowBags& bags, Pooling pooling, ConstMatrixView grad,
-                                  int64_t dim, RowGradients& out);
-void coalesce_gradients(const RowBags& bags, Pooling pooling, ConstMatrixView grad, int64_t dim,
-                        RowGradients& out);
+void coalesce_gradients_reference(const RowBags& bags, Pooling pooling, ConstMatrixView grad, int64_t dim,
+                                  RowGradients& out);
+void coalesce_gradients(const RowBags& bags, Pooling pooling, ConstMatrixView grad, int64_t dim, RowGradients& out);
 
 // Per-occurrence gradient for methods that compute a vector per id before pooling:
 // out.row(k) = scale_b * w_k * grad.row(b) for the k-th id, in bag b (the gradient of the

@@ -2,9 +2,9 @@
 
 #include <cmath>
 
+#include "kernels/dense_kernels.h"
 #include "util/check.h"
 #include "util/random.h"
-#include "kernels/dense_kernels.h"
 
 namespace cembed {
 
@@ -63,7 +63,8 @@ void Mlp::backward(const float* dy, float* dx) {
       std::copy(g, g + n, grad_a_.begin());
     }
     const float* in = i == 0 ? input_ : layers_[i - 1].output.data();
-    kernels::gemm(true, false, l.out, l.in, batch_, 1.0f, grad_a_.data(), l.out, in, l.in, 0.0f, l.dweight.data(), l.in);
+    kernels::gemm(true, false, l.out, l.in, batch_, 1.0f, grad_a_.data(), l.out, in, l.in, 0.0f, l.dweight.data(),
+                  l.in);
     kernels::column_sums(grad_a_.data(), batch_, l.out, l.dbias.data());
     float* target = dx;
     if (i > 0) {
@@ -71,8 +72,8 @@ void Mlp::backward(const float* dy, float* dx) {
       target = grad_b_.data();
     }
     if (target != nullptr) {
-      kernels::gemm(false, false, batch_, l.in, l.out, 1.0f, grad_a_.data(), l.out, l.weight.data(), l.in, 0.0f,
-                    target, l.in);
+      kernels::gemm(false, false, batch_, l.in, l.out, 1.0f, grad_a_.data(), l.out, l.weight.data(), l.in, 0.0f, target,
+                    l.in);
     }
     g = grad_b_.data();
   }

@@ -4,10 +4,10 @@
 #include "util/binary_io.h"
 
 #include <nlohmann/json.hpp>
-#include "util/check.h"
-#include "util/file_format.h"
 #include "cembed/trainer.h"
 #include "train/train_run.h"
+#include "util/check.h"
+#include "util/file_format.h"
 
 namespace cembed {
 namespace {

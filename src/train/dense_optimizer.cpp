@@ -2,8 +2,8 @@
 
 #include <cmath>
 
-#include "util/check.h"
 #include "embedding/table_state.h"
+#include "util/check.h"
 
 namespace cembed {
 

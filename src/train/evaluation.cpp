@@ -1,8 +1,8 @@
 // Evaluation of a model on a dataset: AUC, log loss and click rate.
 #include <algorithm>
 #include <cmath>
-#include <numeric>
 #include <nlohmann/json.hpp>
+#include <numeric>
 
 #include "cembed/metrics.h"
 #include "cembed/trainer.h"
@@ -37,7 +37,8 @@ EvalResult evaluate(Dlrm& model, const Dataset& data, int64_t batch_size) {
   }
   r.auc = roc_auc(probs, data.labels());
   r.logloss = log_loss(probs, data.labels());
-  r.ctr = std::accumulate(data.labels().begin(), data.labels().end(), 0.0) / std::max<double>(1.0, static_cast<double>(data.rows()));
+  r.ctr = std::accumulate(data.labels().begin(), data.labels().end(), 0.0) /
+          std::max<double>(1.0, static_cast<double>(data.rows()));
   r.seconds = seconds_since(start);
   return r;
 }

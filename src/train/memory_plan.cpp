@@ -3,12 +3,12 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
-#include <numeric>
 #include <nlohmann/json.hpp>
+#include <numeric>
 
-#include "util/check.h"
 #include "cembed/factory.h"
 #include "cembed/spec.h"
+#include "util/check.h"
 
 namespace cembed {
 namespace {
@@ -38,12 +38,12 @@ Budget Budget::parse_bytes(const std::string& text) {
   const char* begin = text.data();
   const char* end = text.data() + text.size();
   auto [ptr, ec] = std::from_chars(begin, end, value);
-  CEMBED_CHECK(ec == std::errc() && value > 0, "bad memory budget '{}': expected a positive size like 64MiB",
-               text);
+  CEMBED_CHECK(ec == std::errc() && value > 0, "bad memory budget '{}': expected a positive size like 64MiB", text);
   const std::string unit(ptr, end);
   static const std::pair<const char*, double> units[] = {
-      {"", 1},          {"B", 1},         {"KB", 1e3},         {"MB", 1e6},         {"GB", 1e9},
-      {"KiB", 1024.0},  {"MiB", 1048576.0}, {"GiB", 1073741824.0}, {"k", 1e3}, {"M", 1e6}, {"G", 1e9}};
+      {"", 1},     {"B", 1},        {"KB", 1e3},        {"MB", 1e6},
+      {"GB", 1e9}, {"KiB", 1024.0}, {"MiB", 1048576.0}, {"GiB", 1073741824.0},
+      {"k", 1e3},  {"M", 1e6},      {"G", 1e9}};
   for (const auto& [name, factor] : units) {
     if (unit == name) return Budget::bytes(std::floor(value * factor));
   }
@@ -52,16 +52,17 @@ Budget Budget::parse_bytes(const std::string& text) {
 
 std::string Budget::str() const {
   switch (kind) {
-    case Kind::None: return "none";
-    case Kind::Bytes: return fmt::format("{:.0f} bytes", value);
-    case Kind::Ratio: return fmt::format("{:g}x less than full", value);
+    case Kind::None:
+      return "none";
+    case Kind::Bytes:
+      return fmt::format("{:.0f} bytes", value);
+    case Kind::Ratio:
+      return fmt::format("{:g}x less than full", value);
   }
   return "?";
 }
 
-std::string Budget::kind_name() const {
-  return kind == Kind::None ? "none" : kind == Kind::Bytes ? "bytes" : "ratio";
-}
+std::string Budget::kind_name() const { return kind == Kind::None ? "none" : kind == Kind::Bytes ? "bytes" : "ratio"; }
 
 Budget::Kind Budget::parse_kind(const std::string& name) {
   if (name == "none") return Kind::None;
@@ -102,9 +103,9 @@ std::string MemoryPlan::describe() const {
     }
   }
   const int64_t total = parameter_bytes();
-  out += fmt::format("  total {} bytes = {:.2f} MiB, {:.2f}x less than full ({} bytes)", total,
-                     static_cast<double>(total) / 1048576.0,
-                     static_cast<double>(full_bytes()) / static_cast<double>(std::max<int64_t>(total, 1)), full_bytes());
+  out += fmt::format(
+      "  total {} bytes = {:.2f} MiB, {:.2f}x less than full ({} bytes)", total, static_cast<double>(total) / 1048576.0,
+      static_cast<double>(full_bytes()) / static_cast<double>(std::max<int64_t>(total, 1)), full_bytes());
   if (budget_bytes >= 0) out += fmt::format(", budget {} bytes", budget_bytes);
   return out + "\n";
 }
@@ -185,7 +186,8 @@ MemoryPlan plan_memory(const std::string& method_spec, const std::vector<Feature
   for (int f : small) plan.tables.push_back({"full", {f}, features[f].cardinality * fb});
   if (large.empty()) {
     CEMBED_CHECK(plan.budget_bytes < 0 || small_bytes <= plan.budget_bytes,
-                 "memory plan: budget {} bytes is below the {} bytes of full tables; the smallest budget {} can meet is {} bytes",
+                 "memory plan: budget {} bytes is below the {} bytes of full tables; the smallest budget {} can meet "
+                 "is {} bytes",
                  plan.budget_bytes, small_bytes, method_spec, small_bytes);
     return plan;
   }
@@ -210,7 +212,8 @@ MemoryPlan plan_memory(const std::string& method_spec, const std::vector<Feature
   int64_t min_total = small_bytes;
   for (auto& g : groups) min_total += spec_min_bytes(spec, shape_of(g));
   CEMBED_CHECK(min_total <= plan.budget_bytes,
-               "memory plan: budget {} bytes is too small for '{}' on these features; the smallest budget it can meet is {} bytes",
+               "memory plan: budget {} bytes is too small for '{}' on these features; the smallest budget it can meet "
+               "is {} bytes",
                plan.budget_bytes, method_spec, min_total);
 
   // Shares in proportion to each group's weight (its full-table bytes, or the method's own

@@ -4,10 +4,10 @@
 
 #include <algorithm>
 
+#include "train/machine_memory.h"
+#include "train/train_run.h"
 #include "util/check.h"
 #include "util/npy.h"
-#include "train/train_run.h"
-#include "train/machine_memory.h"
 
 namespace cembed::train_run {
 namespace {
@@ -27,16 +27,17 @@ RunStart resume(const TrainConfig& cfg, const RunData& data) {
                  cfg.resume_path, ck.config.train_path, cfg.train_path);
   }
   if (const auto d = first_identity_difference(ck.config, cfg)) {
-    fail("{}: the checkpoint was made with another configuration: {} is {} there, {} in this run; resume with "
-         "the same data, model, method, optimizer, batch size and seed",
-         cfg.resume_path, d->name, d->first, d->second);
+    fail(
+        "{}: the checkpoint was made with another configuration: {} is {} there, {} in this run; resume with "
+        "the same data, model, method, optimizer, batch size and seed",
+        cfg.resume_path, d->name, d->first, d->second);
   }
   RunStart s;
   s.model = std::move(ck.model);
   s.plan = ck.plan;
   s.state = ck.state;
-  fmt::print(stderr, "resumed from {} at step {} (epoch {}, batch {})\n", cfg.resume_path, s.state.step,
-             s.state.epoch, s.state.batch_in_epoch);
+  fmt::print(stderr, "resumed from {} at step {} (epoch {}, batch {})\n", cfg.resume_path, s.state.step, s.state.epoch,
+             s.state.batch_in_epoch);
   return s;
 }
 

@@ -13,18 +13,24 @@ OptimizerKind parse_optimizer_kind(const std::string& name) {
 
 std::string optimizer_kind_name(OptimizerKind kind) {
   switch (kind) {
-    case OptimizerKind::Sgd: return "sgd";
-    case OptimizerKind::Adagrad: return "adagrad";
-    case OptimizerKind::RowwiseAdagrad: return "rowwise_adagrad";
+    case OptimizerKind::Sgd:
+      return "sgd";
+    case OptimizerKind::Adagrad:
+      return "adagrad";
+    case OptimizerKind::RowwiseAdagrad:
+      return "rowwise_adagrad";
   }
   return "?";
 }
 
 int64_t optimizer_state_floats(OptimizerKind kind, int64_t rows, int64_t dim) {
   switch (kind) {
-    case OptimizerKind::Sgd: return 0;
-    case OptimizerKind::Adagrad: return rows * dim;
-    case OptimizerKind::RowwiseAdagrad: return rows;
+    case OptimizerKind::Sgd:
+      return 0;
+    case OptimizerKind::Adagrad:
+      return rows * dim;
+    case OptimizerKind::RowwiseAdagrad:
+      return rows;
   }
   return 0;
 }

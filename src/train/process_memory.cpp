@@ -2,9 +2,9 @@
 #include <algorithm>
 
 #include "cembed/trainer.h"
+#include "train/machine_memory.h"
 #include "train/proc_files.h"
 #include "train/train_run.h"
-#include "train/machine_memory.h"
 
 namespace cembed {
 namespace {

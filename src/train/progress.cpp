@@ -26,7 +26,8 @@ void Progress::update(int64_t step, double sps, double loss) {
   last_draw_ = now;
   last_decile_ = decile;
   const double elapsed = std::chrono::duration<double>(now - start_).count();
-  const auto eta = static_cast<int64_t>(step > 0 ? elapsed * static_cast<double>(total_ - step) / static_cast<double>(step) : 0);
+  const auto eta =
+      static_cast<int64_t>(step > 0 ? elapsed * static_cast<double>(total_ - step) / static_cast<double>(step) : 0);
   const int width = 30;
   const int filled = static_cast<int>(frac * width);
   std::string bar(static_cast<size_t>(filled), '=');

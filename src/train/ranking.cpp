@@ -3,27 +3,22 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <unordered_map>
 #include <unordered_set>
-#include <nlohmann/json.hpp>
 
 #include "cembed/dataset.h"
 #include "cembed/dlrm.h"
+#include "cembed/trainer.h"
 #include "util/check.h"
 #include "util/random.h"
-#include "cembed/trainer.h"
 
 namespace cembed {
 
 nlohmann::json RankingResult::to_json() const {
-  return {{"queries", queries},
-          {"k", k},
-          {"negatives", negatives},
-          {"ndcg_at_k", ndcg},
-          {"hit_rate_at_k", hit_rate},
-          {"auc", auc},
-          {"seconds", seconds}};
+  return {{"queries", queries},        {"k", k},     {"negatives", negatives}, {"ndcg_at_k", ndcg},
+          {"hit_rate_at_k", hit_rate}, {"auc", auc}, {"seconds", seconds}};
 }
 
 RankingResult ranking_metrics(std::span<const double> positive, const std::vector<std::vector<double>>& negative,

@@ -1,6 +1,6 @@
 // The datasets of a training run: training, validation and test, one vocabulary.
-#include "util/check.h"
 #include "train/train_run.h"
+#include "util/check.h"
 
 namespace cembed::train_run {
 

@@ -4,9 +4,9 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
-#include "util/check.h"
 #include "cembed/signatures.h"
 #include "train/train_run.h"
+#include "util/check.h"
 
 namespace cembed::train_run {
 
@@ -36,8 +36,11 @@ nlohmann::json attach_signatures(EmbeddingCollection& emb, const Dataset& train_
     emb.attach_signatures(sigs);
     const double seconds = seconds_since(t0);
     if (progress) fmt::print(stderr, "{} signatures: {} ({:.2f} s)\n", signature_kind_name(kind), source, seconds);
-    out.push_back({{"kind", signature_kind_name(kind)}, {"source", source}, {"seconds", seconds},
-                   {"num_hashes", sigs.config.num_hashes}, {"sample", sigs.config.sample}});
+    out.push_back({{"kind", signature_kind_name(kind)},
+                   {"source", source},
+                   {"seconds", seconds},
+                   {"num_hashes", sigs.config.num_hashes},
+                   {"sample", sigs.config.sample}});
   }
   return out;
 }

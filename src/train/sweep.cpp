@@ -8,16 +8,16 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <sstream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "cembed/dataset.h"
-#include "util/check.h"
-#include "util/file_format.h"
 #include "cembed/factory.h"
 #include "cembed/memory_plan.h"
-#include "util/output_check.h"
 #include "cembed/spec.h"
+#include "util/check.h"
+#include "util/file_format.h"
+#include "util/output_check.h"
 
 namespace cembed {
 namespace {

@@ -6,17 +6,16 @@
 #include <sstream>
 #include <type_traits>
 
-#include "util/check.h"
 #include "cembed/optimizer.h"
 #include "cembed/trainer.h"
-#include "train/proc_files.h"
 #include "train/machine_memory.h"
+#include "train/proc_files.h"
+#include "util/check.h"
 
 namespace cembed {
 namespace {
 
 constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
-
 
 // A cgroup v2 file holding one number ("max": no limit); -1 when absent or unlimited.
 int64_t cgroup_value(const std::string& path) {
@@ -51,8 +50,8 @@ void TrainConfig::validate() const {
   if (!table_optimizer.empty()) parse_optimizer_kind(table_optimizer);
 }
 
-MemoryNeed estimate_training_memory(const TrainConfig& c, const MemoryPlan& plan, int64_t num_dense,
-                                    int64_t train_rows, int64_t eval_rows) {
+MemoryNeed estimate_training_memory(const TrainConfig& c, const MemoryPlan& plan, int64_t num_dense, int64_t train_rows,
+                                    int64_t eval_rows) {
   constexpr int64_t kFloat = sizeof(float);
   MemoryNeed need;
   need.embedding_parameters = plan.parameter_bytes();
@@ -113,11 +112,12 @@ int64_t available_memory_bytes() {
 void check_memory_fits(const MemoryNeed& need, int64_t available) {
   if (available < 0 || need.total() <= available) return;  // unknown: not refused
   auto gib = [](int64_t b) { return static_cast<double>(b) / kGiB; };
-  fail("train: this run needs about {:.2f} GiB of memory (embedding parameters {:.2f}, their optimizer state {:.2f}, "
-       "dense layers {:.2f}, batch buffers {:.2f} GiB), the machine has {:.2f} GiB available; lower --dim, the "
-       "embedding size (--compression, --embedding-budget) or the batch sizes",
-       gib(need.total()), gib(need.embedding_parameters), gib(need.embedding_optimizer), gib(need.dense),
-       gib(need.buffers), gib(available));
+  fail(
+      "train: this run needs about {:.2f} GiB of memory (embedding parameters {:.2f}, their optimizer state {:.2f}, "
+      "dense layers {:.2f}, batch buffers {:.2f} GiB), the machine has {:.2f} GiB available; lower --dim, the "
+      "embedding size (--compression, --embedding-budget) or the batch sizes",
+      gib(need.total()), gib(need.embedding_parameters), gib(need.embedding_optimizer), gib(need.dense),
+      gib(need.buffers), gib(available));
 }
 
 }  // namespace cembed

@@ -6,8 +6,8 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
-#include <type_traits>
 #include <nlohmann/json.hpp>
+#include <type_traits>
 
 #include "util/check.h"
 
@@ -151,14 +151,16 @@ std::vector<int64_t> hidden_sizes(LayerList which, const std::vector<int64_t>& s
     std::vector<int64_t> fixed = sizes;
     fixed.push_back(end);
     if (bottom) {
-      fail("{0} {1}: the last size is the bottom MLP's output and must equal --dim {2} (TorchRec's "
-           "dense_arch_layer_sizes); write {0} {3}{4}",
-           option, fmt::join(sizes, ","), dim, fmt::join(fixed, ","),
-           sizes.back() > 0 ? fmt::format(" (or give --dim {})", sizes.back()) : "");
+      fail(
+          "{0} {1}: the last size is the bottom MLP's output and must equal --dim {2} (TorchRec's "
+          "dense_arch_layer_sizes); write {0} {3}{4}",
+          option, fmt::join(sizes, ","), dim, fmt::join(fixed, ","),
+          sizes.back() > 0 ? fmt::format(" (or give --dim {})", sizes.back()) : "");
     }
-    fail("{0} {1}: the last size is the top MLP's output, the click logit, and must be 1 (TorchRec's "
-         "over_arch_layer_sizes, DLRM's --arch-mlp-top); write {0} {2}",
-         option, fmt::join(sizes, ","), fmt::join(fixed, ","));
+    fail(
+        "{0} {1}: the last size is the top MLP's output, the click logit, and must be 1 (TorchRec's "
+        "over_arch_layer_sizes, DLRM's --arch-mlp-top); write {0} {2}",
+        option, fmt::join(sizes, ","), fmt::join(fixed, ","));
   }
   return {sizes.begin(), sizes.end() - 1};
 }

@@ -4,8 +4,8 @@
 
 #include "cembed/build_info.h"
 #include "cembed/ranking.h"
-#include "train/train_run.h"
 #include "train/machine_memory.h"
+#include "train/train_run.h"
 
 namespace cembed::train_run {
 
@@ -20,13 +20,14 @@ nlohmann::json build_report(const TrainConfig& cfg, const RunData& data, const R
   report["plan"] = plan.to_json();
   const EmbeddingCollection& emb = model.embeddings();
   const int64_t dense_bytes = model.dense_parameter_count() * static_cast<int64_t>(sizeof(float));
-  report["embedding"] = {{"method", cfg.embedding},
-                         {"parameter_bytes", emb.parameter_bytes()},
-                         {"optimizer_bytes", emb.optimizer_bytes()},
-                         {"auxiliary_bytes", emb.auxiliary_bytes()},
-                         {"full_bytes", plan.full_bytes()},
-                         {"signatures", start.signatures},
-                         {"compression", static_cast<double>(plan.full_bytes()) / static_cast<double>(emb.parameter_bytes())}};
+  report["embedding"] = {
+      {"method", cfg.embedding},
+      {"parameter_bytes", emb.parameter_bytes()},
+      {"optimizer_bytes", emb.optimizer_bytes()},
+      {"auxiliary_bytes", emb.auxiliary_bytes()},
+      {"full_bytes", plan.full_bytes()},
+      {"signatures", start.signatures},
+      {"compression", static_cast<double>(plan.full_bytes()) / static_cast<double>(emb.parameter_bytes())}};
   report["dense"] = {{"parameter_bytes", dense_bytes}, {"optimizer_bytes", model.dense_optimizer().state_bytes()}};
   report["train"] = {{"rows", train_data.rows()},
                      {"steps", start.state.step},
@@ -40,16 +41,19 @@ nlohmann::json build_report(const TrainConfig& cfg, const RunData& data, const R
   if (cfg.ranking) {
     std::vector<const Dataset*> seen = {&train_data, data.test.get()};
     if (data.valid) seen.push_back(data.valid.get());
-    report["ranking"] = evaluate_ranking(model, *data.test, seen, {cfg.ranking_k, cfg.ranking_negatives, cfg.seed}).to_json();
+    report["ranking"] =
+        evaluate_ranking(model, *data.test, seen, {cfg.ranking_k, cfg.ranking_negatives, cfg.seed}).to_json();
   }
-  const int64_t model_bytes = emb.parameter_bytes() + emb.optimizer_bytes() + 2 * dense_bytes +
-                              model.dense_optimizer().state_bytes();
+  const int64_t model_bytes =
+      emb.parameter_bytes() + emb.optimizer_bytes() + 2 * dense_bytes + model.dense_optimizer().state_bytes();
   report["memory"] = {{"peak_rss_bytes", peak_rss_bytes()},
                       {"peak_anonymous_bytes", loop.peak_anonymous_bytes},
                       {"model_and_optimizer_bytes", model_bytes},
                       {"note", "peak_rss counts the memory-mapped dataset pages read; peak_anonymous does not"}};
   for (const char* split : {"train", "valid", "test"}) {
-    const Dataset* d = std::string(split) == "train" ? &train_data : std::string(split) == "valid" ? data.valid.get() : data.test.get();
+    const Dataset* d = std::string(split) == "train"   ? &train_data
+                       : std::string(split) == "valid" ? data.valid.get()
+                                                       : data.test.get();
     if (d != nullptr && d->metadata().contains("stats") && d->metadata()["stats"].contains("bayes_auc")) {
       report["data"][split] = d->metadata()["stats"];
     }

@@ -6,11 +6,11 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "kernels/dense_kernels.h"
+#include "train/train_run.h"
 #include "util/check.h"
 #include "util/file_format.h"
 #include "util/output_check.h"
-#include "kernels/dense_kernels.h"
-#include "train/train_run.h"
 
 namespace cembed {
 

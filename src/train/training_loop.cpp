@@ -3,13 +3,13 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <nlohmann/json.hpp>
 #include <numeric>
 #include <span>
-#include <nlohmann/json.hpp>
 
-#include "util/random.h"
 #include "train/progress.h"
 #include "train/train_run.h"
+#include "util/random.h"
 
 namespace cembed::train_run {
 namespace {
@@ -73,7 +73,9 @@ LoopRecord run_training_loop(const TrainConfig& cfg, const RunData& data, Dlrm& 
         nlohmann::json ej = e.to_json();
         ej["step"] = state.step;
         rec.evaluations.push_back(ej);
-        if (cfg.progress) fmt::print(stderr, "\nstep {}: {} auc {:.5f} logloss {:.5f}\n", state.step, monitor->path(), e.auc, e.logloss);
+        if (cfg.progress)
+          fmt::print(stderr, "\nstep {}: {} auc {:.5f} logloss {:.5f}\n", state.step, monitor->path(), e.auc,
+                     e.logloss);
       }
       if (cfg.checkpoint_every > 0 && state.step % cfg.checkpoint_every == 0) checkpoint();
     }

@@ -35,9 +35,7 @@ void AtomicFile::discard() noexcept {
   }
 }
 
-void AtomicFile::fail_write(int err) const {
-  fail("cannot write {}: {}", path_, std::strerror(err != 0 ? err : EIO));
-}
+void AtomicFile::fail_write(int err) const { fail("cannot write {}: {}", path_, std::strerror(err != 0 ? err : EIO)); }
 
 void AtomicFile::write(std::string_view bytes) {
   CEMBED_CHECK(fd_ >= 0, "{} written after it was committed", path_);

@@ -53,8 +53,8 @@ class BinaryReader {
   // Reads a float array whose length must equal `expected` (the shape the reader built).
   void floats_into(std::span<float> out, const char* what) {
     uint64_t n = u64(what);
-    CEMBED_CHECK(n == out.size(), "{}: {} has {} floats, expected {} (model shape differs)", context_, what,
-                 n, out.size());
+    CEMBED_CHECK(n == out.size(), "{}: {} has {} floats, expected {} (model shape differs)", context_, what, n,
+                 out.size());
     need(n * sizeof(float), what);
     if (n > 0) std::memcpy(out.data(), p_ + pos_, n * sizeof(float));  // out.data() may be null when empty
     pos_ += n * sizeof(float);
@@ -66,9 +66,7 @@ class BinaryReader {
     std::memcpy(out, p_ + pos_, n);
     pos_ += n;
   }
-  void expect_end() const {
-    CEMBED_CHECK(pos_ == size_, "{}: {} unexpected trailing bytes", context_, size_ - pos_);
-  }
+  void expect_end() const { CEMBED_CHECK(pos_ == size_, "{}: {} unexpected trailing bytes", context_, size_ - pos_); }
   const std::string& context() const { return context_; }
 
  private:
@@ -81,8 +79,8 @@ class BinaryReader {
     return v;
   }
   void need(uint64_t n, const char* what) const {
-    CEMBED_CHECK(n <= size_ - pos_, "{}: truncated while reading {} (need {} bytes at offset {}, {} left)",
-                 context_, what, n, pos_, size_ - pos_);
+    CEMBED_CHECK(n <= size_ - pos_, "{}: truncated while reading {} (need {} bytes at offset {}, {} left)", context_,
+                 what, n, pos_, size_ - pos_);
   }
   const uint8_t* p_;
   size_t size_;

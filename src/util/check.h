@@ -19,7 +19,7 @@ template <typename... Args>
 }  // namespace cembed
 
 // CEMBED_CHECK(cond, "format {}", args...): throws cembed::Error when cond is false.
-#define CEMBED_CHECK(cond, ...)                 \
-  do {                                          \
-    if (!(cond)) ::cembed::fail(__VA_ARGS__);   \
+#define CEMBED_CHECK(cond, ...)               \
+  do {                                        \
+    if (!(cond)) ::cembed::fail(__VA_ARGS__); \
   } while (0)

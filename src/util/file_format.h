@@ -15,8 +15,7 @@ namespace cembed {
 
 // Writes `payload` framed as above to `path` through an AtomicFile (atomic_file.h), so a
 // crash or a full disk leaves either the old file or the new one, never half.
-void write_framed_file(const std::string& path, std::string_view magic, uint32_t version,
-                       std::string_view payload);
+void write_framed_file(const std::string& path, std::string_view magic, uint32_t version, std::string_view payload);
 
 // Reads and verifies a framed file; returns the payload.
 std::string read_framed_file(const std::string& path, std::string_view magic, uint32_t version);

@@ -3,8 +3,8 @@
 #include <filesystem>
 #include <type_traits>
 
-#include "util/atomic_file.h"
 #include "cembed/dlrm.h"
+#include "util/atomic_file.h"
 #include "util/check.h"
 
 namespace cembed {
@@ -30,8 +30,12 @@ void write_any(const std::string& path, const std::vector<T>& data, const std::v
 }  // namespace
 
 void write_npy(const std::string& p, const std::vector<float>& d, const std::vector<int64_t>& s) { write_any(p, d, s); }
-void write_npy(const std::string& p, const std::vector<double>& d, const std::vector<int64_t>& s) { write_any(p, d, s); }
-void write_npy(const std::string& p, const std::vector<int64_t>& d, const std::vector<int64_t>& s) { write_any(p, d, s); }
+void write_npy(const std::string& p, const std::vector<double>& d, const std::vector<int64_t>& s) {
+  write_any(p, d, s);
+}
+void write_npy(const std::string& p, const std::vector<int64_t>& d, const std::vector<int64_t>& s) {
+  write_any(p, d, s);
+}
 
 void export_dlrm_parameters(Dlrm& model, const std::string& dir) {
   std::filesystem::create_directories(dir);

@@ -67,7 +67,9 @@ StagedFolder::StagedFolder(const std::string& folder, const std::function<bool(c
     const int err = errno;
     ::close(lock_fd_);
     lock_fd_ = -1;
-    if (err == EWOULDBLOCK) fail("{}: another process is writing {} (it holds {}); wait for it or choose another folder", what, folder, lock_path_);
+    if (err == EWOULDBLOCK)
+      fail("{}: another process is writing {} (it holds {}); wait for it or choose another folder", what, folder,
+           lock_path_);
     fail("{}: cannot lock {}: {}", what, lock_path_, std::strerror(err));
   }
   try {
@@ -86,7 +88,8 @@ StagedFolder::StagedFolder(const std::string& folder, const std::function<bool(c
     }
     if (fs::exists(target)) {
       CEMBED_CHECK(fs::is_directory(target), "{}: {} exists and is not a folder", what, folder);
-      struct stat in_target {}, in_parent {};
+      struct stat in_target {
+      }, in_parent{};
       CEMBED_CHECK(::stat(target.c_str(), &in_target) == 0 && ::stat(parent.c_str(), &in_parent) == 0 &&
                        in_target.st_dev == in_parent.st_dev,
                    "{}: {} is a mount point and cannot be replaced; give a folder inside it", what, folder);

@@ -27,7 +27,7 @@ class StagedFolder {
   StagedFolder(const StagedFolder&) = delete;
   StagedFolder& operator=(const StagedFolder&) = delete;
 
-  const std::string& path() const { return staging_; }   // write here
+  const std::string& path() const { return staging_; }  // write here
   const std::string& target() const { return shown_; }  // where it goes, as given
   void commit();
   // `message` with the staging folder's path replaced by the folder's (for errors).

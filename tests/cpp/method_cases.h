@@ -18,9 +18,9 @@
 
 #include "cembed/embedding_table.h"
 #include "cembed/factory.h"
-#include "util/random.h"
 #include "cembed/signatures.h"
 #include "cembed/spec.h"
+#include "util/random.h"
 
 namespace cembed::testing {
 

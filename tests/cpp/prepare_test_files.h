@@ -15,8 +15,8 @@
 #include <string>
 #include <thread>
 
-#include "util/check.h"
 #include "cembed/prepare.h"
+#include "util/check.h"
 
 namespace cembed::testing {
 
@@ -116,7 +116,8 @@ class FifoInput {
       }
       if (w >= 0) ::close(w);
       const auto until = std::chrono::steady_clock::now() + patience;
-      while (!finished_ && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      while (!finished_ && std::chrono::steady_clock::now() < until)
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
       while (!finished_) {  // a reader waiting for a writer: let it see the end
         const int fd = ::open(path_.c_str(), O_WRONLY | O_NONBLOCK);
         if (fd >= 0) ::close(fd);

@@ -14,14 +14,14 @@
 #include <map>
 #include <sstream>
 
-#include "util/atomic_file.h"
 #include "cembed/dataset.h"
-#include "util/check.h"
-#include "util/file_format.h"
-#include "util/output_dir.h"
 #include "cembed/prepare.h"
 #include "cembed/synthetic.h"
 #include "test_helpers.h"
+#include "util/atomic_file.h"
+#include "util/check.h"
+#include "util/file_format.h"
+#include "util/output_dir.h"
 
 namespace cembed {
 namespace {
@@ -222,7 +222,8 @@ TEST(PreparedFolder, ASecondWriterIsRefusedAtOnce) {
   prepare_dataset(c);
   const auto before = snapshot(c.out_dir);
   // As if another process were preparing into the same folder (a flock is per open file).
-  StagedFolder other(c.out_dir, [](const std::string&) { return true; }, "prepare");
+  StagedFolder other(
+      c.out_dir, [](const std::string&) { return true; }, "prepare");
   const std::string err = testing::error_of([&] { prepare_dataset(c); });
   EXPECT_NE(err.find("another process is writing " + c.out_dir), std::string::npos) << err;
   EXPECT_EQ(snapshot(c.out_dir), before);

@@ -7,13 +7,13 @@
 #include <numeric>
 #include <set>
 
-#include "util/check.h"
 #include "cembed/factory.h"
 #include "cembed/memory_plan.h"
 #include "embedding/partitions.h"
 #include "embedding/parts_table.h"
 #include "method_cases.h"
 #include "test_helpers.h"
+#include "util/check.h"
 
 namespace cembed {
 namespace {
@@ -87,9 +87,9 @@ TEST(Compositional, VectorsAreDistinctAtInitialisation) {
   const int64_t n = 3000, d = 8;
   std::vector<Id> all(n);
   std::iota(all.begin(), all.end(), 0u);
-  for (const std::string spec : {"qr:collisions=4", "qr:collisions=50,op=add", "qr:collisions=50,op=concat",
-                                 "cp:parts=3,collisions=12", "cp:kind=crt,parts=3,collisions=12,op=add",
-                                 "cp:kind=crt,parts=4,collisions=5,op=concat", "path:maps=8"}) {
+  for (const std::string spec :
+       {"qr:collisions=4", "qr:collisions=50,op=add", "qr:collisions=50,op=concat", "cp:parts=3,collisions=12",
+        "cp:kind=crt,parts=3,collisions=12,op=add", "cp:kind=crt,parts=4,collisions=5,op=concat", "path:maps=8"}) {
     auto t = make_table(spec, {d, {n}});
     t->init(9);
     const auto v = vectors_of(*t, all);
@@ -117,8 +117,7 @@ TEST(Compositional, ParameterBytesEqualTheFormula) {
       }
       EXPECT_EQ(make_table("memcom:rows=" + c, {d, {n}})->parameter_bytes(), (m * d + n) * 4);
       EXPECT_EQ(make_table("memcom:rows=" + c + ",bias=scalar", {d, {n}})->parameter_bytes(), (m * d + 2 * n) * 4);
-      EXPECT_EQ(make_table("memcom:rows=" + c + ",bias=vector", {d, {n}})->parameter_bytes(),
-                (m * d + n + n * d) * 4);
+      EXPECT_EQ(make_table("memcom:rows=" + c + ",bias=vector", {d, {n}})->parameter_bytes(), (m * d + n + n * d) * 4);
     }
   }
   // Concat splits dims that do not divide: 3 parts of 16 -> 6, 5, 5.
@@ -184,9 +183,9 @@ TEST(Compositional, InitialVarianceMatchesAFullTable) {
   std::vector<Id> all(n);
   std::iota(all.begin(), all.end(), 0u);
   const double full_var = 1.0 / (3.0 * n);
-  for (const std::string spec : {"qr:collisions=20", "qr:collisions=20,op=add", "qr:collisions=20,op=concat",
-                                 "cp:parts=3,collisions=10", "cp:kind=crt,parts=3,collisions=10,op=add",
-                                 "path:maps=16"}) {
+  for (const std::string spec :
+       {"qr:collisions=20", "qr:collisions=20,op=add", "qr:collisions=20,op=concat", "cp:parts=3,collisions=10",
+        "cp:kind=crt,parts=3,collisions=10,op=add", "path:maps=16"}) {
     auto t = make_table(spec, {d, {n}});
     t->init(1);
     const auto v = vectors_of(*t, all);
@@ -310,7 +309,8 @@ TEST(MemoryPlanAllMethods, NeverOverBudgetAndErrorsNameTheSmallestBudget) {
       std::vector<FeatureInfo> features;
       const int count = 1 + static_cast<int>(rng.below(30));
       for (int f = 0; f < count; ++f) {
-        features.push_back({"f" + std::to_string(f), static_cast<int64_t>(std::exp(rng.uniform() * std::log(3e6))) + 1});
+        features.push_back(
+            {"f" + std::to_string(f), static_cast<int64_t>(std::exp(rng.uniform() * std::log(3e6))) + 1});
       }
       const int64_t dim = int64_t{8} << rng.below(3);
       for (double ratio : {2.0, 4.0, 16.0, 64.0, 256.0}) {
@@ -331,10 +331,12 @@ TEST(MemoryPlanAllMethods, NeverOverBudgetAndErrorsNameTheSmallestBudget) {
                               Spec::parse(t.spec).get_int("rows", 0) == features[t.features[0]].cardinality);
         }
         if (capped) continue;
-        const double step = static_cast<double>(plan.tables.size()) * 4 * static_cast<double>(std::max<int64_t>(dim, 32));
+        const double step =
+            static_cast<double>(plan.tables.size()) * 4 * static_cast<double>(std::max<int64_t>(dim, 32));
         const double slack = std::max(step, 0.005 * static_cast<double>(plan.budget_bytes));
-        const double use = std::min(1.0, (static_cast<double>(plan.parameter_bytes()) + slack - 0.005 * plan.budget_bytes) /
-                                             static_cast<double>(plan.budget_bytes));
+        const double use =
+            std::min(1.0, (static_cast<double>(plan.parameter_bytes()) + slack - 0.005 * plan.budget_bytes) /
+                              static_cast<double>(plan.budget_bytes));
         worst_use = std::min(worst_use, use);
       }
     }

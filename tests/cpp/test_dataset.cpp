@@ -5,8 +5,8 @@
 
 #include "cembed/dataset.h"
 #include "data/dataset_writer.h"
-#include "util/check.h"
 #include "test_helpers.h"
+#include "util/check.h"
 
 namespace cembed {
 namespace {
@@ -118,7 +118,6 @@ TEST(Dataset, WriterRejectsOutOfRangeIds) {
   EXPECT_THROW(w.add_row(0, nan_dense, ok_bags), Error);
   EXPECT_THROW(w.add_row(std::numeric_limits<float>::infinity(), dense, ok_bags), Error);
 }
-
 
 DatasetSchema one_hot_schema(int64_t card_a, int64_t card_b) {
   DatasetSchema s;

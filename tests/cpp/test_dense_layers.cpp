@@ -2,8 +2,8 @@
 #include <gtest/gtest.h>
 
 #include "cembed/dot_interaction.h"
-#include "kernels/dense_kernels.h"
 #include "cembed/mlp.h"
+#include "kernels/dense_kernels.h"
 #include "test_helpers.h"
 
 namespace cembed {
@@ -16,7 +16,7 @@ TEST(Gemm, MatchesReferenceAndGivesTheSameBitsWhateverTheThreadCount) {
   struct Shape {
     int64_t m, n, k;
   };
-  const Shape shapes[] = {{1, 1, 1},     {3, 5, 7},     {16, 16, 16},  {17, 200, 33}, {2048, 64, 13},
+  const Shape shapes[] = {{1, 1, 1},      {3, 5, 7},      {16, 16, 16},   {17, 200, 33},   {2048, 64, 13},
                           {128, 512, 13}, {512, 13, 128}, {64, 367, 512}, {367, 64, 2048}, {129, 1, 300}};
   for (const auto& [m, n, k] : shapes) {
     for (bool ta : {false, true}) {
@@ -48,8 +48,8 @@ TEST(Gemm, MatchesReferenceAndGivesTheSameBitsWhateverTheThreadCount) {
         }
         for (int threads : {2, 3, 4}) {
           const auto other = run(threads);
-          EXPECT_EQ(testing::describe_difference({{"C", one}}, {{"C", other}}), "") << where << ", " << threads
-                                                                                   << " threads";
+          EXPECT_EQ(testing::describe_difference({{"C", one}}, {{"C", other}}), "")
+              << where << ", " << threads << " threads";
         }
       }
     }

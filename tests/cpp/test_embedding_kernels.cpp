@@ -4,9 +4,9 @@
 
 #include <tuple>
 
-#include "util/check.h"
 #include "kernels/embedding_kernels.h"
 #include "test_helpers.h"
+#include "util/check.h"
 
 namespace cembed {
 namespace {
@@ -94,7 +94,8 @@ TEST_P(KernelGrid, UpdatesMatchReference) {
 
 INSTANTIATE_TEST_SUITE_P(Shapes, KernelGrid,
                          ::testing::Combine(::testing::Values(1, 3, 4, 8, 16, 33, 64, 128), ::testing::Bool(),
-                                            ::testing::Values(Pooling::Sum, Pooling::Mean), ::testing::Values(0, 1, 4)));
+                                            ::testing::Values(Pooling::Sum, Pooling::Mean),
+                                            ::testing::Values(0, 1, 4)));
 
 // Pieces: every width against every dim (full pieces, a short last piece, one piece wider
 // than dim), starts anywhere in the array, unaligned included.
@@ -135,7 +136,7 @@ TEST(Kernels, PoolPiecesWithOffsetsPastTheFirstId) {
   Rng rng(43);
   const auto array = testing::random_vector(rng, 64);
   const std::vector<int64_t> starts = {0, 8, 16, 24, 32, 40};  // 3 ids x 2 pieces of 8
-  const std::vector<uint32_t> offsets = {1, 2, 3};                // bags: id 1, id 2
+  const std::vector<uint32_t> offsets = {1, 2, 3};             // bags: id 1, id 2
   const kernels::PieceBags bags{starts, offsets, {}};
   std::vector<float> out(2 * 16, -1.0f), ref(2 * 16, -2.0f);
   kernels::pool_pieces(array.data(), 64, 16, 8, bags, Pooling::Sum, {out.data(), 2, 16, 16});
@@ -156,9 +157,9 @@ TEST(Kernels, PiecesOutsideTheArrayAreErrors) {
   const std::vector<int64_t> ok = {0, 28}, short_starts = {0};
   kernels::pool_pieces(array.data(), 32, 8, 4, {ok, offsets, {}}, Pooling::Sum, {out.data(), 1, 8, 8});
   EXPECT_EQ(out, std::vector<float>(8, 1.0f));
-  EXPECT_THROW(kernels::pool_pieces(array.data(), 32, 8, 4, {short_starts, offsets, {}}, Pooling::Sum,
-                                    {out.data(), 1, 8, 8}),
-               Error);
+  EXPECT_THROW(
+      kernels::pool_pieces(array.data(), 32, 8, 4, {short_starts, offsets, {}}, Pooling::Sum, {out.data(), 1, 8, 8}),
+      Error);
 }
 
 // Batches large enough for the radix sort (1, 2 and 3 digits of rows), against the
@@ -167,7 +168,7 @@ TEST(Kernels, CoalesceLargeBatchesMatchesReference) {
   Rng rng(77);
   for (int64_t num_rows : {int64_t{1000}, int64_t{1} << 20, int64_t{1} << 31}) {
     const int64_t batch = 700, dim = 4;
-    Case c = make_case(rng, batch, 50, 6, true);  // many repeated rows ...
+    Case c = make_case(rng, batch, 50, 6, true);                                          // many repeated rows ...
     for (auto& r : c.rows) r = r * (num_rows / 50) + static_cast<int64_t>(rng.below(3));  // ... spread over num_rows
     const auto grad = testing::random_vector(rng, batch * dim);
     kernels::RowGradients out, ref;

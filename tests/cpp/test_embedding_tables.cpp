@@ -5,11 +5,11 @@
 #include <cctype>
 #include <set>
 
-#include "util/check.h"
 #include "cembed/factory.h"
 #include "embedding/table_state.h"
 #include "method_cases.h"
 #include "test_helpers.h"
+#include "util/check.h"
 
 namespace cembed {
 namespace {

@@ -6,8 +6,8 @@
 #include <cstring>
 #include <functional>
 #include <iomanip>
-#include <sstream>
 #include <span>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -91,7 +91,8 @@ struct NamedBlock {
   std::span<const float> values;
 };
 inline std::string describe_difference(const std::vector<NamedBlock>& a, const std::vector<NamedBlock>& b) {
-  if (a.size() != b.size()) return "block counts differ: " + std::to_string(a.size()) + " vs " + std::to_string(b.size());
+  if (a.size() != b.size())
+    return "block counts differ: " + std::to_string(a.size()) + " vs " + std::to_string(b.size());
   for (size_t i = 0; i < a.size(); ++i) {
     const auto& x = a[i].values;
     const auto& y = b[i].values;
@@ -110,8 +111,8 @@ inline std::string describe_difference(const std::vector<NamedBlock>& a, const s
     if (differing > 0) {
       std::ostringstream out;
       out << std::setprecision(9) << a[i].name << ": " << differing << " of " << x.size()
-          << " elements differ, first at " << first << " (" << x[first] << " vs " << y[first]
-          << "), max |difference| " << max_abs << ", max relative " << max_rel;
+          << " elements differ, first at " << first << " (" << x[first] << " vs " << y[first] << "), max |difference| "
+          << max_abs << ", max relative " << max_rel;
       return out.str();
     }
   }

@@ -9,13 +9,13 @@
 #include <set>
 
 #include "cembed/dataset.h"
-#include "data/dataset_writer.h"
-#include "util/binary_io.h"
-#include "util/check.h"
 #include "cembed/factory.h"
 #include "cembed/signatures.h"
+#include "data/dataset_writer.h"
 #include "method_cases.h"
 #include "test_helpers.h"
+#include "util/binary_io.h"
+#include "util/check.h"
 
 namespace cembed {
 namespace {
@@ -67,9 +67,9 @@ TEST(Signatures, OnePassEqualsSignaturesOfTheExplicitSets) {
       std::vector<std::set<uint64_t>> sets(537);
       Rng unused(0);
       for (int64_t r = 0; r < data.rows(); ++r) {
-        const bool in = sample >= 1.0 || static_cast<double>(mix64(static_cast<uint64_t>(r) ^ mix64(c.seed + 1)) >> 11) *
-                                                 0x1.0p-53 <
-                                             sample;
+        const bool in =
+            sample >= 1.0 ||
+            static_cast<double>(mix64(static_cast<uint64_t>(r) ^ mix64(c.seed + 1)) >> 11) * 0x1.0p-53 < sample;
         if (!in) continue;
         for (int f = 0; f < 3; ++f) {
           for (Id v : data.bag(f, r)) {

@@ -1,11 +1,11 @@
 #include <gtest/gtest.h>
 
-#include "util/check.h"
 #include "cembed/factory.h"
 #include "cembed/memory_plan.h"
-#include "util/random.h"
 #include "cembed/spec.h"
 #include "cembed/sweep.h"
+#include "util/check.h"
+#include "util/random.h"
 
 namespace cembed {
 namespace {
@@ -55,7 +55,8 @@ TEST(MemoryPlan, HashMeetsRatioBudgetsWithinHalfPercent) {
       if (!all_capped) {
         const double slack = std::max(0.005 * static_cast<double>(plan.budget_bytes), static_cast<double>(dim * 4));
         EXPECT_GE(static_cast<double>(total), static_cast<double>(plan.budget_bytes) - slack)
-            << "trial " << trial << " ratio " << ratio << "\n" << plan.describe();
+            << "trial " << trial << " ratio " << ratio << "\n"
+            << plan.describe();
       }
       // Byte accounting is exact: each table's bytes equal the built table's.
       for (const auto& t : plan.tables) {

@@ -8,9 +8,9 @@
 #include <fstream>
 
 #include "cembed/dataset.h"
-#include "util/check.h"
 #include "cembed/prepare.h"
 #include "cembed/synthetic.h"
+#include "util/check.h"
 
 #include <set>
 
@@ -77,9 +77,9 @@ TEST(Prepare, CriteoVocabularyAndDense) {
   EXPECT_EQ(d.schema().sparse[0].cardinality, 3);  // OOV + 2 kept values
   EXPECT_EQ(d.bag(0, 0)[0], 1u);                   // most frequent first
   EXPECT_EQ(d.bag(0, 5)[0], 2u);
-  EXPECT_EQ(d.bag(0, 8)[0], 0u);                   // below min count -> OOV
-  EXPECT_EQ(d.bag(5, 0)[0], 0u);                   // empty -> OOV
-  EXPECT_FLOAT_EQ(d.dense_row(0)[0], 0.0f);        // log(1 + max(-3, 0))
+  EXPECT_EQ(d.bag(0, 8)[0], 0u);             // below min count -> OOV
+  EXPECT_EQ(d.bag(5, 0)[0], 0u);             // empty -> OOV
+  EXPECT_FLOAT_EQ(d.dense_row(0)[0], 0.0f);  // log(1 + max(-3, 0))
   EXPECT_FLOAT_EQ(d.dense_row(0)[1], std::log1p(1.0f));
   EXPECT_EQ(stats["features"][0]["distinct_values"], 3);
   EXPECT_DOUBLE_EQ(stats["features"][5]["empty_rate"].get<double>(), 1.0);
@@ -119,11 +119,13 @@ TEST(Prepare, OverLongLinesAndBadUtf8) {
   c.skip_bad_lines = true;
   EXPECT_EQ(prepare_dataset(c)["train"]["bad_lines"], 1);
 
-  std::string avazu = "1,0,14102100,1005,0,1fbe01fe,f3845767,28905ebd,ecad2386,7801e8d9,07d7df22,a99f214a,96809ac8,"
-                      "711ee120,1,0,15704,320,50,1722,0,35,100084,79\n";
+  std::string avazu =
+      "1,0,14102100,1005,0,1fbe01fe,f3845767,28905ebd,ecad2386,7801e8d9,07d7df22,a99f214a,96809ac8,"
+      "711ee120,1,0,15704,320,50,1722,0,35,100084,79\n";
   std::string bad = avazu;
   bad.replace(bad.find("1fbe01fe"), 8, "\xff\xfe");
-  expect_error(config(TextFormat::Avazu, write_text("utf8.csv", avazu + bad), "utf8"), ":2: field 6 (site_id): invalid UTF-8");
+  expect_error(config(TextFormat::Avazu, write_text("utf8.csv", avazu + bad), "utf8"),
+               ":2: field 6 (site_id): invalid UTF-8");
 }
 
 TEST(Prepare, GzipAndTruncatedGzip) {
@@ -190,7 +192,10 @@ TEST(Prepare, ZstdFramesBackToBack) {
     p.resize(ZSTD_compress(p.data(), p.size(), t.data(), t.size(), 3));
     return p;
   };
-  const std::string skippable("\x50\x2A\x4D\x18\x04\x00\x00\x00" "abcd", 12);
+  const std::string skippable(
+      "\x50\x2A\x4D\x18\x04\x00\x00\x00"
+      "abcd",
+      12);
   const std::string packed = skippable + frame(a) + frame("") + frame(b);
   const auto stats = prepare_dataset(config(TextFormat::Criteo, write_text("frames.zst", packed), "frames_zst"));
   EXPECT_EQ(stats["train"]["rows"], 120);
@@ -285,11 +290,13 @@ TEST(Prepare, SyntheticCriteoTextRoundTrip) {
 }
 
 TEST(Prepare, AvazuHeaderAndTimeFeatures) {
-  const std::string header = "id,click,hour,C1,banner_pos,site_id,site_domain,site_category,app_id,app_domain,"
-                             "app_category,device_id,device_ip,device_model,device_type,device_conn_type,C14,C15,C16,"
-                             "C17,C18,C19,C20,C21\n";
-  const std::string row = "1,1,14102107,1005,0,1fbe01fe,f3845767,28905ebd,ecad2386,7801e8d9,07d7df22,a99f214a,"
-                          "96809ac8,711ee120,1,0,15704,320,50,1722,0,35,100084,79\n";
+  const std::string header =
+      "id,click,hour,C1,banner_pos,site_id,site_domain,site_category,app_id,app_domain,"
+      "app_category,device_id,device_ip,device_model,device_type,device_conn_type,C14,C15,C16,"
+      "C17,C18,C19,C20,C21\n";
+  const std::string row =
+      "1,1,14102107,1005,0,1fbe01fe,f3845767,28905ebd,ecad2386,7801e8d9,07d7df22,a99f214a,"
+      "96809ac8,711ee120,1,0,15704,320,50,1722,0,35,100084,79\n";
   PrepareConfig c = config(TextFormat::Avazu, write_text("avazu.csv", header + row + row), "avazu");
   const auto stats = prepare_dataset(c);
   EXPECT_EQ(stats["train"]["rows"], 2);
@@ -310,11 +317,12 @@ TEST(Prepare, LibfmLabelsAndFields) {
   EXPECT_EQ(d.schema().num_sparse(), 2);
   EXPECT_EQ((std::vector<float>{d.label(0), d.label(1), d.label(2)}), (std::vector<float>{1, 0, 0}));
   EXPECT_EQ(stats["features"][1]["vocabulary"], 2);
-  expect_error(config(TextFormat::Libfm, write_text("g.libfm", "1 3:1 10:1\n1 3:1\n"), "g"), ":2: line: expected 2 features");
-  expect_error(config(TextFormat::Libfm, write_text("h.libfm", "1 3:1 10:0.5\n"), "h"), ":1: field 3 (F2): only binary");
+  expect_error(config(TextFormat::Libfm, write_text("g.libfm", "1 3:1 10:1\n1 3:1\n"), "g"),
+               ":2: line: expected 2 features");
+  expect_error(config(TextFormat::Libfm, write_text("h.libfm", "1 3:1 10:0.5\n"), "h"),
+               ":1: field 3 (F2): only binary");
   expect_error(config(TextFormat::Libfm, write_text("i.libfm", "yes 3:1 10:1\n"), "i"), ":1: field 1 (label)");
 }
-
 
 // Schema-described CSV: side files joined by key, a multi-valued column, a label rule, the
 // latest-per-group split, and errors naming file, line and field.
@@ -339,7 +347,7 @@ TEST(PrepareSchema, JoinsMultiValuedLabelRuleAndLatestSplit) {
   c.out_dir = dir() + "/schema_out";
   const auto stats = prepare_dataset(c);
   EXPECT_EQ(stats["train"]["rows"], 4);
-  EXPECT_EQ(stats["test"]["rows"], 2);  // u1's time 30 and u2's time 7
+  EXPECT_EQ(stats["test"]["rows"], 2);           // u1's time 30 and u2's time 7
   EXPECT_EQ(stats["rows_without_side_row"], 1);  // i9 is not in items.csv
   const Dataset test = Dataset::open(c.out_dir + "/test.cds");
   EXPECT_EQ(test.labels()[0], 1.0f);  // u1, i3, rating 4
@@ -408,7 +416,6 @@ TEST(PrepareSchema, ErrorsNameFileLineAndField) {
   c.schema_path = dir() + "/s4.toml";
   expect_error(c, "unknown key 'colour'");
 }
-
 
 TEST(Prepare, SavedVocabularyMapsNewDataAndHashedIdsNeedNone) {
   std::string a, b;

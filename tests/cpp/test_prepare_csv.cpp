@@ -7,9 +7,9 @@
 #include <set>
 
 #include "cembed/dataset.h"
-#include "util/check.h"
 #include "cembed/prepare.h"
 #include "prepare_test_files.h"
+#include "util/check.h"
 
 namespace cembed {
 namespace {
@@ -18,7 +18,9 @@ std::string dir() {
   static const std::string d = testing::test_dir("cembed_prepare_csv");
   return d;
 }
-std::string write_text(const std::string& name, const std::string& text) { return testing::write_file(dir(), name, text); }
+std::string write_text(const std::string& name, const std::string& text) {
+  return testing::write_file(dir(), name, text);
+}
 
 PrepareConfig csv_config(const std::string& schema, const std::string& train, const std::string& out) {
   PrepareConfig c;
@@ -80,7 +82,8 @@ TEST(PrepareCsv, MalformedQuotesNameLineAndField) {
   EXPECT_NE(open_stats["train"]["bad_line_examples"][0].get<std::string>().find("(3 lines skipped)"), std::string::npos)
       << open_stats["train"]["bad_line_examples"];
   // quote = "": quotes are ordinary characters (files that never quote).
-  const auto plain = prepare_dataset(csv_config("quote = \"\"\n" + std::string(schema), "item,click\n\"i2\"x,1\n", "no_quote"));
+  const auto plain =
+      prepare_dataset(csv_config("quote = \"\"\n" + std::string(schema), "item,click\n\"i2\"x,1\n", "no_quote"));
   EXPECT_EQ(plain["train"]["rows"], 1);
 }
 
@@ -93,14 +96,14 @@ TEST(PrepareCsv, EmptyLabelIsAnErrorOrACountedSkip) {
   const auto stats = prepare_dataset(skip);
   EXPECT_EQ(stats["train"]["rows"], 2);
   EXPECT_EQ(stats["train"]["bad_lines"], 1);
-  const std::string rule = testing::prepare_error(csv_config("label = \"rating >= 4\"\ncategorical = [\"item\"]\n",
-                                               "item,rating\ni1,5\ni2,\n", "empty_rating"));
+  const std::string rule = testing::prepare_error(
+      csv_config("label = \"rating >= 4\"\ncategorical = [\"item\"]\n", "item,rating\ni1,5\ni2,\n", "empty_rating"));
   EXPECT_NE(rule.find("empty_rating.csv:3: field 2 (rating): empty value"), std::string::npos) << rule;
 }
 
 TEST(PrepareCsv, ByteOrderMarkBeforeTheHeader) {
-  const auto stats = prepare_dataset(
-      csv_config("label = \"click\"\ncategorical = [\"item\"]\n", "\xEF\xBB\xBF\"item\",click\ni1,1\ni2,0\n", "bom_csv"));
+  const auto stats = prepare_dataset(csv_config("label = \"click\"\ncategorical = [\"item\"]\n",
+                                                "\xEF\xBB\xBF\"item\",click\ni1,1\ni2,0\n", "bom_csv"));
   EXPECT_EQ(stats["train"]["rows"], 2);
   EXPECT_EQ(stats["features"][0]["name"], "item");
 }
@@ -137,7 +140,8 @@ TEST(PrepareCsv, RatioAndOrderSplitsAsTheOtherFormats) {
     const auto other_stats = prepare_dataset(other);
     for (const char* part : {"train", "valid", "test"}) {
       EXPECT_EQ(stats[part]["rows"], other_stats[part]["rows"]) << split << " " << part;
-      EXPECT_EQ(rows_of(c.out_dir + "/" + part + ".cds"), rows_of(other.out_dir + "/" + part + ".cds")) << split << " " << part;
+      EXPECT_EQ(rows_of(c.out_dir + "/" + part + ".cds"), rows_of(other.out_dir + "/" + part + ".cds"))
+          << split << " " << part;
     }
     EXPECT_EQ(stats["split"]["by"], split);
     // The vocabulary: the ratio split counts only the training part (unique items: every test item is OOV).
@@ -145,10 +149,12 @@ TEST(PrepareCsv, RatioAndOrderSplitsAsTheOtherFormats) {
       EXPECT_EQ(stats["test"]["oov_ids"][0], stats["test"]["rows"]);
     }
   }
-  PrepareConfig both = csv_config(std::string(schema) + "[split]\nby = \"latest\"\ngroup = \"item\"\ntime = \"n\"\n", csv, "csv_both");
+  PrepareConfig both =
+      csv_config(std::string(schema) + "[split]\nby = \"latest\"\ngroup = \"item\"\ntime = \"n\"\n", csv, "csv_both");
   both.split = "ratio";
   both.test_fraction = 0.2;
-  EXPECT_NE(testing::prepare_error(both).find("splits by the latest rows"), std::string::npos) << testing::prepare_error(both);
+  EXPECT_NE(testing::prepare_error(both).find("splits by the latest rows"), std::string::npos)
+      << testing::prepare_error(both);
 }
 
 // Interaction logs carry the item's features in the main file: the catalogue is built from it.
@@ -179,9 +185,10 @@ TEST(PrepareCsv, RankingCatalogueFromTheMainFile) {
     EXPECT_EQ(item[1][0].get<Id>(), category_of.at(id));
   }
   EXPECT_EQ(listed.size(), 12u);
-  const std::string e = testing::prepare_error(csv_config("label = \"click\"\ncategorical = [\"user\", \"item\"]\n"
-                                            "ranking = { user = \"user\", item = \"item\", item_features = [\"nope\"] }\n",
-                                            csv, "rank_bad"));
+  const std::string e =
+      testing::prepare_error(csv_config("label = \"click\"\ncategorical = [\"user\", \"item\"]\n"
+                                        "ranking = { user = \"user\", item = \"item\", item_features = [\"nope\"] }\n",
+                                        csv, "rank_bad"));
   EXPECT_NE(e.find("ranking item_features: 'nope'"), std::string::npos) << e;
 }
 

@@ -10,10 +10,10 @@
 #include <fstream>
 
 #include "cembed/dataset.h"
-#include "util/check.h"
 #include "cembed/prepare.h"
 #include "data/formats/line_blocks.h"
 #include "prepare_test_files.h"
+#include "util/check.h"
 
 namespace cembed {
 namespace {
@@ -26,7 +26,9 @@ std::string dir() {
   static const std::string d = testing::test_dir("cembed_prepare_input");
   return d;
 }
-std::string write_text(const std::string& name, const std::string& text) { return testing::write_file(dir(), name, text); }
+std::string write_text(const std::string& name, const std::string& text) {
+  return testing::write_file(dir(), name, text);
+}
 
 // Criteo lines with varied values: `rows` of them make about 150 * rows bytes.
 std::string criteo_text(int rows, int first = 0) {
@@ -91,7 +93,8 @@ TEST(PrepareInput, PipesGiveTheDatasetOfTheFile) {
   ASSERT_GT(text.size(), size_t{1} << 20);
   const auto base = prepare_dataset(config(TextFormat::Criteo, write_text("pipe.txt", text), "pipe_file"));
   ASSERT_EQ(base["train"]["rows"], 12000);
-  const std::pair<const char*, std::string> inputs[] = {{"plain", text}, {"gzip", gzip_bytes(text)}, {"zstd", zstd_bytes(text)}};
+  const std::pair<const char*, std::string> inputs[] = {
+      {"plain", text}, {"gzip", gzip_bytes(text)}, {"zstd", zstd_bytes(text)}};
   for (const auto& [name, bytes] : inputs) {
     PipeInput pipe(bytes);
     PrepareConfig c = config(TextFormat::Criteo, pipe.path(), std::string("pipe_") + name);
@@ -108,7 +111,8 @@ TEST(PrepareInput, PipesGiveTheDatasetOfTheFile) {
   c.test_files = {test_pipe.path()};
   EXPECT_EQ(prepare_dataset(c)["test"]["rows"], 500);
   std::string libfm;
-  for (int r = 0; r < 30000; ++r) libfm += std::to_string(r % 2) + " " + std::to_string(r % 50) + ":1 " + std::to_string(100 + r % 7) + ":1\n";
+  for (int r = 0; r < 30000; ++r)
+    libfm += std::to_string(r % 2) + " " + std::to_string(r % 50) + ":1 " + std::to_string(100 + r % 7) + ":1\n";
   PipeInput libfm_pipe(libfm);
   const auto ls = prepare_dataset(config(TextFormat::Libfm, libfm_pipe.path(), "pipe_libfm"));
   EXPECT_EQ(ls["train"]["rows"], 30000);
@@ -163,7 +167,8 @@ TEST(PrepareInput, EndlessLineStopsAtTheLimit) {
   PipeInput zeros(std::string(1 << 20, '\0'), 256);
   PrepareConfig c = config(TextFormat::Criteo, zeros.path(), "endless");
   c.max_line_bytes = 1000;
-  EXPECT_NE(testing::prepare_error(c).find(":1: line longer than 1000 bytes"), std::string::npos) << testing::prepare_error(c);
+  EXPECT_NE(testing::prepare_error(c).find(":1: line longer than 1000 bytes"), std::string::npos)
+      << testing::prepare_error(c);
   EXPECT_LT(zeros.written(), int64_t{16} << 20);  // of the 256 MB offered
   // Skipped: the rest of the long line is read past, and the next lines are rows.
   PipeInput long_line(criteo_text(1) + std::string(5 << 20, 'x') + "\n" + criteo_text(2, 1));
@@ -185,7 +190,8 @@ TEST(PrepareInput, ByteOrderMarkIsDropped) {
   EXPECT_EQ(bom["features"], plain["features"]);
   // Only at the start of the file.
   const std::string later = write_text("bom2.txt", text + "\xEF\xBB\xBF" + criteo_text(1));
-  EXPECT_NE(testing::prepare_error(config(TextFormat::Criteo, later, "bom2")).find(later + ":51: field 1 (label)"), std::string::npos);
+  EXPECT_NE(testing::prepare_error(config(TextFormat::Criteo, later, "bom2")).find(later + ":51: field 1 (label)"),
+            std::string::npos);
 }
 
 TEST(PrepareInput, NulByteIsPrintedEscaped) {
@@ -202,20 +208,24 @@ TEST(PrepareInput, NulByteIsPrintedEscaped) {
 TEST(PrepareInput, DirectoriesAndNonRegularDatasetsAreNamed) {
   const std::string folder = dir() + "/a_folder";
   fs::create_directories(folder);
-  EXPECT_NE(testing::prepare_error(config(TextFormat::Criteo, folder, "dir")).find(folder + ": is a directory"), std::string::npos);
+  EXPECT_NE(testing::prepare_error(config(TextFormat::Criteo, folder, "dir")).find(folder + ": is a directory"),
+            std::string::npos);
   PrepareConfig test_dir = config(TextFormat::Criteo, write_text("ok.txt", criteo_text(10)), "dir2");
   test_dir.test_files = {folder};
-  EXPECT_NE(testing::prepare_error(test_dir).find(folder + ": is a directory"), std::string::npos) << testing::prepare_error(test_dir);
+  EXPECT_NE(testing::prepare_error(test_dir).find(folder + ": is a directory"), std::string::npos)
+      << testing::prepare_error(test_dir);
   PrepareConfig vocab = test_dir;
   vocab.test_files.clear();
   vocab.vocabulary_path = folder;
-  EXPECT_NE(testing::prepare_error(vocab).find(folder + ": is a directory"), std::string::npos) << testing::prepare_error(vocab);
+  EXPECT_NE(testing::prepare_error(vocab).find(folder + ": is a directory"), std::string::npos)
+      << testing::prepare_error(vocab);
   PrepareConfig schema;
   schema.format = TextFormat::Csv;
   schema.schema_path = folder;
   schema.train_files = {write_text("ok.csv", "item,click\ni1,1\n")};
   schema.out_dir = dir() + "/dir3";
-  EXPECT_NE(testing::prepare_error(schema).find(folder + ": is a directory"), std::string::npos) << testing::prepare_error(schema);
+  EXPECT_NE(testing::prepare_error(schema).find(folder + ": is a directory"), std::string::npos)
+      << testing::prepare_error(schema);
   // A dataset is mapped: a directory, a FIFO or a device is refused at once, by name.
   auto open_error = [](const std::string& path) {
     try {
@@ -226,7 +236,8 @@ TEST(PrepareInput, DirectoriesAndNonRegularDatasetsAreNamed) {
     return std::string("no error");
   };
   EXPECT_NE(open_error(folder).find("is a directory"), std::string::npos) << open_error(folder);
-  EXPECT_NE(open_error("/dev/zero").find("/dev/zero: not a regular file"), std::string::npos) << open_error("/dev/zero");
+  EXPECT_NE(open_error("/dev/zero").find("/dev/zero: not a regular file"), std::string::npos)
+      << open_error("/dev/zero");
   FifoInput fifo(dir() + "/data.cds", "CEMBDATA");
   EXPECT_NE(open_error(fifo.path()).find("not a regular file"), std::string::npos) << open_error(fifo.path());
 }
@@ -236,7 +247,8 @@ TEST(PrepareInput, GzipMembersBackToBackAndTrailingGarbage) {
   const std::string joined = write_text("two.gz", gzip_bytes(a) + gzip_bytes(b));
   EXPECT_EQ(prepare_dataset(config(TextFormat::Criteo, joined, "two_gz"))["train"]["rows"], 150);
   const std::string garbage = write_text("garbage.gz", gzip_bytes(a) + "not gzip");
-  EXPECT_NE(testing::prepare_error(config(TextFormat::Criteo, garbage, "garbage_gz")).find(garbage + ": truncated or corrupt gzip stream"),
+  EXPECT_NE(testing::prepare_error(config(TextFormat::Criteo, garbage, "garbage_gz"))
+                .find(garbage + ": truncated or corrupt gzip stream"),
             std::string::npos);
 }
 

@@ -10,24 +10,24 @@
 #include <type_traits>
 
 #include "cembed/dataset.h"
-#include "util/check.h"
-#include "util/output_check.h"
 #include "cembed/ranges.h"
 #include "cembed/ranking.h"
 #include "cembed/synthetic.h"
 #include "cembed/trainer.h"
 #include "test_helpers.h"
 #include "train/machine_memory.h"
+#include "util/check.h"
+#include "util/output_check.h"
 
 namespace cembed {
 namespace {
 
 namespace fs = std::filesystem;
 
-#define EXPECT_ERROR_HAS(expr, fragment)                                    \
-  do {                                                                      \
-    const std::string message_ = testing::error_of([&] { expr; });                   \
-    EXPECT_NE(message_.find(fragment), std::string::npos)                   \
+#define EXPECT_ERROR_HAS(expr, fragment)                                         \
+  do {                                                                           \
+    const std::string message_ = testing::error_of([&] { expr; });               \
+    EXPECT_NE(message_.find(fragment), std::string::npos)                        \
         << #expr << " gave '" << message_ << "', expected '" << fragment << "'"; \
   } while (0)
 
@@ -148,7 +148,10 @@ TEST(Ranges, TableOfBadTrainSettings) {
       {[](TrainConfig& c) { c.eval_batch_size = -1; }, "eval-batch-size must be 1 to"},
       {[](TrainConfig& c) { c.batch_size = 0; }, "batch-size must be 1 to"},
       {[](TrainConfig& c) { c.model.dim = 0; }, "dim must be 1 to"},
-      {[](TrainConfig& c) { c.model.bottom_hidden = {8, 0}; }, "bottom (each layer) must be 1 to"},
+      {[](TrainConfig& c) {
+         c.model.bottom_hidden = {8, 0};
+       },
+       "bottom (each layer) must be 1 to"},
       {[](TrainConfig& c) { c.lr.decay_start = -2; }, "decay-start must be at least 0, or -1 (no decay)"},
       {[](TrainConfig& c) { c.ranking_k = 0; }, "ranking-k must be 1 to"},
       {[](TrainConfig& c) { c.epochs = 0; }, "epochs is 0"},

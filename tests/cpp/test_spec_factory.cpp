@@ -2,10 +2,10 @@
 
 #include <set>
 
-#include "util/check.h"
 #include "cembed/factory.h"
 #include "cembed/spec.h"
 #include "method_cases.h"
+#include "util/check.h"
 
 namespace cembed {
 namespace {
@@ -48,15 +48,22 @@ TEST(Factory, UnknownMethodListsValidOnes) {
 
 TEST(Factory, BadValuesOfTheNewMethodsAreClearErrors) {
   EXPECT_NE(error_of([] { make_table("qr:collisions=4,op=max", {8, {100}}); }).find("op 'max'"), std::string::npos);
-  EXPECT_NE(error_of([] { make_table("cp:kind=mod,collisions=4", {8, {100}}); }).find("partition kind 'mod'"),
+  EXPECT_NE(error_of([] {
+              make_table("cp:kind=mod,collisions=4", {8, {100}});
+            }).find("partition kind 'mod'"),
             std::string::npos);
-  EXPECT_NE(error_of([] { make_table("cp:parts=3,moduli=4x30", {8, {100}}); }).find("parts=3 but 2 moduli"),
+  EXPECT_NE(error_of([] {
+              make_table("cp:parts=3,moduli=4x30", {8, {100}});
+            }).find("parts=3 but 2 moduli"),
             std::string::npos);
-  EXPECT_NE(error_of([] { make_table("memcom:rows=4,bias=huge", {8, {100}}); }).find("bias 'huge'"),
+  EXPECT_NE(error_of([] { make_table("memcom:rows=4,bias=huge", {8, {100}}); }).find("bias 'huge'"), std::string::npos);
+  EXPECT_NE(error_of([] {
+              make_table("lma:size=64,signature=cols", {8, {100}});
+            }).find("signature kind 'cols'"),
             std::string::npos);
-  EXPECT_NE(error_of([] { make_table("lma:size=64,signature=cols", {8, {100}}); }).find("signature kind 'cols'"),
-            std::string::npos);
-  EXPECT_NE(error_of([] { make_table("path:maps=500", {8, {100}}); }).find("maps must be in [1, 100]"),
+  EXPECT_NE(error_of([] {
+              make_table("path:maps=500", {8, {100}});
+            }).find("maps must be in [1, 100]"),
             std::string::npos);
 }
 

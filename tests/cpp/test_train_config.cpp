@@ -3,13 +3,13 @@
 // names the setting that differs, and the layer lists follow TorchRec's convention.
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
 #include <set>
 #include <type_traits>
-#include <nlohmann/json.hpp>
 
-#include "util/check.h"
 #include "cembed/train_config.h"
 #include "test_helpers.h"
+#include "util/check.h"
 
 namespace cembed {
 namespace {
@@ -38,11 +38,13 @@ std::string key_of(const Setting& s) { return std::string(s.key.empty() ? s.opti
 
 // The keys the hand-written to_json() had: checkpoints and reports keep exactly these.
 const std::set<std::string> kJsonKeys = {
-    "train_path", "valid_path", "test_path", "model", "embedding", "budget_kind", "budget_value", "small_threshold",
-    "optimizer", "table_optimizer", "lr", "warmup_steps", "decay_start", "decay_steps", "min_lr", "batch_size",
-    "epochs", "max_steps", "threads", "seed", "shuffle", "eval_every", "eval_batch_size", "checkpoint_path",
-    "checkpoint_every", "resume_path", "report_path", "export_initial_dir", "progress", "ranking", "ranking_k",
-    "ranking_negatives"};
+    "train_path",  "valid_path",       "test_path",          "model",           "embedding",
+    "budget_kind", "budget_value",     "small_threshold",    "optimizer",       "table_optimizer",
+    "lr",          "warmup_steps",     "decay_start",        "decay_steps",     "min_lr",
+    "batch_size",  "epochs",           "max_steps",          "threads",         "seed",
+    "shuffle",     "eval_every",       "eval_batch_size",    "checkpoint_path", "checkpoint_every",
+    "resume_path", "report_path",      "export_initial_dir", "progress",        "ranking",
+    "ranking_k",   "ranking_negatives"};
 
 TEST(TrainConfigTable, JsonKeysAreThoseOfEarlierCheckpoints) {
   const nlohmann::json j = TrainConfig{}.to_json();
@@ -146,9 +148,9 @@ TEST(TrainConfigTable, SweepResultsRecordEverySettingWithAnEffectExceptThoseTheS
   const nlohmann::json all = c.to_json();
   const nlohmann::json kept = sweep_identity(c, {"embedding", "budget", "seed"});
   // The keys results.json has always recorded: to_json() without these.
-  std::set<std::string> dropped = {"embedding",       "budget_kind",      "budget_value", "seed",
-                                   "threads",         "progress",         "report_path",  "checkpoint_path",
-                                   "checkpoint_every", "resume_path",     "export_initial_dir"};
+  std::set<std::string> dropped = {"embedding",        "budget_kind", "budget_value",      "seed",
+                                   "threads",          "progress",    "report_path",       "checkpoint_path",
+                                   "checkpoint_every", "resume_path", "export_initial_dir"};
   for (const auto& [key, value] : all.items()) {
     EXPECT_EQ(kept.contains(key), dropped.count(key) == 0) << key;
     if (kept.contains(key)) {

@@ -5,13 +5,13 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "util/binary_io.h"
-#include "util/check.h"
-#include "util/file_format.h"
 #include "cembed/synthetic.h"
 #include "cembed/trainer.h"
 #include "method_cases.h"
 #include "test_helpers.h"
+#include "util/binary_io.h"
+#include "util/check.h"
+#include "util/file_format.h"
 
 namespace cembed {
 namespace {

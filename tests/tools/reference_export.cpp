@@ -12,14 +12,14 @@
 #include <string>
 #include <vector>
 
-#include "util/atomic_file.h"
 #include "cembed/dlrm.h"
-#include "util/check.h"
 #include "cembed/metrics.h"
-#include "util/npy.h"
-#include "util/random.h"
 #include "cembed/ranking.h"
 #include "cembed/trainer.h"
+#include "util/atomic_file.h"
+#include "util/check.h"
+#include "util/npy.h"
+#include "util/random.h"
 
 namespace {
 
@@ -124,8 +124,9 @@ int trace(const std::vector<std::string>& args) {
     losses.push_back(model.train_step(b, lr));
   }
   write_npy(out + "/losses.npy", losses, {static_cast<int64_t>(losses.size())});
-  const nlohmann::json meta = {{"cardinalities", cards}, {"model", cfg.to_json()}, {"optimizer", optimizer},
-                               {"lr", lr},               {"steps", steps},          {"eps", 1e-10}};
+  const nlohmann::json meta = {{"cardinalities", cards}, {"model", cfg.to_json()},
+                               {"optimizer", optimizer}, {"lr", lr},
+                               {"steps", steps},         {"eps", 1e-10}};
   cembed::write_file_atomically(out + "/meta.json", meta.dump(2));
   return 0;
 }

@@ -3,10 +3,10 @@
 #include <charconv>
 #include <nlohmann/json.hpp>
 
+#include "commands.h"
 #include "util/check.h"
 #include "util/file_format.h"
 #include "util/output_check.h"
-#include "commands.h"
 
 namespace cembed::cli {
 namespace {
@@ -33,7 +33,8 @@ void add_compare_command(CLI::App& app) {
   // Each run sets the method, the budget and its own report; one checkpoint file for every
   // run would hold only the last, and a resume fits one method only.
   opts->add_to(*cmd, {"embedding", "budget", "report", "checkpoint", "checkpoint-every", "resume", "export-initial"});
-  cmd->add_option("--runs", *runs, "methods to train: SPEC or SPEC@RATIO (ratio = full bytes / budget), comma- or "
+  cmd->add_option("--runs", *runs,
+                  "methods to train: SPEC or SPEC@RATIO (ratio = full bytes / budget), comma- or "
                   "space-separated, e.g. full,hash@16,cp:kind=crt,parts=3@16")
       ->capture_default_str();
   cmd->add_option("--out", *out, "write all reports as one JSON file here");

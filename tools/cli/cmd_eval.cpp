@@ -1,11 +1,11 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "cembed/ranking.h"
+#include "commands.h"
 #include "util/check.h"
 #include "util/file_format.h"
 #include "util/output_check.h"
-#include "cembed/ranking.h"
-#include "commands.h"
 
 namespace cembed::cli {
 
@@ -26,7 +26,8 @@ void add_eval_command(CLI::App& app) {
   auto history = std::make_shared<std::vector<std::string>>();
   cmd->add_flag("--ranking", *ranking, "also rank each held-out positive among unseen items: nDCG@k, HitRate@k, AUC");
   shared->add_only(*cmd, {"ranking-k", "ranking-negatives"});
-  cmd->add_option("--history", *history, "datasets whose interactions count as seen (default: the model's training data)")
+  cmd->add_option("--history", *history,
+                  "datasets whose interactions count as seen (default: the model's training data)")
       ->delimiter(',');
   cmd->callback([=] {
     check_file_writable(*report, "report");
@@ -56,7 +57,8 @@ void add_eval_command(CLI::App& app) {
       }
       std::vector<const Dataset*> seen = {&d};
       for (const auto& h : held) seen.push_back(&h);
-      const RankingResult rr = evaluate_ranking(*ck.model, d, seen, {s.ranking_k, s.ranking_negatives, RankingConfig{}.seed});
+      const RankingResult rr =
+          evaluate_ranking(*ck.model, d, seen, {s.ranking_k, s.ranking_negatives, RankingConfig{}.seed});
       print_ranking(rr.to_json());
       rank_json = rr.to_json();
     }

@@ -1,9 +1,9 @@
 #include <fmt/format.h>
 
 #include "cembed/dataset.h"
-#include "util/check.h"
 #include "cembed/factory.h"
 #include "commands.h"
+#include "util/check.h"
 
 namespace cembed::cli {
 
@@ -25,7 +25,8 @@ void add_methods_command(CLI::App& app) {
   auto* cmd = app.add_subcommand("methods", "list the embedding methods and their spec keys");
   cmd->callback([] {
     for (const auto& m : list_methods()) {
-      fmt::print("{:<8} {}  keys: {}\n", m.name, m.summary, m.keys.empty() ? "none" : fmt::format("{}", fmt::join(m.keys, ", ")));
+      fmt::print("{:<8} {}  keys: {}\n", m.name, m.summary,
+                 m.keys.empty() ? "none" : fmt::format("{}", fmt::join(m.keys, ", ")));
     }
   });
 }

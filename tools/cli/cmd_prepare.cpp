@@ -7,11 +7,13 @@
 namespace cembed::cli {
 
 void add_prepare_command(CLI::App& app) {
-  auto* cmd = app.add_subcommand("prepare", "turn raw click logs (criteo, avazu, libfm; plain, gzip or zstd) into cembed datasets");
+  auto* cmd = app.add_subcommand(
+      "prepare", "turn raw click logs (criteo, avazu, libfm; plain, gzip or zstd) into cembed datasets");
   auto c = std::make_shared<PrepareConfig>();
   auto format = std::make_shared<std::string>("criteo");
   auto raw_dense = std::make_shared<bool>(false);
-  cmd->add_option("--format", *format, "criteo, avazu, libfm, or csv (files described by --schema)")->capture_default_str();
+  cmd->add_option("--format", *format, "criteo, avazu, libfm, or csv (files described by --schema)")
+      ->capture_default_str();
   cmd->add_option("--schema", c->schema_path, "format csv: TOML schema of the columns (see docs/data.md)");
   cmd->add_option("--vocabulary", c->vocabulary_path,
                   "map values through this vocabulary.bin (written by an earlier prepare) instead of counting");
@@ -27,13 +29,15 @@ void add_prepare_command(CLI::App& app) {
   cmd->add_flag("--raw-dense", *raw_dense, "keep dense values as given (default: log(1 + max(x, 0)))");
   add_ranged(*cmd, "max-line-bytes", c->max_line_bytes, Range{1, 1 << 30}, "longest line accepted");
   add_ranged(*cmd, "threads", c->threads, ranges::threads(), "parsing threads");
-  cmd->add_option("--split", c->split, "files, ratio (random rows, by --seed) or order (last rows are test)")->capture_default_str();
+  cmd->add_option("--split", c->split, "files, ratio (random rows, by --seed) or order (last rows are test)")
+      ->capture_default_str();
   const Range fraction{0, 1, false, std::nullopt, "", true};
   add_ranged(*cmd, "test-fraction", c->test_fraction, fraction,
              "share of the training files' rows for test (--split ratio/order)");
   add_ranged(*cmd, "valid-fraction", c->valid_fraction, fraction, "share for validation (--split ratio/order)");
   cmd->add_option("--seed", c->seed, "seed of the ratio split (0 to 2^64-1)")->capture_default_str();
-  add_ranged(*cmd, "libfm-fields", c->libfm_fields, Range{0, 1 << 20}, "fields per libFM line (0: from the first line)");
+  add_ranged(*cmd, "libfm-fields", c->libfm_fields, Range{0, 1 << 20},
+             "fields per libFM line (0: from the first line)");
   auto signatures = std::make_shared<std::vector<std::string>>();
   cmd->add_option("--signatures", *signatures, "also write LMA signatures of the training values: rows and/or context")
       ->delimiter(',');
@@ -44,8 +48,8 @@ void add_prepare_command(CLI::App& app) {
     // come from the same run as the dataset.
     const auto s = prepare_dataset(*c, [&](const std::string& folder) {
       if (signatures->empty()) return;
-      write_signature_files(folder + "/train.cds", *signatures, SignatureConfig{}.num_hashes, 1.0, SignatureConfig{}.seed,
-                            c->out_dir + "/train.cds");
+      write_signature_files(folder + "/train.cds", *signatures, SignatureConfig{}.num_hashes, 1.0,
+                            SignatureConfig{}.seed, c->out_dir + "/train.cds");
     });
     for (const char* split : {"train", "valid", "test"}) {
       if (!s.contains(split)) continue;

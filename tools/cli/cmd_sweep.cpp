@@ -2,9 +2,9 @@
 
 #include <charconv>
 
-#include "util/check.h"
 #include "cembed/sweep.h"
 #include "commands.h"
+#include "util/check.h"
 
 namespace cembed::cli {
 namespace {
@@ -27,8 +27,8 @@ void add_sweep_command(CLI::App& app) {
   auto* cmd = app.add_subcommand(
       "sweep", "train every method at every memory ratio; write results (JSON, CSV, Markdown) and plots");
   auto opts = std::make_shared<TrainOptions>();
-  auto methods = std::make_shared<std::vector<std::string>>(std::vector<std::string>{
-      "full", "hash", "qr", "cp:kind=crt,parts=3", "path", "memcom", "robe", "lma"});
+  auto methods = std::make_shared<std::vector<std::string>>(
+      std::vector<std::string>{"full", "hash", "qr", "cp:kind=crt,parts=3", "path", "memcom", "robe", "lma"});
   auto ratios = std::make_shared<std::vector<std::string>>(std::vector<std::string>{"2", "4", "16", "64"});
   auto seeds = std::make_shared<std::vector<uint64_t>>(std::vector<uint64_t>{1});
   auto out = std::make_shared<std::string>("out/sweep");
@@ -36,8 +36,8 @@ void add_sweep_command(CLI::App& app) {
   auto plot_script = std::make_shared<std::string>();
   // Each run sets the method, the budget, the seed (--seeds) and its own report; one
   // checkpoint file for every run would hold only the last, and a resume fits one run only.
-  opts->add_to(*cmd, {"embedding", "budget", "seed", "report", "checkpoint", "checkpoint-every", "resume",
-                      "export-initial"});
+  opts->add_to(*cmd,
+               {"embedding", "budget", "seed", "report", "checkpoint", "checkpoint-every", "resume", "export-initial"});
   cmd->add_option("--methods", *methods, "method specs, comma- or space-separated (full runs once, at 1x)")
       ->capture_default_str();
   cmd->add_option("--ratios", *ratios, "memory ratios: full-table bytes / embedding budget")

@@ -5,8 +5,8 @@
 #include <algorithm>
 #include <numeric>
 
-#include "util/check.h"
 #include "commands.h"
+#include "util/check.h"
 
 namespace cembed::cli {
 namespace {

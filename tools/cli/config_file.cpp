@@ -5,8 +5,8 @@
 
 #include <algorithm>
 
-#include "util/check.h"
 #include "commands.h"
+#include "util/check.h"
 
 namespace cembed::cli {
 namespace {
@@ -51,9 +51,8 @@ std::vector<std::string> expand_config_file(CLI::App& app, std::vector<std::stri
     const std::string flag = "--" + key;
     CEMBED_CHECK(key != "config" && sub->get_option_no_throw(flag) != nullptr, "{}: '{}' is not an option of '{}'",
                  file, key, sub->get_name());
-    const bool given = std::any_of(args.begin(), args.end(), [&](const std::string& a) {
-      return a == flag || a.rfind(flag + "=", 0) == 0;
-    });
+    const bool given = std::any_of(args.begin(), args.end(),
+                                   [&](const std::string& a) { return a == flag || a.rfind(flag + "=", 0) == 0; });
     if (given) continue;  // the command line wins
     if (const auto* b = node.as_boolean()) {
       if (b->get()) extra.push_back(flag);

@@ -3,8 +3,8 @@
 #include <algorithm>
 
 #include "cembed/build_info.h"
-#include "util/check.h"
 #include "commands.h"
+#include "util/check.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"cembed: train and serve recommendation models with compressed embedding tables"};

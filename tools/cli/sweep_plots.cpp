@@ -88,8 +88,10 @@ bool draw_sweep_plots(const std::string& out_dir, const std::string& given_scrip
       }
     }
     if (script.empty()) {
-      fmt::print(stderr, "cembed: warning: no plots: plot_sweep.py is not beside this cembed ({}); give --plot-script "
-                 "tools/plot_sweep.py, or run it on {} later\n", fmt::join(candidates, ", "), out_dir);
+      fmt::print(stderr,
+                 "cembed: warning: no plots: plot_sweep.py is not beside this cembed ({}); give --plot-script "
+                 "tools/plot_sweep.py, or run it on {} later\n",
+                 fmt::join(candidates, ", "), out_dir);
       return false;
     }
   } else if (!fs::is_regular_file(script)) {
@@ -98,16 +100,19 @@ bool draw_sweep_plots(const std::string& out_dir, const std::string& given_scrip
   }
   const std::string python = find_python();
   if (python.empty()) {
-    fmt::print(stderr, "cembed: warning: no plots: no python3 (neither /usr/bin/python3 nor one in PATH); run {} {} "
-               "where python3 with matplotlib is\n", script, out_dir);
+    fmt::print(stderr,
+               "cembed: warning: no plots: no python3 (neither /usr/bin/python3 nor one in PATH); run {} {} "
+               "where python3 with matplotlib is\n",
+               script, out_dir);
     return false;
   }
   std::string error;
   const int status = run_program({python, script, out_dir}, error);
   if (status != 0) {
-    fmt::print(stderr, "cembed: warning: no plots: {} {} {} {} (it needs python3-matplotlib; scripts/install-deps.sh "
-               "installs it); the results are kept in {}\n", python, script, out_dir,
-               status < 0 ? error : fmt::format("exited with status {}", status), out_dir);
+    fmt::print(stderr,
+               "cembed: warning: no plots: {} {} {} {} (it needs python3-matplotlib; scripts/install-deps.sh "
+               "installs it); the results are kept in {}\n",
+               python, script, out_dir, status < 0 ? error : fmt::format("exited with status {}", status), out_dir);
     return false;
   }
   return true;

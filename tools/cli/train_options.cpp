@@ -1,10 +1,10 @@
 #include <algorithm>
 #include <cstdlib>
-#include <type_traits>
 #include <nlohmann/json.hpp>
+#include <type_traits>
 
-#include "util/check.h"
 #include "commands.h"
+#include "util/check.h"
 
 namespace cembed::cli {
 
@@ -59,7 +59,12 @@ void TrainOptions::add_selected(CLI::App& app, const std::vector<std::string>& n
           if (d.option == s.option) dflt = v;
         }
       });
-      app.add_flag_function("--" + name, [&field, dflt](std::int64_t n) { if (n > 0) field = !dflt; }, help);
+      app.add_flag_function(
+          "--" + name,
+          [&field, dflt](std::int64_t n) {
+            if (n > 0) field = !dflt;
+          },
+          help);
     } else if constexpr (std::is_same_v<T, std::vector<int64_t>>) {
       auto& given = s.layers == LayerList::Bottom ? bottom : top;
       app.add_option("--" + name, given, help + " " + s.range->describe())

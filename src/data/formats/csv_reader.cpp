@@ -81,8 +81,8 @@ bool CsvReader::next(std::vector<std::string_view>& fields) {
                                        record_line_, bounds_.size()));
     }
     if (record_bytes + static_cast<int64_t>(line.size()) > max_record_bytes_) {
-      throw LongLineError(fmt::format("{}:{}: record longer than {} bytes (a quote never closed?)", path(), record_line_,
-                                      max_record_bytes_));
+      throw LongLineError(fmt::format("{}:{}: record longer than {} bytes (a quote never closed?)", path(),
+                                      record_line_, max_record_bytes_));
     }
     text_ += '\n';
   }

@@ -42,8 +42,8 @@ class CsvReader {
   char separator_, quote_;
   int64_t max_record_bytes_;
   int64_t record_line_ = 0;
-  std::string text_;             // the unquoted fields of a record with quotes, back to back
-  std::vector<size_t> bounds_;   // their starts and the end
+  std::string text_;            // the unquoted fields of a record with quotes, back to back
+  std::vector<size_t> bounds_;  // their starts and the end
 };
 
 }  // namespace cembed

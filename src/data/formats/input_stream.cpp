@@ -187,7 +187,7 @@ InputStream::InputStream(std::string path, const int64_t* line) : path_(std::mov
   if (m.size() >= 2 && m[0] == 0x1F && m[1] == 0x8B) {
     decoder_ = std::make_unique<GzipDecoder>(*raw_, path_, line);
   } else if (m.size() == 4 && ((m[0] == 0x28 && m[1] == 0xB5 && m[2] == 0x2F && m[3] == 0xFD) ||
-                                 ((m[0] & 0xF0) == 0x50 && m[1] == 0x2A && m[2] == 0x4D && m[3] == 0x18))) {
+                               ((m[0] & 0xF0) == 0x50 && m[1] == 0x2A && m[2] == 0x4D && m[3] == 0x18))) {
     // A zstd frame, or a skippable frame (pzstd writes one first).
     decoder_ = std::make_unique<ZstdDecoder>(*raw_, path_, line);
   } else {

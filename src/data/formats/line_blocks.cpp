@@ -65,7 +65,8 @@ void LineBlocks::run() {
     for (size_t f = 0; f < files_.size(); ++f) {
       clear(back_, &files_[f]);
       std::unique_ptr<LineReader> opened =
-          f == 0 && first_ ? std::move(first_) : std::make_unique<LineReader>(files_[f], max_line_bytes_, skip_long_lines_);
+          f == 0 && first_ ? std::move(first_)
+                           : std::make_unique<LineReader>(files_[f], max_line_bytes_, skip_long_lines_);
       LineReader& reader = *opened;
       for (bool file_done = false; !file_done;) {
         std::string_view line;

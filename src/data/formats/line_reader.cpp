@@ -69,8 +69,8 @@ bool LineReader::next(std::string_view& out) {
         begin_ = next;
         if (!nl && skipped > std::max(kLongLineSkipBytes, kLongLineSkipFactor * max_line_bytes_)) {
           failed_ = true;
-          throw Error(fmt::format("{}:{}: no end of line in {} bytes (not a file of text lines?)", path_, number,
-                                  skipped));
+          throw Error(
+              fmt::format("{}:{}: no end of line in {} bytes (not a file of text lines?)", path_, number, skipped));
         }
       }
       if (nl) ++begin_;

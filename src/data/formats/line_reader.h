@@ -7,8 +7,8 @@
 #include <string>
 #include <string_view>
 
-#include "util/check.h"
 #include "data/formats/input_stream.h"
+#include "util/check.h"
 
 namespace cembed {
 

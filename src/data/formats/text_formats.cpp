@@ -6,8 +6,8 @@
 #include <cmath>
 #include <vector>
 
-#include "util/check.h"
 #include "data/formats/printable.h"
+#include "util/check.h"
 
 namespace cembed {
 namespace {
@@ -52,7 +52,8 @@ float parse_label01(std::string_view s, int field, const std::string& name) {
 int64_t parse_int(std::string_view s, int field, const std::string& name) {
   int64_t v = 0;
   auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec == std::errc::result_out_of_range) throw FieldError{field, name, "integer out of range: '" + printable(s) + "'"};
+  if (ec == std::errc::result_out_of_range)
+    throw FieldError{field, name, "integer out of range: '" + printable(s) + "'"};
   if (ec != std::errc() || ptr != s.data() + s.size()) {
     throw FieldError{field, name, "not an integer: '" + printable(s) + "'"};
   }
@@ -80,7 +81,8 @@ class CriteoParser final : public RowParser {
   }
   bool parse(std::string_view line, int64_t, ParsedRow& row) override {
     split(line, '\t', fields_);
-    if (fields_.size() != 40) throw FieldError{0, "", "expected 40 tab-separated fields, got " + std::to_string(fields_.size())};
+    if (fields_.size() != 40)
+      throw FieldError{0, "", "expected 40 tab-separated fields, got " + std::to_string(fields_.size())};
     row.label = parse_label01(fields_[0], 1, "label");
     row.dense.resize(13);
     for (int i = 0; i < 13; ++i) {
@@ -122,9 +124,27 @@ int64_t days_from_civil(int64_t y, int64_t m, int64_t d) {
 class AvazuParser final : public RowParser {
  public:
   explicit AvazuParser(bool log_dense) : log_dense_(log_dense) {
-    static const char* names[] = {"C1", "banner_pos", "site_id", "site_domain", "site_category", "app_id", "app_domain",
-                                  "app_category", "device_id", "device_ip", "device_model", "device_type",
-                                  "device_conn_type", "C14", "C15", "C16", "C17", "C18", "C19", "C20", "C21"};
+    static const char* names[] = {"C1",
+                                  "banner_pos",
+                                  "site_id",
+                                  "site_domain",
+                                  "site_category",
+                                  "app_id",
+                                  "app_domain",
+                                  "app_category",
+                                  "device_id",
+                                  "device_ip",
+                                  "device_model",
+                                  "device_type",
+                                  "device_conn_type",
+                                  "C14",
+                                  "C15",
+                                  "C16",
+                                  "C17",
+                                  "C18",
+                                  "C19",
+                                  "C20",
+                                  "C21"};
     for (const char* n : names) cat_names_.push_back(n);
     cat_names_.push_back("hour_of_day");
     cat_names_.push_back("weekday");
@@ -133,14 +153,16 @@ class AvazuParser final : public RowParser {
   bool parse(std::string_view line, int64_t line_number, ParsedRow& row) override {
     if (line_number == 1 && line.substr(0, 9) == "id,click,") return false;  // header
     split(line, ',', fields_);
-    if (fields_.size() != 24) throw FieldError{0, "", "expected 24 comma-separated fields, got " + std::to_string(fields_.size())};
+    if (fields_.size() != 24)
+      throw FieldError{0, "", "expected 24 comma-separated fields, got " + std::to_string(fields_.size())};
     row.label = parse_label01(fields_[1], 2, "click");
     const auto& h = fields_[2];
     const int64_t hour = parse_int(h, 3, "hour");
     if (h.size() != 8 || hour % 100 > 23) throw FieldError{3, "hour", "expected YYMMDDHH, got '" + printable(h) + "'"};
     const int64_t hh = hour % 100, dd = hour / 100 % 100, mm = hour / 10000 % 100, yy = hour / 1000000;
     if (mm < 1 || mm > 12 || dd < 1 || dd > 31) throw FieldError{3, "hour", "not a date: '" + printable(h) + "'"};
-    const int64_t weekday = ((days_from_civil(2000 + yy, mm, dd) % 7) + 10) % 7;  // 0 = Monday (1970-01-01 was a Thursday)
+    const int64_t weekday =
+        ((days_from_civil(2000 + yy, mm, dd) % 7) + 10) % 7;  // 0 = Monday (1970-01-01 was a Thursday)
     row.dense.assign(1, dense_value(hh, log_dense_));
     row.cats.resize(23);
     for (int i = 0; i < 21; ++i) {
@@ -178,18 +200,22 @@ class LibfmParser final : public RowParser {
     }
     const size_t k = cat_names_.size();
     if (fields_.size() != k + 1) {
-      throw FieldError{0, "", "expected " + std::to_string(k) + " features (one per field), got " + std::to_string(fields_.size() - 1)};
+      throw FieldError{
+          0, "",
+          "expected " + std::to_string(k) + " features (one per field), got " + std::to_string(fields_.size() - 1)};
     }
     row.dense.assign(1, 0.0f);
     row.cats.resize(k);
     for (size_t i = 0; i < k; ++i) {
       const auto& f = fields_[1 + i];
       const auto colon = f.find(':');
-      if (colon == std::string_view::npos) throw FieldError{static_cast<int>(i + 2), cat_names_[i], "expected idx:value"};
+      if (colon == std::string_view::npos)
+        throw FieldError{static_cast<int>(i + 2), cat_names_[i], "expected idx:value"};
       const int64_t idx = parse_int(f.substr(0, colon), static_cast<int>(i + 2), cat_names_[i]);
       const auto value = f.substr(colon + 1);
       if (value != "1" && value != "1.0") {
-        throw FieldError{static_cast<int>(i + 2), cat_names_[i], "only binary features (value 1) are supported, got '" + printable(value) + "'"};
+        throw FieldError{static_cast<int>(i + 2), cat_names_[i],
+                         "only binary features (value 1) are supported, got '" + printable(value) + "'"};
       }
       if (idx < 0) throw FieldError{static_cast<int>(i + 2), cat_names_[i], "negative feature index"};
       row.cats[i] = static_cast<uint64_t>(idx) + 1;
@@ -213,8 +239,10 @@ TextFormat parse_text_format(const std::string& name) {
 
 std::unique_ptr<RowParser> make_row_parser(const PrepareConfig& c, std::string_view first_line) {
   switch (c.format) {
-    case TextFormat::Criteo: return std::make_unique<CriteoParser>(c.log_dense);
-    case TextFormat::Avazu: return std::make_unique<AvazuParser>(c.log_dense);
+    case TextFormat::Criteo:
+      return std::make_unique<CriteoParser>(c.log_dense);
+    case TextFormat::Avazu:
+      return std::make_unique<AvazuParser>(c.log_dense);
     case TextFormat::Libfm: {
       int fields = c.libfm_fields;
       if (fields == 0) {
@@ -225,7 +253,8 @@ std::unique_ptr<RowParser> make_row_parser(const PrepareConfig& c, std::string_v
       }
       return std::make_unique<LibfmParser>(fields);
     }
-    case TextFormat::Csv: break;  // records, not lines: CsvReader (prepare_schema.cpp)
+    case TextFormat::Csv:
+      break;  // records, not lines: CsvReader (prepare_schema.cpp)
   }
   fail("format {} has no line parser", static_cast<int>(c.format));
 }
