@@ -412,6 +412,23 @@ class CliFlags(unittest.TestCase):
                 self.assertIn(flag, self.options_in_help(command), command)
         self.assertIn("--seed", self.options_in_help("compare"))
 
+    def test_every_memory_ratio_has_the_range_of_compression(self):
+        a = self.path("a", "train.cds")
+        cases = ((["sweep", "--train", a, "--test", a, "--ratios", "4", "0", "--out", self.path("sw")], "bad ratio '0'"),
+                 (["sweep", "--train", a, "--test", a, "--ratios", "2e9", "--out", self.path("sw")], "bad ratio '2e9'"),
+                 (["sweep", "--train", a, "--test", a, "--ratios", "x4", "--out", self.path("sw")], "bad ratio 'x4'"),
+                 (["compare", "--train", a, "--test", a, "--runs", "hash@2e9"], "bad ratio of run 'hash@2e9'"),
+                 (["compare", "--train", a, "--test", a, "--runs", "hash@-1"], "bad ratio of run 'hash@-1'"),
+                 (["train", "--train", a, "--compression", "2e9"], "--compression"))
+        bound = "at most 1000000000"
+        for args, message in cases:
+            with self.subTest(args=args):
+                out = run([CEMBED] + args)
+                self.assertNotEqual(out.returncode, 0, out.stderr)
+                self.assertIn(message, out.stderr)
+                if "2e9" in " ".join(args):
+                    self.assertIn(bound, out.stderr)
+
     def test_plan_takes_the_budget_as_train_does(self):
         a = self.path("a", "train.cds")
         for command, data in (("train", "--train"), ("plan", "--data")):

@@ -15,12 +15,8 @@ namespace {
 std::pair<std::string, double> parse_run(const std::string& text) {
   const auto at = text.rfind('@');
   if (at == std::string::npos) return {text, 0};
-  double ratio = 0;
-  const std::string r = text.substr(at + 1);
-  auto [ptr, ec] = std::from_chars(r.data(), r.data() + r.size(), ratio);
-  CEMBED_CHECK(ec == std::errc() && ptr == r.data() + r.size() && ratio > 0,
-               "bad run '{}': expected SPEC or SPEC@RATIO, e.g. hash@16", text);
-  return {text.substr(0, at), ratio};
+  return {text.substr(0, at),
+          parse_ratio(text.substr(at + 1), "ratio of run '" + text + "' (SPEC@RATIO, e.g. hash@16)")};
 }
 
 }  // namespace

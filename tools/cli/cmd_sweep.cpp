@@ -1,7 +1,5 @@
 #include <fmt/format.h>
 
-#include <charconv>
-
 #include "cembed/sweep.h"
 #include "commands.h"
 #include "util/check.h"
@@ -11,13 +9,7 @@ namespace {
 
 std::vector<double> parse_ratios(const std::vector<std::string>& raw) {
   std::vector<double> out;
-  for (const auto& s : raw) {
-    double v = 0;
-    auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-    CEMBED_CHECK(ec == std::errc() && ptr == s.data() + s.size() && v > 0, "bad ratio '{}': expected a positive number",
-                 s);
-    out.push_back(v);
-  }
+  for (const auto& s : raw) out.push_back(parse_ratio(s, "ratio"));
   return out;
 }
 

@@ -33,6 +33,9 @@ struct BudgetOptions {
   // None when neither is given; refuses both at once.
   Budget resolve() const;
 };
+// A memory ratio written elsewhere (compare's SPEC@RATIO, sweep's --ratios): a number in
+// --compression's range (ranges::compression); errors name `what` and `text`.
+double parse_ratio(const std::string& text, const std::string& what);
 
 // TrainConfig's settings as options, from the one table (visit_train_settings): the long
 // option names are the table's, and so are help, ranges and defaults.

@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <charconv>
 #include <cstdlib>
 #include <nlohmann/json.hpp>
 #include <type_traits>
@@ -29,6 +30,14 @@ Budget BudgetOptions::resolve() const {
   if (!bytes.empty()) return Budget::parse_bytes(bytes);
   if (ratio != 0) return Budget::ratio(ratio);
   return Budget::none();
+}
+
+double parse_ratio(const std::string& text, const std::string& what) {
+  double ratio = 0;
+  const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), ratio);
+  CEMBED_CHECK(ec == std::errc() && ptr == text.data() + text.size(), "bad {} '{}': expected a number", what, text);
+  if (!ranges::compression.contains(ratio)) fail("bad {} '{}': {}", what, text, ranges::compression.complaint(ratio));
+  return ratio;
 }
 
 void TrainOptions::add_to(CLI::App& app, const std::vector<std::string>& except) {
