@@ -17,9 +17,9 @@ ctest --preset release -j "$(nproc)"
 if [ "${CEMBED_SANITIZE:-1}" != 0 ]; then
   echo "test: unit tests under ASan + UBSan (debug preset)"
   cmake --preset debug -DCEMBED_BUILD_TESTS=ON -DCEMBED_BUILD_BENCH=OFF >/dev/null
-  cmake --build --preset debug --target cembed_tests
+  cmake --build --preset debug --target cembed_tests library_example
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-    ctest --preset debug -j "$(nproc)" -E '^python_'
+    ctest --preset debug -j "$(nproc)" -E '^(python_.*|format)$'
 fi
 if [ "${CEMBED_FUZZ_SECONDS:-20}" -gt 0 ]; then
   bash scripts/fuzz.sh "${CEMBED_FUZZ_SECONDS:-20}"
