@@ -67,9 +67,14 @@ void read(const nlohmann::json& j, const Setting& s, T& v) {
   }
 }
 
-// Each identity setting of `c` by its name, with its value as a user would write it.
-std::vector<std::pair<std::string, std::string>> identity_values(const TrainConfig& c) {
-  std::vector<std::pair<std::string, std::string>> out;
+// Each identity setting of `c`: its name, its value as a user would write it, and its value
+// exactly as saved (what the resume check compares: the text may round, e.g. a ratio's {:g}).
+struct IdentityValue {
+  std::string name, text;
+  nlohmann::json saved;
+};
+std::vector<IdentityValue> identity_values(const TrainConfig& c) {
+  std::vector<IdentityValue> out;
   visit_train_settings(c, [&](const Setting& s, const auto& v) {
     using T = std::decay_t<decltype(v)>;
     if (!s.has(kRoleIdentity)) return;
@@ -87,7 +92,9 @@ std::vector<std::pair<std::string, std::string>> identity_values(const TrainConf
     }
     std::string name = s.option.empty() ? std::string(s.key) : "--" + std::string(s.option);
     if constexpr (std::is_same_v<T, Budget>) name = "the embedding budget (--embedding-budget, --compression)";
-    out.emplace_back(std::move(name), std::move(text));
+    nlohmann::json saved = nlohmann::json::object();
+    write(saved, s, v);
+    out.push_back({std::move(name), std::move(text), std::move(saved)});
   });
   return out;
 }
@@ -130,7 +137,9 @@ nlohmann::json sweep_identity(const TrainConfig& c, std::initializer_list<std::s
 std::optional<SettingDifference> first_identity_difference(const TrainConfig& a, const TrainConfig& b) {
   const auto va = identity_values(a), vb = identity_values(b);
   for (size_t i = 0; i < va.size(); ++i) {
-    if (va[i].second != vb[i].second) return SettingDifference{va[i].first, va[i].second, vb[i].second};
+    if (va[i].saved == vb[i].saved) continue;
+    if (va[i].text != vb[i].text) return SettingDifference{va[i].name, va[i].text, vb[i].text};
+    return SettingDifference{va[i].name, va[i].saved.dump(), vb[i].saved.dump()};  // the text rounded them alike
   }
   return std::nullopt;
 }

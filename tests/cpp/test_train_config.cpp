@@ -143,6 +143,19 @@ TEST(TrainConfigTable, LayerListsFollowTorchRecsConvention) {
   EXPECT_NE(top.find("write --top 512,256,1"), std::string::npos) << top;
 }
 
+TEST(TrainConfigTable, TheResumeCheckComparesExactValuesNotTheirRoundedText) {
+  TrainConfig a, b;
+  a.budget = Budget::ratio(3.1415926);
+  b.budget = Budget::ratio(3.14159);  // the same text in "{:g}x less than full"
+  ASSERT_EQ(a.budget.str(), b.budget.str());
+  const auto d = first_identity_difference(a, b);
+  ASSERT_TRUE(d.has_value());
+  EXPECT_NE(d->first, d->second);
+  EXPECT_NE(d->first.find("3.1415926"), std::string::npos) << d->first;
+  b.budget = a.budget;
+  EXPECT_FALSE(first_identity_difference(a, b).has_value());
+}
+
 TEST(TrainConfigTable, SweepResultsRecordEverySettingWithAnEffectExceptThoseTheSweepVaries) {
   TrainConfig c;
   const nlohmann::json all = c.to_json();

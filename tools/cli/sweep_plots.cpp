@@ -82,7 +82,8 @@ bool draw_sweep_plots(const std::string& out_dir, const std::string& given_scrip
   if (script.empty()) {
     const auto candidates = plot_script_candidates();
     for (const auto& c : candidates) {
-      if (fs::is_regular_file(c)) {
+      std::error_code ec;  // an unreadable folder is a missing script, not a failed sweep
+      if (fs::is_regular_file(c, ec)) {
         script = c;
         break;
       }
@@ -94,7 +95,7 @@ bool draw_sweep_plots(const std::string& out_dir, const std::string& given_scrip
                  fmt::join(candidates, ", "), out_dir);
       return false;
     }
-  } else if (!fs::is_regular_file(script)) {
+  } else if (std::error_code ec; !fs::is_regular_file(script, ec)) {
     fmt::print(stderr, "cembed: warning: no plots: --plot-script {} is not a file\n", script);
     return false;
   }
