@@ -8,6 +8,7 @@ PACKAGES=(
   libopenblas-openmp-dev libomp-dev
   libcli11-dev nlohmann-json3-dev libfmt-dev libxxhash-dev libtomlplusplus-dev
   zlib1g-dev libzstd-dev libfast-float-dev
+  libopenmpi-dev openmpi-bin
   libgtest-dev libgmock-dev libbenchmark-dev clang-14 libclang-rt-14-dev clang-format-14 zstd
   python3 python3-numpy python3-sklearn python3-torch python3-matplotlib
 )

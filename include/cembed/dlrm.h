@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "cembed/collection.h"
+#include "cembed/communicator.h"
 #include "cembed/dataset.h"
 #include "cembed/dense_optimizer.h"
 #include "cembed/dot_interaction.h"
@@ -53,6 +54,13 @@ class Dlrm {
   // One optimisation step with learning rate lr; returns the batch's mean loss before the
   // update. Throws cembed::Error on a non-finite loss.
   double train_step(const Batch& batch, float lr);
+  // One step of data-parallel training (dlrm_data_parallel.cpp). `batch` is this rank's share
+  // of the global batch, which is the ranks' shares in rank order (a share may be empty).
+  // The loss is the global batch's mean; dense gradients are summed over the ranks; every
+  // rank receives the bags and pooled-vector gradients of the whole global batch and applies
+  // the same table update, so all ranks keep one model, the model one process would train
+  // on the global batch (up to float summation order). Returns the global batch's mean loss.
+  double train_step(const Batch& batch, float lr, Communicator& comm);
   // Loss and gradients without any update: fills the MLPs' gradients and returns the loss;
   // `embedding_grads` receives d loss / d pooled embedding per feature (B x d each).
   double loss_and_gradients(const Batch& batch, std::vector<std::vector<float>>* embedding_grads);
@@ -62,7 +70,8 @@ class Dlrm {
   void load(BinaryReader& in);
 
  private:
-  double forward_backward(const Batch& batch);
+  // `denominator` of the mean loss: the batch size, or the global batch's under data parallelism.
+  double forward_backward(const Batch& batch, double denominator);
   std::vector<MatrixView> embedding_views(int64_t batch);
 
   DlrmConfig config_;
@@ -75,7 +84,7 @@ class Dlrm {
 };
 
 // Mean binary cross entropy of logits z against labels y; writes dz = (sigmoid(z) - y) / B
-// when dz is not null.
-double bce_with_logits(std::span<const float> z, std::span<const float> y, float* dz);
+// when dz is not null. B is z.size(), or `denominator` when given (a global batch's size).
+double bce_with_logits(std::span<const float> z, std::span<const float> y, float* dz, double denominator = 0);
 
 }  // namespace cembed

@@ -35,6 +35,7 @@ struct TrainConfig {
   int64_t epochs = 1;
   int64_t max_steps = -1;  // stop after this many steps (-1: run every epoch)
   int threads = 2;
+  int shards = 0;  // data shards of an epoch (epoch order, docs/distributed.md); 0: the job's rank count
   uint64_t seed = 1;
   bool shuffle = true;
   int64_t eval_every = 0;  // evaluate on valid (or test) every N steps; 0: only at the end
@@ -162,6 +163,12 @@ void visit_train_settings(Config& c, Visit&& visit) {
   visit(Setting{"max-steps", "max_steps", "stop after this many steps", Range{1, kSteps, false, -1, "all epochs"}},
         c.max_steps);
   visit(Setting{"threads", "threads", "threads", ranges::threads(), kOut}, c.threads);
+  visit(Setting{"shards", "shards",
+                "cut each epoch's rows into N contiguous shards, each shuffled on its own, a batch taking its share "
+                "of every shard (under mpirun rank r reads shard r; one process with --shards N trains as N ranks "
+                "do)",
+                Range{1, 1 << 20, false, 0, "the number of ranks"}, kOld},
+        c.shards);
   visit(Setting{"seed", "seed", "random seed (0 to 2^64-1)", {}, kId}, c.seed);
   visit(Setting{"no-shuffle", "shuffle", "visit training rows in file order", {}, kId}, c.shuffle);
   // Evaluation, checkpoints and outputs.

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "cembed/communicator.h"
 #include "cembed/dlrm.h"
 #include "cembed/memory_plan.h"
 #include "cembed/train_config.h"
@@ -23,10 +24,17 @@ struct EvalResult {
 };
 
 EvalResult evaluate(Dlrm& model, const Dataset& data, int64_t batch_size);
+// The same result (up to float rounding of each score), each rank of `comm` scoring its
+// range of rows; every rank receives it.
+EvalResult evaluate(Dlrm& model, const Dataset& data, int64_t batch_size, Communicator& comm);
 
 // Trains as configured; prints the plan and progress to stderr; returns the report JSON
 // (also written to report_path when set).
 nlohmann::json train(const TrainConfig& config);
+// Data-parallel training over the ranks of `comm` (docs/distributed.md): every rank calls it
+// with the same configuration (checked at the start) and trains on its shard of the data;
+// rank 0 alone prints, writes checkpoints and the report. Every rank returns the report.
+nlohmann::json train(const TrainConfig& config, Communicator& comm);
 
 // Position of a run, saved in checkpoints.
 struct TrainState {

@@ -88,23 +88,24 @@ void Dlrm::forward(const Batch& batch, std::vector<float>& logits) {
   logits.assign(z, z + b);
 }
 
-double bce_with_logits(std::span<const float> z, std::span<const float> y, float* dz) {
-  const auto b = static_cast<int64_t>(z.size());
+double bce_with_logits(std::span<const float> z, std::span<const float> y, float* dz, double denominator) {
+  const auto n = static_cast<int64_t>(z.size());
+  const double b = denominator > 0 ? denominator : static_cast<double>(n);
   double loss = 0.0;
-  for (int64_t i = 0; i < b; ++i) {
+  for (int64_t i = 0; i < n; ++i) {
     const double zi = z[i], yi = y[i];
     loss += std::max(zi, 0.0) - zi * yi + std::log1p(std::exp(-std::abs(zi)));
-    if (dz != nullptr) dz[i] = static_cast<float>((1.0 / (1.0 + std::exp(-zi)) - yi) / static_cast<double>(b));
+    if (dz != nullptr) dz[i] = static_cast<float>((1.0 / (1.0 + std::exp(-zi)) - yi) / b);
   }
-  return loss / static_cast<double>(b);
+  return loss / b;
 }
 
-double Dlrm::forward_backward(const Batch& batch) {
+double Dlrm::forward_backward(const Batch& batch, double denominator) {
   const int64_t b = batch.size, v = embeddings_.num_features() + 1, d = config_.dim;
   std::vector<float> logits;
   forward(batch, logits);
   dz_.resize(b);
-  const double loss = bce_with_logits(logits, batch.labels, dz_.data());
+  const double loss = bce_with_logits(logits, batch.labels, dz_.data(), denominator);
   CEMBED_CHECK(std::isfinite(loss), "training diverged: the loss is {} (lower the learning rate)", loss);
   dr_.resize(b * interaction_.output_dim());
   top_.backward(dz_.data(), dr_.data());
@@ -118,7 +119,7 @@ double Dlrm::forward_backward(const Batch& batch) {
 
 double Dlrm::train_step(const Batch& batch, float lr) {
   CEMBED_CHECK(dense_opt_ != nullptr, "DLRM: set_optimizers() before train_step()");
-  const double loss = forward_backward(batch);
+  const double loss = forward_backward(batch, 0);
   const int64_t b = batch.size, v = embeddings_.num_features() + 1, d = config_.dim;
   std::vector<ConstMatrixView> grads;
   for (int f = 0; f < embeddings_.num_features(); ++f) grads.emplace_back(dt_.data() + (f + 1) * d, b, d, v * d);
@@ -128,7 +129,7 @@ double Dlrm::train_step(const Batch& batch, float lr) {
 }
 
 double Dlrm::loss_and_gradients(const Batch& batch, std::vector<std::vector<float>>* embedding_grads) {
-  const double loss = forward_backward(batch);
+  const double loss = forward_backward(batch, 0);
   if (embedding_grads != nullptr) {
     const int64_t b = batch.size, v = embeddings_.num_features() + 1, d = config_.dim;
     embedding_grads->assign(embeddings_.num_features(), std::vector<float>(b * d));

@@ -18,23 +18,32 @@ nlohmann::json EvalResult::to_json() const {
 }
 
 EvalResult evaluate(Dlrm& model, const Dataset& data, int64_t batch_size) {
+  SingleProcess one;
+  return evaluate(model, data, batch_size, one);
+}
+
+EvalResult evaluate(Dlrm& model, const Dataset& data, int64_t batch_size, Communicator& comm) {
   check_range("eval batch size", static_cast<double>(batch_size), ranges::batch_size);
   const auto start = Clock::now();
   EvalResult r;
   r.rows = data.rows();
+  // Each rank scores a contiguous range of rows; the probabilities are gathered in row order.
+  const int64_t begin = data.rows() * comm.rank() / comm.size();
+  const int64_t end = data.rows() * (comm.rank() + 1) / comm.size();
   std::vector<float> probs;
-  probs.reserve(data.rows());
+  probs.reserve(end - begin);
   Batch batch;
   std::vector<float> logits;
   std::vector<int64_t> rows;
-  for (int64_t first = 0; first < data.rows(); first += batch_size) {
-    const int64_t n = std::min(batch_size, data.rows() - first);
+  for (int64_t first = begin; first < end; first += batch_size) {
+    const int64_t n = std::min(batch_size, end - first);
     rows.resize(n);
     std::iota(rows.begin(), rows.end(), first);
     gather_batch(data, rows, batch);
     model.forward(batch, logits);
     for (float z : logits) probs.push_back(static_cast<float>(1.0 / (1.0 + std::exp(-static_cast<double>(z)))));
   }
+  if (comm.size() > 1) probs = comm.allgather_values<float>(probs);
   r.auc = roc_auc(probs, data.labels());
   r.logloss = log_loss(probs, data.labels());
   r.ctr = std::accumulate(data.labels().begin(), data.labels().end(), 0.0) /

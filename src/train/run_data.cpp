@@ -4,10 +4,10 @@
 
 namespace cembed::train_run {
 
-RunData open_run_data(const TrainConfig& cfg) {
-  RunData d{Dataset::open(cfg.train_path), nullptr, nullptr, nullptr};
-  if (!cfg.valid_path.empty()) d.valid = std::make_unique<Dataset>(Dataset::open(cfg.valid_path));
-  if (!cfg.test_path.empty()) d.test = std::make_unique<Dataset>(Dataset::open(cfg.test_path));
+RunData open_run_data(const TrainConfig& cfg, bool verify) {
+  RunData d{Dataset::open(cfg.train_path, verify), nullptr, nullptr, nullptr};
+  if (!cfg.valid_path.empty()) d.valid = std::make_unique<Dataset>(Dataset::open(cfg.valid_path, verify));
+  if (!cfg.test_path.empty()) d.test = std::make_unique<Dataset>(Dataset::open(cfg.test_path, verify));
   for (const Dataset* other : {d.valid.get(), d.test.get()}) {
     if (other == nullptr) continue;
     check_same_vocabulary(*other, d.train.schema().to_json(), "the training data " + d.train.path());

@@ -9,8 +9,8 @@
 
 namespace cembed::train_run {
 
-nlohmann::json build_report(const TrainConfig& cfg, const RunData& data, const RunStart& start,
-                            const LoopRecord& loop) {
+nlohmann::json build_report(const TrainConfig& cfg, const RunData& data, const RunStart& start, const LoopRecord& loop,
+                            Communicator& comm) {
   Dlrm& model = *start.model;  // evaluation writes the model's scratch buffers
   const MemoryPlan& plan = start.plan;
   const Dataset& train_data = data.train;
@@ -36,8 +36,24 @@ nlohmann::json build_report(const TrainConfig& cfg, const RunData& data, const R
                      {"samples_per_second", static_cast<double>(loop.samples) / std::max(loop.seconds, 1e-9)},
                      {"curve", loop.curve},
                      {"evaluations", loop.evaluations}};
-  if (data.valid) report["valid"] = evaluate(model, *data.valid, cfg.eval_batch_size).to_json();
-  if (data.test) report["test"] = evaluate(model, *data.test, cfg.eval_batch_size).to_json();
+  if (comm.size() > 1) {
+    // Each rank's share of the work, gathered before the final evaluations' traffic.
+    const double mine[3] = {static_cast<double>(loop.local_samples), loop.seconds,
+                            static_cast<double>(comm.bytes_sent())};
+    const std::vector<double> all = comm.allgather_values<double>(mine);
+    nlohmann::json ranks = nlohmann::json::array();
+    for (size_t r = 0; r + 2 < all.size(); r += 3) {
+      ranks.push_back({{"rank", r / 3},
+                       {"samples", static_cast<int64_t>(all[r])},
+                       {"seconds", all[r + 1]},
+                       {"samples_per_second", all[r] / std::max(all[r + 1], 1e-9)},
+                       {"bytes_sent", static_cast<int64_t>(all[r + 2])},
+                       {"bytes_sent_per_step", all[r + 2] / std::max<double>(1.0, static_cast<double>(loop.steps))}});
+    }
+    report["distributed"] = {{"ranks", comm.size()}, {"shards", cfg.shards}, {"per_rank", ranks}};
+  }
+  if (data.valid) report["valid"] = evaluate(model, *data.valid, cfg.eval_batch_size, comm).to_json();
+  if (data.test) report["test"] = evaluate(model, *data.test, cfg.eval_batch_size, comm).to_json();
   if (cfg.ranking) {
     std::vector<const Dataset*> seen = {&train_data, data.test.get()};
     if (data.valid) seen.push_back(data.valid.get());

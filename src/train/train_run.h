@@ -7,6 +7,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
+#include "cembed/communicator.h"
 #include "cembed/dataset.h"
 #include "cembed/trainer.h"
 
@@ -22,7 +23,13 @@ struct RunData {
   nlohmann::json train_identity;  // Dataset::identity() of the training data
   const Dataset* monitor() const { return valid ? valid.get() : test.get(); }  // for --eval-every
 };
-RunData open_run_data(const TrainConfig& config);  // run_data.cpp
+// A job of several ranks opens the datasets without the checksum pass (each rank reads only
+// its own rows; ids are still checked against the cardinalities when looked up).
+RunData open_run_data(const TrainConfig& config, bool verify = true);  // run_data.cpp
+
+// Under a job of several ranks: throws on a rank whose configuration (settings with an effect
+// on the model) or data differs from rank 0's, naming the first difference. job_check.cpp.
+void check_same_job(const TrainConfig& config, const RunData& data, Communicator& comm);
 
 // A model with its initial parameters (from `config.seed`) and optimizers (checkpoint.cpp).
 std::unique_ptr<Dlrm> build_model(const TrainConfig& config, const MemoryPlan& plan);
@@ -47,17 +54,24 @@ nlohmann::json attach_signatures(EmbeddingCollection& emb, const Dataset& train_
 struct LoopRecord {
   nlohmann::json curve = nlohmann::json::array(), evaluations = nlohmann::json::array();
   double seconds = 0;
-  int64_t samples = 0;
+  int64_t samples = 0;        // of the global batches (every rank's)
+  int64_t local_samples = 0;  // this rank's share
+  int64_t steps = 0;          // steps this run took (not those before a resume)
   int64_t peak_anonymous_bytes = 0;
 };
 // Trains from `state` to the configured step count, evaluating and checkpointing as
 // configured; writes the final checkpoint. training_loop.cpp.
-LoopRecord run_training_loop(const TrainConfig& config, const RunData& data, Dlrm& model, TrainState& state);
+// Under a job of several ranks, every rank trains on its shard of each batch (epoch_order.h)
+// and only rank 0 prints progress and writes checkpoints.
+LoopRecord run_training_loop(const TrainConfig& config, const RunData& data, Dlrm& model, TrainState& state,
+                             Communicator& comm);
 
 // The report of a finished run (config, build, plan, bytes, training, final evaluations,
 // ranking, memory, data statistics). train_report.cpp.
+// Every rank builds it (evaluations are collective); "distributed" holds each rank's samples/s
+// and bytes sent when the job has several ranks.
 nlohmann::json build_report(const TrainConfig& config, const RunData& data, const RunStart& start,
-                            const LoopRecord& loop);
+                            const LoopRecord& loop, Communicator& comm);
 
 // Anonymous resident memory of this process (RssAnon), in bytes. process_memory.cpp.
 int64_t rss_anon_bytes();

@@ -7,34 +7,25 @@
 #include <numeric>
 #include <span>
 
+#include "train/epoch_order.h"
 #include "train/progress.h"
 #include "train/train_run.h"
-#include "util/random.h"
 
 namespace cembed::train_run {
-namespace {
 
-std::vector<int64_t> epoch_order(int64_t rows, uint64_t seed, int64_t epoch, bool shuffle) {
-  std::vector<int64_t> order(rows);
-  std::iota(order.begin(), order.end(), 0);
-  if (shuffle) {
-    Rng rng(derive_seed(seed, 0xE90C, epoch));
-    for (int64_t i = rows - 1; i > 0; --i) std::swap(order[i], order[rng.below(static_cast<uint64_t>(i + 1))]);
-  }
-  return order;
-}
-
-}  // namespace
-
-LoopRecord run_training_loop(const TrainConfig& cfg, const RunData& data, Dlrm& model, TrainState& state) {
+LoopRecord run_training_loop(const TrainConfig& cfg, const RunData& data, Dlrm& model, TrainState& state,
+                             Communicator& comm) {
   const Dataset& train_data = data.train;
-  const int64_t steps_per_epoch = (train_data.rows() + cfg.batch_size - 1) / cfg.batch_size;
+  // One process serves every shard; rank r of a job serves shard r (epoch_order.h).
+  const bool job = comm.size() > 1;
+  const int first_shard = job ? comm.rank() : 0, last_shard = job ? comm.rank() + 1 : cfg.shards;
+  const int64_t steps_per_epoch = batches_per_epoch(train_data.rows(), cfg.batch_size, cfg.shards);
   int64_t total_steps = steps_per_epoch * std::max<int64_t>(cfg.epochs, 1);
   if (cfg.max_steps > 0) total_steps = cfg.epochs > 0 ? std::min(total_steps, cfg.max_steps) : cfg.max_steps;
   const int64_t epochs = (total_steps + steps_per_epoch - 1) / steps_per_epoch;
 
   LoopRecord rec;
-  Progress progress(total_steps, cfg.progress);
+  Progress progress(total_steps, cfg.progress && comm.rank() == 0);
   Batch batch;
   double running = 0, loss_sum = 0;
   int64_t loss_count = 0;
@@ -42,20 +33,23 @@ LoopRecord run_training_loop(const TrainConfig& cfg, const RunData& data, Dlrm& 
   const Dataset* monitor = data.monitor();
   const int64_t curve_every = std::max<int64_t>(1, total_steps / 200);
   auto checkpoint = [&] {
-    if (!cfg.checkpoint_path.empty()) save_checkpoint(cfg.checkpoint_path, cfg, model, state, data.train_identity);
+    if (!cfg.checkpoint_path.empty() && comm.rank() == 0)
+      save_checkpoint(cfg.checkpoint_path, cfg, model, state, data.train_identity);
   };
 
   for (; state.epoch < epochs && state.step < total_steps; ++state.epoch, state.batch_in_epoch = 0) {
-    const auto order = epoch_order(train_data.rows(), cfg.seed, state.epoch, cfg.shuffle);
+    const EpochOrder order(train_data.rows(), cfg.batch_size, cfg.shards, cfg.seed, state.epoch, cfg.shuffle,
+                           first_shard, last_shard);
     for (; state.batch_in_epoch < steps_per_epoch && state.step < total_steps;) {
       const auto t0 = Clock::now();
-      const int64_t first = state.batch_in_epoch * cfg.batch_size;
-      const int64_t n = std::min(cfg.batch_size, train_data.rows() - first);
-      gather_batch(train_data, std::span(order).subspan(first, n), batch);
+      const std::vector<int64_t> rows = order.batch(state.batch_in_epoch);
+      gather_batch(train_data, rows, batch);
       const float lr = cfg.lr.at(state.step);
-      const double loss = model.train_step(batch, lr);
+      const double loss = job ? model.train_step(batch, lr, comm) : model.train_step(batch, lr);
       rec.seconds += seconds_since(t0);
-      rec.samples += n;
+      rec.samples += order.global_batch_size(state.batch_in_epoch);
+      rec.local_samples += static_cast<int64_t>(rows.size());
+      ++rec.steps;
       ++state.step;
       ++state.batch_in_epoch;
       running = loss_count == 0 ? loss : 0.98 * running + 0.02 * loss;
@@ -69,11 +63,11 @@ LoopRecord run_training_loop(const TrainConfig& cfg, const RunData& data, Dlrm& 
       }
       progress.update(state.step, static_cast<double>(rec.samples) / std::max(rec.seconds, 1e-9), running);
       if (cfg.eval_every > 0 && monitor != nullptr && state.step % cfg.eval_every == 0 && state.step < total_steps) {
-        const EvalResult e = evaluate(model, *monitor, cfg.eval_batch_size);
+        const EvalResult e = evaluate(model, *monitor, cfg.eval_batch_size, comm);
         nlohmann::json ej = e.to_json();
         ej["step"] = state.step;
         rec.evaluations.push_back(ej);
-        if (cfg.progress)
+        if (cfg.progress && comm.rank() == 0)
           fmt::print(stderr, "\nstep {}: {} auc {:.5f} logloss {:.5f}\n", state.step, monitor->path(), e.auc,
                      e.logloss);
       }

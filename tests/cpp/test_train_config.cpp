@@ -38,13 +38,39 @@ std::string key_of(const Setting& s) { return std::string(s.key.empty() ? s.opti
 
 // The keys the hand-written to_json() had: checkpoints and reports keep exactly these.
 const std::set<std::string> kJsonKeys = {
-    "train_path",  "valid_path",       "test_path",          "model",           "embedding",
-    "budget_kind", "budget_value",     "small_threshold",    "optimizer",       "table_optimizer",
-    "lr",          "warmup_steps",     "decay_start",        "decay_steps",     "min_lr",
-    "batch_size",  "epochs",           "max_steps",          "threads",         "seed",
-    "shuffle",     "eval_every",       "eval_batch_size",    "checkpoint_path", "checkpoint_every",
-    "resume_path", "report_path",      "export_initial_dir", "progress",        "ranking",
-    "ranking_k",   "ranking_negatives"};
+    "train_path",
+    "valid_path",
+    "test_path",
+    "model",
+    "embedding",
+    "budget_kind",
+    "budget_value",
+    "small_threshold",
+    "optimizer",
+    "table_optimizer",
+    "lr",
+    "warmup_steps",
+    "decay_start",
+    "decay_steps",
+    "min_lr",
+    "batch_size",
+    "epochs",
+    "max_steps",
+    "threads",
+    "seed",
+    "shuffle",
+    "eval_every",
+    "eval_batch_size",
+    "checkpoint_path",
+    "checkpoint_every",
+    "resume_path",
+    "report_path",
+    "export_initial_dir",
+    "progress",
+    "ranking",
+    "ranking_k",
+    "ranking_negatives",
+    "shards"};  // since data-parallel training; files without it read as 0 (the job's rank count)
 
 TEST(TrainConfigTable, JsonKeysAreThoseOfEarlierCheckpoints) {
   const nlohmann::json j = TrainConfig{}.to_json();

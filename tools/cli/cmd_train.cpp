@@ -10,7 +10,8 @@ void add_train_command(CLI::App& app) {
   auto opts = std::make_shared<TrainOptions>();
   opts->add_to(*cmd);
   cmd->callback([opts] {
-    const nlohmann::json report = train(opts->resolve());
+    const nlohmann::json report = train(opts->resolve(), job());
+    if (job().rank() != 0) return;  // rank 0 prints for the job
     print_results_table({report});
     if (!report.contains("test")) fmt::print("no test set: give --test to measure AUC and log loss\n");
     if (report.contains("ranking")) print_ranking(report["ranking"]);

@@ -6,10 +6,14 @@
 #include <string>
 #include <vector>
 
+#include "cembed/communicator.h"
 #include "cembed/ranges.h"
 #include "cembed/trainer.h"
 
 namespace cembed::cli {
+
+// The processes of this run: the ranks of mpirun / srun, or this one alone (main.cpp).
+Communicator& job();
 
 // A CLI11 check that a number given lies in `range` (its message: "must be <range>, got v").
 CLI::Validator range_check(const Range& range);
