@@ -31,6 +31,10 @@ struct SweepConfig {
 // Runs what results.json does not hold yet; returns the results document
 // {"config": ..., "runs": [...]} (each run: method, ratio, seed, status, bytes, metrics).
 nlohmann::json run_sweep(const SweepConfig& config);
+// The same sweep spread over the ranks of a job: each rank trains one run at a time in one
+// process (rounds of one run per rank); rank 0 alone prints and writes the results, in the
+// planned order. Every rank returns the results.
+nlohmann::json run_sweep(const SweepConfig& config, Communicator& comm);
 
 // Tables of test AUC and log loss (mean over seeds, +- standard deviation when several):
 // one row per method, one column per ratio.

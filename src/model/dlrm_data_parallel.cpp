@@ -30,7 +30,8 @@ struct Reader {
   template <class T>
   void get(T* data, size_t n) {
     const size_t size = n * sizeof(T);
-    CEMBED_CHECK(static_cast<size_t>(end - at) >= size, "data-parallel step: a rank's share is shorter than its header");
+    CEMBED_CHECK(static_cast<size_t>(end - at) >= size,
+                 "data-parallel step: a rank's share is shorter than its header");
     if (n > 0) std::memcpy(data, at, size);
     at += size;
   }
@@ -68,8 +69,8 @@ double Dlrm::train_step(const Batch& batch, float lr, Communicator& comm) {
   size_t at = 0;
   for (auto* mlp : {&bottom_, &top_}) {
     for (auto g : mlp->gradients()) {
-      std::copy(dense.begin() + static_cast<std::ptrdiff_t>(at), dense.begin() + static_cast<std::ptrdiff_t>(at + g.size()),
-                g.begin());
+      std::copy(dense.begin() + static_cast<std::ptrdiff_t>(at),
+                dense.begin() + static_cast<std::ptrdiff_t>(at + g.size()), g.begin());
       at += g.size();
     }
   }

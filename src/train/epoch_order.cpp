@@ -47,7 +47,8 @@ EpochOrder::EpochOrder(int64_t rows, int64_t batch_size, int shards, uint64_t se
       // One shard keeps the single permutation of earlier versions: (seed, epoch) alone.
       const uint64_t stream = derive_seed(seed, 0xE90C, epoch);
       Rng rng(shards == 1 ? stream : derive_seed(stream, 0x54A2D, s));
-      for (int64_t i = sh.rows - 1; i > 0; --i) std::swap(sh.order[i], sh.order[rng.below(static_cast<uint64_t>(i + 1))]);
+      for (int64_t i = sh.rows - 1; i > 0; --i)
+        std::swap(sh.order[i], sh.order[rng.below(static_cast<uint64_t>(i + 1))]);
     }
   }
 }

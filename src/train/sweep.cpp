@@ -84,6 +84,11 @@ nlohmann::json run_one(const SweepConfig& c, const RunKey& k, const DatasetSchem
 }  // namespace
 
 nlohmann::json run_sweep(const SweepConfig& c) {
+  SingleProcess one;
+  return run_sweep(c, one);
+}
+
+nlohmann::json run_sweep(const SweepConfig& c, Communicator& comm) {
   CEMBED_CHECK(!c.out_dir.empty(), "sweep: no output folder");
   CEMBED_CHECK(!c.methods.empty(), "sweep: no methods");
   CEMBED_CHECK(!c.seeds.empty(), "sweep: no seeds");
@@ -95,12 +100,15 @@ nlohmann::json run_sweep(const SweepConfig& c) {
                  "sweep: '{}' gives its size, but a sweep sizes every method from its ratios: drop the size keys", m);
   }
   c.base.validate();
-  check_dir_writable(c.out_dir, "sweep output folder");
-  fs::create_directories(c.out_dir);
+  const bool writer = comm.rank() == 0;  // rank 0 alone writes and prints
+  if (writer) {
+    check_dir_writable(c.out_dir, "sweep output folder");
+    fs::create_directories(c.out_dir);
+  }
   const std::string results_path = c.out_dir + "/results.json";
 
   nlohmann::json results = {{"config", sweep_identity(c)}, {"runs", nlohmann::json::array()}};
-  if (fs::exists(results_path)) {
+  if (writer && fs::exists(results_path)) {
     std::ifstream in(results_path);
     nlohmann::json old;
     try {
@@ -113,6 +121,7 @@ nlohmann::json run_sweep(const SweepConfig& c) {
                  results_path);
     results["runs"] = old.at("runs");
   }
+  if (comm.size() > 1) results = nlohmann::json::parse(comm.broadcast(results.dump(), 0));
   std::map<std::string, bool> done;
   for (const auto& r : results["runs"]) {
     done[key_string(r.at("method"), r.at("ratio").get<double>(), r.at("seed").get<uint64_t>())] = true;
@@ -120,28 +129,58 @@ nlohmann::json run_sweep(const SweepConfig& c) {
 
   const Dataset train_data = Dataset::open(c.base.train_path, false);
   const auto runs = planned_runs(c);
-  int index = 0;
-  for (const auto& k : runs) {
-    ++index;
-    const std::string key = key_string(k.method, k.ratio, k.seed);
-    if (done.count(key)) continue;
-    const auto t0 = std::chrono::steady_clock::now();
-    nlohmann::json rec = run_one(c, k, train_data.schema());
-    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    if (c.progress) {
-      if (rec["status"] == "ok") {
-        const nlohmann::json& m = rec.contains("test") ? rec["test"] : rec.contains("valid") ? rec["valid"] : rec;
-        fmt::print(stderr, "[{}/{}] {} @{:g}x seed {}: {} bytes, AUC {:.5f}, log loss {:.5f} ({:.1f} s)\n", index,
-                   runs.size(), k.method, k.ratio, k.seed, rec["parameter_bytes"].get<int64_t>(), m.value("auc", 0.0),
-                   m.value("logloss", 0.0), secs);
-      } else {
-        fmt::print(stderr, "[{}/{}] {} @{:g}x seed {}: infeasible ({})\n", index, runs.size(), k.method, k.ratio,
-                   k.seed, rec["error"].get<std::string>());
+  std::vector<int> pending;  // indices into runs
+  for (size_t i = 0; i < runs.size(); ++i) {
+    if (!done.count(key_string(runs[i].method, runs[i].ratio, runs[i].seed))) pending.push_back(static_cast<int>(i));
+  }
+  // Rounds of one run per rank (a job of one: one run per round); rank 0 records each
+  // round's runs in the planned order.
+  const auto ranks = static_cast<size_t>(comm.size());
+  for (size_t first = 0; first < pending.size(); first += ranks) {
+    nlohmann::json mine;  // null: no run for this rank in this round
+    if (first + static_cast<size_t>(comm.rank()) < pending.size()) {
+      const int index = pending[first + comm.rank()];
+      const auto t0 = std::chrono::steady_clock::now();
+      nlohmann::json rec = run_one(c, runs[index], train_data.schema());
+      const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      mine = {{"index", index}, {"seconds", secs}, {"run", std::move(rec)}};
+    }
+    std::vector<nlohmann::json> round;
+    if (ranks == 1) {
+      round.push_back(std::move(mine));
+    } else {
+      const std::string text = mine.dump();
+      std::vector<int64_t> counts;
+      const auto all = comm.allgather_values<char>(std::span<const char>(text.data(), text.size()), &counts);
+      size_t at = 0;
+      for (int64_t n : counts) {
+        round.push_back(nlohmann::json::parse(all.begin() + static_cast<std::ptrdiff_t>(at),
+                                              all.begin() + static_cast<std::ptrdiff_t>(at + n)));
+        at += static_cast<size_t>(n);
       }
     }
-    results["runs"].push_back(rec);
-    write_file_atomically(results_path, results.dump(1) + "\n");
+    for (auto& done_run : round) {
+      if (done_run.is_null()) continue;
+      const RunKey& k = runs[done_run["index"].get<int>()];
+      const nlohmann::json& rec = done_run["run"];
+      if (c.progress && writer) {
+        const int index = done_run["index"].get<int>() + 1;
+        const double secs = done_run["seconds"].get<double>();
+        if (rec["status"] == "ok") {
+          const nlohmann::json& m = rec.contains("test") ? rec["test"] : rec.contains("valid") ? rec["valid"] : rec;
+          fmt::print(stderr, "[{}/{}] {} @{:g}x seed {}: {} bytes, AUC {:.5f}, log loss {:.5f} ({:.1f} s)\n", index,
+                     runs.size(), k.method, k.ratio, k.seed, rec["parameter_bytes"].get<int64_t>(), m.value("auc", 0.0),
+                     m.value("logloss", 0.0), secs);
+        } else {
+          fmt::print(stderr, "[{}/{}] {} @{:g}x seed {}: infeasible ({})\n", index, runs.size(), k.method, k.ratio,
+                     k.seed, rec["error"].get<std::string>());
+        }
+      }
+      results["runs"].push_back(rec);
+    }
+    if (writer) write_file_atomically(results_path, results.dump(1) + "\n");
   }
+  if (!writer) return results;
   write_file_atomically(results_path, results.dump(1) + "\n");
   write_file_atomically(c.out_dir + "/results.csv", sweep_csv(results));
   write_file_atomically(c.out_dir + "/results.md", sweep_markdown(results));

@@ -102,6 +102,24 @@ class DistributedTraining(unittest.TestCase):
         self.assertIn("rank 1 was started with another configuration than rank 0: --lr is 0.05 on rank 0, 0.02 here",
                       out.stderr)
 
+    def test_a_sweep_spread_over_ranks_records_what_one_process_records(self):
+        args = ["sweep"] + common_args(self.dir) + ["--methods", "full,hash,qr", "--ratios", "4,16", "--no-plot"]
+        one = run([CEMBED] + args + ["--out", self.path("sweep1")], timeout=300)
+        self.assertEqual(one.returncode, 0, one.stderr)
+        job = run(MPI + ["2", CEMBED] + args + ["--out", self.path("sweep2")], timeout=300)
+        self.assertEqual(job.returncode, 0, job.stderr)
+        self.assertEqual(job.stdout.count("| hash |"), 2, "rank 0 alone prints the tables")
+        results = []
+        for out in ("sweep1", "sweep2"):
+            with open(self.path(os.path.join(out, "results.json"))) as f:
+                results.append(json.load(f))
+        self.assertEqual(results[0]["config"], results[1]["config"])
+        cells = [[(r["method"], r["ratio"], r["parameter_bytes"], r["test"]) for r in res["runs"]] for res in results]
+        self.assertEqual(len(cells[1]), 5)
+        for a, b in zip(*cells):
+            self.assertEqual(a[:3], b[:3])
+            self.assertEqual(a[3]["auc"], b[3]["auc"], f"{a[:2]}: each cell trains in one process either way")
+
     def test_other_commands_refuse_to_run_as_a_job(self):
         out = run(MPI + ["2", CEMBED, "plan", "--train", self.path("train.cds")], timeout=120)
         self.assertNotEqual(out.returncode, 0)

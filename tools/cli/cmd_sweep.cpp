@@ -51,7 +51,8 @@ void add_sweep_command(CLI::App& app) {
     c.seeds = *seeds;
     c.out_dir = *out;
     c.progress = c.base.progress;
-    const auto results = run_sweep(c);
+    const auto results = run_sweep(c, job());
+    if (job().rank() != 0) return;  // rank 0 prints and plots for the job
     fmt::print("{}", sweep_markdown(results));
     fmt::print("\nresults: {0}/results.json, {0}/results.csv, {0}/results.md\n", c.out_dir);
     if (!*no_plot) draw_sweep_plots(c.out_dir, *plot_script);  // no plots: a warning, the results stay

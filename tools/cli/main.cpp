@@ -56,9 +56,9 @@ int run(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
   try {
     // Commands other than train write files or print tables once: one process runs them.
-    CEMBED_CHECK(job.size() == 1 || args.empty() || args[0] == "train" || args[0].starts_with("-"),
-                 "cembed {} runs in one process: start it without mpirun/srun (only train runs as a job of ranks)",
-                 args[0]);
+    CEMBED_CHECK(
+        job.size() == 1 || args.empty() || args[0] == "train" || args[0] == "sweep" || args[0].starts_with("-"),
+        "cembed {} runs in one process: start it without mpirun/srun (train and sweep run as a job of ranks)", args[0]);
     cembed::cli::check_command_line(app, args);
     args = cembed::cli::expand_config_file(app, std::move(args));
     std::reverse(args.begin(), args.end());  // CLI11 takes the arguments in reverse order
