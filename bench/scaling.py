@@ -1,0 +1,115 @@
+#!/usr/bin/env python3
+"""Data-parallel scaling on one machine (loopback MPI) and a cost model for a cluster.
+
+Trains DLRM (Criteo-Kaggle shape scaled to --cardinality values per feature, dim 16,
+Adagrad) with each method at --ratio, as 1, 2 and 4 ranks (threads per rank = cores / ranks,
+at least 1: 4 ranks on 2 cores are oversubscribed), in interleaved rounds; prints per method
+and rank count the median samples/s of the job (spread min..max) and the bytes each rank
+hands to collectives per step. Then the cost model (docs/distributed.md): for 8..64
+machines on a stated network, the step time split into compute and communication, from the
+measured bytes per step.
+
+  /usr/bin/python3 bench/scaling.py [--rounds 3] [--steps 150] [--batch 2048]
+"""
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import tempfile
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+CEMBED = os.path.join(ROOT, "build", "release", "cembed")
+MPI = ["mpirun", "--oversubscribe", "--allow-run-as-root", "--bind-to", "none", "-np"]
+
+
+def train(data, method, ratio, ranks, threads, steps, batch, report):
+    args = ["train", "--train", f"{data}/train.cds", "--embedding", method, "--dim", "16", "--optimizer", "adagrad",
+            "--lr", "0.05", "--batch-size", str(batch), "--max-steps", str(steps), "--threads", str(threads),
+            "--report", report, "--quiet"]
+    if method != "full":
+        args += ["--compression", str(ratio)]
+    cmd = ([CEMBED] if ranks == 1 else MPI + [str(ranks), CEMBED]) + args
+    subprocess.run(cmd, check=True, capture_output=True)
+    with open(report) as f:
+        r = json.load(f)
+    per_rank = r.get("distributed", {}).get("per_rank", [])
+    sent = statistics.mean(p["bytes_sent_per_step"] for p in per_rank) if per_rank else 0.0
+    return r["train"]["samples_per_second"], sent, r["embedding"]["parameter_bytes"]
+
+
+def cost_model(rows, batch, bandwidth_gbit, latency_us):
+    """Step time on N machines: compute (measured on 1 rank, shrinking as B/N, with the table
+    update of the whole global batch done on every rank) + communication (ring allgather of
+    the bags and gradients, ring allreduce of the dense gradients)."""
+    bw = bandwidth_gbit * 1e9 / 8
+    print(f"\nCost model: global batch {batch}, {bandwidth_gbit} Gbit/s, {latency_us} us per message")
+    print("| method | measured 1-rank step (ms) | share bytes/step (2 ranks) | N | compute (ms) | comm (ms) | "
+          "samples/s | bound |")
+    print("|---|---:|---:|---:|---:|---:|---:|---|")
+    for m in rows:
+        step1 = batch / m["rate1"]                    # s per global batch on one rank
+        gather_per_sample = m["sent2"] / (batch / 2)  # bytes a rank sends per sample of its share
+        for n in (8, 16, 32, 64):
+            share = batch / n
+            # Forward/backward of the share shrinks with N; the table update (about a third of
+            # a step at these shapes, an assumption stated in docs/distributed.md) does not.
+            compute = step1 * (2 / 3) / n + step1 * (1 / 3)
+            gathered = (n - 1) * share * gather_per_sample  # bytes each rank receives
+            comm = gathered / bw + 2 * (n - 1) * latency_us * 1e-6 * 3
+            t = compute + comm
+            print(f"| {m['method']} | {step1 * 1e3:.1f} | {m['sent2']:.0f} | {n} | {compute * 1e3:.2f} | "
+                  f"{comm * 1e3:.2f} | {batch / t:.0f} | {'communication' if comm > compute else 'compute'} |")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--steps", type=int, default=150)
+    ap.add_argument("--batch", type=int, default=2048)
+    ap.add_argument("--cardinality", type=int, default=100000)
+    ap.add_argument("--ratio", type=float, default=8)  # memcom cannot go past 16x at dim 16
+    ap.add_argument("--methods", default="full,hash,qr,memcom,robe,lma")
+    ap.add_argument("--ranks", default="1,2,4")
+    ap.add_argument("--cores", type=int, default=os.cpu_count())
+    ap.add_argument("--bandwidth-gbit", type=float, default=25)
+    ap.add_argument("--latency-us", type=float, default=10)
+    a = ap.parse_args()
+    tmp = tempfile.mkdtemp(prefix="cembed_scaling_")
+    try:
+        rows = a.steps * a.batch
+        subprocess.run([CEMBED, "synth", "--out", tmp, "--train-rows", str(rows), "--test-rows", "1000",
+                        "--cardinality", str(a.cardinality)], check=True, capture_output=True)
+        ranks = [int(x) for x in a.ranks.split(",")]
+        results = {}
+        for rnd in range(a.rounds):
+            for method in a.methods.split(","):
+                order = ranks if rnd % 2 == 0 else ranks[::-1]
+                for n in order:
+                    threads = max(1, a.cores // n)
+                    rate, sent, pbytes = train(tmp, method, a.ratio, n, threads, a.steps, a.batch, f"{tmp}/r.json")
+                    results.setdefault((method, n), []).append((rate, sent, pbytes))
+        print(f"{a.methods} at {a.ratio:g}x, {a.cardinality} values x 26 features, dim 16, batch {a.batch}, "
+              f"{a.steps} steps, {a.rounds} interleaved rounds, {a.cores} cores")
+        print("| method | ranks | threads/rank | samples/s (median) | spread | vs 1 rank | bytes sent/rank/step |")
+        print("|---|---:|---:|---:|---:|---:|---:|")
+        model_rows = []
+        for method in a.methods.split(","):
+            base = statistics.median(r[0] for r in results[(method, ranks[0])])
+            for n in ranks:
+                rates = [r[0] for r in results[(method, n)]]
+                med = statistics.median(rates)
+                sent = statistics.median(r[1] for r in results[(method, n)])
+                print(f"| {method} | {n} | {max(1, a.cores // n)} | {med:.0f} | {min(rates):.0f}..{max(rates):.0f} | "
+                      f"{med / base:.2f} | {sent:.0f} |")
+            if (method, 2) in results:
+                model_rows.append({"method": method, "rate1": base,
+                                   "sent2": statistics.median(r[1] for r in results[(method, 2)])})
+        cost_model(model_rows, a.batch, a.bandwidth_gbit, a.latency_us)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
