@@ -36,6 +36,10 @@ class EmbeddingCollection {
   // bags and out have num_features() entries; out[f] is B x dim().
   void forward(std::span<const BagBatch> bags, Pooling pooling, std::span<const MatrixView> out) const;
   void backward(std::span<const BagBatch> bags, Pooling pooling, std::span<const ConstMatrixView> grad_out, float lr);
+  // backward() of the tables t with run[t] != 0 only; the features of the others are not read
+  // (a data-parallel step updates those from their exchanged dense gradient).
+  void backward(std::span<const BagBatch> bags, Pooling pooling, std::span<const ConstMatrixView> grad_out, float lr,
+                std::span<const char> run);
 
   void save(BinaryWriter& out) const;
   void load(BinaryReader& in);

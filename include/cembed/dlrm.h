@@ -11,6 +11,7 @@
 
 #include <memory>
 #include <nlohmann/json_fwd.hpp>
+#include <string>
 #include <vector>
 
 #include "cembed/collection.h"
@@ -21,6 +22,14 @@
 #include "cembed/mlp.h"
 
 namespace cembed {
+
+// How a data-parallel step exchanges the gradient of a table that offers a dense one
+// (EmbeddingTable::dense_gradient_size: robe, lma): Sparse gathers the batch's bags and
+// pooled-vector gradients (as for every other table); Dense sums the array's gradient over
+// the ranks; Auto takes whichever hands fewer bytes to the collectives for that table and
+// batch size.
+enum class Exchange { Auto, Sparse, Dense };
+Exchange parse_exchange(const std::string& name);  // "auto", "sparse", "dense"
 
 struct DlrmConfig {
   int64_t num_dense = 13;
@@ -60,7 +69,7 @@ class Dlrm {
   // rank receives the bags and pooled-vector gradients of the whole global batch and applies
   // the same table update, so all ranks keep one model, the model one process would train
   // on the global batch (up to float summation order). Returns the global batch's mean loss.
-  double train_step(const Batch& batch, float lr, Communicator& comm);
+  double train_step(const Batch& batch, float lr, Communicator& comm, Exchange exchange = Exchange::Auto);
   // Loss and gradients without any update: fills the MLPs' gradients and returns the loss;
   // `embedding_grads` receives d loss / d pooled embedding per feature (B x d each).
   double loss_and_gradients(const Batch& batch, std::vector<std::vector<float>>* embedding_grads);

@@ -90,6 +90,17 @@ class EmbeddingTable {
   // All trainable parameters, flattened in a fixed order (tests and reference exports).
   virtual std::vector<std::span<float>> parameter_blocks() = 0;
 
+  // The dense exchange of data-parallel jobs (docs/distributed.md), offered by methods with
+  // one flat parameter array (robe, lma): its length in floats (0: not offered);
+  // add_gradient() adds the batch's gradient of that array into `grad` (no update);
+  // apply_gradient() applies the optimizer to the rows of `grad` that are not all zero, as
+  // backward() applies it to the rows a batch touches (a touched row whose gradient sums to
+  // zero is left unchanged by every optimizer, so the two agree).
+  virtual int64_t dense_gradient_size() const { return 0; }
+  virtual void add_gradient(std::span<const BagBatch> bags, Pooling pooling, std::span<const ConstMatrixView> grad_out,
+                            std::span<float> grad);
+  virtual void apply_gradient(std::span<const float> grad, float lr);
+
  protected:
   explicit EmbeddingTable(TableShape shape) : shape_(std::move(shape)) {}
   TableShape shape_;

@@ -35,7 +35,8 @@ struct TrainConfig {
   int64_t epochs = 1;
   int64_t max_steps = -1;  // stop after this many steps (-1: run every epoch)
   int threads = 2;
-  int shards = 0;  // data shards of an epoch (epoch order, docs/distributed.md); 0: the job's rank count
+  std::string exchange = "auto";  // data-parallel exchange of robe/lma gradients (Exchange, dlrm.h)
+  int shards = 0;                 // data shards of an epoch (epoch order, docs/distributed.md); 0: the job's rank count
   uint64_t seed = 1;
   bool shuffle = true;
   int64_t eval_every = 0;  // evaluate on valid (or test) every N steps; 0: only at the end
@@ -169,6 +170,13 @@ void visit_train_settings(Config& c, Visit&& visit) {
                 "do)",
                 Range{1, 1 << 20, false, 0, "the number of ranks"}, kOld},
         c.shards);
+  visit(Setting{"exchange",
+                "exchange",
+                "how a job of ranks exchanges the gradients of robe and lma arrays: auto (whichever moves fewer "
+                "bytes), sparse (the batch's bags and gradients) or dense (the array's gradient, summed)",
+                {},
+                kOld},
+        c.exchange);
   visit(Setting{"seed", "seed", "random seed (0 to 2^64-1)", {}, kId}, c.seed);
   visit(Setting{"no-shuffle", "shuffle", "visit training rows in file order", {}, kId}, c.shuffle);
   // Evaluation, checkpoints and outputs.

@@ -116,12 +116,19 @@ void EmbeddingCollection::forward(std::span<const BagBatch> bags, Pooling poolin
 
 void EmbeddingCollection::backward(std::span<const BagBatch> bags, Pooling pooling,
                                    std::span<const ConstMatrixView> grad_out, float lr) {
+  const std::vector<char> all(tables_.size(), 1);
+  backward(bags, pooling, grad_out, lr, all);
+}
+
+void EmbeddingCollection::backward(std::span<const BagBatch> bags, Pooling pooling,
+                                   std::span<const ConstMatrixView> grad_out, float lr, std::span<const char> run) {
   CEMBED_CHECK(static_cast<int>(bags.size()) == num_features() && static_cast<int>(grad_out.size()) == num_features(),
                "collection backward: {} bags and {} gradients for {} features", bags.size(), grad_out.size(),
                num_features());
+  CEMBED_CHECK(run.size() == tables_.size(), "collection backward: {} flags for {} tables", run.size(), tables_.size());
   for_each_table(plan_, bags, grad_out,
                  [&](int t, const std::vector<BagBatch>& tb, const std::vector<ConstMatrixView>& tv) {
-                   tables_[t]->backward(tb, pooling, tv, lr);
+                   if (run[t]) tables_[t]->backward(tb, pooling, tv, lr);
                  });
 }
 

@@ -81,8 +81,47 @@ void SharedArrayTable::forward(std::span<const BagBatch> bags, Pooling pooling, 
 
 void SharedArrayTable::backward(std::span<const BagBatch> bags, Pooling pooling,
                                 std::span<const ConstMatrixView> grad_out, float lr) {
-  const BlockPlacement& placement = ready_placement();
   CEMBED_CHECK(array_.has_optimizer(), "{} table: set_optimizer() was not called before backward()", method_);
+  coalesce(bags, pooling, grad_out);
+  array_.update(coalesced_, lr);
+}
+
+int64_t SharedArrayTable::dense_gradient_size() const { return array_.rows() * array_.width(); }
+
+void SharedArrayTable::add_gradient(std::span<const BagBatch> bags, Pooling pooling,
+                                    std::span<const ConstMatrixView> grad_out, std::span<float> grad) {
+  CEMBED_CHECK(static_cast<int64_t>(grad.size()) == dense_gradient_size(),
+               "{} table: a dense gradient of {} floats for an array of {}", method_, grad.size(),
+               dense_gradient_size());
+  coalesce(bags, pooling, grad_out);
+  const int64_t Z = block_;
+  for (size_t i = 0; i < coalesced_.rows.size(); ++i) {
+    float* to = grad.data() + coalesced_.rows[i] * Z;
+    const float* from = coalesced_.grads.data() + static_cast<int64_t>(i) * Z;
+    for (int64_t j = 0; j < Z; ++j) to[j] += from[j];
+  }
+}
+
+void SharedArrayTable::apply_gradient(std::span<const float> grad, float lr) {
+  CEMBED_CHECK(array_.has_optimizer(), "{} table: set_optimizer() was not called before apply_gradient()", method_);
+  CEMBED_CHECK(static_cast<int64_t>(grad.size()) == dense_gradient_size(),
+               "{} table: a dense gradient of {} floats for an array of {}", method_, grad.size(),
+               dense_gradient_size());
+  const int64_t Z = block_, blocks = dense_gradient_size() / Z;
+  coalesced_.rows.clear();
+  coalesced_.grads.clear();
+  for (int64_t b = 0; b < blocks; ++b) {
+    const float* g = grad.data() + b * Z;
+    if (std::all_of(g, g + Z, [](float x) { return x == 0.0f; })) continue;
+    coalesced_.rows.push_back(b);
+    coalesced_.grads.insert(coalesced_.grads.end(), g, g + Z);
+  }
+  array_.update(coalesced_, lr);
+}
+
+void SharedArrayTable::coalesce(std::span<const BagBatch> bags, Pooling pooling,
+                                std::span<const ConstMatrixView> grad_out) {
+  const BlockPlacement& placement = ready_placement();
   const int64_t d = dim(), Z = block_, chunks = grid_.chunks;
   int64_t total = 0;
   for (int f = 0; f < num_features(); ++f) total += static_cast<int64_t>(bags[f].ids.size()) * chunks;
@@ -109,7 +148,6 @@ void SharedArrayTable::backward(std::span<const BagBatch> bags, Pooling pooling,
   }
   const kernels::RowBags slots{slot_blocks_, std::span<const uint32_t>(identity_offsets_.data(), total + 1), {}};
   kernels::coalesce_gradients(slots, Pooling::Sum, ConstMatrixView{slot_grads_.data(), total, Z, Z}, Z, coalesced_);
-  array_.update(coalesced_, lr);
 }
 
 void SharedArrayTable::save(BinaryWriter& out) const {

@@ -51,6 +51,10 @@ class SharedArrayTable : public EmbeddingTable {
   void save(BinaryWriter& out) const override;
   void load(BinaryReader& in) override;
   std::vector<std::span<float>> parameter_blocks() override { return {array_.weights()}; }
+  int64_t dense_gradient_size() const override;
+  void add_gradient(std::span<const BagBatch> bags, Pooling pooling, std::span<const ConstMatrixView> grad_out,
+                    std::span<float> grad) override;
+  void apply_gradient(std::span<const float> grad, float lr) override;
 
  protected:
   SharedArrayTable(const TableShape& shape, const Spec& spec, const SharedArrayConfig& config);
@@ -67,6 +71,8 @@ class SharedArrayTable : public EmbeddingTable {
 
  private:
   void check_ids(int f, const BagBatch& b) const;
+  // The batch's gradient coalesced per block into coalesced_ (backward without the update).
+  void coalesce(std::span<const BagBatch> bags, Pooling pooling, std::span<const ConstMatrixView> grad_out);
   const BlockPlacement& ready_placement() const;
 
   std::string spec_, method_;

@@ -25,6 +25,7 @@ nlohmann::json train(const TrainConfig& cfg_in, Communicator& comm) {
   cfg.validate();
   const bool job = comm.size() > 1, writer = comm.rank() == 0;
   if (cfg.shards == 0) cfg.shards = comm.size();
+  parse_exchange(cfg.exchange);
   CEMBED_CHECK(!job || cfg.shards == comm.size(),
                "train: --shards {} under {} ranks: each rank reads one shard (leave --shards out, or give {})",
                cfg.shards, comm.size(), comm.size());

@@ -18,6 +18,7 @@ LoopRecord run_training_loop(const TrainConfig& cfg, const RunData& data, Dlrm& 
   const Dataset& train_data = data.train;
   // One process serves every shard; rank r of a job serves shard r (epoch_order.h).
   const bool job = comm.size() > 1;
+  const Exchange exchange = parse_exchange(cfg.exchange);
   const int first_shard = job ? comm.rank() : 0, last_shard = job ? comm.rank() + 1 : cfg.shards;
   const int64_t steps_per_epoch = batches_per_epoch(train_data.rows(), cfg.batch_size, cfg.shards);
   int64_t total_steps = steps_per_epoch * std::max<int64_t>(cfg.epochs, 1);
@@ -45,7 +46,7 @@ LoopRecord run_training_loop(const TrainConfig& cfg, const RunData& data, Dlrm& 
       const std::vector<int64_t> rows = order.batch(state.batch_in_epoch);
       gather_batch(train_data, rows, batch);
       const float lr = cfg.lr.at(state.step);
-      const double loss = job ? model.train_step(batch, lr, comm) : model.train_step(batch, lr);
+      const double loss = job ? model.train_step(batch, lr, comm, exchange) : model.train_step(batch, lr);
       rec.seconds += seconds_since(t0);
       rec.samples += order.global_batch_size(state.batch_in_epoch);
       rec.local_samples += static_cast<int64_t>(rows.size());

@@ -70,7 +70,8 @@ const std::set<std::string> kJsonKeys = {
     "ranking",
     "ranking_k",
     "ranking_negatives",
-    "shards"};  // since data-parallel training; files without it read as 0 (the job's rank count)
+    "shards",
+    "exchange"};  // since data-parallel training; files without it read as 0 (the job's rank count)
 
 TEST(TrainConfigTable, JsonKeysAreThoseOfEarlierCheckpoints) {
   const nlohmann::json j = TrainConfig{}.to_json();

@@ -87,6 +87,20 @@ class DistributedTraining(unittest.TestCase):
                 job, _ = self.train(2, extra, "job.json")
                 self.assert_same_model(one, job, opt)
 
+    def test_the_sparse_and_the_dense_exchange_train_the_same_model(self):
+        for method in ("robe", "lma"):
+            for opt in ("adagrad", "rowwise_adagrad"):
+                with self.subTest(method=method, optimizer=opt):
+                    extra = ["--embedding", method, "--compression", "16", "--optimizer", opt, "--lr", "0.05"]
+                    one, _ = self.train(0, extra + ["--shards", "2"], "one.json")
+                    sparse, _ = self.train(2, extra + ["--exchange", "sparse"], "sparse.json")
+                    dense, _ = self.train(2, extra + ["--exchange", "dense"], "dense.json")
+                    self.assert_same_model(one, dense, f"{method} dense exchange")
+                    self.assert_same_model(sparse, dense, f"{method} sparse against dense")
+                    s = sparse["distributed"]["per_rank"][0]["bytes_sent_per_step"]
+                    d = dense["distributed"]["per_rank"][0]["bytes_sent_per_step"]
+                    self.assertNotEqual(s, d, "the two exchanges move different bytes")
+
     def test_a_different_batch_order_is_told_apart(self):
         extra = ["--embedding", "qr", "--compression", "4", "--optimizer", "adagrad", "--lr", "0.05"]
         one, _ = self.train(0, extra, "one.json")  # one shard: another order of rows
