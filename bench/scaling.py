@@ -40,26 +40,25 @@ def train(data, method, ratio, ranks, threads, steps, batch, report):
 
 
 def cost_model(rows, batch, bandwidth_gbit, latency_us):
-    """Step time on N machines: compute (measured on 1 rank, shrinking as B/N, with the table
-    update of the whole global batch done on every rank) + communication (ring allgather of
-    the bags and gradients, ring allreduce of the dense gradients)."""
+    """Step time on N machines: compute (measured on 1 rank; forward and backward of the share
+    shrink as B/N, the table update of the whole global batch, assumed a third of a step, does
+    not) + communication: a ring allreduce of the dense gradients (2 (N-1)/N x 4P bytes) and a
+    ring allgather of the shares ((N-1) x B/N x bytes per row), plus 2 (N-1) messages of
+    latency per collective. 4P and the bytes per row come from the 2- and 4-rank runs: a rank
+    sends 4P + B/N x row bytes per step."""
     bw = bandwidth_gbit * 1e9 / 8
-    print(f"\nCost model: global batch {batch}, {bandwidth_gbit} Gbit/s, {latency_us} us per message")
-    print("| method | measured 1-rank step (ms) | share bytes/step (2 ranks) | N | compute (ms) | comm (ms) | "
-          "samples/s | bound |")
-    print("|---|---:|---:|---:|---:|---:|---:|---|")
+    print(f"\nCost model: global batch {batch}, {bandwidth_gbit:g} Gbit/s, {latency_us:g} us per message")
+    print("| method | 1-rank step (ms) | dense bytes | bytes/row | N | compute (ms) | comm (ms) | samples/s | bound |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---|")
     for m in rows:
-        step1 = batch / m["rate1"]                    # s per global batch on one rank
-        gather_per_sample = m["sent2"] / (batch / 2)  # bytes a rank sends per sample of its share
+        step1 = batch / m["rate1"]
+        dense = 2 * m["sent4"] - m["sent2"]           # 4P
+        per_row = (m["sent2"] - dense) / (batch / 2)  # share bytes per row
         for n in (8, 16, 32, 64):
-            share = batch / n
-            # Forward/backward of the share shrinks with N; the table update (about a third of
-            # a step at these shapes, an assumption stated in docs/distributed.md) does not.
             compute = step1 * (2 / 3) / n + step1 * (1 / 3)
-            gathered = (n - 1) * share * gather_per_sample  # bytes each rank receives
-            comm = gathered / bw + 2 * (n - 1) * latency_us * 1e-6 * 3
+            comm = (2 * (n - 1) / n * dense + (n - 1) * batch / n * per_row) / bw + 3 * 2 * (n - 1) * latency_us * 1e-6
             t = compute + comm
-            print(f"| {m['method']} | {step1 * 1e3:.1f} | {m['sent2']:.0f} | {n} | {compute * 1e3:.2f} | "
+            print(f"| {m['method']} | {step1 * 1e3:.1f} | {dense:.0f} | {per_row:.0f} | {n} | {compute * 1e3:.2f} | "
                   f"{comm * 1e3:.2f} | {batch / t:.0f} | {'communication' if comm > compute else 'compute'} |")
 
 
@@ -103,9 +102,10 @@ def main():
                 sent = statistics.median(r[1] for r in results[(method, n)])
                 print(f"| {method} | {n} | {max(1, a.cores // n)} | {med:.0f} | {min(rates):.0f}..{max(rates):.0f} | "
                       f"{med / base:.2f} | {sent:.0f} |")
-            if (method, 2) in results:
+            if (method, 2) in results and (method, 4) in results:
                 model_rows.append({"method": method, "rate1": base,
-                                   "sent2": statistics.median(r[1] for r in results[(method, 2)])})
+                                   "sent2": statistics.median(r[1] for r in results[(method, 2)]),
+                                   "sent4": statistics.median(r[1] for r in results[(method, 4)])})
         cost_model(model_rows, a.batch, a.bandwidth_gbit, a.latency_us)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
