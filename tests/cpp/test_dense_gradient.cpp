@@ -41,8 +41,8 @@ TEST_P(DenseGradient, TwoHalvesAddedAndAppliedEqualBackwardOnTheWholeBatch) {
       for (int64_t i = 0; i <= n; ++i) offsets.push_back(all.offsets[first + i] - all.offsets[first]);
       const auto lo = all.offsets[first], hi = all.offsets[first + n];
       const BagBatch part{all.ids.subspan(lo, hi - lo), offsets, all.weights.subspan(lo, hi - lo)};
-      halves->add_gradient({&part, 1}, Pooling::Mean,
-                           std::vector<ConstMatrixView>{{grad.data() + first * d, n, d, d}}, dense);
+      halves->add_gradient({&part, 1}, Pooling::Mean, std::vector<ConstMatrixView>{{grad.data() + first * d, n, d, d}},
+                           dense);
     }
     const auto unchanged = halves->parameter_blocks()[0];
     ASSERT_TRUE(std::equal(before.begin(), before.end(), unchanged.begin())) << "add_gradient changed the weights";

@@ -296,6 +296,8 @@ class CliFlags(unittest.TestCase):
             "--max-steps": ("3", {"max_steps": 3}),
             "--threads": ("1", {"threads": 1}),
             "--seed": ("9", {"seed": 9}),
+            "--shards": ("2", {"shards": 2}),
+            "--exchange": ("dense", {"exchange": "dense"}),
             "--no-shuffle": (None, {"shuffle": False}),
             "--eval-every": ("2", {"eval_every": 2}),
             "--eval-batch-size": ("100", {"eval_batch_size": 100}),
