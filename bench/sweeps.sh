@@ -3,6 +3,7 @@
 # data and on each sample in ../shared/data (prepared here with `cembed prepare`).
 #
 #   bash bench/sweeps.sh [synthetic] [criteo-kaggle-8k] [avazu-9k] [frappe] [ml-100k]   (default: all)
+#   bash bench/sweeps.sh new-frappe new-ml-100k     hot and cce against the seeds, 16x-1000x
 #
 # Results, tables and plots go to out/sweeps/<data>/ (results.md, auc_vs_bytes.png, ...).
 # A sweep that is interrupted resumes where it stopped when run again.
@@ -44,15 +45,39 @@ run_real() {  # name format train test
     --ratios 2,4,8,16,64,256 --seeds 1,2,3 --small-threshold 20 $REAL_MODEL --quiet --out "$OUT/$1"
 }
 
-run_ml100k() {
+run_ml100k_prepare() {
   local d=out/data/ml-100k
   if [ ! -f "$d/train.cds" ]; then
     $B prepare --format csv --schema data/schemas/ml-100k.toml --train "$SHARED/ml-100k/ml-100k.inter" --out "$d" >/dev/null
   fi
+}
+
+run_ml100k() {
+  local d=out/data/ml-100k
+  run_ml100k_prepare
   # Click (rating >= 4) and ranking (each user's latest positive among 100 unseen items).
   # MEmCom's ratios from its paper (4x, 12x, 16x, 40x) beside the others'.
   $B sweep --train "$d/train.cds" --test "$d/test.cds" --methods "$METHODS" --ratios 2,4,12,16,40 \
     --seeds 1,2 --small-threshold 20 $REAL_MODEL --epochs 3 --ranking --quiet --out "$OUT/ml-100k"
+}
+
+# The methods after the seeds (issue 16): CAFE's hot/cold hybrid over hash and QR, CCE, and
+# CCE without reclustering (times=0: the same tables on hashes alone), beside the seed methods
+# they are measured against, at 16x to 1000x (docs/results.md, "Beyond the seeds").
+NEW_METHODS="full,hash,qr,lma,hot,hot:cold=qr,cce,cce:times=0"
+
+run_new_methods() {  # name
+  case "$1" in
+    frappe)
+      prepare frappe libfm frappe/frappe.validation.libfm frappe/frappe.test.libfm
+      $B sweep --train out/data/frappe/train.cds --test out/data/frappe/test.cds --methods "$NEW_METHODS" \
+        --ratios 16,64,256,1000 --seeds 1,2,3 --small-threshold 20 $REAL_MODEL --quiet --no-plot --out "$OUT/new-frappe" ;;
+    ml-100k)
+      run_ml100k_prepare
+      $B sweep --train out/data/ml-100k/train.cds --test out/data/ml-100k/test.cds --methods "$NEW_METHODS" \
+        --ratios 16,64,256,1000 --seeds 1,2 --small-threshold 20 $REAL_MODEL --epochs 3 --quiet --no-plot \
+        --out "$OUT/new-ml-100k" ;;
+  esac
 }
 
 targets=("$@")
@@ -65,6 +90,8 @@ for t in "${targets[@]}"; do
     avazu-9k) run_real avazu-9k avazu avazu-9k/train.csv avazu-9k/test.csv ;;
     frappe) run_real frappe libfm frappe/frappe.validation.libfm frappe/frappe.test.libfm ;;
     ml-100k) run_ml100k ;;
+    new-frappe) run_new_methods frappe ;;
+    new-ml-100k) run_new_methods ml-100k ;;
     *) echo "unknown target $t" >&2; exit 2 ;;
   esac
 done
