@@ -3,7 +3,8 @@
 # data and on each sample in ../shared/data (prepared here with `cembed prepare`).
 #
 #   bash bench/sweeps.sh [synthetic] [criteo-kaggle-8k] [avazu-9k] [frappe] [ml-100k]   (default: all)
-#   bash bench/sweeps.sh new-frappe new-ml-100k     hot and cce against the seeds, 16x-1000x
+#   bash bench/sweeps.sh new-frappe new-ml-100k new-frappe-variants   hot and cce against the
+#                                                   seeds, 16x-1000x, and their settings
 #
 # Results, tables and plots go to out/sweeps/<data>/ (results.md, auc_vs_bytes.png, ...).
 # A sweep that is interrupted resumes where it stopped when run again.
@@ -61,23 +62,35 @@ run_ml100k() {
     --seeds 1,2 --small-threshold 20 $REAL_MODEL --epochs 3 --ranking --quiet --out "$OUT/ml-100k"
 }
 
-# The methods after the seeds (issue 16): CAFE's hot/cold hybrid over hash and QR, CCE, and
-# CCE without reclustering (times=0: the same tables on hashes alone), beside the seed methods
-# they are measured against, at 16x to 1000x (docs/results.md, "Beyond the seeds").
-NEW_METHODS="full,hash,qr,lma,hot,hot:cold=qr,cce,cce:times=0"
+# The methods after the seeds (issue 16): CAFE's hot/cold hybrid over hash, QR and LMA, CCE,
+# and CCE without reclustering (times=0: the same tables on hashes alone), beside the seed
+# methods they are measured against (docs/results.md, "Beyond the seeds"). 16x and 64x as the
+# sweeps above (features below 20 values keep full tables); 256x and 1000x compress every
+# feature of 2 values or more (the small features' full tables alone exceed those budgets).
+NEW_METHODS="full,hash,qr,lma,hot,hot:cold=qr,hot:cold=lma,cce,cce:times=0"
 
-run_new_methods() {  # name
-  case "$1" in
-    frappe)
-      prepare frappe libfm frappe/frappe.validation.libfm frappe/frappe.test.libfm
-      $B sweep --train out/data/frappe/train.cds --test out/data/frappe/test.cds --methods "$NEW_METHODS" \
-        --ratios 16,64,256,1000 --seeds 1,2,3 --small-threshold 20 $REAL_MODEL --quiet --no-plot --out "$OUT/new-frappe" ;;
-    ml-100k)
-      run_ml100k_prepare
-      $B sweep --train out/data/ml-100k/train.cds --test out/data/ml-100k/test.cds --methods "$NEW_METHODS" \
-        --ratios 16,64,256,1000 --seeds 1,2 --small-threshold 20 $REAL_MODEL --epochs 3 --quiet --no-plot \
-        --out "$OUT/new-ml-100k" ;;
-  esac
+run_new_methods() {  # name: frappe | ml-100k
+  local d=out/data/$1 extra=""
+  if [ "$1" = frappe ]; then
+    prepare frappe libfm frappe/frappe.validation.libfm frappe/frappe.test.libfm
+  else
+    run_ml100k_prepare
+    extra="--epochs 3"
+  fi
+  local seeds=1,2,3
+  [ "$1" = ml-100k ] && seeds=1,2
+  $B sweep --train "$d/train.cds" --test "$d/test.cds" --methods "$NEW_METHODS" --ratios 16,64 --seeds $seeds \
+    --small-threshold 20 $REAL_MODEL $extra --quiet --no-plot --out "$OUT/new-$1"
+  $B sweep --train "$d/train.cds" --test "$d/test.cds" --methods "${NEW_METHODS#full,}" --ratios 256,1000 \
+    --seeds $seeds --small-threshold 2 $REAL_MODEL $extra --quiet --no-plot --out "$OUT/new-$1-all-compressed"
+}
+
+# Their settings on frappe: hot's budget share, cce's columns and reclustering schedule.
+run_new_variants() {
+  prepare frappe libfm frappe/frappe.validation.libfm frappe/frappe.test.libfm
+  $B sweep --train out/data/frappe/train.cds --test out/data/frappe/test.cds \
+    --methods "hot:share=0.25,hot:share=0.75,hot:cold=qr,share=0.25,cce:cols=1,cce:cols=4,cce:every=50,times=8,cce:every=150,times=2" \
+    --ratios 16,64 --seeds 1,2,3 --small-threshold 20 $REAL_MODEL --quiet --no-plot --out "$OUT/new-frappe-variants"
 }
 
 targets=("$@")
@@ -92,6 +105,7 @@ for t in "${targets[@]}"; do
     ml-100k) run_ml100k ;;
     new-frappe) run_new_methods frappe ;;
     new-ml-100k) run_new_methods ml-100k ;;
+    new-frappe-variants) run_new_variants ;;
     *) echo "unknown target $t" >&2; exit 2 ;;
   esac
 done

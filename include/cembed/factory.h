@@ -10,7 +10,7 @@
 //   lma:size=M[,block=Z][,k=K][,signature=rows|context]   LMA: blocks by minhash signature
 //   md:dim=K[,alpha=A]                mixed dimension K with a K -> dim projection
 //   hot:rows=N[,share=S][,cold=M][,cold.KEY=V...]   CAFE's hybrid: the N most frequent values
-//                                     (ids 0..N-1) get rows of their own, the rest a cold
+//                                     (ids 1..N) get rows of their own, the rest a cold
 //                                     table of method M (hash by default) with its keys
 //                                     prefixed "cold."; sized from a budget: share S (0.5) hot
 //   cce:rows=K[,cols=C][,every=S][,times=T]   clustered compositional embeddings: per column

@@ -140,10 +140,9 @@ class CceTable final : public PartsTableOf<CceTable> {
         const float* rb = b + hashed_row(static_cast<Id>(v), j) * w;
         for (int64_t i = 0; i < w; ++i) slices[v * w + i] = ra[i] + rb[i];
       }
-      const KMeansResult km =
-          kmeans(slices, n, w, c_.rows,
-                 derive_seed(c_.seed, kKMeansStream, static_cast<uint64_t>(clusterings_ * c_.cols + j)), kIterations,
-                 kSamplePerCluster * c_.rows);
+      const KMeansResult km = kmeans(
+          slices, n, w, c_.rows, derive_seed(c_.seed, kKMeansStream, static_cast<uint64_t>(clusterings_ * c_.cols + j)),
+          kIterations, kSamplePerCluster * c_.rows);
       std::span<float> wa = mutable_part_weights(static_cast<int>(2 * j));
       std::copy(km.centroids.begin(), km.centroids.end(), wa.begin());
       std::span<float> wb = mutable_part_weights(static_cast<int>(2 * j + 1));

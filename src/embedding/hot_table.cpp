@@ -1,9 +1,9 @@
 // hot: the frequency-aware hybrid of CAFE (Zhang et al., SIGMOD 2024), with the hot set
 // taken from prepare's counts. prepare numbers a feature's values most frequent first
-// (docs/data.md: ids 1.. by count, 0 = out-of-vocabulary), so the `rows` lowest ids are the
-// hot values (the OOV id among them: it stands for every rare value): each gets a row of its
-// own (a full table of `rows` rows). Every other value is looked up in a cold table built by
-// any other method, whose own keys are passed with the prefix "cold.":
+// (docs/data.md: ids 1.. by count, 0 = out-of-vocabulary), so ids 1..rows are the hot values:
+// each gets a row of its own (a full table of `rows` rows). Every other value, the OOV id 0
+// among them (it stands for rare or unseen values), is looked up in a cold table built by any
+// other method, whose own keys are passed with the prefix "cold.":
 //
 //   hot:rows=N[,share=S][,cold=METHOD][,cold.KEY=VALUE...]     cold=hash by default
 //   hot:rows=512,cold=qr,cold.collisions=40,cold.op=add
@@ -14,13 +14,13 @@
 // bytes are the two tables' sums).
 //
 // Budget split (fit, `hot_split` below), for a budget of B bytes and rows of R = 4 * dim:
-// hot rows = floor(share * B / R) (share 0.5 by default), at least 1 and at most n, and no
+// hot rows = floor(share * B / R) (share 0.5 by default), at least 1 and at most n - 1, and no
 // more than leave the cold table its smallest size; the cold method is sized to the rest;
 // whatever its coarse steps leave unused becomes further hot rows. A spec that gives rows,
 // or a sized cold table, keeps it and sizes the other part from the rest.
 //
 // Ids from a hashed vocabulary (prepare --hash-buckets) or from `cembed synth` carry no
-// frequency order: the low ids are then arbitrary values and the method is a plain split.
+// frequency order: ids 1..rows are then arbitrary values and the method is a plain split.
 #include <algorithm>
 #include <cmath>
 
@@ -61,10 +61,18 @@ void check_one_feature(const Spec& spec, const TableShape& shape) {
                shape.cardinalities.size());
 }
 
+// Hot values are ids 1..rows: at most n - 1 (id 0, OOV, stays cold).
+int64_t max_hot_rows(const Spec& spec, const TableShape& shape) {
+  const int64_t n = shape.cardinalities.at(0);
+  CEMBED_CHECK(n >= 2, "spec '{}': a hot table needs a feature of at least 2 values (OOV and one more), got {}",
+               spec.str(), n);
+  return n - 1;
+}
+
 int64_t hot_rows(const Spec& spec, const TableShape& shape) {
-  const int64_t rows = spec.get_int("rows", 0), n = shape.cardinalities.at(0);
-  CEMBED_CHECK(rows >= 1 && rows <= n, "bad spec '{}': rows must be in [1, {}] (the feature's values), got {}",
-               spec.str(), n, rows);
+  const int64_t rows = spec.get_int("rows", 0), most = max_hot_rows(spec, shape);
+  CEMBED_CHECK(rows >= 1 && rows <= most,
+               "bad spec '{}': rows must be in [1, {}] (the feature's values but OOV), got {}", spec.str(), most, rows);
   return rows;
 }
 
@@ -89,7 +97,7 @@ Spec hot_split(const Spec& spec, const TableShape& shape, int64_t budget) {
                "hot needs at least {} bytes for {} values at dim {} (its hot rows and the smallest cold table), budget "
                "is {}",
                min, shape.cardinalities.at(0), shape.dim, budget);
-  const int64_t n = shape.cardinalities.at(0), rb = row_bytes(shape);
+  const int64_t n = max_hot_rows(spec, shape), rb = row_bytes(shape);
   Spec cold = cold_spec(spec);
   const bool cold_sized = spec_is_sized(cold);
   const int64_t cold_min = cold_sized ? spec_parameter_bytes(cold, shape) : spec_min_bytes(cold, shape);
@@ -109,8 +117,9 @@ Spec hot_split(const Spec& spec, const TableShape& shape, int64_t budget) {
   return sized;
 }
 
-// A batch's bags split in two, hot ids (< rows) and cold ids, each bag keeping its place.
-// Mean pooling is folded into the weights (w / bag length), so both halves pool by sum.
+// A batch's bags split in two, hot ids (1..rows, as rows 0..rows-1 of the hot table) and
+// cold ids, each bag keeping its place. Mean pooling is folded into the weights (w / bag
+// length), so both halves pool by sum.
 struct SplitBags {
   std::vector<Id> ids[2];
   std::vector<uint32_t> offsets[2];
@@ -127,8 +136,9 @@ struct SplitBags {
       const uint32_t begin = bags.offsets[b], end = bags.offsets[b + 1];
       const float scale = pooling == Pooling::Mean && end > begin ? 1.0f / static_cast<float>(end - begin) : 1.0f;
       for (uint32_t k = begin; k < end; ++k) {
-        const int p = bags.ids[k] < hot_rows ? 0 : 1;
-        ids[p].push_back(bags.ids[k]);
+        const Id id = bags.ids[k];
+        const int p = id >= 1 && id <= hot_rows ? 0 : 1;
+        ids[p].push_back(p == 0 ? id - 1 : id);
         if (weighted) weights[p].push_back((bags.weights.empty() ? 1.0f : bags.weights[k]) * scale);
       }
       for (int p = 0; p < 2; ++p) offsets[p].push_back(static_cast<uint32_t>(ids[p].size()));
@@ -226,7 +236,7 @@ class HotTable final : public EmbeddingTable {
 MethodEntry hot_method() {
   return {
       {"hot",
-       "frequency-aware hybrid (CAFE): the `rows` most frequent values (ids 0..rows-1) get rows of their own, the "
+       "frequency-aware hybrid (CAFE): the `rows` most frequent values (ids 1..rows) get rows of their own, the "
        "rest share a cold table of any method (cold=NAME, its keys as cold.KEY=VALUE)",
        {"rows", "share", "cold", "cold.*"},
        false},

@@ -10,7 +10,7 @@
 namespace cembed {
 
 struct KMeansResult {
-  std::vector<float> centroids;     // k x width
+  std::vector<float> centroids;      // k x width
   std::vector<uint32_t> assignment;  // one cluster per point
 };
 

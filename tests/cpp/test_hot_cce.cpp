@@ -31,8 +31,8 @@ std::vector<Id> all_ids(int64_t n) {
   return ids;
 }
 
-// With a cold table of one row every cold value has the same vector; the `rows` lowest ids
-// (the most frequent values, OOV id 0 among them) each have their own.
+// With a cold table of one row every cold value has the same vector; ids 1..rows (prepare's
+// most frequent values) each have their own; OOV (id 0) is cold.
 TEST(Hot, LowestIdsHaveRowsOfTheirOwnAndTheRestShareTheColdTable) {
   const int64_t n = 30, d = 4, rows = 5;
   auto t = make_table("hot:rows=5,cold=hash,cold.rows=1", {d, {n}});
@@ -41,7 +41,7 @@ TEST(Hot, LowestIdsHaveRowsOfTheirOwnAndTheRestShareTheColdTable) {
   std::set<std::vector<float>> hot, cold;
   for (int64_t i = 0; i < n; ++i) {
     std::vector<float> e(v.begin() + i * d, v.begin() + (i + 1) * d);
-    (i < rows ? hot : cold).insert(e);
+    (i >= 1 && i <= rows ? hot : cold).insert(e);
   }
   EXPECT_EQ(hot.size(), static_cast<size_t>(rows));
   EXPECT_EQ(cold.size(), 1u);
@@ -56,9 +56,10 @@ TEST(Hot, TrainingSeparatesHotValuesThatShareTheColdRow) {
   const int64_t n = 20, d = 4;
   auto t = make_table("hot:rows=2,cold=hash,cold.rows=1", {d, {n}});
   t->init(3);
+  // Values 1 and 2 are hot.
   t->set_optimizer({OptimizerKind::Adagrad});
-  // Values 0 and 1 (hot) to +1 and -1; values 5 and 6 (cold, one shared row) likewise.
-  std::vector<Id> ids = {0, 1, 5, 6};
+  // Values 1 and 2 (hot) to +1 and -1; values 5 and 6 (cold, one shared row) likewise.
+  std::vector<Id> ids = {1, 2, 5, 6};
   std::vector<uint32_t> offsets = {0, 1, 2, 3, 4};
   BagBatch bags{ids, offsets, {}};
   for (int step = 0; step < 300; ++step) {
@@ -97,7 +98,7 @@ TEST(Hot, BytesAreTheSumOfTheTwoTables) {
   }
 }
 
-// The split rule (hot_table.cpp): hot rows = floor(share * B / row bytes) within [1, n] and
+// The split rule (hot_table.cpp): hot rows = floor(share * B / row bytes) within [1, n - 1] and
 // leaving the cold table its minimum; the cold table sized to the rest; what its steps leave
 // becomes hot rows, so one more hot row would not fit (unless every value is hot).
 TEST(Hot, BudgetSplitFollowsTheStatedRule) {
@@ -123,9 +124,11 @@ TEST(Hot, BudgetSplitFollowsTheStatedRule) {
           const int64_t bytes = spec_parameter_bytes(sized, shape);
           ASSERT_LE(bytes, budget) << sized.str();
           const int64_t rows = sized.get_int("rows", 0);
-          const int64_t wanted = std::clamp<int64_t>(static_cast<int64_t>(std::floor(share * budget)) / rb, 1, n);
+          const int64_t wanted = std::clamp<int64_t>(static_cast<int64_t>(std::floor(share * budget)) / rb, 1, n - 1);
           EXPECT_GE(rows, std::min(wanted, (budget - spec_min_bytes(Spec::parse(cold), shape)) / rb)) << sized.str();
-          if (rows < n) EXPECT_LT(budget - bytes, rb) << sized.str() << " leaves a hot row unused";
+          if (rows < n - 1) {
+            EXPECT_LT(budget - bytes, rb) << sized.str() << " leaves a hot row unused";
+          }
           EXPECT_EQ(make_table(sized.str(), shape)->parameter_bytes(), bytes) << sized.str();
           ++fitted;
         }
@@ -162,7 +165,9 @@ TEST(Hot, PlansOverEveryOtherMethod) {
         for (int f : t.features) shape.cardinalities.push_back(features[f].cardinality);
         auto table = make_table(t.spec, shape);
         EXPECT_EQ(table->parameter_bytes(), t.parameter_bytes) << t.spec;
-        if (t.spec != "full") EXPECT_EQ(table->method(), "hot") << t.spec;
+        if (t.spec != "full") {
+          EXPECT_EQ(table->method(), "hot") << t.spec;
+        }
       }
     }
   }
@@ -170,16 +175,26 @@ TEST(Hot, PlansOverEveryOtherMethod) {
 }
 
 TEST(Hot, SpecErrorsNameTheFault) {
-  EXPECT_NE(error_of([] { make_table("hot:rows=3,cold=qr,cold.rows=4", {8, {100}}); }).find("no key 'rows'"),
+  EXPECT_NE(error_of([] {
+              make_table("hot:rows=3,cold=qr,cold.rows=4", {8, {100}});
+            }).find("no key 'rows'"),
             std::string::npos);
-  EXPECT_NE(error_of([] { make_table("hot:rows=3,cold=hot,cold.rows=4", {8, {100}}); }).find("cannot itself be hot"),
+  EXPECT_NE(error_of([] {
+              make_table("hot:rows=3,cold=hot,cold.rows=4", {8, {100}});
+            }).find("cannot itself be hot"),
             std::string::npos);
-  EXPECT_NE(error_of([] { make_table("hot:rows=300,cold.rows=4", {8, {100}}); }).find("rows must be in [1, 100]"),
+  EXPECT_NE(error_of([] {
+              make_table("hot:rows=300,cold.rows=4", {8, {100}});
+            }).find("rows must be in [1, 99]"),
             std::string::npos);
-  EXPECT_NE(error_of([] { make_table("hot:rows=3,share=1.5,cold.rows=4", {8, {100}}); }).find("share must be in"),
+  EXPECT_NE(error_of([] {
+              make_table("hot:rows=3,share=1.5,cold.rows=4", {8, {100}});
+            }).find("share must be in"),
             std::string::npos);
   EXPECT_NE(error_of([] { make_table("hot:rows=3,cold=qr", {8, {100}}); }).find("has no size"), std::string::npos);
-  EXPECT_NE(error_of([] { make_table("hot:rows=3,cold.rows=4,colder=1", {8, {100}}); }).find("cold, cold.*"),
+  EXPECT_NE(error_of([] {
+              make_table("hot:rows=3,cold.rows=4,colder=1", {8, {100}});
+            }).find("cold, cold.*"),
             std::string::npos);
 }
 
@@ -291,9 +306,13 @@ TEST(Cce, BytesAndSpecErrors) {
   EXPECT_EQ(make_table("cce:rows=10", {16, {1000}})->parameter_bytes(), 2 * 10 * 16 * 4);
   EXPECT_EQ(make_table("cce:rows=10,cols=3", {16, {1000}})->parameter_bytes(), 2 * 10 * 16 * 4);
   EXPECT_EQ(make_table("cce:rows=10,cols=3", {16, {1000}})->auxiliary_bytes(), 3 * 1000 * 4 + 16);
-  EXPECT_NE(error_of([] { make_table("cce:rows=10,cols=5", {16, {100}}); }).find("cols must be in [1, 4]"),
+  EXPECT_NE(error_of([] {
+              make_table("cce:rows=10,cols=5", {16, {100}});
+            }).find("cols must be in [1, 4]"),
             std::string::npos);
-  EXPECT_NE(error_of([] { make_table("cce:rows=10,every=0", {16, {100}}); }).find("every must be at least 1"),
+  EXPECT_NE(error_of([] {
+              make_table("cce:rows=10,every=0", {16, {100}});
+            }).find("every must be at least 1"),
             std::string::npos);
   EXPECT_NE(error_of([] { make_table("cce:rows=0", {16, {100}}); }).find("rows must be positive"), std::string::npos);
 }
