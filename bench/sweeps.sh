@@ -89,7 +89,7 @@ run_new_methods() {  # name: frappe | ml-100k
 run_new_variants() {
   prepare frappe libfm frappe/frappe.validation.libfm frappe/frappe.test.libfm
   $B sweep --train out/data/frappe/train.cds --test out/data/frappe/test.cds \
-    --methods "hot:share=0.25,hot:share=0.75,hot:cold=qr,share=0.25,cce:cols=1,cce:cols=4,cce:every=50,times=8,cce:every=150,times=2" \
+    --methods "hot:share=0.25,hot:share=0.75,hot:cold=qr,share=0.25,cce:cols=1,cce:cols=4,cce:every=50,times=8,cce:every=150,times=2,cce:cols=4,every=50,times=8" \
     --ratios 16,64 --seeds 1,2,3 --small-threshold 20 $REAL_MODEL --quiet --no-plot --out "$OUT/new-frappe-variants"
 }
 
