@@ -134,7 +134,7 @@ class CliEndToEnd(unittest.TestCase):
             self.assertEqual(out.returncode, 0, out.stderr)
             with open(report) as f:
                 r = json.load(f)
-            self.assertEqual(r["embedding"]["method"], spec.split(":")[0])
+            self.assertEqual(r["embedding"]["method"], spec)
             self.assertLessEqual(r["embedding"]["parameter_bytes"], r["plan"]["budget_bytes"])
             self.assertTrue(any(t["spec"].startswith(spec.split(":")[0] + ":") for t in r["plan"]["tables"]))
         out_dir = self.path("sweep_new")
