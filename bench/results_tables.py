@@ -86,6 +86,29 @@ def compare(tab, a, b, label):
     return f"- {label} ({a} - {b}): " + ("; ".join(out) if out else "no common ratio")
 
 
+def new_method_checks(tab):
+    """hot over each cold method against that method alone; cce against its own tables without
+    reclustering, against QR and against LMA; the best seed method at each ratio."""
+    checks = [compare(tab, "hot", "hash", "hot/cold hybrid over hashing against the hashing trick"),
+              compare(tab, "hot:cold=qr", "qr", "hot/cold hybrid over QR against QR"),
+              compare(tab, "hot:cold=lma", "lma", "hot/cold hybrid over LMA against LMA"),
+              compare(tab, "cce", "cce:times=0", "CCE against its tables without reclustering"),
+              compare(tab, "cce", "hash", "CCE against the hashing trick"),
+              compare(tab, "cce", "lma", "CCE against LMA")]
+    seeds_methods = ("hash", "qr", "lma")
+    for x in sorted({x for cells in tab.values() for x in cells if x != 1.0}):
+        cells = {m: tab[m][x] for m in tab if tab[m].get(x)}
+        if not cells:
+            continue
+        best = max(cells, key=lambda m: cells[m][0])
+        seed_best = max((m for m in cells if m in seeds_methods), key=lambda m: cells[m][0], default=None)
+        line = f"- {x:g}x: best {best} {cells[best][0]:.4f}"
+        if seed_best:
+            line += f"; best seed method {seed_best} {cells[seed_best][0]:.4f}"
+        checks.append(line)
+    return checks
+
+
 def main():
     root = sys.argv[1] if len(sys.argv) > 1 else "out/sweeps"
     for name in sorted(os.listdir(root)):
@@ -100,6 +123,10 @@ def main():
         print(markdown(tab))
         print()
         full = tab.get("full", {}).get(1.0)
+        if name.startswith("new-"):  # bench/sweeps.sh new-*: the methods after the seeds
+            print("\n".join(new_method_checks(tab)))
+            print()
+            continue
         checks = [compare(tab, "qr", "hash", "QR (mult) against the hashing trick"),
                   compare(tab, "lma", "hash", "LMA against the hashing trick"),
                   compare(tab, "lma", "robe:block=1", "LMA against ROBE-1 (same array, placement by id)"),

@@ -3,6 +3,8 @@
 # data and on each sample in ../shared/data (prepared here with `cembed prepare`).
 #
 #   bash bench/sweeps.sh [synthetic] [criteo-kaggle-8k] [avazu-9k] [frappe] [ml-100k]   (default: all)
+#   bash bench/sweeps.sh new-frappe new-ml-100k new-frappe-variants   hot and cce against the
+#                                                   seeds, 16x-1000x, and their settings
 #
 # Results, tables and plots go to out/sweeps/<data>/ (results.md, auc_vs_bytes.png, ...).
 # A sweep that is interrupted resumes where it stopped when run again.
@@ -44,15 +46,51 @@ run_real() {  # name format train test
     --ratios 2,4,8,16,64,256 --seeds 1,2,3 --small-threshold 20 $REAL_MODEL --quiet --out "$OUT/$1"
 }
 
-run_ml100k() {
+run_ml100k_prepare() {
   local d=out/data/ml-100k
   if [ ! -f "$d/train.cds" ]; then
     $B prepare --format csv --schema data/schemas/ml-100k.toml --train "$SHARED/ml-100k/ml-100k.inter" --out "$d" >/dev/null
   fi
+}
+
+run_ml100k() {
+  local d=out/data/ml-100k
+  run_ml100k_prepare
   # Click (rating >= 4) and ranking (each user's latest positive among 100 unseen items).
   # MEmCom's ratios from its paper (4x, 12x, 16x, 40x) beside the others'.
   $B sweep --train "$d/train.cds" --test "$d/test.cds" --methods "$METHODS" --ratios 2,4,12,16,40 \
     --seeds 1,2 --small-threshold 20 $REAL_MODEL --epochs 3 --ranking --quiet --out "$OUT/ml-100k"
+}
+
+# The methods after the seeds (issue 16): CAFE's hot/cold hybrid over hash, QR and LMA, CCE,
+# and CCE without reclustering (times=0: the same tables on hashes alone), beside the seed
+# methods they are measured against (docs/results.md, "Beyond the seeds"). 16x and 64x as the
+# sweeps above (features below 20 values keep full tables); 256x and 1000x compress every
+# feature of 2 values or more (the small features' full tables alone exceed those budgets).
+NEW_METHODS="full,hash,qr,lma,hot,hot:cold=qr,hot:cold=lma,cce,cce:times=0"
+
+run_new_methods() {  # name: frappe | ml-100k
+  local d=out/data/$1 extra=""
+  if [ "$1" = frappe ]; then
+    prepare frappe libfm frappe/frappe.validation.libfm frappe/frappe.test.libfm
+  else
+    run_ml100k_prepare
+    extra="--epochs 3"
+  fi
+  local seeds=1,2,3
+  [ "$1" = ml-100k ] && seeds=1,2
+  $B sweep --train "$d/train.cds" --test "$d/test.cds" --methods "$NEW_METHODS" --ratios 16,64 --seeds $seeds \
+    --small-threshold 20 $REAL_MODEL $extra --quiet --no-plot --out "$OUT/new-$1"
+  $B sweep --train "$d/train.cds" --test "$d/test.cds" --methods "${NEW_METHODS#full,}" --ratios 256,1000 \
+    --seeds $seeds --small-threshold 2 $REAL_MODEL $extra --quiet --no-plot --out "$OUT/new-$1-all-compressed"
+}
+
+# Their settings on frappe: hot's budget share, cce's columns and reclustering schedule.
+run_new_variants() {
+  prepare frappe libfm frappe/frappe.validation.libfm frappe/frappe.test.libfm
+  $B sweep --train out/data/frappe/train.cds --test out/data/frappe/test.cds \
+    --methods "hot:share=0.25,hot:share=0.75,hot:cold=qr,share=0.25,cce:cols=1,cce:cols=4,cce:every=50,times=8,cce:every=150,times=2,cce:cols=4,every=50,times=8" \
+    --ratios 16,64 --seeds 1,2,3 --small-threshold 20 $REAL_MODEL --quiet --no-plot --out "$OUT/new-frappe-variants"
 }
 
 targets=("$@")
@@ -65,6 +103,9 @@ for t in "${targets[@]}"; do
     avazu-9k) run_real avazu-9k avazu avazu-9k/train.csv avazu-9k/test.csv ;;
     frappe) run_real frappe libfm frappe/frappe.validation.libfm frappe/frappe.test.libfm ;;
     ml-100k) run_ml100k ;;
+    new-frappe) run_new_methods frappe ;;
+    new-ml-100k) run_new_methods ml-100k ;;
+    new-frappe-variants) run_new_variants ;;
     *) echo "unknown target $t" >&2; exit 2 ;;
   esac
 done

@@ -9,6 +9,14 @@
 //   robe:size=M[,block=Z]             ROBE-Z: one shared array, blocks by hash of the id
 //   lma:size=M[,block=Z][,k=K][,signature=rows|context]   LMA: blocks by minhash signature
 //   md:dim=K[,alpha=A]                mixed dimension K with a K -> dim projection
+//   hot:rows=N[,share=S][,cold=M][,cold.KEY=V...]   CAFE's hybrid: the N most frequent values
+//                                     (ids 1..N) get rows of their own, the rest a cold
+//                                     table of method M (hash by default) with its keys
+//                                     prefixed "cold."; sized from a budget: share S (0.5) hot
+//   cce:rows=K[,cols=C][,every=S][,times=T]   clustered compositional embeddings: per column
+//                                     a row by a learned assignment plus a hashed row; the
+//                                     assignment is a k-means of the values' vectors every S
+//                                     steps, T times (C = 2, S = 100, T = 3 by default)
 //
 // A spec without its size keys (e.g. plain "hash") is sized by the MemoryPlanner from a
 // budget. Unknown methods and keys are errors that list the valid ones.

@@ -24,7 +24,8 @@ struct Spec {
   double get_double(std::string_view key, double fallback) const;
   // Sets (or replaces, keeping its place) a key.
   void set(std::string_view key, std::string value);
-  // Throws unless every key is one of `allowed`.
+  // Throws unless every key is one of `allowed`; an allowed "prefix.*" admits every key
+  // that starts with "prefix." (the keys of a nested method: hot's cold.*).
   void check_keys(const std::vector<std::string>& allowed) const;
 };
 

@@ -58,6 +58,12 @@ class PartsTable : public EmbeddingTable {
   virtual void gradients_batch(int64_t count, const int64_t* const* rows, const float* g,
                                float* const* grads) const = 0;
   const float* part_weights(int j) const { return matrices_[j].weights(); }
+  // For methods that rebuild a part while training (cce's reclustering): its weights,
+  // writable, and its optimizer state back to the initial accumulator.
+  std::span<float> mutable_part_weights(int j) { return matrices_[j].weights(); }
+  void reset_part_optimizer(int j) {
+    if (matrices_[j].has_optimizer()) matrices_[j].reset_optimizer_state();
+  }
 
  private:
   void map_ids(const BagBatch& bags) const;

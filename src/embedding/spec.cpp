@@ -100,7 +100,11 @@ void Spec::set(std::string_view key, std::string value) {
 void Spec::check_keys(const std::vector<std::string>& allowed) const {
   for (const auto& [k, v] : params) {
     bool ok = false;
-    for (const auto& a : allowed) ok = ok || a == k;
+    for (const auto& a : allowed) {
+      // "cold.*" allows every key that starts with "cold." (keys passed to a nested method).
+      const bool prefix = a.size() > 2 && a.ends_with(".*");
+      ok = ok || a == k || (prefix && k.size() > a.size() - 1 && k.starts_with(a.substr(0, a.size() - 1)));
+    }
     if (!ok) {
       std::string list;
       for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;

@@ -36,6 +36,8 @@ class TableState {
 
   // State sized for `config.kind` and filled with its initial accumulator.
   void set_optimizer(const OptimizerConfig& config);
+  // The state back to its initial accumulator (rows whose meaning changed: cce's reclustering).
+  void reset_optimizer_state() { set_optimizer(optimizer_); }
   bool has_optimizer() const { return optimizer_set_; }
   OptimizerKind optimizer_kind() const { return optimizer_.kind; }
   // The optimizer step on the rows of `grads` (coalesced: one gradient per row), fused.

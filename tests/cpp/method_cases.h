@@ -72,6 +72,16 @@ inline const std::vector<MethodCase>& method_cases() {
       {"lma:size=640,block=8,k=3,signature=context"},
       {"md:dim=3", kPlan | kTrain},
       {"md:dim=8"},
+      // hot over the default cold method (hash) joins the planner and training grids: a spec
+      // without its size keys is "hot" (test_hot_cce.cpp plans it over every other method).
+      {"hot:rows=10,cold.rows=7", kPlan | kTrain},
+      {"hot:rows=12,cold=qr,cold.collisions=4,cold.op=add"},
+      {"hot:rows=3,share=0.25,cold=lma,cold.size=64,cold.k=1"},
+      {"hot:rows=20,cold=memcom,cold.rows=2"},
+      // cce reclusters after step 2 (save/load compares after it) and every 8 steps while training.
+      {"cce:rows=7,every=2"},
+      {"cce:rows=9,cols=1,every=8,times=4", kPlan | kTrain},
+      {"cce:rows=5,cols=3,times=0"},
   };
   return cases;
 }

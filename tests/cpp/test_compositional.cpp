@@ -346,7 +346,8 @@ TEST(MemoryPlanAllMethods, NeverOverBudgetAndErrorsNameTheSmallestBudget) {
     // in coarser steps (a collision count or a map count per feature), md in steps of
     // (n + dim) floats.
     const std::string name = Spec::parse(method).name;
-    const bool fine = name == "hash" || name == "memcom" || name == "robe" || name == "lma";
+    const bool fine =
+        name == "hash" || name == "memcom" || name == "robe" || name == "lma" || name == "hot" || name == "cce";
     std::printf("%-22s worst budget use %.4f over %d feasible plans\n", method.c_str(), worst_use, feasible);
     if (fine) {
       EXPECT_GT(worst_use, 0.995) << method;

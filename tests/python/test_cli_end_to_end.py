@@ -120,8 +120,32 @@ class CliEndToEnd(unittest.TestCase):
     def test_methods_lists_every_method(self):
         out = run([CEMBED, "methods"])
         self.assertEqual(out.returncode, 0)
-        for name in ("full", "hash", "qr", "cp", "path", "memcom", "robe", "lma"):
+        for name in ("full", "hash", "qr", "cp", "path", "memcom", "robe", "lma", "md", "hot", "cce"):
             self.assertIn(name, out.stdout)
+
+    def test_hot_and_cce_through_train_and_sweep(self):
+        # A nested cold method with its own keys, and cce's schedule, from train and from the
+        # sweep's method list (cold.op=add stays with its hot spec, not a method of its own).
+        for spec in ("hot:cold=qr,cold.op=add", "cce:every=10,times=2"):
+            args = self.train_args()
+            args[args.index("--embedding") + 1] = spec
+            report = self.path("new_method.json")
+            out = run([CEMBED, "train"] + args + ["--max-steps", "40", "--report", report])
+            self.assertEqual(out.returncode, 0, out.stderr)
+            with open(report) as f:
+                r = json.load(f)
+            self.assertEqual(r["embedding"]["method"], spec)
+            self.assertLessEqual(r["embedding"]["parameter_bytes"], r["plan"]["budget_bytes"])
+            self.assertTrue(any(t["spec"].startswith(spec.split(":")[0] + ":") for t in r["plan"]["tables"]))
+        out_dir = self.path("sweep_new")
+        out = run([CEMBED, "sweep", "--train", self.path("train.cds"), "--test", self.path("test.cds"),
+                   "--methods", "hot:cold=qr,cold.op=add,cce:every=10", "--ratios", "4", "--dim", "8",
+                   "--bottom", "16,8", "--top", "16,1", "--max-steps", "30", "--quiet", "--no-plot", "--out", out_dir])
+        self.assertEqual(out.returncode, 0, out.stderr)
+        with open(os.path.join(out_dir, "results.json")) as f:
+            runs = json.load(f)["runs"]
+        self.assertEqual(sorted(r["method"] for r in runs), ["cce:every=10", "hot:cold=qr,cold.op=add"])
+        self.assertTrue(all(r["status"] == "ok" for r in runs), runs)
 
     def test_tiny_sweep_end_to_end_and_resume(self):
         out_dir = self.path("sweep")

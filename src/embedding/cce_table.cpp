@@ -1,0 +1,241 @@
+// cce: clustered compositional embeddings (Tsang & Ahle, "Clustering the Sketch: Dynamic
+// Compression for Embedding Tables", NeurIPS 2023). A value's dim floats are C column
+// slices (dim split as concat splits it: widths differ by at most 1); slice j is the sum of
+// two rows of two K-row tables of its width:
+//
+//   cce:rows=K[,cols=C][,every=S][,times=T][,seed=X]      C = 2, S = 100, T = 3 by default
+//   e(v)_j = A_j[a_j(v)] + B_j[h_j(v)]
+//
+// a_j is a stored assignment (one row index per value: a seeded hash at first), h_j a
+// seeded hash. After every S-th training step (backward call), at most T times, each column
+// is reclustered: the current slices of all n values are clustered by k-means into K
+// clusters (kmeans.h; seeded, the same for any thread count), A_j becomes the centroids,
+// a_j the clusters, B_j zero, h_j a fresh hash, and both tables' optimizer state its initial
+// value. Values whose learned vectors are close so come to share A_j's rows, and B_j learns
+// again what the clustering lost. Before the first reclustering this is a compositional
+// table of two hashes (QR with add, both parts hashed); with T = 0 it stays one.
+//
+// Memory: 2 * K * dim floats. Auxiliary bytes (saved with the table): the assignment, 4 * n
+// * C, and two step counters, 16. A clustering costs O(n * K * dim) (10 Lloyd steps on at most
+// 64 K of the values, then one assignment of all n).
+#include <algorithm>
+#include <cmath>
+
+#include "embedding/kmeans.h"
+#include "embedding/parts_table.h"
+#include "embedding/registry.h"
+#include "util/check.h"
+#include "util/random.h"
+
+namespace cembed {
+namespace {
+
+constexpr uint64_t kDefaultSeed = 0x5eed;
+constexpr int64_t kDefaultCols = 2, kDefaultEvery = 100, kDefaultTimes = 3;
+constexpr int kIterations = 10;
+constexpr int64_t kSamplePerCluster = 64;
+constexpr uint64_t kAssignStream = 1, kHashStream = 2, kKMeansStream = 3;
+
+struct CceConfig {
+  int64_t rows = 0, cols = kDefaultCols, every = kDefaultEvery, times = kDefaultTimes;
+  uint64_t seed = kDefaultSeed;
+};
+
+CceConfig cce_config(const Spec& spec, int64_t dim) {
+  CceConfig c;
+  c.rows = spec.get_int("rows", 0);
+  c.cols = spec.get_int("cols", kDefaultCols);
+  c.every = spec.get_int("every", kDefaultEvery);
+  c.times = spec.get_int("times", kDefaultTimes);
+  c.seed = static_cast<uint64_t>(spec.get_int("seed", static_cast<int64_t>(kDefaultSeed)));
+  CEMBED_CHECK(c.cols >= 1 && c.cols <= 4 && c.cols <= dim, "bad spec '{}': cols must be in [1, {}], got {}",
+               spec.str(), std::min<int64_t>(4, dim), c.cols);
+  CEMBED_CHECK(c.every >= 1, "bad spec '{}': every must be at least 1 step, got {}", spec.str(), c.every);
+  CEMBED_CHECK(c.times >= 0, "bad spec '{}': times must not be negative, got {}", spec.str(), c.times);
+  return c;
+}
+
+int64_t column_width(int64_t dim, int64_t cols, int64_t j) { return dim / cols + (j < dim % cols ? 1 : 0); }
+
+std::vector<PartsTable::Part> cce_parts(int64_t rows, int64_t dim, int64_t cols) {
+  std::vector<PartsTable::Part> parts;
+  for (int64_t j = 0; j < cols; ++j) {
+    const int64_t w = column_width(dim, cols, j);
+    parts.push_back({rows, w});  // A_j: rows by assignment
+    parts.push_back({rows, w});  // B_j: rows by hash
+  }
+  return parts;
+}
+
+int64_t cce_bytes_for(int64_t rows, int64_t dim) { return 2 * rows * dim * static_cast<int64_t>(sizeof(float)); }
+
+class CceTable final : public PartsTableOf<CceTable> {
+ public:
+  CceTable(const TableShape& shape, const Spec& spec, const CceConfig& c)
+      : PartsTableOf(shape, cce_parts(c.rows, shape.dim, c.cols)), spec_(spec.str()), c_(c) {
+    const int64_t n = num_values(0);
+    assignment_.resize(static_cast<size_t>(n * c_.cols));
+    for (int64_t j = 0; j < c_.cols; ++j) {
+      const uint64_t s = mix64(derive_seed(c_.seed, kAssignStream, static_cast<uint64_t>(j)));
+      for (int64_t v = 0; v < n; ++v) {
+        assignment_[j * n + v] = static_cast<uint32_t>(mix64(static_cast<uint64_t>(v) ^ s) % c_.rows);
+      }
+    }
+    set_hash_seeds();
+  }
+  std::string spec() const override { return spec_; }
+  std::string method() const override { return "cce"; }
+  int64_t auxiliary_bytes() const override {
+    return static_cast<int64_t>(assignment_.size() * sizeof(uint32_t)) + 2 * static_cast<int64_t>(sizeof(int64_t));
+  }
+  int64_t steps() const { return steps_; }
+  int64_t clusterings() const { return clusterings_; }
+
+  void backward(std::span<const BagBatch> bags, Pooling pooling, std::span<const ConstMatrixView> grad_out,
+                float lr) override {
+    PartsTable::backward(bags, pooling, grad_out, lr);
+    ++steps_;
+    if (clusterings_ < c_.times && steps_ % c_.every == 0) recluster();
+  }
+
+  void save(BinaryWriter& out) const override {
+    PartsTable::save(out);
+    out.i64(steps_);
+    out.i64(clusterings_);
+    out.u64(assignment_.size());
+    out.raw(assignment_.data(), assignment_.size() * sizeof(uint32_t));
+  }
+
+  void load(BinaryReader& in) override {
+    PartsTable::load(in);
+    const int64_t steps = in.i64("cce steps"), clusterings = in.i64("cce clusterings");
+    CEMBED_CHECK(steps >= 0 && clusterings >= 0 && clusterings <= c_.times, "{}: {}: {} steps, {} clusterings",
+                 in.context(), spec_, steps, clusterings);
+    const uint64_t count = in.u64("cce assignment");
+    CEMBED_CHECK(count == assignment_.size(), "{}: {}: assignment of {} values in file, {} expected", in.context(),
+                 spec_, count, assignment_.size());
+    std::vector<uint32_t> a(count);
+    in.raw_into(a.data(), count * sizeof(uint32_t), "cce assignment");
+    for (size_t i = 0; i < a.size(); ++i) {
+      CEMBED_CHECK(a[i] < static_cast<uint64_t>(c_.rows), "{}: {}: assignment {} of value {} is not below rows {}",
+                   in.context(), spec_, a[i], i % static_cast<size_t>(num_values(0)), c_.rows);
+    }
+    assignment_ = std::move(a);
+    steps_ = steps;
+    clusterings_ = clusterings;
+    set_hash_seeds();
+  }
+
+  // Reclusters every column now (the schedule calls it; tests call it directly).
+  void recluster() {
+    const int64_t n = num_values(0);
+    std::vector<float> slices;
+    for (int64_t j = 0; j < c_.cols; ++j) {
+      const int64_t w = part(static_cast<int>(2 * j)).width;
+      const float* a = part_weights(static_cast<int>(2 * j));
+      const float* b = part_weights(static_cast<int>(2 * j + 1));
+      slices.resize(static_cast<size_t>(n * w));
+      for (int64_t v = 0; v < n; ++v) {
+        const float* ra = a + static_cast<int64_t>(assignment_[j * n + v]) * w;
+        const float* rb = b + hashed_row(static_cast<Id>(v), j) * w;
+        for (int64_t i = 0; i < w; ++i) slices[v * w + i] = ra[i] + rb[i];
+      }
+      const KMeansResult km = kmeans(
+          slices, n, w, c_.rows, derive_seed(c_.seed, kKMeansStream, static_cast<uint64_t>(clusterings_ * c_.cols + j)),
+          kIterations, kSamplePerCluster * c_.rows);
+      std::span<float> wa = mutable_part_weights(static_cast<int>(2 * j));
+      std::copy(km.centroids.begin(), km.centroids.end(), wa.begin());
+      std::span<float> wb = mutable_part_weights(static_cast<int>(2 * j + 1));
+      std::fill(wb.begin(), wb.end(), 0.0f);
+      std::copy(km.assignment.begin(), km.assignment.end(), assignment_.begin() + j * n);
+      reset_part_optimizer(static_cast<int>(2 * j));
+      reset_part_optimizer(static_cast<int>(2 * j + 1));
+    }
+    ++clusterings_;
+    set_hash_seeds();
+  }
+
+ private:
+  friend class PartsTableOf<CceTable>;
+  void map_value(Id id, int64_t* rows) const {
+    const int64_t n = num_values(0);
+    for (int64_t j = 0; j < c_.cols; ++j) {
+      rows[2 * j] = assignment_[j * n + id];
+      rows[2 * j + 1] = hashed_row(id, j);
+    }
+  }
+  int64_t hashed_row(Id id, int64_t j) const {
+    return static_cast<int64_t>(mix64(static_cast<uint64_t>(id) ^ hash_seeds_[j]) % static_cast<uint64_t>(c_.rows));
+  }
+  // B_j's hash is renewed at each clustering.
+  void set_hash_seeds() {
+    hash_seeds_.resize(c_.cols);
+    for (int64_t j = 0; j < c_.cols; ++j) {
+      hash_seeds_[j] = mix64(derive_seed(c_.seed, kHashStream, static_cast<uint64_t>(clusterings_ * c_.cols + j)));
+    }
+  }
+
+ protected:
+  // A and B uniform +-sqrt(1/(2n)): their sum has a full table's variance 1/(3n).
+  void init_part(int j, Rng& rng, std::span<float> w) const override {
+    const auto bound = static_cast<float>(std::sqrt(1.0 / (2.0 * static_cast<double>(num_values(0)))));
+    for (float& x : w) x = rng.uniform(-bound, bound);
+  }
+
+  void combine(const float* const* row, float* e) const {
+    for (int64_t j = 0; j < c_.cols; ++j) {
+      const int64_t w = part(static_cast<int>(2 * j)).width;
+      const float* a = row[2 * j];
+      const float* b = row[2 * j + 1];
+      for (int64_t i = 0; i < w; ++i) e[i] = a[i] + b[i];
+      e += w;
+    }
+  }
+
+  void part_gradients(const float* const* row, const float* g, float* const* grad) const {
+    for (int64_t j = 0; j < c_.cols; ++j) {
+      const int64_t w = part(static_cast<int>(2 * j)).width;
+      std::copy(g, g + w, grad[2 * j]);
+      std::copy(g, g + w, grad[2 * j + 1]);
+      g += w;
+    }
+  }
+
+ private:
+  std::string spec_;
+  CceConfig c_;
+  std::vector<uint32_t> assignment_;  // column j's value v at j * n + v
+  std::vector<uint64_t> hash_seeds_;
+  int64_t steps_ = 0, clusterings_ = 0;
+};
+
+}  // namespace
+
+MethodEntry cce_method() {
+  return {
+      {"cce",
+       "clustered compositional embeddings (CCE): per column, a row by a learned assignment plus a hashed row; the "
+       "assignment is a k-means clustering of the values' vectors every `every` steps, `times` times",
+       {"rows", "cols", "every", "times", "seed"},
+       false},
+      [](const Spec& spec, const TableShape& shape) -> EmbeddingTablePtr {
+        const CceConfig c = cce_config(spec, shape.dim);
+        CEMBED_CHECK(c.rows > 0, "bad spec '{}': rows must be positive", spec.str());
+        return std::make_unique<CceTable>(shape, spec, c);
+      },
+      [](const Spec& spec, const TableShape& shape) { return cce_bytes_for(spec.get_int("rows", 0), shape.dim); },
+      [](const Spec& spec, const TableShape& shape, int64_t budget) {
+        cce_config(spec, shape.dim);
+        const int64_t min = cce_bytes_for(1, shape.dim);
+        CEMBED_CHECK(budget >= min, "cce needs at least {} bytes (one row of each table) at dim {}, budget is {}", min,
+                     shape.dim, budget);
+        Spec sized = spec;
+        sized.set("rows", std::to_string(std::min(budget / min, shape.cardinalities.at(0))));
+        return sized;
+      },
+      [](const Spec& spec) { return spec.has("rows"); },
+      [](const Spec&, const TableShape& shape) { return cce_bytes_for(1, shape.dim); },
+  };
+}
+
+}  // namespace cembed
