@@ -10,6 +10,7 @@ PACKAGES=(
   zlib1g-dev libzstd-dev libfast-float-dev
   libgtest-dev libgmock-dev libbenchmark-dev clang-14 libclang-rt-14-dev clang-format-14 zstd
   python3 python3-numpy python3-sklearn python3-torch python3-matplotlib
+  python3-dev pybind11-dev
 )
 
 missing=()

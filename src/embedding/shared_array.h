@@ -50,7 +50,7 @@ class SharedArrayTable : public EmbeddingTable {
                 float lr) override;
   void save(BinaryWriter& out) const override;
   void load(BinaryReader& in) override;
-  std::vector<std::span<float>> parameter_blocks() override { return {array_.weights()}; }
+  std::vector<Block> blocks() override { return {array_.block()}; }
 
  protected:
   SharedArrayTable(const TableShape& shape, const Spec& spec, const SharedArrayConfig& config);
