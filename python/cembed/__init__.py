@@ -47,23 +47,38 @@ def default_train_config():
     return _json.loads(_cembed.default_train_config())
 
 
-def train(config):
-    """Trains DLRM as `cembed train` does; `config` is a dict of training settings (keys as in
-    default_train_config(): missing ones take their defaults). Returns the report as a dict."""
+def _train_settings(config):
+    """Every training setting: the defaults updated by `config`; "budget" ("64MiB" or bytes)
+    and "compression" (a ratio) stand for budget_kind/budget_value as the CLI's options do."""
+    config = dict(config)
     full = default_train_config()
+    model = dict(full["model"], **config.pop("model", {}))
+    if "budget" in config and "compression" in config:
+        raise Error("train: give budget or compression, not both")
+    if "compression" in config:
+        config["budget_kind"], config["budget_value"] = "ratio", float(config.pop("compression"))
+    if "budget" in config:
+        b = config.pop("budget")
+        config["budget_kind"], config["budget_value"] = "bytes", _cembed.parse_bytes(b) if isinstance(b, str) else b
     unknown = sorted(set(config) - set(full))
     if unknown:
-        raise Error(f"train: unknown settings {unknown} (valid: {sorted(full)})")
+        raise Error(f"train: unknown settings {unknown} (valid: {sorted(full)}, budget, compression)")
     full.update(config)
-    return _json.loads(_cembed.train(_json.dumps(full)))
+    full["model"] = model
+    return full
+
+
+def train(config):
+    """Trains DLRM as `cembed train` does; `config` is a dict of training settings (keys as in
+    default_train_config(), plus "budget" and "compression"; missing ones take their defaults;
+    "model" may give some of its keys). Returns the report as a dict."""
+    return _json.loads(_cembed.train(_json.dumps(_train_settings(config))))
 
 
 def sweep(base, methods, ratios, out_dir, seeds=(1,), progress=False):
     """Every method at every memory ratio, as `cembed sweep` (resumable in out_dir); `base` is a
     dict of training settings. Returns the results document as a dict."""
-    full = default_train_config()
-    full.update(base)
-    return _json.loads(_cembed.sweep(_json.dumps(full), list(methods), [float(r) for r in ratios],
+    return _json.loads(_cembed.sweep(_json.dumps(_train_settings(base)), list(methods), [float(r) for r in ratios],
                                      [int(s) for s in seeds], str(out_dir), progress))
 
 
