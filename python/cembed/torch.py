@@ -8,7 +8,7 @@ Both run the C++ engine's tables through a torch.autograd.Function, in one of tw
   autograd (optimizer=None): the weights are torch Parameters (views of the table's memory,
       no copies) and backward hands their gradients to autograd, for any torch optimizer.
 
-Ids and offsets may be int64 (torch's default), int32 or uint8-free uint32 numpy; weights and
+Ids and offsets may be int64 (torch's default) or int32 (uint32 numpy arrays too); weights and
 gradients float32. Tensors must be on the CPU. docs/python.md has the details.
 """
 
@@ -57,9 +57,9 @@ class _Lookup(torch.autograd.Function):
     return) or the gradients of the module's parameters (autograd mode)."""
 
     @staticmethod
-    def forward(ctx, module, values, offsets, weights, *params):
-        out = module._engine_forward(values, offsets, weights)
-        ctx.module = module
+    def forward(ctx, module, last, values, offsets, weights, *params):
+        out = module._engine_forward(values, offsets, weights, last)
+        ctx.module, ctx.last = module, last
         ctx.save_for_backward(values, offsets, weights if weights is not None else torch.empty(0))
         ctx.has_weights = weights is not None
         return torch.from_numpy(out)
@@ -70,8 +70,8 @@ class _Lookup(torch.autograd.Function):
         module = ctx.module
         values, offsets, weights = ctx.saved_tensors
         grads = module._engine_backward(values, offsets, weights if ctx.has_weights else None,
-                                        grad_out.contiguous())
-        return (None, None, None, None, *grads)
+                                        grad_out.contiguous(), ctx.last)
+        return (None, None, None, None, None, *grads)
 
 
 class _TableModule(torch.nn.Module):
@@ -111,14 +111,14 @@ class _TableModule(torch.nn.Module):
             return (self._anchor,)
         return tuple(getattr(self, n) for n in self._names)
 
-    def _engine_backward(self, values, offsets, weights, grad):
+    def _engine_backward(self, values, offsets, weights, grad, last):
         g = grad.numpy()
         if self.fused:
-            self._backward(values, offsets, weights, g, self.lr)
+            self._backward(values, offsets, weights, g, last, self.lr)
             return (None,)
         for _, state in self._views:
             state.fill(0.0)
-        self._backward(values, offsets, weights, g, 1.0)
+        self._backward(values, offsets, weights, g, last, 1.0)
         return tuple(torch.from_numpy(state.copy()) for _, state in self._views)
 
     def parameter_bytes(self):
@@ -178,23 +178,23 @@ class EmbeddingBag(_TableModule):
     def _engine_blocks(self):
         return [self._engine.blocks()]
 
-    def _engine_forward(self, values, offsets, weights):
+    def _engine_forward(self, values, offsets, weights, last):
         return self._engine.forward(_cpu_numpy(values, "input"), _cpu_numpy(offsets, "offsets"),
-                                    _cpu_numpy(weights, "per_sample_weights", True), self.mode, self._last)
+                                    _cpu_numpy(weights, "per_sample_weights", True), self.mode, last)
 
-    def _backward(self, values, offsets, weights, grad, lr):
+    def _backward(self, values, offsets, weights, grad, last, lr):
         self._engine.backward(values.numpy(), offsets.numpy(), grad, None if weights is None else weights.numpy(),
-                              self.mode, self._last, lr)
+                              self.mode, last, lr)
 
     def forward(self, input, offsets=None, per_sample_weights=None):
         self._check_views()
         values, offsets, last = _fixed_length_bags(input, offsets)
-        self._last = self.include_last_offset if last is None else last
+        last = self.include_last_offset if last is None else last
         for name, t in (("input", values), ("offsets", offsets)):
             _cpu_numpy(t, name)
         _cpu_numpy(per_sample_weights, "per_sample_weights", True)
         weights = None if per_sample_weights is None else per_sample_weights.detach()
-        return _Lookup.apply(self, values.detach(), offsets.detach(), weights, *self._params_for_autograd())
+        return _Lookup.apply(self, last, values.detach(), offsets.detach(), weights, *self._params_for_autograd())
 
     def extra_repr(self):
         return f"{self.spec}, num_values={self.num_values}, dim={self.dim}, mode={self.mode}, " \
@@ -241,26 +241,28 @@ class EmbeddingBagCollection(_TableModule):
     def _engine_blocks(self):
         return [self._engine.blocks(t) for t in range(self._engine.num_tables)]
 
-    def _engine_forward(self, values, offsets, weights):
+    def _engine_forward(self, values, offsets, weights, last):
         return self._engine.forward(_cpu_numpy(values, "values"), _cpu_numpy(offsets, "offsets"),
-                                    _cpu_numpy(weights, "per_sample_weights", True), self.mode,
-                                    self.include_last_offset)
+                                    _cpu_numpy(weights, "per_sample_weights", True), self.mode, last)
 
-    def _backward(self, values, offsets, weights, grad, lr):
+    def _backward(self, values, offsets, weights, grad, last, lr):
         self._engine.backward(values.numpy(), offsets.numpy(), grad, None if weights is None else weights.numpy(),
-                              self.mode, self.include_last_offset, lr)
+                              self.mode, last, lr)
 
     def forward(self, values, offsets=None, per_sample_weights=None):
         self._check_views()
         if isinstance(values, dict):
             return self._forward_dict(values)
+        return self._forward_keyed(values, offsets, per_sample_weights, self.include_last_offset)
+
+    def _forward_keyed(self, values, offsets, per_sample_weights, last):
         if offsets is None:
             raise ValueError("offsets are required (F * B + 1 bag starts into values)")
         for name, t in (("values", values), ("offsets", offsets)):
             _cpu_numpy(t, name)
         _cpu_numpy(per_sample_weights, "per_sample_weights", True)
         weights = None if per_sample_weights is None else per_sample_weights.detach()
-        return _Lookup.apply(self, values.detach(), offsets.detach(), weights, *self._params_for_autograd())
+        return _Lookup.apply(self, last, values.detach(), offsets.detach(), weights, *self._params_for_autograd())
 
     def _forward_dict(self, inputs):
         missing = [n for n in self.feature_names if n not in inputs]
@@ -290,12 +292,8 @@ class EmbeddingBagCollection(_TableModule):
                 _cpu_numpy(w, f"{n} per_sample_weights", True)
                 weights.append(w)
         offsets.append(torch.tensor([base], dtype=torch.int64))
-        saved = self.include_last_offset
-        self.include_last_offset = True
-        try:
-            out = self.forward(torch.cat(values), torch.cat(offsets), torch.cat(weights) if has_weights else None)
-        finally:
-            self.include_last_offset = saved
+        out = self._forward_keyed(torch.cat(values), torch.cat(offsets), torch.cat(weights) if has_weights else None,
+                                  True)
         return {n: out[:, f] for f, n in enumerate(self.feature_names)}
 
     def extra_repr(self):

@@ -320,6 +320,19 @@ class BadInput(unittest.TestCase):
             bag(torch.tensor([1]), torch.tensor([0]))
 
 
+class SizedByBudget(unittest.TestCase):
+    def test_single_table_budget_and_compression(self):
+        a = ct.EmbeddingBag("hash", 10_000, 8, compression=16)
+        self.assertTrue(cembed.spec_is_sized(a.spec))
+        self.assertLessEqual(a.parameter_bytes(), 10_000 * 8 * 4 // 16)
+        self.assertGreater(a.parameter_bytes(), 10_000 * 8 * 4 // 16 - 8 * 4)
+        b = ct.EmbeddingBag("qr", 10_000, 8, budget="8KiB", optimizer="adagrad")
+        self.assertLessEqual(b.parameter_bytes(), 8192)
+        self.assertEqual(b.optimizer_bytes(), b.parameter_bytes())
+        with self.assertRaisesRegex(cembed.Error, "budget"):
+            ct.EmbeddingBag("path", 10_000, 8, budget=64)
+
+
 class FixedLengthInput(unittest.TestCase):
     def test_2d_input_and_include_last_offset_like_nn_embeddingbag(self):
         bag = ct.EmbeddingBag("full", N, DIM, mode="mean", optimizer=None)
