@@ -63,6 +63,12 @@ std::span<const uint32_t> offsets_of(const py::array& a, const char* name, size_
   if (!include_last) scratch.push_back(static_cast<uint32_t>(count));
   if (scratch[0] != 0)
     throw py::value_error(std::string(name) + ": the first offset must be 0, got " + std::to_string(scratch[0]));
+  for (size_t b = 0; b < in.size(); ++b) {
+    if (in[b] > count) {
+      throw py::value_error(std::string(name) + ": entry " + std::to_string(b) + " is " + std::to_string(in[b]) +
+                            ", past the " + std::to_string(count) + " ids");
+    }
+  }
   for (size_t b = 1; b < scratch.size(); ++b) {
     if (scratch[b] < scratch[b - 1]) {
       throw py::value_error(std::string(name) + ": offsets not monotone: entry " + std::to_string(b) + " (" +

@@ -284,7 +284,7 @@ class BadInput(unittest.TestCase):
             self.bag(torch.tensor([1, 2, 3]), torch.tensor([0, 2, 1]))
 
     def test_offsets_past_the_ids(self):
-        with self.assertRaisesRegex(ValueError, "offsets"):
+        with self.assertRaisesRegex(ValueError, "offsets: entry 1 is 3, past the 2 ids"):
             self.bag(torch.tensor([1, 2]), torch.tensor([0, 3]))
 
     def test_wrong_dtype(self):
