@@ -181,6 +181,25 @@ class Collections(unittest.TestCase):
                 for f, n in enumerate(self.FEATURES):
                     close(keyed[:, f], d[n])
 
+    def test_lma_collection_from_numpy_columns_and_from_a_sig_file(self):
+        rng = np.random.default_rng(3)
+        cards = list(self.FEATURES.values())
+        cols = [rng.integers(0, c, 2000) for c in cards]
+        sigs = cembed.Signatures.from_columns(cols, cards, kind="rows")
+        ebc = ct.EmbeddingBagCollection(self.FEATURES, 8, method="lma", compression=8, signatures=sigs)
+        self.assertEqual(ebc.parameter_bytes(), ebc.plan.parameter_bytes())
+        self.assertEqual([t[0].split(":")[0] for t in ebc.plan.tables].count("lma"), 1)  # one shared array
+        values = torch.from_numpy(np.concatenate([c[:4] for c in cols]))
+        out = ebc(values, torch.arange(0, 13))
+        self.assertEqual(tuple(out.shape), (4, 3, 8))
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "train.rows.sig")
+            sigs.save(path)
+            again = ct.EmbeddingBagCollection(self.FEATURES, 8, method="lma", compression=8, signatures=path)
+            close(again(values, torch.arange(0, 13)), out, rtol=0, atol=0)
+        with self.assertRaisesRegex(ValueError, "signatures="):
+            ct.EmbeddingBagCollection(self.FEATURES, 8, method="lma", compression=8)
+
     def test_small_features_keep_full_tables_and_fused_step_changes_only_used_rows(self):
         ebc = ct.EmbeddingBagCollection(self.FEATURES, 4, method="hash", compression=16, optimizer="adagrad", lr=0.5)
         specs = [t[0] for t in ebc.plan.tables]
