@@ -61,8 +61,9 @@ py::tuple dataset_batch(const Dataset& data, const py::array& rows_in) {
 void register_engine(py::module_& m) {
   m.def("build_info", [] { return build_info().dump(); });
   m.def("default_train_config", [] { return TrainConfig{}.to_json().dump(); });
-  m.def("parse_bytes", [](const std::string& text) { return Budget::parse_bytes(text).value; }, py::arg("text"),
-        "Bytes of \"64MiB\", \"1.5GB\", \"1000000\" (the CLI's --embedding-budget).");
+  m.def(
+      "parse_bytes", [](const std::string& text) { return Budget::parse_bytes(text).value; }, py::arg("text"),
+      "Bytes of \"64MiB\", \"1.5GB\", \"1000000\" (the CLI's --embedding-budget).");
   m.def("train", [](const std::string& config) {
     const TrainConfig c = TrainConfig::from_json(nlohmann::json::parse(config));
     py::gil_scoped_release release;
