@@ -11,6 +11,7 @@ PACKAGES=(
   libopenmpi-dev openmpi-bin
   libgtest-dev libgmock-dev libbenchmark-dev clang-14 libclang-rt-14-dev clang-format-14 zstd
   python3 python3-numpy python3-sklearn python3-torch python3-matplotlib
+  python3-dev pybind11-dev
 )
 
 missing=()

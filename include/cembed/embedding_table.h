@@ -87,8 +87,22 @@ class EmbeddingTable {
   virtual void save(BinaryWriter& out) const = 0;
   virtual void load(BinaryReader& in) = 0;
 
-  // All trainable parameters, flattened in a fixed order (tests and reference exports).
-  virtual std::vector<std::span<float>> parameter_blocks() = 0;
+  // Every parameter matrix (rows x width floats, row-major) with its optimizer state, in a
+  // fixed order. state holds optimizer_state_floats(kind, rows, width) floats (empty for
+  // SGD and before set_optimizer; for OptimizerKind::Gradient, the accumulated gradient of
+  // `weights`, element for element). The Python package views these without copies.
+  struct Block {
+    std::span<float> weights;
+    std::span<float> state;
+    int64_t rows = 0, width = 0;
+  };
+  virtual std::vector<Block> blocks() = 0;
+  // All trainable parameters, flattened in the order of blocks() (tests and reference exports).
+  std::vector<std::span<float>> parameter_blocks() {
+    std::vector<std::span<float>> out;
+    for (const Block& b : blocks()) out.push_back(b.weights);
+    return out;
+  }
 
   // The dense exchange of data-parallel jobs (docs/distributed.md), offered by methods with
   // one flat parameter array (robe, lma): its length in floats (0: not offered);

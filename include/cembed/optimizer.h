@@ -6,7 +6,11 @@
 //   sgd:              w -= lr * g
 //   adagrad:          s += g*g;                  w -= lr * g / (sqrt(s) + eps)   (per element)
 //   rowwise_adagrad:  s_row += mean_j(g_j*g_j);  w -= lr * g / (sqrt(s_row) + eps)
+//   gradient:         s += lr * g                (per element; w is left as it is)
 // rowwise_adagrad keeps one float of state per row; dense layers treat it as adagrad.
+// gradient is not a training rule: it accumulates each table's gradient into its state, so
+// that an outside optimizer (PyTorch's, through the Python package: docs/python.md) can
+// apply it. Tables only; parse_optimizer_kind accepts it only when asked to.
 #pragma once
 
 #include <cstdint>
@@ -14,7 +18,7 @@
 
 namespace cembed {
 
-enum class OptimizerKind { Sgd, Adagrad, RowwiseAdagrad };
+enum class OptimizerKind { Sgd, Adagrad, RowwiseAdagrad, Gradient };
 
 struct OptimizerConfig {
   OptimizerKind kind = OptimizerKind::Sgd;
@@ -22,7 +26,8 @@ struct OptimizerConfig {
   float initial_accumulator = 0.0f;
 };
 
-OptimizerKind parse_optimizer_kind(const std::string& name);
+// "sgd", "adagrad", "rowwise_adagrad"; "gradient" too when allow_gradient.
+OptimizerKind parse_optimizer_kind(const std::string& name, bool allow_gradient = false);
 std::string optimizer_kind_name(OptimizerKind kind);
 
 // Floats of optimizer state for a table of `rows` x `dim` parameters.

@@ -58,6 +58,13 @@ ValueSignatures compute_signatures(const Dataset& data, const SignatureConfig& c
 ValueSignatures signatures_from_sets(const std::vector<std::vector<uint64_t>>& sets,
                                      const std::vector<int64_t>& cardinalities, const SignatureConfig& config);
 
+// The same pass over columns held in memory: features[f] gives feature f's bags of every
+// training row (all features the same number of rows; one-hot columns are bags of one id).
+// Equal to compute_signatures on a dataset of those columns (the Python package's
+// cembed.Signatures.from_columns). Ids out of range and malformed offsets raise cembed::Error.
+ValueSignatures signatures_from_bags(std::span<const BagBatch> features, const std::vector<int64_t>& cardinalities,
+                                     const SignatureConfig& config);
+
 // Sidecar file next to a dataset: "data/train.cds" -> "data/train.rows.sig".
 std::string signature_path(const std::string& dataset_path, SignatureKind kind);
 // Framed, checksummed (file_format.h), written atomically.

@@ -99,14 +99,16 @@ ValueSignatures signatures_from_sets(const std::vector<std::vector<uint64_t>>& s
   return s;
 }
 
-ValueSignatures compute_signatures(const Dataset& data, const SignatureConfig& config) {
-  const auto& schema = data.schema();
-  std::vector<int64_t> cards;
-  for (const auto& f : schema.sparse) cards.push_back(f.cardinality);
+namespace {
+
+// The one pass behind compute_signatures and signatures_from_bags: `bag(f, r)` gives the ids
+// of feature f in row r, for `rows` rows.
+template <typename BagOf>
+ValueSignatures signatures_pass(const std::vector<int64_t>& cards, int64_t rows, BagOf bag,
+                                const SignatureConfig& config) {
   ValueSignatures s = empty_signatures(cards, config);
   const int L = config.num_hashes;
-  const int F = schema.num_sparse();
-  const int64_t rows = data.rows();
+  const int F = static_cast<int>(cards.size());
   std::vector<uint8_t> sampled(rows);
   for (int64_t r = 0; r < rows; ++r) sampled[r] = in_sample(r, config);
 
@@ -118,13 +120,13 @@ ValueSignatures compute_signatures(const Dataset& data, const SignatureConfig& c
       if (!sampled[r]) continue;
       if (config.kind == SignatureKind::Rows) {
         const uint64_t h = element_hash(static_cast<uint64_t>(r), config.seed);
-        for (Id v : data.bag(f, r)) Bins{min.data() + static_cast<int64_t>(v) * L, L}.add(h);
+        for (Id v : bag(f, r)) Bins{min.data() + static_cast<int64_t>(v) * L, L}.add(h);
       } else {
         for (int u = 0; u < F; ++u) {
           if (u == f) continue;
-          for (Id w : data.bag(u, r)) {
+          for (Id w : bag(u, r)) {
             const uint64_t h = element_hash(static_cast<uint64_t>(s.offset[u] + w), config.seed);
-            for (Id v : data.bag(f, r)) Bins{min.data() + static_cast<int64_t>(v) * L, L}.add(h);
+            for (Id v : bag(f, r)) Bins{min.data() + static_cast<int64_t>(v) * L, L}.add(h);
           }
         }
       }
@@ -135,6 +137,40 @@ ValueSignatures compute_signatures(const Dataset& data, const SignatureConfig& c
     }
   }
   return s;
+}
+
+}  // namespace
+
+ValueSignatures compute_signatures(const Dataset& data, const SignatureConfig& config) {
+  std::vector<int64_t> cards;
+  for (const auto& f : data.schema().sparse) cards.push_back(f.cardinality);
+  return signatures_pass(
+      cards, data.rows(), [&](int f, int64_t r) { return data.bag(f, r); }, config);
+}
+
+ValueSignatures signatures_from_bags(std::span<const BagBatch> features, const std::vector<int64_t>& cardinalities,
+                                     const SignatureConfig& config) {
+  CEMBED_CHECK(features.size() == cardinalities.size(), "signatures: {} features of bags for {} cardinalities",
+               features.size(), cardinalities.size());
+  const int64_t rows = features.empty() ? 0 : features[0].batch_size();
+  for (size_t f = 0; f < features.size(); ++f) {
+    const BagBatch& b = features[f];
+    CEMBED_CHECK(b.batch_size() == rows, "signatures: feature {} has {} rows, feature 0 has {}", f, b.batch_size(),
+                 rows);
+    CEMBED_CHECK(b.offsets.empty() || (b.offsets[0] == 0 && b.offsets.back() == b.ids.size()),
+                 "signatures: feature {}: offsets must start at 0 and end at the {} ids", f, b.ids.size());
+    for (int64_t r = 0; r < rows; ++r) {
+      CEMBED_CHECK(b.offsets[r] <= b.offsets[r + 1], "signatures: feature {}: offsets decrease at row {}", f, r);
+    }
+    for (size_t k = 0; k < b.ids.size(); ++k) {
+      CEMBED_CHECK(b.ids[k] < cardinalities[f], "signatures: feature {}: id {} (entry {}) out of range [0, {})", f,
+                   b.ids[k], k, cardinalities[f]);
+    }
+  }
+  return signatures_pass(
+      cardinalities, rows,
+      [&](int f, int64_t r) { return features[f].ids.subspan(features[f].offsets[r], features[f].bag_length(r)); },
+      config);
 }
 
 std::string signature_path(const std::string& dataset_path, SignatureKind kind) {

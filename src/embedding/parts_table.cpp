@@ -42,9 +42,9 @@ void PartsTable::set_optimizer(const OptimizerConfig& config) {
   for (TableState& m : matrices_) m.set_optimizer(config);
 }
 
-std::vector<std::span<float>> PartsTable::parameter_blocks() {
-  std::vector<std::span<float>> out;
-  for (TableState& m : matrices_) out.push_back(m.weights());
+std::vector<EmbeddingTable::Block> PartsTable::blocks() {
+  std::vector<Block> out;
+  for (TableState& m : matrices_) out.push_back(m.block());
   return out;
 }
 

@@ -34,7 +34,7 @@ class PartsTable : public EmbeddingTable {
                 float lr) override;
   void save(BinaryWriter& out) const override;
   void load(BinaryReader& in) override;
-  std::vector<std::span<float>> parameter_blocks() override;
+  std::vector<Block> blocks() override;
 
   int num_parts() const { return static_cast<int>(parts_.size()); }
   const Part& part(int j) const { return parts_[j]; }

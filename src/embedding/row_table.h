@@ -23,7 +23,7 @@ class RowTable : public EmbeddingTable {
                 float lr) override;
   void save(BinaryWriter& out) const override;
   void load(BinaryReader& in) override;
-  std::vector<std::span<float>> parameter_blocks() override { return {matrix_.weights()}; }
+  std::vector<Block> blocks() override { return {matrix_.block()}; }
 
  protected:
   RowTable(TableShape shape, int64_t rows);

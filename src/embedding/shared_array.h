@@ -50,7 +50,7 @@ class SharedArrayTable : public EmbeddingTable {
                 float lr) override;
   void save(BinaryWriter& out) const override;
   void load(BinaryReader& in) override;
-  std::vector<std::span<float>> parameter_blocks() override { return {array_.weights()}; }
+  std::vector<Block> blocks() override { return {array_.block()}; }
   int64_t dense_gradient_size() const override;
   void add_gradient(std::span<const BagBatch> bags, Pooling pooling, std::span<const ConstMatrixView> grad_out,
                     std::span<float> grad) override;

@@ -47,7 +47,7 @@ void save_optimizer_kind(BinaryWriter& out, OptimizerKind kind) { out.u32(static
 
 void load_optimizer_kind(BinaryReader& in, OptimizerKind configured, std::string_view what) {
   const uint32_t kind = in.u32((std::string(what) + " kind").c_str());
-  constexpr auto kLast = static_cast<uint32_t>(OptimizerKind::RowwiseAdagrad);
+  constexpr auto kLast = static_cast<uint32_t>(OptimizerKind::Gradient);
   CEMBED_CHECK(kind <= kLast, "{}: unknown {} kind {} in file (0 sgd, 1 adagrad, 2 rowwise_adagrad)", in.context(),
                what, kind);
   CEMBED_CHECK(kind == static_cast<uint32_t>(configured), "{}: {} in file is {}, configured {}", in.context(), what,

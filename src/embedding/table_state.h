@@ -16,6 +16,7 @@
 #include <string>
 #include <string_view>
 
+#include "cembed/embedding_table.h"
 #include "cembed/optimizer.h"
 #include "kernels/embedding_kernels.h"
 #include "util/aligned_vector.h"
@@ -31,6 +32,9 @@ class TableState {
   int64_t width() const { return width_; }
   std::span<float> weights() { return weights_; }
   const float* weights() const { return weights_.data(); }
+  std::span<float> state() { return state_; }
+  // The matrix as a block of EmbeddingTable::blocks().
+  EmbeddingTable::Block block() { return {weights(), state(), rows_, width_}; }
   int64_t parameter_bytes() const { return rows_ * width_ * static_cast<int64_t>(sizeof(float)); }
   int64_t optimizer_bytes() const { return static_cast<int64_t>(state_.size() * sizeof(float)); }
 

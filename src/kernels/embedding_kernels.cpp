@@ -370,6 +370,11 @@ void apply_row_updates_reference(float* table, float* state, int64_t num_rows, i
     CEMBED_CHECK(r >= 0 && r < num_rows, "embedding update: row {} out of range [0, {})", r, num_rows);
     float* w = table + r * dim;
     const float* gr = g.grads.data() + i * dim;
+    if (opt.kind == OptimizerKind::Gradient) {
+      for (int64_t j = 0; j < dim; ++j)
+        state[r * dim + j] = static_cast<float>(state[r * dim + j] + double{lr} * gr[j]);
+      continue;
+    }
     if (opt.kind == OptimizerKind::RowwiseAdagrad) {
       double mean_square = 0;
       for (int64_t j = 0; j < dim; ++j) mean_square += double{gr[j]} * gr[j];
@@ -401,7 +406,7 @@ void apply_row_updates(float* table, float* state, int64_t num_rows, int64_t dim
   }
   // Rows (and their optimizer state) are read at random: prefetched a few rows ahead.
   constexpr int64_t kAhead = 4;
-  const int64_t state_stride = opt.kind == OptimizerKind::Adagrad ? dim : 1;
+  const int64_t state_stride = opt.kind == OptimizerKind::Adagrad || opt.kind == OptimizerKind::Gradient ? dim : 1;
   auto prefetch = [&](int64_t i) {
     if (i >= n) return;
     __builtin_prefetch(table + g.rows[i] * dim, 1);
@@ -439,6 +444,14 @@ void apply_row_updates(float* table, float* state, int64_t num_rows, int64_t dim
         state[r] += sq / static_cast<float>(dim);
         const float step = lr / (std::sqrt(state[r]) + opt.eps);
         for (int64_t j = 0; j < dim; ++j) w[j] -= step * gr[j];
+      }
+      break;
+    case OptimizerKind::Gradient:
+      for (int64_t i = 0; i < n; ++i) {
+        prefetch(i + kAhead);
+        float* s = state + g.rows[i] * dim;
+        const float* gr = g.grads.data() + i * dim;
+        for (int64_t j = 0; j < dim; ++j) s[j] += lr * gr[j];
       }
       break;
   }

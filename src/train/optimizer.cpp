@@ -4,11 +4,12 @@
 
 namespace cembed {
 
-OptimizerKind parse_optimizer_kind(const std::string& name) {
+OptimizerKind parse_optimizer_kind(const std::string& name, bool allow_gradient) {
   if (name == "sgd") return OptimizerKind::Sgd;
   if (name == "adagrad") return OptimizerKind::Adagrad;
   if (name == "rowwise_adagrad" || name == "rowwise-adagrad") return OptimizerKind::RowwiseAdagrad;
-  fail("unknown optimizer '{}' (valid: sgd, adagrad, rowwise_adagrad)", name);
+  if (allow_gradient && name == "gradient") return OptimizerKind::Gradient;
+  fail("unknown optimizer '{}' (valid: sgd, adagrad, rowwise_adagrad{})", name, allow_gradient ? ", gradient" : "");
 }
 
 std::string optimizer_kind_name(OptimizerKind kind) {
@@ -19,6 +20,8 @@ std::string optimizer_kind_name(OptimizerKind kind) {
       return "adagrad";
     case OptimizerKind::RowwiseAdagrad:
       return "rowwise_adagrad";
+    case OptimizerKind::Gradient:
+      return "gradient";
   }
   return "?";
 }
@@ -31,6 +34,8 @@ int64_t optimizer_state_floats(OptimizerKind kind, int64_t rows, int64_t dim) {
       return rows * dim;
     case OptimizerKind::RowwiseAdagrad:
       return rows;
+    case OptimizerKind::Gradient:
+      return rows * dim;
   }
   return 0;
 }

@@ -67,7 +67,8 @@ TEST_P(KernelGrid, UpdatesMatchReference) {
   const auto [dim, weighted, pooling, max_len] = GetParam();
   Rng rng(dim * 29 + weighted * 5 + max_len);
   const int64_t num_rows = 13, batch = 31;
-  for (OptimizerKind kind : {OptimizerKind::Sgd, OptimizerKind::Adagrad, OptimizerKind::RowwiseAdagrad}) {
+  for (OptimizerKind kind :
+       {OptimizerKind::Sgd, OptimizerKind::Adagrad, OptimizerKind::RowwiseAdagrad, OptimizerKind::Gradient}) {
     const OptimizerConfig opt{kind, 1e-10f, 0.1f};
     auto table = testing::random_vector(rng, num_rows * dim);
     std::vector<float> state(optimizer_state_floats(kind, num_rows, dim), opt.initial_accumulator);
@@ -241,6 +242,28 @@ TEST(Kernels, UpdatesFollowTheOptimizerRules) {
       EXPECT_EQ(table[j], 1.0f);  // untouched rows stay
     }
   }
+}
+
+// The gradient kind leaves the weights and adds lr * g into its state, one float per weight:
+// after two steps the state holds the sum of both (the gradient an outside optimizer reads).
+TEST(Kernels, GradientKindAccumulatesIntoStateAndLeavesWeights) {
+  const int64_t dim = 4;
+  kernels::RowGradients g;
+  g.rows = {0, 2};
+  g.grads = {0.5f, -1.0f, 2.0f, 0.0f, 1.0f, 1.0f, 1.0f, -3.0f};
+  const OptimizerConfig opt{OptimizerKind::Gradient};
+  ASSERT_EQ(optimizer_state_floats(opt.kind, 3, dim), 3 * dim);
+  std::vector<float> table(3 * dim, 1.0f), state(3 * dim, 0.0f);
+  kernels::apply_row_updates(table.data(), state.data(), 3, dim, g, opt, 1.0f);
+  kernels::apply_row_updates(table.data(), state.data(), 3, dim, g, opt, 0.5f);
+  for (float w : table) EXPECT_EQ(w, 1.0f);
+  for (int64_t j = 0; j < dim; ++j) {
+    EXPECT_FLOAT_EQ(state[j], 1.5f * g.grads[j]);
+    EXPECT_EQ(state[dim + j], 0.0f);
+    EXPECT_FLOAT_EQ(state[2 * dim + j], 1.5f * g.grads[dim + j]);
+  }
+  EXPECT_THROW(parse_optimizer_kind("gradient"), Error);
+  EXPECT_EQ(parse_optimizer_kind("gradient", true), OptimizerKind::Gradient);
 }
 
 }  // namespace

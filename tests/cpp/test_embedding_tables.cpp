@@ -66,6 +66,44 @@ TEST_P(TableGradients, SgdUpdateEqualsFiniteDifferenceGradient) {
   }
 }
 
+// The gradient kind (autograd from Python) hands out the gradient the SGD step applies: on
+// the same batch from the same weights, state == (w - w_sgd) / lr, element for element
+// (lr = 0.5 scales both the same way), and the weights stay; blocks() pairs each weight
+// matrix with a state of its size.
+TEST_P(TableGradients, GradientKindEqualsSgdStep) {
+  const auto [c, pooling, weighted] = GetParam();
+  const int64_t n = c.cardinality, d = c.dim, batch = 12;
+  auto sgd = testing::make_case_table(c.spec, c.shape());
+  auto acc = testing::make_case_table(c.spec, c.shape());
+  sgd->init(3);
+  acc->init(3);
+  sgd->set_optimizer({OptimizerKind::Sgd});
+  acc->set_optimizer({OptimizerKind::Gradient});
+  Rng rng(12);
+  const auto bags = testing::random_bags(rng, batch, n, 0, 5, weighted);
+  const auto r = testing::random_vector(rng, batch * d);
+  const BagBatch view = bags.view();
+  const auto start = acc->parameter_blocks();
+  std::vector<std::vector<float>> before;
+  for (auto& block : start) before.emplace_back(block.begin(), block.end());
+  ConstMatrixView grad{r.data(), batch, d, d};
+  sgd->backward(std::span(&view, 1), pooling, std::span(&grad, 1), 0.5f);
+  acc->backward(std::span(&view, 1), pooling, std::span(&grad, 1), 0.5f);
+  const auto blocks = acc->blocks();
+  const auto stepped = sgd->parameter_blocks();
+  ASSERT_EQ(blocks.size(), stepped.size());
+  for (size_t p = 0; p < blocks.size(); ++p) {
+    ASSERT_EQ(blocks[p].state.size(), blocks[p].weights.size()) << c.spec;
+    ASSERT_EQ(blocks[p].rows * blocks[p].width, static_cast<int64_t>(blocks[p].weights.size())) << c.spec;
+    for (size_t i = 0; i < before[p].size(); ++i) {
+      ASSERT_EQ(blocks[p].weights[i], before[p][i]) << c.spec << " block " << p << " weight " << i;
+      const double g = static_cast<double>(before[p][i]) - stepped[p][i];
+      ASSERT_TRUE(testing::close(g, blocks[p].state[i], 1e-4, 1e-6))
+          << c.spec << " block " << p << " parameter " << i << ": " << g << " vs " << blocks[p].state[i];
+    }
+  }
+}
+
 std::string case_name(const ::testing::TestParamInfo<TableGradients::ParamType>& info) {
   std::string name = std::get<0>(info.param).spec;
   for (char& ch : name) {

@@ -13,3 +13,6 @@ sys.path.insert(0, os.path.join(SOURCE_DIR, "tools", "reference"))
 def run(cmd, **kw):
     """Runs a command; returns the CompletedProcess (text mode)."""
     return subprocess.run(cmd, capture_output=True, text=True, **kw)
+
+# The Python package as built (python/CMakeLists.txt): <build>/python/cembed.
+sys.path.insert(0, os.path.join(BUILD_DIR, "python"))
