@@ -89,6 +89,15 @@ class EmbeddingTable {
 
   // All trainable parameters, flattened in a fixed order (tests and reference exports).
   virtual std::vector<std::span<float>> parameter_blocks() = 0;
+  // Floats per row of each of parameter_blocks() (a shared array: its block), which divides
+  // the block's size: an exported model is quantized in groups of whole rows (inference.h).
+  virtual std::vector<int64_t> parameter_row_widths() const = 0;
+
+  // What a table needs to serve besides its parameters, without optimizer state (lma's
+  // block placement; nothing for most methods): written into exported models (inference.h)
+  // and read back, checked, into a table built from the same spec and shape.
+  virtual void save_serving_data(BinaryWriter& out) const {}
+  virtual void load_serving_data(BinaryReader& in) {}
 
  protected:
   explicit EmbeddingTable(TableShape shape) : shape_(std::move(shape)) {}

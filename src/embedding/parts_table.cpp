@@ -48,6 +48,12 @@ std::vector<std::span<float>> PartsTable::parameter_blocks() {
   return out;
 }
 
+std::vector<int64_t> PartsTable::parameter_row_widths() const {
+  std::vector<int64_t> out;
+  for (const TableState& m : matrices_) out.push_back(m.width());
+  return out;
+}
+
 void PartsTable::map_ids(const BagBatch& bags) const {
   const int64_t n = num_values(0);
   const size_t count = bags.ids.size();

@@ -35,6 +35,7 @@ class PartsTable : public EmbeddingTable {
   void save(BinaryWriter& out) const override;
   void load(BinaryReader& in) override;
   std::vector<std::span<float>> parameter_blocks() override;
+  std::vector<int64_t> parameter_row_widths() const override;
 
   int num_parts() const { return static_cast<int>(parts_.size()); }
   const Part& part(int j) const { return parts_[j]; }

@@ -24,6 +24,7 @@ class RowTable : public EmbeddingTable {
   void save(BinaryWriter& out) const override;
   void load(BinaryReader& in) override;
   std::vector<std::span<float>> parameter_blocks() override { return {matrix_.weights()}; }
+  std::vector<int64_t> parameter_row_widths() const override { return {matrix_.width()}; }
 
  protected:
   RowTable(TableShape shape, int64_t rows);

@@ -51,6 +51,10 @@ class SharedArrayTable : public EmbeddingTable {
   void save(BinaryWriter& out) const override;
   void load(BinaryReader& in) override;
   std::vector<std::span<float>> parameter_blocks() override { return {array_.weights()}; }
+  std::vector<int64_t> parameter_row_widths() const override { return {block_}; }
+  // The placement's data (PlacementData's section; none for robe, whose placement is a hash).
+  void save_serving_data(BinaryWriter& out) const override;
+  void load_serving_data(BinaryReader& in) override;
 
  protected:
   SharedArrayTable(const TableShape& shape, const Spec& spec, const SharedArrayConfig& config);
