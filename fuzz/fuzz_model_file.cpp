@@ -54,7 +54,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     m->start_batch(b);
     std::vector<float> dense(m->num_dense(), 0.5f);
     std::vector<cembed::Id> first(m->num_features(), 0), last(m->num_features());
-    for (int i = 0; i < m->num_features(); ++i) last[i] = static_cast<cembed::Id>(m->plan().features[i].cardinality - 1);
+    for (int i = 0; i < m->num_features(); ++i)
+      last[i] = static_cast<cembed::Id>(m->plan().features[i].cardinality - 1);
     m->add_row(b, dense, first);
     m->add_row(b, dense, last);
     std::vector<float> p;

@@ -24,9 +24,12 @@ Precision parse_precision(const std::string& name) {
 
 const char* precision_name(Precision p) {
   switch (p) {
-    case Precision::Fp32: return "fp32";
-    case Precision::Fp16: return "fp16";
-    case Precision::Int8: return "int8";
+    case Precision::Fp32:
+      return "fp32";
+    case Precision::Fp16:
+      return "fp16";
+    case Precision::Int8:
+      return "int8";
   }
   return "?";
 }
@@ -127,8 +130,8 @@ std::unique_ptr<InferenceModel> InferenceModel::open(const std::string& path) {
   for (const PlannedTable& t : plan.tables) {
     TableShape shape{plan.dim, {}};
     for (int f : t.features) {
-      CEMBED_CHECK(f >= 0 && f < static_cast<int>(plan.features.size()), "{}: the plan names feature {} of {}", path,
-                   f, plan.features.size());
+      CEMBED_CHECK(f >= 0 && f < static_cast<int>(plan.features.size()), "{}: the plan names feature {} of {}", path, f,
+                   plan.features.size());
       shape.cardinalities.push_back(plan.features[f].cardinality);
     }
     table_floats += static_cast<double>(spec_parameter_bytes(Spec::parse(t.spec), shape)) / 4;
@@ -160,8 +163,9 @@ std::unique_ptr<InferenceModel> InferenceModel::open(const std::string& path) {
     std::vector<int64_t> cardinality;
     parse_vocabulary(vocab, path + " (vocabulary)", names, s->vocab, cardinality);
     for (size_t f = 0; f < names.size(); ++f) {
-      CEMBED_CHECK(cardinality[f] == plan.features[f].cardinality, "{}: vocabulary of feature '{}' has {} values, the model {}",
-                   path, names[f], cardinality[f], plan.features[f].cardinality);
+      CEMBED_CHECK(cardinality[f] == plan.features[f].cardinality,
+                   "{}: vocabulary of feature '{}' has {} values, the model {}", path, names[f], cardinality[f],
+                   plan.features[f].cardinality);
     }
   }
   return std::unique_ptr<InferenceModel>(new InferenceModel(std::move(s)));
@@ -178,14 +182,15 @@ bool InferenceModel::has_vocabulary() const { return !s_->vocab.empty(); }
 std::string InferenceModel::text_format() const { return s_->text_format; }
 
 void InferenceModel::logits(const Batch& batch, std::vector<float>& out) {
-  CEMBED_CHECK(static_cast<int>(batch.ids.size()) == num_features() &&
-                   static_cast<int>(batch.offsets.size()) == num_features(),
-               "{}: a batch of {} features, the model has {}", path(), batch.ids.size(), num_features());
+  CEMBED_CHECK(
+      static_cast<int>(batch.ids.size()) == num_features() && static_cast<int>(batch.offsets.size()) == num_features(),
+      "{}: a batch of {} features, the model has {}", path(), batch.ids.size(), num_features());
   for (int f = 0; f < num_features(); ++f) {
     const auto& o = batch.offsets[f];
     CEMBED_CHECK(static_cast<int64_t>(o.size()) == batch.size + 1 && o.front() == 0 && o.back() == batch.ids[f].size(),
                  "{}: feature {}'s bags do not match the batch", path(), f);
-    for (size_t b = 1; b < o.size(); ++b) CEMBED_CHECK(o[b] >= o[b - 1], "{}: feature {}'s bags out of order", path(), f);
+    for (size_t b = 1; b < o.size(); ++b)
+      CEMBED_CHECK(o[b] >= o[b - 1], "{}: feature {}'s bags out of order", path(), f);
   }
   s_->model->forward(batch, out);
 }
@@ -222,8 +227,8 @@ void InferenceModel::add_row(Batch& batch, std::span<const float> dense, std::sp
 
 void InferenceModel::add_line(Batch& batch, std::string_view line, const std::string& source, int64_t line_number) {
   State& s = *s_;
-  CEMBED_CHECK(has_vocabulary(), "{}: exported without a vocabulary (export --vocabulary DIR): raw rows cannot be scored",
-               path());
+  CEMBED_CHECK(has_vocabulary(),
+               "{}: exported without a vocabulary (export --vocabulary DIR): raw rows cannot be scored", path());
   if (!s.parser) {
     PrepareConfig c;
     c.format = parse_text_format(s.text_format);

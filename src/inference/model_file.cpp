@@ -34,11 +34,16 @@ T read_pod(const char* p) {
 
 const char* section_kind_name(SectionKind kind) {
   switch (kind) {
-    case SectionKind::Metadata: return "metadata";
-    case SectionKind::Mlp: return "MLP weights";
-    case SectionKind::TableParameters: return "table parameters";
-    case SectionKind::TableServing: return "table serving data";
-    case SectionKind::Vocabulary: return "vocabulary";
+    case SectionKind::Metadata:
+      return "metadata";
+    case SectionKind::Mlp:
+      return "MLP weights";
+    case SectionKind::TableParameters:
+      return "table parameters";
+    case SectionKind::TableServing:
+      return "table serving data";
+    case SectionKind::Vocabulary:
+      return "vocabulary";
   }
   return "unknown section";
 }

@@ -24,11 +24,11 @@ namespace cembed {
 constexpr uint32_t kModelFileVersion = 1;
 
 enum class SectionKind : uint32_t {
-  Metadata = 1,        // JSON: model config, memory plan, tables, precision, source
-  Mlp = 2,             // the MLPs' weights and biases, fp32, in Dlrm order
+  Metadata = 1,         // JSON: model config, memory plan, tables, precision, source
+  Mlp = 2,              // the MLPs' weights and biases, fp32, in Dlrm order
   TableParameters = 3,  // index: table; its parameter blocks (quantized.h)
-  TableServing = 4,    // index: table; EmbeddingTable::save_serving_data
-  Vocabulary = 5,      // vocabulary.bin's payload (vocabulary_file.h)
+  TableServing = 4,     // index: table; EmbeddingTable::save_serving_data
+  Vocabulary = 5,       // vocabulary.bin's payload (vocabulary_file.h)
 };
 const char* section_kind_name(SectionKind kind);
 

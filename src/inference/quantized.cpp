@@ -24,12 +24,14 @@ void encode_block(BinaryWriter& out, std::span<const float> x, int64_t row_width
   out.u64(static_cast<uint64_t>(n));
   out.u64(static_cast<uint64_t>(group));
   switch (p) {
-    case Precision::Fp32: out.raw(x.data(), x.size_bytes()); break;
+    case Precision::Fp32:
+      out.raw(x.data(), x.size_bytes());
+      break;
     case Precision::Fp16: {
       std::vector<_Float16> h(n);
       for (int64_t i = 0; i < n; ++i) {
-        CEMBED_CHECK(std::abs(x[i]) <= 65504.0f, "{}: parameter {} = {} is beyond fp16's range (export fp32)", what,
-                     i, x[i]);
+        CEMBED_CHECK(std::abs(x[i]) <= 65504.0f, "{}: parameter {} = {} is beyond fp16's range (export fp32)", what, i,
+                     x[i]);
         h[i] = static_cast<_Float16>(x[i]);
       }
       out.raw(h.data(), h.size() * sizeof(_Float16));
@@ -64,7 +66,9 @@ void decode_block(BinaryReader& in, std::span<float> out, int64_t row_width, Pre
                "{}: {}: quantization group {}, expected {} (rows of {})", in.context(), what, group,
                quantization_group(row_width), row_width);
   switch (p) {
-    case Precision::Fp32: in.raw_into(out.data(), out.size_bytes(), "fp32 parameters"); break;
+    case Precision::Fp32:
+      in.raw_into(out.data(), out.size_bytes(), "fp32 parameters");
+      break;
     case Precision::Fp16: {
       std::vector<_Float16> h(n);
       in.raw_into(h.data(), h.size() * sizeof(_Float16), "fp16 parameters");

@@ -32,9 +32,7 @@ std::string read_bytes(const std::string& path) {
   return {std::istreambuf_iterator<char>(in), {}};
 }
 
-void write_bytes(const std::string& path, const std::string& bytes) {
-  std::ofstream(path, std::ios::binary) << bytes;
-}
+void write_bytes(const std::string& path, const std::string& bytes) { std::ofstream(path, std::ios::binary) << bytes; }
 
 // A model whose feature 0 is served by the case's table and feature 1 by a full table of 7
 // values, initialised from a seed (signatures attached where the method needs them).
@@ -83,8 +81,7 @@ std::vector<float> trained_probabilities(LoadedCheckpoint& ck, const Batch& b) {
   return z;
 }
 
-std::vector<float> exported_probabilities(LoadedCheckpoint& ck, const Batch& b, Precision p,
-                                          const std::string& name) {
+std::vector<float> exported_probabilities(LoadedCheckpoint& ck, const Batch& b, Precision p, const std::string& name) {
   const std::string path = temp_path(name + ".cem");
   ExportOptions o;
   o.precision = p;
@@ -115,7 +112,8 @@ TEST_P(InferenceMethods, Fp16AndInt8ScoresWithinTheirTolerance) {
   LoadedCheckpoint ck = case_model(GetParam());
   const Batch b = random_batch(GetParam(), 64);
   const auto expected = trained_probabilities(ck, b);
-  for (const auto& [p, tol] : {std::pair{Precision::Fp16, kFp16Tolerance}, std::pair{Precision::Int8, kInt8Tolerance}}) {
+  for (const auto& [p, tol] :
+       {std::pair{Precision::Fp16, kFp16Tolerance}, std::pair{Precision::Int8, kInt8Tolerance}}) {
     const auto got = exported_probabilities(ck, b, p, precision_name(p));
     double worst = 0;
     for (size_t i = 0; i < got.size(); ++i) worst = std::max(worst, std::abs(double(got[i]) - expected[i]));
@@ -150,8 +148,8 @@ TEST(InferenceQuantization, EveryElementWithinItsGroupsBound) {
         const int64_t end = std::min<int64_t>(x.size(), g + group);
         const auto [lo, hi] = std::minmax_element(x.begin() + g, x.begin() + end);
         for (int64_t i = g; i < end; ++i) {
-          const double bound = p == Precision::Int8 ? (*hi - *lo) / 510.0 * (1 + 1e-5) + 1e-6
-                                                    : std::abs(x[i]) / 2048.0 + 6e-8;
+          const double bound =
+              p == Precision::Int8 ? (*hi - *lo) / 510.0 * (1 + 1e-5) + 1e-6 : std::abs(x[i]) / 2048.0 + 6e-8;
           ASSERT_LE(std::abs(double(y[i]) - x[i]), bound) << precision_name(p) << " width " << width << " at " << i;
         }
       }

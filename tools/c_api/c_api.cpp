@@ -5,10 +5,10 @@
 #include <algorithm>
 #include <exception>
 #include <memory>
-#include <stdexcept>
-#include <thread>
 #include <mutex>
+#include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "cembed/inference.h"
@@ -70,7 +70,8 @@ int cembed_model_score(cembed_model* model, int64_t rows, const float* dense, co
     cembed::InferenceModel& m = *model->model;
     const int64_t nd = m.num_dense(), nf = m.num_features();
     m.start_batch(model->batch);
-    for (int64_t r = 0; r < rows; ++r) m.add_row(model->batch, {dense + r * nd, size_t(nd)}, {ids + r * nf, size_t(nf)});
+    for (int64_t r = 0; r < rows; ++r)
+      m.add_row(model->batch, {dense + r * nd, size_t(nd)}, {ids + r * nf, size_t(nf)});
     m.score(model->batch, model->scores);
     std::copy(model->scores.begin(), model->scores.end(), out);
   });
@@ -95,7 +96,8 @@ int cembed_model_score_lines(cembed_model* model, int64_t rows, const char* cons
 }
 
 void cembed_set_threads(int threads) {
-  guarded([&] { cembed::set_num_threads(threads > 0 ? threads : static_cast<int>(std::thread::hardware_concurrency())); });
+  guarded(
+      [&] { cembed::set_num_threads(threads > 0 ? threads : static_cast<int>(std::thread::hardware_concurrency())); });
 }
 
 const char* cembed_last_error(void) { return last_error.c_str(); }

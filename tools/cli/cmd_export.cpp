@@ -16,7 +16,8 @@ void add_export_command(CLI::App& app) {
   auto vocabulary = std::make_shared<std::string>();
   cmd->add_option("model", *model, "checkpoint written by train --checkpoint")->required();
   cmd->add_option("--out", *out, "the inference file to write (.cem)")->required();
-  cmd->add_option("--precision", *precision, "table parameters in fp32 (exact), fp16 or int8 (per row, scale and minimum)")
+  cmd->add_option("--precision", *precision,
+                  "table parameters in fp32 (exact), fp16 or int8 (per row, scale and minimum)")
       ->check(CLI::IsMember({"fp32", "fp16", "int8"}))
       ->capture_default_str();
   cmd->add_option("--vocabulary", *vocabulary,

@@ -2,9 +2,9 @@
 
 #include <cmath>
 #include <cstdio>
-#include <thread>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "cembed/inference.h"
 #include "cembed/metrics.h"

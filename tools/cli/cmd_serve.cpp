@@ -66,9 +66,10 @@ void add_serve_command(CLI::App& app) {
     });
     server.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
       if (!res.body.empty()) return;
-      const std::string what = res.status == 413   ? "request body too large"
-                               : res.status == 404 ? "no such endpoint: " + req.path + " (POST /score, GET /health, GET /metrics)"
-                                                   : "request refused";
+      const std::string what = res.status == 413 ? "request body too large"
+                               : res.status == 404
+                                   ? "no such endpoint: " + req.path + " (POST /score, GET /health, GET /metrics)"
+                                   : "request refused";
       res.set_content(error_body(what), "application/json");
     });
     const int bound = *port == 0 ? server.bind_to_any_port(*host) : (server.bind_to_port(*host, *port) ? *port : -1);
