@@ -130,6 +130,11 @@ def main():
             print("|---|---|---|---|---|---|---|---|---|---|---|")
             for method in args.methods.split(","):
                 ck = os.path.join(d, method + ".ckpt")
+                plan = subprocess.run([CEMBED, "plan", "--data", os.path.join(d, "train.cds"), "--embedding", method,
+                                       "--compression", "16"], capture_output=True, text=True)
+                if plan.returncode != 0:
+                    print(f"| {method} | infeasible at 16x: {plan.stderr.strip().split('error: ')[-1]} |", flush=True)
+                    continue
                 out = run([CEMBED, "train", "--train", os.path.join(d, "train.cds"), "--test",
                            os.path.join(d, "test.cds"), "--embedding", method, "--compression", "16", "--epochs", "1",
                            "--threads", str(args.threads), "--quiet", "--checkpoint", ck, "--optimizer", "adagrad"])

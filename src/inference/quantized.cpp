@@ -2,11 +2,43 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <vector>
 
 #include "util/check.h"
 
 namespace cembed {
+
+// IEEE half precision, by bits (portable: no _Float16, which clang 14 lacks on x86-64).
+// float -> half rounds to nearest even; values beyond half's range are refused before.
+uint16_t half_of(float f) {
+  uint32_t x;
+  std::memcpy(&x, &f, 4);
+  const auto sign = static_cast<uint16_t>((x >> 16) & 0x8000);
+  const uint32_t a = x & 0x7fffffff;
+  if (a >= 0x477ff000) return sign | 0x7c00;  // >= 65520: infinity (not written: refused)
+  if (a < 0x38800000) {                       // below 2^-14: subnormal half (or zero)
+    float v;
+    std::memcpy(&v, &a, 4);
+    return sign | static_cast<uint16_t>(std::nearbyint(v * 16777216.0f));  // v * 2^24 is exact
+  }
+  uint32_t h = (((a >> 23) - 112) << 10) | ((a & 0x7fffff) >> 13);
+  const uint32_t rest = a & 0x1fff;
+  if (rest > 0x1000 || (rest == 0x1000 && (h & 1))) ++h;  // a carry into the exponent is right
+  return sign | static_cast<uint16_t>(h);
+}
+
+float float_of_half(uint16_t h) {
+  const uint32_t sign = static_cast<uint32_t>(h & 0x8000) << 16, e = (h >> 10) & 0x1f, m = h & 0x3ff;
+  if (e == 0) {
+    const float v = static_cast<float>(m) * (1.0f / 16777216.0f);
+    return sign ? -v : v;
+  }
+  const uint32_t bits = sign | (e == 31 ? 0x7f800000 | (m << 13) : ((e + 112) << 23) | (m << 13));
+  float v;
+  std::memcpy(&v, &bits, 4);
+  return v;
+}
 
 int64_t quantization_group(int64_t row_width) {
   CEMBED_CHECK(row_width >= 1, "quantization: row width {} must be positive", row_width);
@@ -28,13 +60,13 @@ void encode_block(BinaryWriter& out, std::span<const float> x, int64_t row_width
       out.raw(x.data(), x.size_bytes());
       break;
     case Precision::Fp16: {
-      std::vector<_Float16> h(n);
+      std::vector<uint16_t> h(n);
       for (int64_t i = 0; i < n; ++i) {
         CEMBED_CHECK(std::abs(x[i]) <= 65504.0f, "{}: parameter {} = {} is beyond fp16's range (export fp32)", what, i,
                      x[i]);
-        h[i] = static_cast<_Float16>(x[i]);
+        h[i] = half_of(x[i]);
       }
-      out.raw(h.data(), h.size() * sizeof(_Float16));
+      out.raw(h.data(), h.size() * sizeof(uint16_t));
       break;
     }
     case Precision::Int8: {
@@ -70,9 +102,9 @@ void decode_block(BinaryReader& in, std::span<float> out, int64_t row_width, Pre
       in.raw_into(out.data(), out.size_bytes(), "fp32 parameters");
       break;
     case Precision::Fp16: {
-      std::vector<_Float16> h(n);
-      in.raw_into(h.data(), h.size() * sizeof(_Float16), "fp16 parameters");
-      for (int64_t i = 0; i < n; ++i) out[i] = static_cast<float>(h[i]);
+      std::vector<uint16_t> h(n);
+      in.raw_into(h.data(), h.size() * sizeof(uint16_t), "fp16 parameters");
+      for (int64_t i = 0; i < n; ++i) out[i] = float_of_half(h[i]);
       break;
     }
     case Precision::Int8: {

@@ -23,6 +23,10 @@ namespace cembed {
 
 int64_t quantization_group(int64_t row_width);
 
+// IEEE half precision bits of f (round to nearest even; |f| <= 65504), and back.
+uint16_t half_of(float f);
+float float_of_half(uint16_t h);
+
 // Refuses values fp16 cannot hold (beyond 65504) and non-finite ones, naming `what`.
 void encode_block(BinaryWriter& out, std::span<const float> x, int64_t row_width, Precision p, const std::string& what);
 // Reads one block into `out` (the size the table built from its spec has), checking the

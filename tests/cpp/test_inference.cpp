@@ -133,6 +133,8 @@ TEST(InferenceQuantization, EveryElementWithinItsGroupsBound) {
     const int64_t rows = 37;
     std::vector<float> x = testing::random_vector(rng, rows * width, 0.3f);
     x[5] = 40.0f;  // one outlier widens only its own group
+    x[7] = 1e-6f;  // fp16 subnormals
+    x[8] = -3e-5f;
     const int64_t group = quantization_group(width);
     EXPECT_EQ(group % width, 0);
     EXPECT_GE(group, 16);
@@ -153,6 +155,27 @@ TEST(InferenceQuantization, EveryElementWithinItsGroupsBound) {
           ASSERT_LE(std::abs(double(y[i]) - x[i]), bound) << precision_name(p) << " width " << width << " at " << i;
         }
       }
+    }
+  }
+}
+
+// The half conversion against known encodings: rounding to nearest even, subnormals, the
+// largest half, and every half's float converting back to the same bits.
+TEST(InferenceQuantization, HalfPrecisionBits) {
+  EXPECT_EQ(half_of(1.0f), 0x3c00);
+  EXPECT_EQ(half_of(-2.0f), 0xc000);
+  EXPECT_EQ(half_of(65504.0f), 0x7bff);
+  EXPECT_EQ(half_of(0.0f), 0x0000);
+  EXPECT_EQ(half_of(std::ldexp(1.0f, -24)), 0x0001);         // smallest subnormal
+  EXPECT_EQ(half_of(std::ldexp(1.0f, -25)), 0x0000);         // a tie rounds to even (0)
+  EXPECT_EQ(half_of(std::ldexp(3.0f, -25)), 0x0002);         // 1.5 steps: a tie, to even (2)
+  EXPECT_EQ(half_of(1.0f + std::ldexp(1.0f, -11)), 0x3c00);  // a tie: to even
+  EXPECT_EQ(half_of(1.0f + std::ldexp(3.0f, -11)), 0x3c02);  // a tie: to even (up)
+  EXPECT_EQ(half_of(std::ldexp(1.0f, -14)), 0x0400);         // smallest normal
+  for (uint32_t h = 0; h < 0x7c00; ++h) {
+    for (const uint32_t sign : {0u, 0x8000u}) {
+      const auto bits = static_cast<uint16_t>(h | sign);
+      ASSERT_EQ(half_of(float_of_half(bits)), bits) << std::hex << bits;
     }
   }
 }
