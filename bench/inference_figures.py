@@ -116,6 +116,7 @@ def main():
     ap.add_argument("--methods", default=",".join(METHODS))
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--server-seconds", type=float, default=10)
+    ap.add_argument("--ratio", default="16", help="compression ratio")
     args = ap.parse_args()
     lib = ctypes.CDLL(os.path.join(BUILD, "libcembed.so"))
     lib.cembed_last_error.restype = ctypes.c_char_p
@@ -124,19 +125,19 @@ def main():
             d = os.path.join(tmp, name)
             prepare(name, d)
             ds = Dataset(os.path.join(d, "test.cds"))
-            print(f"\n### {name} ({ds.rows} test rows), 16x, 1 epoch, dim 16, {args.threads} threads\n")
+            print(f"\n### {name} ({ds.rows} test rows), {args.ratio}x, 1 epoch, dim 16, {args.threads} threads\n")
             print("| method | trained AUC | fp32 bytes | fp32 AUC | fp16 bytes | fp16 AUC | int8 bytes | int8 AUC |"
                   " 1-row p50 ms | 1-row p99 ms | rows/s (batch 4096) |")
             print("|---|---|---|---|---|---|---|---|---|---|---|")
             for method in args.methods.split(","):
                 ck = os.path.join(d, method + ".ckpt")
                 plan = subprocess.run([CEMBED, "plan", "--data", os.path.join(d, "train.cds"), "--embedding", method,
-                                       "--compression", "16"], capture_output=True, text=True)
+                                       "--compression", args.ratio], capture_output=True, text=True)
                 if plan.returncode != 0:
-                    print(f"| {method} | infeasible at 16x: {plan.stderr.strip().split('error: ')[-1]} |", flush=True)
+                    print(f"| {method} | infeasible at {args.ratio}x: {plan.stderr.strip().split('error: ')[-1]} |", flush=True)
                     continue
                 out = run([CEMBED, "train", "--train", os.path.join(d, "train.cds"), "--test",
-                           os.path.join(d, "test.cds"), "--embedding", method, "--compression", "16", "--epochs", "1",
+                           os.path.join(d, "test.cds"), "--embedding", method, "--compression", args.ratio, "--epochs", "1",
                            "--threads", str(args.threads), "--quiet", "--checkpoint", ck, "--optimizer", "adagrad"])
                 trained = run([CEMBED, "eval", "--model", ck, "--data", os.path.join(d, "test.cds")]).stdout
                 row = [method, trained.split("AUC ")[1].split()[0]]
@@ -150,9 +151,9 @@ def main():
                 row += [f"{p50:.3f}", f"{p99:.3f}", f"{rate:,.0f} ({spread[0]:,.0f}-{spread[1]:,.0f})"]
                 print("| " + " | ".join(row) + " |", flush=True)
             if args.server_seconds > 0:
-                rows_s, req_s, p50, p99 = server_load(os.path.join(d, "hash.fp32.cem"), ds, args.server_seconds, 8,
+                rows_s, req_s, p50, p99 = server_load(os.path.join(d, args.methods.split(",")[0] + ".fp32.cem"), ds, args.server_seconds, 8,
                                                       args.threads)
-                print(f"\nserve (hash, fp32): 8 clients x {args.server_seconds:g} s, 16 rows per request: "
+                print(f"\nserve ({args.methods.split(',')[0]}, fp32): 8 clients x {args.server_seconds:g} s, 16 rows per request: "
                       f"{rows_s:,.0f} rows/s, {req_s:,.0f} requests/s, latency p50 {p50:.2f} ms, p99 {p99:.2f} ms")
 
 
