@@ -104,6 +104,20 @@ class EmbeddingTable {
     return out;
   }
 
+  // Floats per row of each of blocks() (a shared array: its block), which divides the
+  // block's size: an exported model is quantized in groups of whole rows (inference.h).
+  std::vector<int64_t> parameter_row_widths() {
+    std::vector<int64_t> out;
+    for (const Block& b : blocks()) out.push_back(b.width);
+    return out;
+  }
+
+  // What a table needs to serve besides its parameters, without optimizer state (lma's
+  // block placement; nothing for most methods): written into exported models (inference.h)
+  // and read back, checked, into a table built from the same spec and shape.
+  virtual void save_serving_data(BinaryWriter& out) const {}
+  virtual void load_serving_data(BinaryReader& in) {}
+
   // The dense exchange of data-parallel jobs (docs/distributed.md), offered by methods with
   // one flat parameter array (robe, lma): its length in floats (0: not offered);
   // add_gradient() adds the batch's gradient of that array into `grad` (no update);

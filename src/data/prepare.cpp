@@ -411,6 +411,7 @@ nlohmann::json prepare_stats(const PrepareConfig& c, const nlohmann::json& featu
   nlohmann::json stats;
   stats["format"] = c.format == TextFormat::Criteo ? "criteo" : c.format == TextFormat::Avazu ? "avazu" : "libfm";
   stats["min_count"] = c.min_count;
+  stats["log_dense"] = c.log_dense;
   stats["split"] = {
       {"by", c.split}, {"valid_fraction", c.valid_fraction}, {"test_fraction", c.test_fraction}, {"seed", c.seed}};
   stats["features"] = feature_stats;

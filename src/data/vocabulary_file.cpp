@@ -32,7 +32,15 @@ void save_vocabulary(const std::string& path, const std::vector<std::string>& na
 
 void load_vocabulary(const std::string& path, const std::vector<std::string>& names, std::vector<FlatMap<Id>>& vocab,
                      std::vector<int64_t>& cardinality) {
-  const std::string payload = read_framed_file(path, std::string_view(kVocabMagic, 8), kVocabVersion);
+  parse_vocabulary(read_vocabulary_payload(path), path, names, vocab, cardinality);
+}
+
+std::string read_vocabulary_payload(const std::string& path) {
+  return read_framed_file(path, std::string_view(kVocabMagic, 8), kVocabVersion);
+}
+
+void parse_vocabulary(std::string_view payload, const std::string& path, const std::vector<std::string>& names,
+                      std::vector<FlatMap<Id>>& vocab, std::vector<int64_t>& cardinality) {
   BinaryReader r(payload.data(), payload.size(), path);
   const uint32_t n = r.u32("feature count");
   CEMBED_CHECK(n == names.size(), "{}: vocabulary of {} features, the data has {}", path, n, names.size());

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "cembed/dataset.h"
@@ -20,5 +21,11 @@ void save_vocabulary(const std::string& path, const std::vector<std::string>& na
 // its feature's cardinality; fills vocab and cardinality per feature.
 void load_vocabulary(const std::string& path, const std::vector<std::string>& names, std::vector<FlatMap<Id>>& vocab,
                      std::vector<int64_t>& cardinality);
+
+// load_vocabulary's two steps: the file's checked payload, and its parsing (`context` names
+// the source in errors; exported models carry the payload, inference.h).
+std::string read_vocabulary_payload(const std::string& path);
+void parse_vocabulary(std::string_view payload, const std::string& context, const std::vector<std::string>& names,
+                      std::vector<FlatMap<Id>>& vocab, std::vector<int64_t>& cardinality);
 
 }  // namespace cembed

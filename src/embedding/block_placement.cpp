@@ -65,6 +65,14 @@ PlacementData PlacementData::load(BinaryReader& in, int features, const Placemen
                "{}: {} signature offsets for {} features", in.context(), offsets, features);
   d.offset.resize(offsets);
   for (auto& o : d.offset) o = in.i64("signature offset");
+  // Offsets from 0, never decreasing, and values few enough for the arithmetic below (every
+  // value takes at least one byte of the section: a presence flag or its blocks).
+  for (size_t i = 0; i < d.offset.size(); ++i) {
+    CEMBED_CHECK(d.offset[i] >= (i == 0 ? 0 : d.offset[i - 1]) && (i > 0 || d.offset[0] == 0) &&
+                     d.offset[i] <= (int64_t{1} << 40),
+                 "{}: signature offset {} of feature {} out of order or out of range", in.context(), d.offset[i], i);
+  }
+  CEMBED_CHECK(d.hashes >= 0 && d.hashes <= (1 << 16), "{}: {} signature hashes per value", in.context(), d.hashes);
   const uint64_t m = in.u64("minhash count");
   const int64_t values = d.values();
   CEMBED_CHECK(m == static_cast<uint64_t>(values * d.hashes), "{}: {} minhashes for {} values", in.context(), m,

@@ -100,14 +100,23 @@ class CceTable final : public PartsTableOf<CceTable> {
 
   void save(BinaryWriter& out) const override {
     PartsTable::save(out);
+    save_serving_data(out);
+  }
+
+  void load(BinaryReader& in) override {
+    PartsTable::load(in);
+    load_serving_data(in);
+  }
+
+  // The schedule's position and the assignment: what serving needs besides the parameters.
+  void save_serving_data(BinaryWriter& out) const override {
     out.i64(steps_);
     out.i64(clusterings_);
     out.u64(assignment_.size());
     out.raw(assignment_.data(), assignment_.size() * sizeof(uint32_t));
   }
 
-  void load(BinaryReader& in) override {
-    PartsTable::load(in);
+  void load_serving_data(BinaryReader& in) override {
     const int64_t steps = in.i64("cce steps"), clusterings = in.i64("cce clusterings");
     CEMBED_CHECK(steps >= 0 && clusterings >= 0 && clusterings <= c_.times, "{}: {}: {} steps, {} clusterings",
                  in.context(), spec_, steps, clusterings);

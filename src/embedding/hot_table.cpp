@@ -217,10 +217,19 @@ class HotTable final : public EmbeddingTable {
     cold_->load(in);
   }
 
-  std::vector<std::span<float>> parameter_blocks() override {
-    auto blocks = hot_->parameter_blocks();
-    for (auto b : cold_->parameter_blocks()) blocks.push_back(b);
-    return blocks;
+  void save_serving_data(BinaryWriter& out) const override {
+    hot_->save_serving_data(out);
+    cold_->save_serving_data(out);
+  }
+  void load_serving_data(BinaryReader& in) override {
+    hot_->load_serving_data(in);
+    cold_->load_serving_data(in);
+  }
+
+  std::vector<Block> blocks() override {
+    auto out = hot_->blocks();
+    for (const Block& b : cold_->blocks()) out.push_back(b);
+    return out;
   }
 
  private:

@@ -155,11 +155,27 @@ void SharedArrayTable::save(BinaryWriter& out) const {
   out.i64(dim());
   array_.save_weights(out, false);
   save_optimizer_state(out, {&array_, 1});
+  save_serving_data(out);
+}
+
+void SharedArrayTable::save_serving_data(BinaryWriter& out) const {
   if (placement_) {
     placement_->data().save(out);
   } else {
     PlacementData{}.save(out);
   }
+}
+
+void SharedArrayTable::load_serving_data(BinaryReader& in) {
+  PlacementData data = PlacementData::load(in, num_features(), grid_);
+  // Lookups index the placement by the feature's first value plus the id, the id checked
+  // against the feature's cardinality: each feature must have exactly that many values.
+  for (int f = 0; !data.empty() && f < num_features(); ++f) {
+    CEMBED_CHECK(data.offset[f + 1] - data.offset[f] == num_values(f),
+                 "{}: {} table places {} values of feature {}, its cardinality is {}", in.context(), spec_,
+                 data.offset[f + 1] - data.offset[f], f, num_values(f));
+  }
+  placement_ = placement_from(std::move(data), in);
 }
 
 void SharedArrayTable::load(BinaryReader& in) {
@@ -168,7 +184,7 @@ void SharedArrayTable::load(BinaryReader& in) {
   CEMBED_CHECK(d == dim(), "{}: table dim {} in file, {} expected", in.context(), d, dim());
   array_.load_weights(in, false, "shared array");
   load_optimizer_state(in, {&array_, 1});
-  placement_ = placement_from(PlacementData::load(in, num_features(), grid_), in);
+  load_serving_data(in);
 }
 
 int64_t shared_array_bytes(const Spec& spec, const TableShape&) {

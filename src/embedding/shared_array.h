@@ -55,6 +55,9 @@ class SharedArrayTable : public EmbeddingTable {
   void add_gradient(std::span<const BagBatch> bags, Pooling pooling, std::span<const ConstMatrixView> grad_out,
                     std::span<float> grad) override;
   void apply_gradient(std::span<const float> grad, float lr) override;
+  // The placement's data (PlacementData's section; none for robe, whose placement is a hash).
+  void save_serving_data(BinaryWriter& out) const override;
+  void load_serving_data(BinaryReader& in) override;
 
  protected:
   SharedArrayTable(const TableShape& shape, const Spec& spec, const SharedArrayConfig& config);

@@ -72,6 +72,9 @@ void add_methods_command(CLI::App& app);
 void add_compare_command(CLI::App& app);
 void add_signatures_command(CLI::App& app);
 void add_sweep_command(CLI::App& app);
+void add_export_command(CLI::App& app);
+void add_score_command(CLI::App& app);
+void add_serve_command(CLI::App& app);
 
 // Computes and writes <dataset>.<kind>.sig for each kind ("rows", "context"); reports them
 // as beside `shown_as` when given (the dataset's final path while it is still staged).

@@ -53,6 +53,9 @@ int run(int argc, char** argv) {
   cembed::cli::add_compare_command(app);
   cembed::cli::add_signatures_command(app);
   cembed::cli::add_sweep_command(app);
+  cembed::cli::add_export_command(app);
+  cembed::cli::add_score_command(app);
+  cembed::cli::add_serve_command(app);
   std::vector<std::string> args(argv + 1, argv + argc);
   try {
     // Commands other than train write files or print tables once: one process runs them.

@@ -1,0 +1,313 @@
+// Exported models (inference.h): fp32 scores equal the trained model's exactly, fp16 and
+// int8 within their stated tolerances for every method, and a truncated, altered, foreign
+// or inconsistent file is refused with an error naming it.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "cembed/factory.h"
+#include "cembed/inference.h"
+#include "cembed/spec.h"
+#include "cembed/trainer.h"
+#include "inference/model_file.h"
+#include "inference/quantized.h"
+#include "method_cases.h"
+#include "test_helpers.h"
+#include "util/file_format.h"
+
+namespace cembed {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::MethodCase;
+
+std::string temp_path(const std::string& name) {
+  return (fs::temp_directory_path() / ("cembed_inference_" + std::to_string(::getpid()) + "_" + name)).string();
+}
+
+std::string read_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), {}};
+}
+
+void write_bytes(const std::string& path, const std::string& bytes) { std::ofstream(path, std::ios::binary) << bytes; }
+
+// A model whose feature 0 is served by the case's table and feature 1 by a full table of 7
+// values, initialised from a seed (signatures attached where the method needs them).
+LoadedCheckpoint case_model(const MethodCase& c, uint64_t seed = 5) {
+  MemoryPlan plan;
+  plan.method = c.spec;
+  plan.dim = c.dim;
+  plan.features = {{"f0", c.cardinality}, {"f1", 7}};
+  plan.tables = {{c.spec, {0}, spec_parameter_bytes(Spec::parse(c.spec), {c.dim, {c.cardinality}})},
+                 {"full", {1}, spec_parameter_bytes(Spec::parse("full"), {c.dim, {7}})}};
+  DlrmConfig config;
+  config.num_dense = 3;
+  config.dim = c.dim;
+  config.bottom_hidden = {8};
+  config.top_hidden = {8};
+  LoadedCheckpoint ck;
+  ck.path = "case:" + c.spec;
+  ck.plan = plan;
+  ck.model = std::make_unique<Dlrm>(config, plan);
+  if (auto sigs = testing::case_signatures(ck.model->embeddings().table(0), {c.cardinality, 7})) {
+    ck.model->embeddings().attach_signatures(*sigs);
+  }
+  ck.model->init(seed);
+  return ck;
+}
+
+// Rows with bags of 0 to 3 values (multi-hot and empty bags included).
+Batch random_batch(const MethodCase& c, int64_t rows, uint64_t seed = 11) {
+  Rng rng(seed);
+  Batch b;
+  b.size = rows;
+  b.labels.assign(rows, 0);
+  b.dense = testing::random_vector(rng, rows * 3);
+  for (const int64_t n : {c.cardinality, int64_t{7}}) {
+    const auto bags = testing::random_bags(rng, rows, n, 0, 3, false);
+    b.ids.push_back(bags.ids);
+    b.offsets.push_back(bags.offsets);
+  }
+  return b;
+}
+
+std::vector<float> trained_probabilities(LoadedCheckpoint& ck, const Batch& b) {
+  std::vector<float> z;
+  ck.model->forward(b, z);
+  for (float& x : z) x = 1.0f / (1.0f + std::exp(-x));
+  return z;
+}
+
+std::vector<float> exported_probabilities(LoadedCheckpoint& ck, const Batch& b, Precision p, const std::string& name) {
+  const std::string path = temp_path(name + ".cem");
+  ExportOptions o;
+  o.precision = p;
+  export_model(ck, path, o);
+  const auto m = InferenceModel::open(path);
+  std::vector<float> probs;
+  m->score(b, probs);
+  fs::remove(path);
+  return probs;
+}
+
+class InferenceMethods : public ::testing::TestWithParam<MethodCase> {};
+
+TEST_P(InferenceMethods, Fp32ScoresEqualTheTrainedModelExactly) {
+  LoadedCheckpoint ck = case_model(GetParam());
+  const Batch b = random_batch(GetParam(), 64);
+  const auto expected = trained_probabilities(ck, b);
+  const auto got = exported_probabilities(ck, b, Precision::Fp32, "fp32");
+  ASSERT_EQ(got.size(), expected.size());
+  for (size_t i = 0; i < got.size(); ++i) EXPECT_EQ(got[i], expected[i]) << "row " << i;
+}
+
+// The tolerances docs/inference.md states: the largest difference of a probability from
+// the fp32 model's, on models at their initialisation (parameters of the trained scale).
+constexpr double kFp16Tolerance = 1e-4, kInt8Tolerance = 2e-3;
+
+TEST_P(InferenceMethods, Fp16AndInt8ScoresWithinTheirTolerance) {
+  LoadedCheckpoint ck = case_model(GetParam());
+  const Batch b = random_batch(GetParam(), 64);
+  const auto expected = trained_probabilities(ck, b);
+  for (const auto& [p, tol] :
+       {std::pair{Precision::Fp16, kFp16Tolerance}, std::pair{Precision::Int8, kInt8Tolerance}}) {
+    const auto got = exported_probabilities(ck, b, p, precision_name(p));
+    double worst = 0;
+    for (size_t i = 0; i < got.size(); ++i) worst = std::max(worst, std::abs(double(got[i]) - expected[i]));
+    EXPECT_LE(worst, tol) << precision_name(p);
+    RecordProperty(precision_name(p), std::to_string(worst));
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(EveryMethod, InferenceMethods, ::testing::ValuesIn(testing::method_cases()));
+
+// int8's bound, element by element: |x' - x| <= (max - min) / 510 of the element's group
+// (plus float rounding), groups of whole rows of at least 16 floats; fp16 within 2^-11
+// relative (plus its subnormal step).
+TEST(InferenceQuantization, EveryElementWithinItsGroupsBound) {
+  Rng rng(3);
+  for (const int64_t width : {1, 3, 8, 16, 40}) {
+    const int64_t rows = 37;
+    std::vector<float> x = testing::random_vector(rng, rows * width, 0.3f);
+    x[5] = 40.0f;  // one outlier widens only its own group
+    x[7] = 1e-6f;  // fp16 subnormals
+    x[8] = -3e-5f;
+    const int64_t group = quantization_group(width);
+    EXPECT_EQ(group % width, 0);
+    EXPECT_GE(group, 16);
+    EXPECT_LT(group, 16 + width);
+    for (const Precision p : {Precision::Fp16, Precision::Int8}) {
+      BinaryWriter w;
+      encode_block(w, x, width, p, "block");
+      BinaryReader r(w.bytes().data(), w.bytes().size(), "test");
+      std::vector<float> y(x.size());
+      decode_block(r, y, width, p, "block");
+      r.expect_end();
+      for (int64_t g = 0; g < static_cast<int64_t>(x.size()); g += group) {
+        const int64_t end = std::min<int64_t>(x.size(), g + group);
+        const auto [lo, hi] = std::minmax_element(x.begin() + g, x.begin() + end);
+        for (int64_t i = g; i < end; ++i) {
+          const double bound =
+              p == Precision::Int8 ? (*hi - *lo) / 510.0 * (1 + 1e-5) + 1e-6 : std::abs(x[i]) / 2048.0 + 6e-8;
+          ASSERT_LE(std::abs(double(y[i]) - x[i]), bound) << precision_name(p) << " width " << width << " at " << i;
+        }
+      }
+    }
+  }
+}
+
+// The half conversion against known encodings: rounding to nearest even, subnormals, the
+// largest half, and every half's float converting back to the same bits.
+TEST(InferenceQuantization, HalfPrecisionBits) {
+  EXPECT_EQ(half_of(1.0f), 0x3c00);
+  EXPECT_EQ(half_of(-2.0f), 0xc000);
+  EXPECT_EQ(half_of(65504.0f), 0x7bff);
+  EXPECT_EQ(half_of(0.0f), 0x0000);
+  EXPECT_EQ(half_of(std::ldexp(1.0f, -24)), 0x0001);         // smallest subnormal
+  EXPECT_EQ(half_of(std::ldexp(1.0f, -25)), 0x0000);         // a tie rounds to even (0)
+  EXPECT_EQ(half_of(std::ldexp(3.0f, -25)), 0x0002);         // 1.5 steps: a tie, to even (2)
+  EXPECT_EQ(half_of(1.0f + std::ldexp(1.0f, -11)), 0x3c00);  // a tie: to even
+  EXPECT_EQ(half_of(1.0f + std::ldexp(3.0f, -11)), 0x3c02);  // a tie: to even (up)
+  EXPECT_EQ(half_of(std::ldexp(1.0f, -14)), 0x0400);         // smallest normal
+  for (uint32_t h = 0; h < 0x7c00; ++h) {
+    for (const uint32_t sign : {0u, 0x8000u}) {
+      const auto bits = static_cast<uint16_t>(h | sign);
+      ASSERT_EQ(half_of(float_of_half(bits)), bits) << std::hex << bits;
+    }
+  }
+}
+
+TEST(InferenceQuantization, RefusesWhatFp16CannotHoldAndNonFinite) {
+  BinaryWriter w;
+  std::vector<float> big = {1.0f, 70000.0f};
+  EXPECT_NE(testing::error_of([&] { encode_block(w, big, 1, Precision::Fp16, "blk"); }).find("fp16's range"),
+            std::string::npos);
+  std::vector<float> nan = {1.0f, std::nanf("")};
+  EXPECT_NE(testing::error_of([&] { encode_block(w, nan, 1, Precision::Int8, "blk"); }).find("cannot be exported"),
+            std::string::npos);
+}
+
+// ---- refusals ---------------------------------------------------------------------------
+
+class InferenceFile : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ck_ = case_model({"lma:size=48,block=4,k=2"});
+    path_ = temp_path("good.cem");
+    ExportOptions o;
+    o.precision = Precision::Int8;
+    export_model(ck_, path_, o);
+    bytes_ = read_bytes(path_);
+  }
+  void TearDown() override {
+    fs::remove(path_);
+    fs::remove(path_ + ".bad");
+  }
+  // The error opening `bytes` raises (empty when it opens).
+  std::string open_error(const std::string& bytes) {
+    write_bytes(path_ + ".bad", bytes);
+    return testing::error_of([&] { InferenceModel::open(path_ + ".bad"); });
+  }
+  // The sections of the good file, to rewrite some and write back with valid checksums.
+  std::vector<SectionData> sections() {
+    const ModelFile f = ModelFile::open(path_);
+    std::vector<SectionData> out;
+    for (const auto& e : f.entries()) out.push_back({e.kind, e.index, std::string(f.section(e.kind, e.index))});
+    return out;
+  }
+  std::string rewritten_error(const std::vector<SectionData>& s) {
+    write_model_file(path_ + ".bad", s);
+    return testing::error_of([&] { InferenceModel::open(path_ + ".bad"); });
+  }
+
+  LoadedCheckpoint ck_;
+  std::string path_, bytes_;
+};
+
+TEST_F(InferenceFile, OpensAsWritten) { EXPECT_EQ(open_error(bytes_), ""); }
+
+TEST_F(InferenceFile, RefusesEveryTruncation) {
+  for (size_t n = 0; n < bytes_.size(); n += std::max<size_t>(1, bytes_.size() / 97)) {
+    const std::string e = open_error(bytes_.substr(0, n));
+    EXPECT_NE(e.find(path_ + ".bad"), std::string::npos) << "truncated to " << n << ": " << e;
+  }
+  EXPECT_NE(open_error(bytes_ + std::string(64, '\0')).find("truncated or extended"), std::string::npos);
+}
+
+TEST_F(InferenceFile, RefusesAnAlteredByteAnywhere) {
+  for (size_t i = 0; i < bytes_.size(); i += std::max<size_t>(1, bytes_.size() / 211)) {
+    std::string b = bytes_;
+    b[i] = static_cast<char>(b[i] ^ 0x20);
+    EXPECT_NE(open_error(b), "") << "byte " << i << " altered and accepted";
+  }
+}
+
+TEST_F(InferenceFile, RefusesAForeignFile) {
+  const std::string ckpt = temp_path("foreign.bin");
+  write_framed_file(ckpt, "CEMBCKPT", 2, "not a model");
+  const std::string e = testing::error_of([&] { InferenceModel::open(ckpt); });
+  EXPECT_NE(e.find("not a cembed model (wrong magic)"), std::string::npos) << e;
+  fs::remove(ckpt);
+  EXPECT_NE(open_error("").find("only 0 bytes"), std::string::npos);
+  std::string v = bytes_;
+  v[8] = 9;  // version
+  EXPECT_NE(open_error(v).find("version 9"), std::string::npos);
+}
+
+TEST_F(InferenceFile, RefusesABlockOfAnotherSizeThanTheSpecImplies) {
+  auto s = sections();
+  for (auto& sec : s) {
+    if (sec.kind != SectionKind::Metadata) continue;
+    auto meta = nlohmann::json::parse(sec.bytes);
+    meta["plan"]["tables"][0]["spec"] = "lma:size=52,block=4,k=2";  // 13 blocks: the file holds 12
+    meta["plan"]["tables"][0]["parameter_bytes"] = 52 * 4;
+    sec.bytes = meta.dump();
+  }
+  const std::string e = rewritten_error(s);
+  EXPECT_NE(e.find("48 parameters in the file, the spec implies 52"), std::string::npos) << e;
+}
+
+TEST_F(InferenceFile, RefusesAPlacementOutsideItsArray) {
+  auto s = sections();
+  for (auto& sec : s) {
+    if (sec.kind != SectionKind::TableServing || sec.index != 0) continue;
+    // The last u32 of the section is the last value's block (stored placement).
+    const uint32_t beyond = 12;
+    std::memcpy(sec.bytes.data() + sec.bytes.size() - 4, &beyond, 4);
+  }
+  const std::string e = rewritten_error(s);
+  EXPECT_NE(e.find("value block 12 beyond 12"), std::string::npos) << e;
+}
+
+TEST_F(InferenceFile, RefusesAPlanLargerThanTheFile) {
+  auto s = sections();
+  for (auto& sec : s) {
+    if (sec.kind != SectionKind::Metadata) continue;
+    auto meta = nlohmann::json::parse(sec.bytes);
+    meta["plan"]["tables"][1]["spec"] = "full";
+    meta["plan"]["features"][1]["cardinality"] = int64_t{1} << 30;
+    sec.bytes = meta.dump();
+  }
+  const std::string e = rewritten_error(s);
+  EXPECT_NE(e.find("cannot fit in"), std::string::npos) << e;
+}
+
+TEST_F(InferenceFile, RefusesAMissingSectionAndIdsOutOfRange) {
+  auto s = sections();
+  std::erase_if(s, [](const SectionData& d) { return d.kind == SectionKind::Mlp; });
+  EXPECT_NE(rewritten_error(s).find("no MLP weights section"), std::string::npos);
+  const auto m = InferenceModel::open(path_);
+  Batch b;
+  m->start_batch(b);
+  const std::vector<float> dense = {0, 1, 2};
+  const std::vector<Id> ids = {60, 0};  // feature 0 has 60 values
+  m->add_row(b, dense, ids);
+  std::vector<float> p;
+  EXPECT_NE(testing::error_of([&] { m->score(b, p); }).find("out of range"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace cembed
