@@ -37,14 +37,39 @@ void set_unlike_default(const Setting& s, auto& field) {
 std::string key_of(const Setting& s) { return std::string(s.key.empty() ? s.option : s.key); }
 
 // The keys the hand-written to_json() had: checkpoints and reports keep exactly these.
-const std::set<std::string> kJsonKeys = {
-    "train_path",  "valid_path",       "test_path",          "model",           "embedding",
-    "budget_kind", "budget_value",     "small_threshold",    "optimizer",       "table_optimizer",
-    "lr",          "warmup_steps",     "decay_start",        "decay_steps",     "min_lr",
-    "batch_size",  "epochs",           "max_steps",          "threads",         "seed",
-    "shuffle",     "eval_every",       "eval_batch_size",    "checkpoint_path", "checkpoint_every",
-    "resume_path", "report_path",      "export_initial_dir", "progress",        "ranking",
-    "ranking_k",   "ranking_negatives"};
+const std::set<std::string> kJsonKeys = {"train_path",
+                                         "valid_path",
+                                         "test_path",
+                                         "model",
+                                         "embedding",
+                                         "budget_kind",
+                                         "budget_value",
+                                         "small_threshold",
+                                         "optimizer",
+                                         "table_optimizer",
+                                         "lr",
+                                         "warmup_steps",
+                                         "decay_start",
+                                         "decay_steps",
+                                         "min_lr",
+                                         "batch_size",
+                                         "epochs",
+                                         "max_steps",
+                                         "threads",
+                                         "seed",
+                                         "shuffle",
+                                         "eval_every",
+                                         "eval_batch_size",
+                                         "checkpoint_path",
+                                         "checkpoint_every",
+                                         "resume_path",
+                                         "report_path",
+                                         "export_initial_dir",
+                                         "progress",
+                                         "ranking",
+                                         "ranking_k",
+                                         "ranking_negatives",
+                                         "allocation"};
 
 TEST(TrainConfigTable, JsonKeysAreThoseOfEarlierCheckpoints) {
   const nlohmann::json j = TrainConfig{}.to_json();

@@ -285,6 +285,7 @@ class CliFlags(unittest.TestCase):
             "--embedding": ("hash", {"embedding": "hash"}),
             "--compression": ("4", {"budget_kind": "ratio", "budget_value": 4.0}),
             "--small-threshold": ("7", {"small_threshold": 7}),
+            "--allocation": ("uniform", {"allocation": "uniform"}),
             "--optimizer": ("adagrad", {"optimizer": "adagrad"}),
             "--table-optimizer": ("rowwise_adagrad", {"table_optimizer": "rowwise_adagrad"}),
             "--lr": ("0.5", {"lr": 0.5}),
