@@ -102,4 +102,9 @@ void check_same_vocabulary(const Dataset& data, const nlohmann::json& expected, 
 
 void gather_batch(const Dataset& data, std::span<const int64_t> rows, Batch& out);
 
+// The schema's features with FeatureInfo::effective_values and label_information measured
+// from the rows of `data` (one pass over each feature's ids), as the memory planner's
+// frequency rule reads them.
+std::vector<FeatureInfo> measure_value_frequencies(const Dataset& data);
+
 }  // namespace cembed

@@ -2,14 +2,26 @@
 //
 // 13 dense integer features (stored as log(1 + x), as DLRM's preprocessing does) and 26
 // one-hot categorical features whose cardinalities are Criteo Kaggle's times `scale`.
-// Each row: a latent cluster c; categorical values drawn by Zipf rank (half of them shifted
-// by the cluster, so values co-occur within clusters); some features determined by another
-// (as site_id determines site_domain) with probability 0.9; every value has a latent vector
-// (its latent group's vector plus its own noise), so values of a group behave alike. The
+// Each row: a latent cluster c; categorical values drawn by Zipf rank; some features
+// determined by another (as site_id determines site_domain); every value has a latent vector
+// (its latent group's vector plus its own part), so values of a group behave alike. The
 // label is Bernoulli(sigmoid(z)) with z from a hidden model: a linear term and pairwise
 // dot products of the latent vectors, dense terms and a cluster bias, standardised so that
 // z has the requested scale and the mean click rate is `ctr`. The AUC of the true
 // probabilities on the test split is the ceiling any model can reach (reported).
+//
+// Where the signal lives (the knobs; docs/data.md has their effect on the methods):
+//   - in individual values: value_noise, the spread of each value's own part of its vector
+//     (against group_scale, the spread of the group vectors). High: each value matters on
+//     its own and collisions (hashing) destroy it; 0: values of a group are interchangeable.
+//   - in groups of similar values: latent_groups groups per feature of group_scale spread.
+//   - in co-occurrence across features: with probability `cooccurrence` a value is drawn
+//     from the row's cluster (its rank shifted by the cluster: values of one cluster share
+//     rows across features), and a child feature takes the value its parent's value
+//     determines with probability `duplicate` (near-duplicate features: their row sets
+//     overlap, as Criteo's do, so LMA's row signatures find them).
+//   - value frequencies: Zipf law of exponent zipf_exponent per feature (lower: flatter, so
+//     more values are frequent enough to learn and to be hurt by collisions).
 // Rows are generated in fixed chunks with their own seeds: deterministic by seed,
 // whatever the thread count.
 #pragma once
@@ -31,8 +43,11 @@ struct SyntheticConfig {
   int latent_dim = 4;
   int latent_groups = 32;
   int clusters = 16;
-  double value_noise = 0.7;  // per-value deviation from its group's vector
-  double logit_scale = 1.6;  // standard deviation of the hidden logit
+  double value_noise = 0.7;   // spread of each value's own part of its latent vector
+  double group_scale = 1.0;   // spread of the latent groups' vectors
+  double cooccurrence = 0.5;  // probability a value is drawn from the row's cluster
+  double duplicate = 0.9;     // probability a child feature follows its parent
+  double logit_scale = 1.6;   // standard deviation of the hidden logit
   double ctr = 0.25;
   uint64_t seed = 42;
   std::string format = "cds";  // "cds" (datasets) or "criteo" (raw Criteo TSV text, .txt)

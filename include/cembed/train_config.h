@@ -28,8 +28,9 @@ struct TrainConfig {
   std::string embedding = "full";
   Budget budget;
   int64_t small_threshold = 200;
-  std::string optimizer = "sgd";  // dense layers
-  std::string table_optimizer;    // embedding tables; empty: same as `optimizer`
+  std::string allocation = "frequency";  // how a budget is split among features (memory_plan.h)
+  std::string optimizer = "sgd";         // dense layers
+  std::string table_optimizer;           // embedding tables; empty: same as `optimizer`
   LrSchedule lr;
   int64_t batch_size = 128;
   int64_t epochs = 1;
@@ -145,6 +146,14 @@ void visit_train_settings(Config& c, Visit&& visit) {
   visit(Setting{"small-threshold", "small_threshold", "features with fewer values keep full tables",
                 ranges::small_threshold, kId},
         c.small_threshold);
+  // Older files lack it: they take the default (their plans, saved with them, record the rule).
+  visit(Setting{"allocation",
+                "allocation",
+                "how a budget is split among features: frequency (water-filling by sqrt(label information x effective "
+                "values): small tables stay full while they fit) or uniform (every feature by the same ratio)",
+                {},
+                kId | kOld},
+        c.allocation);
   // The optimisation.
   visit(Setting{"optimizer", "optimizer", "sgd, adagrad or rowwise_adagrad", {}, kId}, c.optimizer);
   visit(

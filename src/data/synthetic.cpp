@@ -45,7 +45,9 @@ class HiddenModel {
       add_.push_back(static_cast<int64_t>(rng.below(static_cast<uint64_t>(n))));
       for (int cl = 0; cl < c.clusters; ++cl)
         shift_.push_back(static_cast<int64_t>(rng.below(static_cast<uint64_t>(n))));
-      for (int g = 0; g < c.latent_groups * k; ++g) group_vec_.push_back(static_cast<float>(rng.normal()));
+      for (int g = 0; g < c.latent_groups * k; ++g) {
+        group_vec_.push_back(static_cast<float>(c.group_scale * rng.normal()));
+      }
       for (int j = 0; j < k; ++j) linear_.push_back(static_cast<float>(rng.normal()));
     }
     for (int j = 0; j < kDense; ++j) {
@@ -67,11 +69,11 @@ class HiddenModel {
     for (int f = 0; f < kSparse; ++f) {
       const int64_t n = card_[f];
       int64_t id;
-      if (kParent[f] >= 0 && rng.uniform() < 0.9) {
+      if (kParent[f] >= 0 && rng.uniform() < c_.duplicate) {
         id = static_cast<int64_t>(mix64(derive_seed(c_.seed, f, ids[kParent[f]])) % static_cast<uint64_t>(n));
       } else {
         int64_t r = zipf_[f].sample(rng) - 1;
-        if (rng.uniform() < 0.5) r = (r + shift_[f * c_.clusters + cl]) % n;
+        if (rng.uniform() < c_.cooccurrence) r = (r + shift_[f * c_.clusters + cl]) % n;
         id = static_cast<int64_t>((static_cast<__uint128_t>(mult_[f]) * r + add_[f]) % n);
       }
       ids[f] = static_cast<uint32_t>(id);
@@ -181,6 +183,9 @@ nlohmann::json SyntheticConfig::to_json() const {
           {"latent_groups", latent_groups},
           {"clusters", clusters},
           {"value_noise", value_noise},
+          {"group_scale", group_scale},
+          {"cooccurrence", cooccurrence},
+          {"duplicate", duplicate},
           {"logit_scale", logit_scale},
           {"ctr", ctr},
           {"seed", seed},
@@ -214,6 +219,9 @@ SyntheticSummary write_synthetic(const SyntheticConfig& c, const std::string& ou
   CEMBED_CHECK(c.latent_dim >= 1 && c.latent_dim <= 16, "synthetic: latent_dim must be in [1, 16]");
   CEMBED_CHECK(c.clusters >= 1 && c.latent_groups >= 1, "synthetic: clusters and latent_groups must be positive");
   CEMBED_CHECK(c.ctr > 0 && c.ctr < 1, "synthetic: ctr must be in (0, 1)");
+  CEMBED_CHECK(c.cooccurrence >= 0 && c.cooccurrence <= 1 && c.duplicate >= 0 && c.duplicate <= 1,
+               "synthetic: cooccurrence and duplicate are probabilities (0 to 1)");
+  CEMBED_CHECK(c.group_scale >= 0 && c.value_noise >= 0, "synthetic: group_scale and value_noise must be >= 0");
   CEMBED_CHECK(c.format == "cds" || c.format == "criteo", "synthetic: format must be cds or criteo, got '{}'",
                c.format);
   const auto start = std::chrono::steady_clock::now();

@@ -8,6 +8,7 @@
 
 #include "cembed/factory.h"
 #include "cembed/spec.h"
+#include "train/water_fill.h"
 #include "util/check.h"
 
 namespace cembed {
@@ -29,7 +30,30 @@ FittedTable fit_table(const Spec& spec, const TableShape& shape, int64_t budget)
   return t;
 }
 
+// The frequency rule's weight of a feature: sqrt(label information x effective values),
+// effective values within [1, cardinality] (the cardinality when unmeasured), label
+// information 1 when unmeasured (every feature alike).
+double effective_values(const FeatureInfo& f) {
+  const auto n = static_cast<double>(f.cardinality);
+  return f.effective_values > 0 ? std::clamp(f.effective_values, 1.0, std::max(n, 1.0)) : std::max(n, 1.0);
+}
+double label_information(const FeatureInfo& f) { return f.label_information > 0 ? f.label_information : 1.0; }
+double demand_weight(const FeatureInfo& f) { return std::sqrt(label_information(f) * effective_values(f)); }
+// "sqrt(information 0.0123 x effective values 812)", as the reasons print the weight.
+std::string weight_text(const FeatureInfo& f) {
+  if (f.label_information <= 0) return fmt::format("sqrt(effective values {:.0f})", effective_values(f));
+  return fmt::format("sqrt(information {:.3g} x effective values {:.0f})", f.label_information, effective_values(f));
+}
+
 }  // namespace
+
+std::string allocation_name(Allocation a) { return a == Allocation::Frequency ? "frequency" : "uniform"; }
+
+Allocation parse_allocation(const std::string& name) {
+  if (name == "frequency") return Allocation::Frequency;
+  if (name == "uniform") return Allocation::Uniform;
+  fail("unknown allocation '{}' (frequency, uniform)", name);
+}
 
 bool spec_takes_budget(const Spec& spec) { return spec.name == "full" || !spec_is_sized(spec); }
 
@@ -93,7 +117,8 @@ int MemoryPlan::table_of(int feature) const {
 }
 
 std::string MemoryPlan::describe() const {
-  std::string out = fmt::format("memory plan: method {}, dim {}, budget {}\n", method, dim, budget.str());
+  std::string out = fmt::format("memory plan: method {}, dim {}, budget {}, allocation {}\n", method, dim, budget.str(),
+                                allocation_name(allocation));
   out += fmt::format("  {:<12} {:>12} {:<28} {:>14}\n", "feature", "values", "table", "param bytes");
   for (const auto& t : tables) {
     for (size_t i = 0; i < t.features.size(); ++i) {
@@ -107,7 +132,14 @@ std::string MemoryPlan::describe() const {
       "  total {} bytes = {:.2f} MiB, {:.2f}x less than full ({} bytes)", total, static_cast<double>(total) / 1048576.0,
       static_cast<double>(full_bytes()) / static_cast<double>(std::max<int64_t>(total, 1)), full_bytes());
   if (budget_bytes >= 0) out += fmt::format(", budget {} bytes", budget_bytes);
-  return out + "\n";
+  out += "\n";
+  if (std::any_of(reasons.begin(), reasons.end(), [](const std::string& r) { return !r.empty(); })) {
+    out += "  why:\n";
+    for (size_t f = 0; f < features.size() && f < reasons.size(); ++f) {
+      out += fmt::format("  {:<12} {}\n", features[f].name, reasons[f]);
+    }
+  }
+  return out;
 }
 
 nlohmann::json MemoryPlan::to_json() const {
@@ -118,9 +150,16 @@ nlohmann::json MemoryPlan::to_json() const {
   j["budget_value"] = budget.value;
   j["budget_bytes"] = budget_bytes;
   j["small_threshold"] = small_threshold;
+  j["allocation"] = allocation_name(allocation);
   j["full_bytes"] = full_bytes();
   j["parameter_bytes"] = parameter_bytes();
-  for (const auto& f : features) j["features"].push_back({{"name", f.name}, {"cardinality", f.cardinality}});
+  for (size_t f = 0; f < features.size(); ++f) {
+    nlohmann::json fj = {{"name", features[f].name}, {"cardinality", features[f].cardinality}};
+    if (features[f].effective_values > 0) fj["effective_values"] = features[f].effective_values;
+    if (features[f].label_information > 0) fj["label_information"] = features[f].label_information;
+    if (f < reasons.size() && !reasons[f].empty()) fj["reason"] = reasons[f];
+    j["features"].push_back(fj);
+  }
   for (const auto& t : tables) {
     j["tables"].push_back({{"spec", t.spec}, {"features", t.features}, {"parameter_bytes", t.parameter_bytes}});
   }
@@ -135,7 +174,13 @@ MemoryPlan MemoryPlan::from_json(const nlohmann::json& j) {
   p.budget.value = j.at("budget_value");
   p.budget_bytes = j.at("budget_bytes");
   p.small_threshold = j.at("small_threshold");
-  for (const auto& f : j.at("features")) p.features.push_back({f.at("name"), f.at("cardinality")});
+  // Plans saved before these keys existed: uniform, unmeasured, no reasons.
+  p.allocation = parse_allocation(j.value("allocation", std::string("uniform")));
+  for (const auto& f : j.at("features")) {
+    p.features.push_back(
+        {f.at("name"), f.at("cardinality"), f.value("effective_values", 0.0), f.value("label_information", 0.0)});
+    p.reasons.push_back(f.value("reason", std::string()));
+  }
   for (const auto& t : j.at("tables")) {
     p.tables.push_back({t.at("spec"), t.at("features").get<std::vector<int>>(), t.at("parameter_bytes")});
   }
@@ -143,7 +188,7 @@ MemoryPlan MemoryPlan::from_json(const nlohmann::json& j) {
 }
 
 MemoryPlan plan_memory(const std::string& method_spec, const std::vector<FeatureInfo>& features, int64_t dim,
-                       Budget budget, int64_t small_threshold) {
+                       Budget budget, int64_t small_threshold, Allocation allocation) {
   CEMBED_CHECK(!features.empty(), "memory plan: no categorical features");
   CEMBED_CHECK(dim > 0, "memory plan: embedding dimension must be positive, got {}", dim);
   MemoryPlan plan;
@@ -151,7 +196,9 @@ MemoryPlan plan_memory(const std::string& method_spec, const std::vector<Feature
   plan.dim = dim;
   plan.budget = budget;
   plan.small_threshold = small_threshold;
+  plan.allocation = allocation;
   plan.features = features;
+  plan.reasons.assign(features.size(), "");
 
   const Spec spec = Spec::parse(method_spec);
   const MethodInfo& info = method_info(spec.name);
@@ -166,6 +213,10 @@ MemoryPlan plan_memory(const std::string& method_spec, const std::vector<Feature
     TableShape s{dim, {}};
     for (int f : fs) s.cardinalities.push_back(features[f].cardinality);
     return s;
+  };
+  auto add_full = [&](int f, std::string reason) {
+    plan.tables.push_back({"full", {f}, features[f].cardinality * fb});
+    plan.reasons[f] = std::move(reason);
   };
 
   // Small features keep full tables; a "full" method makes every feature small.
@@ -183,7 +234,11 @@ MemoryPlan plan_memory(const std::string& method_spec, const std::vector<Feature
     plan.budget_bytes = static_cast<int64_t>(std::floor(static_cast<double>(plan.full_bytes()) / budget.value));
   }
 
-  for (int f : small) plan.tables.push_back({"full", {f}, features[f].cardinality * fb});
+  for (int f : small) {
+    add_full(f, spec.name == "full" ? "full: the method is full tables"
+                                    : fmt::format("full: {} values, below the small threshold {}",
+                                                  features[f].cardinality, small_threshold));
+  }
   if (large.empty()) {
     CEMBED_CHECK(plan.budget_bytes < 0 || small_bytes <= plan.budget_bytes,
                  "memory plan: budget {} bytes is below the {} bytes of full tables; the smallest budget {} can meet "
@@ -192,41 +247,112 @@ MemoryPlan plan_memory(const std::string& method_spec, const std::vector<Feature
     return plan;
   }
 
-  // Groups of large features that get one table each.
-  std::vector<std::vector<int>> groups;
-  if (info.shared_across_features) {
-    groups.push_back(large);
-  } else {
-    for (int f : large) groups.push_back({f});
-  }
-
   if (plan.budget_bytes < 0) {
     CEMBED_CHECK(spec_is_sized(spec), "memory plan: '{}' has no size; give its size keys or a memory budget",
                  method_spec);
+    std::vector<std::vector<int>> groups;
+    if (info.shared_across_features) {
+      groups.push_back(large);
+    } else {
+      for (int f : large) groups.push_back({f});
+    }
     for (auto& g : groups) {
       plan.tables.push_back({spec.str(), g, spec_parameter_bytes(spec, shape_of(g))});
+      for (int f : g) plan.reasons[f] = "sized by the spec (no budget)";
     }
     return plan;
   }
 
   int64_t min_total = small_bytes;
-  for (auto& g : groups) min_total += spec_min_bytes(spec, shape_of(g));
+  if (info.shared_across_features) {
+    min_total += spec_min_bytes(spec, shape_of(large));
+  } else {
+    for (int f : large) min_total += spec_min_bytes(spec, shape_of({f}));
+  }
   CEMBED_CHECK(min_total <= plan.budget_bytes,
                "memory plan: budget {} bytes is too small for '{}' on these features; the smallest budget it can meet "
                "is {} bytes",
                plan.budget_bytes, method_spec, min_total);
 
-  // Shares in proportion to each group's weight (its full-table bytes, or the method's own
-  // rule); smallest weights first, so what a group cannot use (rounding, caps) passes on.
+  // The frequency rule first decides which large features keep full tables (water-filling);
+  // the uniform rule keeps none.
+  std::vector<int> compressed = large;
+  double level = 0;
+  int64_t for_compressed = plan.budget_bytes - small_bytes;
+  if (allocation == Allocation::Frequency) {
+    std::vector<FeatureDemand> demand;
+    for (int f : large) {
+      const int64_t full = features[f].cardinality * fb;
+      // One array for all: a feature alone has no minimum (the array's is checked below).
+      const int64_t least = info.shared_across_features ? 0 : spec_min_bytes(spec, shape_of({f}));
+      demand.push_back({full, std::min(least, full), demand_weight(features[f])});
+    }
+    const WaterFill fill = water_fill(demand, for_compressed);
+    level = fill.level;
+    std::vector<size_t> full_ones;
+    for (size_t i = 0; i < large.size(); ++i) {
+      if (fill.full[i]) full_ones.push_back(i);
+    }
+    // A shared array must keep its minimum: give back the largest full tables until it does.
+    auto rest_of = [&](const std::vector<size_t>& fulls) {
+      std::vector<int> rest;
+      for (size_t i = 0; i < large.size(); ++i) {
+        if (std::find(fulls.begin(), fulls.end(), i) == fulls.end()) rest.push_back(large[i]);
+      }
+      return rest;
+    };
+    auto bytes_of = [&](const std::vector<size_t>& fulls) {
+      int64_t b = 0;
+      for (size_t i : fulls) b += demand[i].full_bytes;
+      return b;
+    };
+    while (info.shared_across_features && !full_ones.empty()) {
+      const std::vector<int> rest = rest_of(full_ones);
+      if (rest.empty() || spec_min_bytes(spec, shape_of(rest)) <= for_compressed - bytes_of(full_ones)) break;
+      full_ones.erase(std::max_element(full_ones.begin(), full_ones.end(), [&](size_t a, size_t b) {
+        return demand[a].full_bytes < demand[b].full_bytes;
+      }));
+    }
+    for (size_t i : full_ones) {
+      const int f = large[i];
+      add_full(f, fmt::format("full: its full table ({} bytes) fits its share {} x level {:.4g} = {:.0f} bytes",
+                              demand[i].full_bytes, weight_text(features[f]), level, demand[i].weight * level));
+    }
+    for_compressed -= bytes_of(full_ones);
+    compressed = rest_of(full_ones);
+    if (compressed.empty()) {
+      std::stable_sort(plan.tables.begin(), plan.tables.end(),
+                       [](const PlannedTable& a, const PlannedTable& b) { return a.features[0] < b.features[0]; });
+      return plan;
+    }
+  }
+
+  // Groups of compressed features that get one table each.
+  std::vector<std::vector<int>> groups;
+  if (info.shared_across_features) {
+    groups.push_back(compressed);
+  } else {
+    for (int f : compressed) groups.push_back({f});
+  }
+
+  // Shares in proportion to each group's weight (uniform: its full-table bytes, or the
+  // method's own rule; frequency: sqrt of its effective values, unless the method has its
+  // own rule); smallest weights first, so what a group cannot use (rounding, caps) passes on.
+  const bool own_rule = spec_has_share_rule(spec);
+  const bool by_frequency = allocation == Allocation::Frequency && !own_rule && !info.shared_across_features;
   std::vector<double> weight(groups.size());
-  for (size_t g = 0; g < groups.size(); ++g) weight[g] = spec_share_weight(spec, shape_of(groups[g]));
+  for (size_t g = 0; g < groups.size(); ++g) {
+    weight[g] = by_frequency ? demand_weight(features[groups[g][0]]) : spec_share_weight(spec, shape_of(groups[g]));
+  }
   std::vector<size_t> order(groups.size());
   std::iota(order.begin(), order.end(), 0);
   std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return weight[a] < weight[b]; });
-  int64_t remaining = plan.budget_bytes - small_bytes;
+  int64_t remaining = for_compressed;
   double remaining_weight = 0;
   for (double w : weight) remaining_weight += w;
-  int64_t remaining_min = min_total - small_bytes;
+  int64_t remaining_min = 0;
+  for (auto& g : groups) remaining_min += spec_min_bytes(spec, shape_of(g));
+  std::vector<int64_t> share_of(groups.size());
   for (size_t g : order) {
     const TableShape shape = shape_of(groups[g]);
     const int64_t own_min = spec_min_bytes(spec, shape);
@@ -235,6 +361,7 @@ MemoryPlan plan_memory(const std::string& method_spec, const std::vector<Feature
     // to leave every later group its minimum.
     auto share = static_cast<int64_t>(static_cast<double>(remaining) * weight[g] / remaining_weight);
     share = std::clamp(share, own_min, remaining - remaining_min);
+    share_of[g] = share;
     const FittedTable sized = fit_table(spec, shape, share);
     CEMBED_CHECK(sized.fits, "memory plan: '{}' took {} bytes for a share of {}", sized.spec.str(), sized.bytes, share);
     plan.tables.push_back({sized.spec.str(), groups[g], sized.bytes});
@@ -244,15 +371,48 @@ MemoryPlan plan_memory(const std::string& method_spec, const std::vector<Feature
   // Top-up: methods that size in coarse steps (a collision count, a map count) leave part
   // of their share unused; offer what is left to each table again, largest weight first
   // (not for methods with their own sharing rule: md keeps d_i ~ n_i^-alpha).
-  // (Tables were added in `order`, after the small features' full tables.)
+  // (Tables were added in `order`, after the full tables.)
   const size_t first_planned = plan.tables.size() - groups.size();
-  for (size_t i = groups.size(); i-- > 0 && remaining > 0 && !spec_has_share_rule(spec);) {
+  for (size_t i = groups.size(); i-- > 0 && remaining > 0 && !own_rule;) {
     PlannedTable& t = plan.tables[first_planned + i];
     const TableShape shape = shape_of(groups[order[i]]);
     const FittedTable grown = fit_table(spec, shape, t.parameter_bytes + remaining);
     if (grown.fits && grown.bytes > t.parameter_bytes) {
       remaining -= grown.bytes - t.parameter_bytes;
       t = {grown.spec.str(), t.features, grown.bytes};
+    }
+  }
+  for (size_t i = 0; i < groups.size(); ++i) {
+    const PlannedTable& t = plan.tables[first_planned + i];
+    const size_t g = order[i];
+    for (int f : groups[g]) {
+      const int64_t full = features[f].cardinality * fb;
+      std::string why;
+      if (info.shared_across_features) {
+        why = fmt::format("in the one {} array of {} features ({} bytes: the budget less the full tables)", spec.name,
+                          groups[g].size(), t.parameter_bytes);
+        if (allocation == Allocation::Frequency) {
+          why += fmt::format("; its full table ({} bytes) exceeds its share {} x level {:.4g}", full,
+                             weight_text(features[f]), level);
+        }
+      } else if (own_rule) {
+        why = fmt::format("{} bytes by {}'s own rule among the compressed features ({:.1f}x less than its full table)",
+                          t.parameter_bytes, spec.name,
+                          static_cast<double>(full) / static_cast<double>(t.parameter_bytes));
+      } else if (by_frequency) {
+        why = fmt::format(
+            "share {} x level {:.4g} = {} bytes (its full table: {} bytes); {} takes {} bytes, {:.1f}x less than full",
+            weight_text(features[f]), level, share_of[g], full, spec.name, t.parameter_bytes,
+            static_cast<double>(full) / static_cast<double>(t.parameter_bytes));
+      } else {
+        why = fmt::format(
+            "uniform: a share in proportion to its full table ({} of {} bytes); {} takes {} bytes, "
+            "{:.1f}x less than full",
+            share_of[g], full, spec.name, t.parameter_bytes,
+            static_cast<double>(full) / static_cast<double>(t.parameter_bytes));
+      }
+      if (share_of[g] == spec_min_bytes(spec, shape_of(groups[g]))) why += " (the method's minimum)";
+      plan.reasons[f] = why;
     }
   }
   // Keep the table order by first feature so the plan reads in feature order.

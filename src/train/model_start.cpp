@@ -44,7 +44,8 @@ RunStart resume(const TrainConfig& cfg, const RunData& data) {
 RunStart start_new(const TrainConfig& cfg, const RunData& data) {
   const auto& schema = data.train.schema();
   RunStart s;
-  s.plan = plan_memory(cfg.embedding, schema.sparse, cfg.model.dim, cfg.budget, cfg.small_threshold);
+  s.plan = plan_memory(cfg.embedding, measure_value_frequencies(data.train), cfg.model.dim, cfg.budget,
+                       cfg.small_threshold, parse_allocation(cfg.allocation));
   const int64_t eval_rows = std::max(data.valid ? data.valid->rows() : 0, data.test ? data.test->rows() : 0);
   check_memory_fits(estimate_training_memory(cfg, s.plan, schema.num_dense(), data.train.rows(), eval_rows),
                     available_memory_bytes());

@@ -61,7 +61,9 @@ nlohmann::json run_one(const SweepConfig& c, const RunKey& k, const DatasetSchem
   t.progress = false;
   t.report_path.clear();
   try {
-    plan_memory(t.embedding, schema.sparse, t.model.dim, t.budget, t.small_threshold);
+    // Whether the budget can be met (the same whatever the value frequencies: train plans
+    // again with them).
+    plan_memory(t.embedding, schema.sparse, t.model.dim, t.budget, t.small_threshold, parse_allocation(t.allocation));
   } catch (const Error& e) {
     rec["status"] = "infeasible";
     rec["error"] = e.what();

@@ -46,6 +46,7 @@ void TrainConfig::validate() const {
   CEMBED_CHECK(epochs > 0 || max_steps > 0, "epochs is 0: give max-steps (the steps to run) or epochs > 0");
   CEMBED_CHECK(budget.kind == Budget::Kind::None || (budget.value > 0 && budget.value < Range::kNoLimit),
                "the embedding budget must be positive, got {}", budget.value);
+  parse_allocation(allocation);
   parse_optimizer_kind(optimizer);
   if (!table_optimizer.empty()) parse_optimizer_kind(table_optimizer);
 }

@@ -283,7 +283,8 @@ namespace {
 
 TEST(MixedDimension, DimensionsFollowCardinalityToTheMinusAlpha) {
   const std::vector<FeatureInfo> features = {{"a", 1000}, {"b", 10000}, {"c", 100000}, {"d", 1000000}};
-  const MemoryPlan plan = plan_memory("md", features, 64, Budget::ratio(8));
+  const MemoryPlan plan =
+      plan_memory("md", features, 64, Budget::ratio(8), 200, Allocation::Uniform);  // md's own rule over every feature
   ASSERT_LE(plan.parameter_bytes(), plan.budget_bytes);
   std::vector<double> dims;
   for (int f = 0; f < 4; ++f) dims.push_back(Spec::parse(plan.tables[plan.table_of(f)].spec).get_int("dim", 0));
@@ -292,7 +293,7 @@ TEST(MixedDimension, DimensionsFollowCardinalityToTheMinusAlpha) {
     EXPECT_NEAR(dims[f + 1] / dims[f], std::pow(10.0, -0.3), 0.12) << plan.describe();
   }
   // alpha = 0 gives every feature the same dimension.
-  const MemoryPlan flat = plan_memory("md:alpha=0", features, 64, Budget::ratio(8));
+  const MemoryPlan flat = plan_memory("md:alpha=0", features, 64, Budget::ratio(8), 200, Allocation::Uniform);
   const auto d0 = Spec::parse(flat.tables[0].spec).get_int("dim", 0);
   for (const auto& t : flat.tables) EXPECT_NEAR(Spec::parse(t.spec).get_int("dim", 0), d0, 1) << flat.describe();
 }

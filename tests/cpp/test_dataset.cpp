@@ -1,7 +1,9 @@
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <map>
 
 #include "cembed/dataset.h"
 #include "data/dataset_writer.h"
@@ -52,6 +54,47 @@ void expect_error(const std::string& path, const std::string& fragment) {
     EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos) << e.what();
     EXPECT_NE(std::string(e.what()).find(path), std::string::npos) << "error must name the file: " << e.what();
   }
+}
+
+// 1 / sum p^2 of each feature's id frequencies, counted here from write_small's formulas.
+TEST(Dataset, MeasuresEffectiveValues) {
+  const Dataset d = Dataset::open(write_small("freq.cds", 50));
+  std::map<Id, double> one, multi;
+  for (int r = 0; r < 50; ++r) {
+    one[static_cast<Id>(r % 10)] += 1;
+    for (int k = 0; k < r % 4; ++k) multi[static_cast<Id>((r * 7 + k) % 100)] += 1;
+  }
+  auto effective = [](const std::map<Id, double>& counts) {
+    double total = 0, sq = 0;
+    for (const auto& [id, c] : counts) {
+      total += c;
+      sq += c * c;
+    }
+    return total * total / sq;
+  };
+  const std::vector<FeatureInfo> f = measure_value_frequencies(d);
+  ASSERT_EQ(f.size(), 2u);
+  EXPECT_DOUBLE_EQ(f[0].effective_values, 10.0);  // ten ids, five rows each
+  EXPECT_DOUBLE_EQ(effective(one), 10.0);
+  EXPECT_DOUBLE_EQ(f[1].effective_values, effective(multi));
+  EXPECT_EQ(f[1].cardinality, 100);
+  EXPECT_EQ(f[1].name, "multi");
+  // Label information: sum_v n_v/N KL(shrunk ctr_v || ctr), labels r % 2 (write_small).
+  std::map<Id, double> pos;
+  double n = 0, clicks = 0;
+  for (int r = 0; r < 50; ++r) {
+    pos[static_cast<Id>(r % 10)] += r % 2;
+    n += 1;
+    clicks += r % 2;
+  }
+  const double ctr = clicks / n;
+  double info = 0;
+  for (const auto& [id, c] : one) {
+    const double p = (pos[id] + 20 * ctr) / (c + 20);
+    info += c / n * (p * std::log(p / ctr) + (1 - p) * std::log((1 - p) / (1 - ctr)));
+  }
+  EXPECT_NEAR(f[0].label_information, info, 1e-12);
+  EXPECT_GT(f[0].label_information, 0.0);  // even ids always click, odd never
 }
 
 TEST(Dataset, RoundTrip) {

@@ -70,8 +70,9 @@ const std::set<std::string> kJsonKeys = {
     "ranking",
     "ranking_k",
     "ranking_negatives",
-    "shards",
-    "exchange"};  // since data-parallel training; files without it read as 0 (the job's rank count)
+    "allocation",  // since the frequency rule; files without it read as the default
+    "shards",      // since data-parallel training; files without them read as 0 (the job's rank count)
+    "exchange"};   // and auto
 
 TEST(TrainConfigTable, JsonKeysAreThoseOfEarlierCheckpoints) {
   const nlohmann::json j = TrainConfig{}.to_json();

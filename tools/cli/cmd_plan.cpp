@@ -13,11 +13,13 @@ void add_plan_command(CLI::App& app) {
   auto opts = std::make_shared<TrainOptions>();
   cmd->add_option("--data", *data, "dataset (.cds) whose features to plan")->required();
   // The settings a plan reads, declared as train declares them.
-  opts->add_only(*cmd, {"embedding", "budget", "dim", "small-threshold"});
+  opts->add_only(*cmd, {"embedding", "budget", "dim", "small-threshold", "allocation"});
   cmd->callback([=] {
     const TrainConfig c = opts->apply();
     const Dataset d = Dataset::open(*data, false);
-    fmt::print("{}", plan_memory(c.embedding, d.schema().sparse, c.model.dim, c.budget, c.small_threshold).describe());
+    fmt::print("{}", plan_memory(c.embedding, measure_value_frequencies(d), c.model.dim, c.budget, c.small_threshold,
+                                 parse_allocation(c.allocation))
+                         .describe());
   });
 }
 

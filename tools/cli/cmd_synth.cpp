@@ -20,7 +20,14 @@ void add_synth_command(CLI::App& app) {
              "give every feature this many values instead");
   add_ranged(*cmd, "zipf", c->zipf_exponent, Range{0, 10}, "Zipf exponent of value frequencies");
   add_ranged(*cmd, "value-noise", c->value_noise, Range{0, 100},
-             "per-value deviation from its latent group (how much each value matters on its own)");
+             "spread of each value's own part of its latent vector (signal in individual values)");
+  add_ranged(*cmd, "group-scale", c->group_scale, Range{0, 100},
+             "spread of the latent groups' vectors (signal in groups of similar values)");
+  add_ranged(*cmd, "latent-groups", c->latent_groups, Range{1, 1 << 20}, "latent groups per feature");
+  add_ranged(*cmd, "cooccurrence", c->cooccurrence, Range{0, 1},
+             "probability a value is drawn from the row's cluster (values of a cluster co-occur across features)");
+  add_ranged(*cmd, "duplicate", c->duplicate, Range{0, 1},
+             "probability a child feature takes the value its parent's value determines (near-duplicate features)");
   add_ranged(*cmd, "logit-scale", c->logit_scale, Range{0, 100},
              "spread of the hidden logit (higher: higher AUC ceiling)");
   add_ranged(*cmd, "ctr", c->ctr, Range{0, 1, true, std::nullopt, "", true}, "mean click rate");
