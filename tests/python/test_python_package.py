@@ -13,7 +13,7 @@ import torch
 import common  # noqa: F401  (puts the built package on sys.path)
 import cembed
 import cembed.torch as ct
-from torch_formulas import pooled, probe_positions, vectors
+from torch_formulas import pooled, probe_block_positions, probe_positions, vectors
 
 N, DIM = 60, 8
 # One sized spec per method variant (the C++ grid's cases, tests/cpp/method_cases.h).
@@ -23,6 +23,8 @@ SPECS = [
     "cp:moduli=4x3x5,op=concat", "path:maps=4", "memcom:rows=7", "memcom:rows=5,bias=scalar",
     "memcom:rows=6,bias=vector", "robe:size=24,block=4", "robe:size=13,block=1", "lma:size=64",
     "lma:size=48,block=4,k=2", "lma:size=640,block=2,signature=context", "md:dim=3", "md:dim=8",
+    "hot:rows=10,cold.rows=7", "hot:rows=12,cold=qr,cold.collisions=4,cold.op=add", "hot:rows=20,cold=memcom,cold.rows=2",
+    "cce:rows=7,every=2", "cce:rows=5,cols=3,times=0",
 ]
 
 
@@ -68,6 +70,8 @@ class MethodsAgainstTorchFormulas(unittest.TestCase):
         bag = make_bag(spec, mode=mode, optimizer=None)
         name = spec.split(":")[0]
         positions = probe_positions(bag, N) if name in ("robe", "lma") else None
+        if name == "cce":
+            positions = probe_block_positions(bag, N)
         params = [p for _, p in bag.named_parameters()]
         ref_params = [p.detach().clone().double().requires_grad_(True) for p in params]
         ids, offsets, weights = random_batch(rng, multi_hot, weighted)

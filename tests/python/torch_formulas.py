@@ -7,7 +7,9 @@ remainder classes, path's base row and map). ROBE and LMA place pieces of vector
 in one array by hashes and minhash signatures (checked against their definitions in the C++
 tests, tests/cpp/test_lma.cpp); here their placement is read from the table itself, by
 loading 0, 1, 2, ... into its array and looking up every value once. Their formula (a vector
-gathered from array positions, pooled) is then the reference's own.
+gathered from array positions, pooled) is then the reference's own. cce's assignment and
+hashes are read the same way (probe_block_positions); hot's split (ids 1..rows to rows of
+their own, the rest to the cold method's formula) is written out.
 """
 import numpy as np
 import torch
@@ -73,6 +75,28 @@ def probe_positions(module, num_values):
     return torch.from_numpy(out).round().to(torch.int64)
 
 
+def probe_block_positions(module, num_values):
+    """For methods whose every output element is a sum of one element from each of some
+    parameter blocks (cce: e(v)_j = A_j[a_j(v)] + B_j[h_j(v)]): per block, the 1-based
+    position each value's element reads there (0: none), read by loading 1, 2, 3, ... into
+    that block alone, zeros into the others, and looking up each value. Restores the weights."""
+    params = [p for _, p in module.named_parameters()] or [b for _, b in module.named_buffers()]
+    saved = [p.detach().clone() for p in params]
+    out = []
+    ids = torch.arange(num_values)
+    with torch.no_grad():
+        for k, p in enumerate(params):
+            for q in params:
+                q.zero_()
+            p.copy_(torch.arange(1, p.numel() + 1, dtype=torch.float32).reshape(p.shape))
+            assert p.numel() < (1 << 24)  # positions exact in float32
+            got = module.table.forward(ids.numpy(), np.arange(num_values + 1, dtype=np.int64), None, "sum", True)
+            out.append(torch.from_numpy(got).round().to(torch.int64))
+        for p, s in zip(params, saved):
+            p.copy_(s)
+    return out
+
+
 def vectors(spec, blocks, ids, num_values, dim, positions=None):
     """Per-id vectors (len(ids) x dim) of method `spec` from parameter matrices `blocks`
     (rows x width tensors, the module's order)."""
@@ -112,4 +136,19 @@ def vectors(spec, blocks, ids, num_values, dim, positions=None):
         return blocks[0][ids] @ proj.T
     if name in ("robe", "lma"):
         return blocks[0].reshape(-1)[positions[ids]]
+    if name == "hot":
+        # ids 1..rows: a row of their own (block 0, row id - 1); every other id: the cold method.
+        rows = int(p["rows"])
+        cold = p.get("cold", "hash") + ":" + ",".join(f"{k[5:]}={v}" for k, v in p.items() if k.startswith("cold."))
+        cold_vectors = vectors(cold.rstrip(":"), blocks[1:], ids, num_values, dim)
+        is_hot = (ids >= 1) & (ids <= rows)
+        hot_vectors = blocks[0][(ids - 1).clamp(0, rows - 1)]
+        return torch.where(is_hot[:, None], hot_vectors, cold_vectors)
+    if name == "cce":
+        # Each element: one element of A_j plus one of B_j, at positions read from the table.
+        out = 0
+        for block, pos in zip(blocks, positions):
+            p_ids = pos[ids]
+            out = out + torch.where(p_ids > 0, block.reshape(-1)[(p_ids - 1).clamp(min=0)], torch.zeros((), dtype=block.dtype))
+        return out
     raise ValueError(f"no reference for {spec}")
