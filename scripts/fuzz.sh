@@ -27,7 +27,7 @@ if [ -x build/release/cembed ]; then
   cp build/fuzz/tiny/train.rows.sig "$SEEDS/signatures/"
   # Exported models: lma (block placements) in int8, hash in fp16.
   for spec in lma hash; do
-    build/release/cembed train --train build/fuzz/tiny/train.cds --embedding $spec --compression 2 --dim 4 \
+    build/release/cembed train --train build/fuzz/tiny/train.cds --embedding $spec --compression 2 --small-threshold 2 --dim 4 \
       --bottom 4,4 --top 4,1 --epochs 1 --threads 1 --quiet --checkpoint build/fuzz/tiny/$spec.ckpt >/dev/null
   done
   build/release/cembed export build/fuzz/tiny/lma.ckpt --out "$SEEDS/model/lma.cem" --precision int8 >/dev/null
