@@ -80,20 +80,19 @@ double Dlrm::train_step(const Batch& batch, float lr, Communicator& comm, Exchan
   // This share's loss (its rows' sum, as a fraction of the global mean) and gradients: the
   // MLPs', then each dense table's array, summed over the ranks in one allreduce.
   double loss_sum[1] = {0.0};
+  // The MLPs' gradient matrices, bottom then top: flattened into `dense` and back.
+  std::vector<std::span<float>> mlp_grads = bottom_.gradients();
+  for (auto g : top_.gradients()) mlp_grads.push_back(g);
   int64_t mlp_floats = 0;
-  for (auto* mlp : {&bottom_, &top_}) {
-    for (auto g : mlp->gradients()) mlp_floats += static_cast<int64_t>(g.size());
-  }
+  for (auto g : mlp_grads) mlp_floats += static_cast<int64_t>(g.size());
   std::vector<float> dense(static_cast<size_t>(mlp_floats + dense_floats), 0.0f);
   const auto bags_here = batch.bags();
   if (b > 0) {
     loss_sum[0] = forward_backward(batch, static_cast<double>(total));
     size_t at = 0;
-    for (auto* mlp : {&bottom_, &top_}) {
-      for (auto g : mlp->gradients()) {
-        std::copy(g.begin(), g.end(), dense.begin() + static_cast<std::ptrdiff_t>(at));
-        at += g.size();
-      }
+    for (auto g : mlp_grads) {
+      std::copy(g.begin(), g.end(), dense.begin() + static_cast<std::ptrdiff_t>(at));
+      at += g.size();
     }
     for (int t : dense_tables) {
       EmbeddingTable& table = embeddings_.table(t);
@@ -112,12 +111,10 @@ double Dlrm::train_step(const Batch& batch, float lr, Communicator& comm, Exchan
   CEMBED_CHECK(std::isfinite(loss_sum[0]), "training diverged: the loss is {} (lower the learning rate)", loss_sum[0]);
   comm.allreduce_sum(dense);
   size_t at = 0;
-  for (auto* mlp : {&bottom_, &top_}) {
-    for (auto g : mlp->gradients()) {
-      std::copy(dense.begin() + static_cast<std::ptrdiff_t>(at),
-                dense.begin() + static_cast<std::ptrdiff_t>(at + g.size()), g.begin());
-      at += g.size();
-    }
+  for (auto g : mlp_grads) {
+    std::copy(dense.begin() + static_cast<std::ptrdiff_t>(at),
+              dense.begin() + static_cast<std::ptrdiff_t>(at + g.size()), g.begin());
+    at += g.size();
   }
 
   // Every share's bags and pooled-vector gradients of the gathered features, in rank order:
