@@ -15,6 +15,16 @@ namespace cembed::python {
 
 namespace {
 
+// The signature settings of Signatures.from_columns and Signatures.compute, from their arguments.
+SignatureConfig signature_config(const std::string& kind, int num_hashes, double sample, uint64_t seed) {
+  SignatureConfig config;
+  config.kind = parse_signature_kind(kind);
+  config.num_hashes = num_hashes;
+  config.sample = sample;
+  config.seed = seed;
+  return config;
+}
+
 constexpr char kTableMagic[] = "CEMBTABL";
 constexpr uint32_t kTableVersion = 1;
 
@@ -142,11 +152,7 @@ Signatures.compute(dataset_path, ...) makes them from a .cds dataset.)")
                 in.add(pair[0].cast<py::array>(), pair[1].cast<py::array>(), py::none(), true);
               }
             }
-            SignatureConfig config;
-            config.kind = parse_signature_kind(kind);
-            config.num_hashes = num_hashes;
-            config.sample = sample;
-            config.seed = seed;
+            const SignatureConfig config = signature_config(kind, num_hashes, sample, seed);
             py::gil_scoped_release release;
             return signatures_from_bags(in.bags(), cardinalities, config);
           },
@@ -156,11 +162,7 @@ Signatures.compute(dataset_path, ...) makes them from a .cds dataset.)")
       .def_static(
           "compute",
           [](const std::string& path, const std::string& kind, int num_hashes, double sample, uint64_t seed) {
-            SignatureConfig config;
-            config.kind = parse_signature_kind(kind);
-            config.num_hashes = num_hashes;
-            config.sample = sample;
-            config.seed = seed;
+            const SignatureConfig config = signature_config(kind, num_hashes, sample, seed);
             py::gil_scoped_release release;
             return compute_signatures(Dataset::open(path), config);
           },
