@@ -13,12 +13,11 @@ import sys
 import tempfile
 import time
 
-import numpy as np
 import torch
 
 import cembed
 import cembed.torch as ct
-from torch_dlrm_frappe import Mlp, auc
+from torch_loop import Mlp, test_auc, train
 
 
 class CrossLayer(torch.nn.Module):
@@ -69,30 +68,16 @@ def main():
         cembed.prepare("criteo", [os.path.join(args.data, "train.csv")], out,
                        valid_files=[os.path.join(args.data, "dev.csv")],
                        test_files=[os.path.join(args.data, "test.csv")])
-        train = cembed.Dataset(os.path.join(out, "train.cds"))
-        test = cembed.Dataset(os.path.join(out, "test.cds"))
-        model = DcnV2(train.features, len(train.schema["dense"]), args.dim, args.method, args.compression)
+        train_set = cembed.Dataset(os.path.join(out, "train.cds"))
+        test_set = cembed.Dataset(os.path.join(out, "test.cds"))
+        model = DcnV2(train_set.features, len(train_set.schema["dense"]), args.dim, args.method, args.compression)
         print(model.tables.plan)
-        opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-        for epoch in range(args.epochs):
-            total, n = 0.0, 0
-            for labels, dense, values, offsets in ct.batches(train, args.batch, shuffle=True, seed=epoch):
-                loss = torch.nn.functional.binary_cross_entropy_with_logits(model(dense, values, offsets), labels)
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-                total += float(loss) * len(labels)
-                n += len(labels)
-            print(f"epoch {epoch + 1}: train log loss {total / n:.4f}")
-        scores, labels_all = [], []
-        with torch.no_grad():
-            for labels, dense, values, offsets in ct.batches(test, 4096):
-                scores.append(torch.sigmoid(model(dense, values, offsets)).numpy())
-                labels_all.append(labels.numpy())
-        test_auc = auc(np.concatenate(labels_all), np.concatenate(scores))
+        # optimizer=None: the tables' gradients go to torch, and Adam updates them with the MLPs.
+        train(model, torch.optim.Adam(model.parameters(), lr=1e-3), train_set, args.batch, args.epochs)
+        auc = test_auc(model, test_set)
     print(f"embedding parameters {model.tables.parameter_bytes()} bytes "
           f"({model.tables.plan.full_bytes() / model.tables.parameter_bytes():.1f}x less than full)")
-    print(f"test AUC {test_auc:.4f} ({time.time() - start:.1f} s)")
+    print(f"test AUC {auc:.4f} ({time.time() - start:.1f} s)")
     return 0
 
 

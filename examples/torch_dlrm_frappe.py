@@ -13,21 +13,11 @@ import sys
 import tempfile
 import time
 
-import numpy as np
 import torch
 
 import cembed
 import cembed.torch as ct
-
-
-class Mlp(torch.nn.Sequential):
-    def __init__(self, sizes, last_relu=True):
-        layers = []
-        for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
-            layers.append(torch.nn.Linear(a, b))
-            if last_relu or i + 2 < len(sizes):
-                layers.append(torch.nn.ReLU())
-        super().__init__(*layers)
+from torch_loop import Mlp, test_auc, train
 
 
 class Dlrm(torch.nn.Module):
@@ -54,23 +44,6 @@ class Dlrm(torch.nn.Module):
         return self.top(torch.cat(parts + [dots], dim=1))[:, 0]
 
 
-def auc(labels, scores):
-    """Area under the ROC curve (ties count half), by ranks."""
-    order = np.argsort(scores, kind="mergesort")
-    ranks = np.empty(len(scores))
-    s = scores[order]
-    i = 0
-    while i < len(s):
-        j = i
-        while j + 1 < len(s) and s[j + 1] == s[i]:
-            j += 1
-        ranks[order[i:j + 1]] = (i + j) / 2 + 1
-        i = j + 1
-    pos = labels > 0.5
-    n_pos, n_neg = pos.sum(), (~pos).sum()
-    return (ranks[pos].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
-
-
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -89,31 +62,17 @@ def main():
     with tempfile.TemporaryDirectory() as out:
         cembed.prepare("libfm", [os.path.join(args.data, "frappe.validation.libfm")], out,
                        test_files=[os.path.join(args.data, "frappe.test.libfm")])
-        train = cembed.Dataset(os.path.join(out, "train.cds"))
-        test = cembed.Dataset(os.path.join(out, "test.cds"))
-        num_dense = len(train.schema["dense"])
-        model = Dlrm(train.features, num_dense, args.dim, args.method, args.compression, lr_tables=0.05)
+        train_set = cembed.Dataset(os.path.join(out, "train.cds"))
+        test_set = cembed.Dataset(os.path.join(out, "test.cds"))
+        num_dense = len(train_set.schema["dense"])
+        model = Dlrm(train_set.features, num_dense, args.dim, args.method, args.compression, lr_tables=0.05)
         print(model.tables.plan)
-        dense_opt = torch.optim.Adam([p for p in model.parameters()], lr=1e-3)
-        for epoch in range(args.epochs):
-            total, n = 0.0, 0
-            for labels, dense, values, offsets in ct.batches(train, args.batch, shuffle=True, seed=epoch):
-                loss = torch.nn.functional.binary_cross_entropy_with_logits(model(dense, values, offsets), labels)
-                dense_opt.zero_grad()
-                loss.backward()  # the tables update themselves here (fused row-wise Adagrad)
-                dense_opt.step()
-                total += float(loss) * len(labels)
-                n += len(labels)
-            print(f"epoch {epoch + 1}: train log loss {total / n:.4f}")
-        scores, labels_all = [], []
-        with torch.no_grad():
-            for labels, dense, values, offsets in ct.batches(test, 4096):
-                scores.append(torch.sigmoid(model(dense, values, offsets)).numpy())
-                labels_all.append(labels.numpy())
-        test_auc = auc(np.concatenate(labels_all), np.concatenate(scores))
+        # The tables update themselves inside backward (fused row-wise Adagrad); Adam the MLPs.
+        train(model, torch.optim.Adam(model.parameters(), lr=1e-3), train_set, args.batch, args.epochs)
+        auc = test_auc(model, test_set)
     print(f"embedding parameters {model.tables.parameter_bytes()} bytes, optimizer state "
           f"{model.tables.optimizer_bytes()} bytes")
-    print(f"test AUC {test_auc:.4f} ({time.time() - start:.1f} s)")
+    print(f"test AUC {auc:.4f} ({time.time() - start:.1f} s)")
     return 0
 
 
