@@ -79,6 +79,19 @@ class DistributedTraining(unittest.TestCase):
                 self.assertEqual([r["samples"] for r in dist["per_rank"]], [3000, 3000])
                 self.assertTrue(all(r["bytes_sent_per_step"] > 0 for r in dist["per_rank"]))
                 self.assertEqual(out.stdout.count("test AUC"), 1, "only rank 0 prints the table")
+                self.assert_phases_add_up(one["train"], exchanged=False)
+                for r in dist["per_rank"]:
+                    self.assert_phases_add_up(r, exchanged=True)
+
+    def assert_phases_add_up(self, record, exchanged):
+        """The timed phases of the steps lie inside the training seconds, and only a job exchanges."""
+        phases = record["phase_seconds"]
+        self.assertEqual(set(phases), {"batch", "forward_backward", "exchange", "table_update", "dense_update"})
+        self.assertTrue(all(v >= 0 for v in phases.values()), phases)
+        self.assertGreater(phases["forward_backward"], 0)
+        self.assertGreater(phases["table_update"], 0)
+        self.assertLessEqual(sum(phases.values()), record["seconds"] * (1 + 1e-9), phases)
+        self.assertEqual(phases["exchange"] > 0, exchanged, phases)
 
     def test_every_optimizer_trains_the_one_process_model(self):
         for opt in ("sgd", "adagrad", "rowwise_adagrad"):
