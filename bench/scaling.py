@@ -5,7 +5,7 @@ Trains DLRM (Criteo-Kaggle shape scaled to --cardinality values per feature, dim
 Adagrad) with each method at --ratio, as 1, 2 and 4 ranks (threads per rank = cores / ranks,
 at least 1: 4 ranks on 2 cores are oversubscribed), in interleaved rounds; prints per method
 and rank count the median samples/s of the job (spread min..max) and the bytes each rank
-hands to collectives per step. Then the cost model (docs/distributed.md): for 8..64
+hands to collectives per step. Then the cost model (docs/scaling.md): for 8..64
 machines on a stated network, the step time split into compute and communication, from the
 measured bytes per step and the measured share of a one-rank step that every rank repeats
 (the table update of the global batch and the dense optimizer step: the report's
