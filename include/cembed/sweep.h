@@ -19,6 +19,10 @@
 
 namespace cembed {
 
+namespace ranges {
+inline const Range ranks_per_cell{1, 1 << 20};  // SweepConfig::ranks_per_cell
+}  // namespace ranges
+
 struct SweepConfig {
   TrainConfig base;
   std::vector<std::string> methods;

@@ -110,7 +110,7 @@ nlohmann::json run_sweep(const SweepConfig& c, Communicator& comm) {
   }
   c.base.validate();
   const int per_cell = c.ranks_per_cell;
-  CEMBED_CHECK(per_cell >= 1, "sweep: --ranks-per-cell must be at least 1, got {}", per_cell);
+  check_range("--ranks-per-cell", per_cell, ranges::ranks_per_cell);
   CEMBED_CHECK(comm.size() % per_cell == 0,
                "sweep: --ranks-per-cell {} does not divide the job's {} ranks: start a multiple of {} ranks, or give a "
                "divisor of {}",

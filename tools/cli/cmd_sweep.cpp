@@ -41,10 +41,9 @@ void add_sweep_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--out", *out, "output folder (an interrupted sweep resumes from its results.json)")
       ->capture_default_str();
-  cmd->add_option("--ranks-per-cell", *ranks_per_cell,
-                  "under mpirun/srun: train each cell data-parallel on a group of this many ranks (the job's rank "
-                  "count a multiple of it; docs/distributed.md)")
-      ->capture_default_str();
+  add_ranged(*cmd, "ranks-per-cell", *ranks_per_cell, ranges::ranks_per_cell,
+             "under mpirun/srun: train each cell data-parallel on a group of this many ranks (the job's rank count a "
+             "multiple of it; docs/distributed.md)");
   cmd->add_flag("--no-plot", *no_plot, "skip the plots");
   cmd->add_option("--plot-script", *plot_script,
                   "the plot script (default: plot_sweep.py beside this cembed, or in ../share/cembed)");
