@@ -7,6 +7,9 @@
 // is fixed (allreduce); allgather takes a different byte count from each rank. A rank that
 // fails aborts the whole job (abort()), so the others never wait on it.
 //
+// split() cuts the job into groups, each a job of its own (the sweep's cells trained by groups
+// of ranks); abort() on a group's communicator still ends the whole job.
+//
 // bytes_sent() counts the payload this rank hands to collectives (its own bytes of each
 // allreduce and allgather); the transport moves about twice that for a ring allreduce.
 #pragma once
@@ -14,6 +17,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
@@ -33,6 +37,9 @@ class Communicator {
   virtual std::vector<std::byte> allgather(std::span<const std::byte> mine, std::vector<int64_t>& counts) = 0;
   // Rank `root`'s text on every rank.
   virtual std::string broadcast(const std::string& text, int root) = 0;
+  // The ranks that pass the same `color` (>= 0), as a job of their own, ranked in this job's
+  // order; every rank calls it (MPI_Comm_split).
+  virtual std::unique_ptr<Communicator> split(int color) = 0;
   // Ends the whole job with `message` on stderr (names this rank); does not return.
   [[noreturn]] virtual void abort(const std::string& message) = 0;
 
@@ -69,6 +76,7 @@ class SingleProcess final : public Communicator {
     return {mine.begin(), mine.end()};
   }
   std::string broadcast(const std::string& text, int) override { return text; }
+  std::unique_ptr<Communicator> split(int) override { return std::make_unique<SingleProcess>(); }
   [[noreturn]] void abort(const std::string& message) override;
 };
 

@@ -42,6 +42,17 @@ struct DlrmConfig {
   static DlrmConfig from_json(const nlohmann::json& j);
 };
 
+// Seconds train_step() spent in each phase since the model was built (steady_clock), for the
+// report and the cost model of docs/scaling.md: under data parallelism forward_backward
+// shrinks with a rank's share of the batch, exchange is added, and table_update and
+// dense_update are the same on every rank whatever the rank count.
+struct StepPhases {
+  double forward_backward = 0;  // forward and backward of the (share of the) batch
+  double exchange = 0;          // the collectives, with packing and unpacking
+  double table_update = 0;      // the fused table update of the (global) batch
+  double dense_update = 0;      // the dense optimizer's step
+};
+
 class Dlrm {
  public:
   Dlrm(DlrmConfig config, MemoryPlan plan);
@@ -73,6 +84,7 @@ class Dlrm {
   // Loss and gradients without any update: fills the MLPs' gradients and returns the loss;
   // `embedding_grads` receives d loss / d pooled embedding per feature (B x d each).
   double loss_and_gradients(const Batch& batch, std::vector<std::vector<float>>* embedding_grads);
+  const StepPhases& step_phases() const { return phases_; }
 
   // Parameters (MLPs and tables) and all optimizer state.
   void save(BinaryWriter& out) const;
@@ -88,6 +100,7 @@ class Dlrm {
   Mlp bottom_, top_;
   DotInteraction interaction_;
   std::unique_ptr<DenseOptimizer> dense_opt_;
+  StepPhases phases_;
   // Batch-sized buffers, reused across steps.
   std::vector<float> t_, r_, dr_, dt_, dx_, dz_;
 };

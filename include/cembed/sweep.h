@@ -19,6 +19,10 @@
 
 namespace cembed {
 
+namespace ranges {
+inline const Range ranks_per_cell{1, 1 << 20};  // SweepConfig::ranks_per_cell
+}  // namespace ranges
+
 struct SweepConfig {
   TrainConfig base;
   std::vector<std::string> methods;
@@ -26,14 +30,19 @@ struct SweepConfig {
   std::vector<uint64_t> seeds = {1};
   std::string out_dir;
   bool progress = true;  // one line per run on stderr
+  // Under a job of ranks: each run (cell) is trained data-parallel by a group of this many
+  // ranks (docs/distributed.md); the job's rank count must be a multiple of it.
+  int ranks_per_cell = 1;
 };
 
 // Runs what results.json does not hold yet; returns the results document
 // {"config": ..., "runs": [...]} (each run: method, ratio, seed, status, bytes, metrics).
 nlohmann::json run_sweep(const SweepConfig& config);
-// The same sweep spread over the ranks of a job: each rank trains one run at a time in one
-// process (rounds of one run per rank); rank 0 alone prints and writes the results, in the
-// planned order. Every rank returns the results.
+// The same sweep spread over the ranks of a job: the ranks are cut into groups of
+// `ranks_per_cell` (consecutive ranks), each group trains one run at a time (in one process,
+// or data-parallel over the group: the model of one process with --shards ranks_per_cell),
+// in rounds of one run per group; rank 0 alone prints and writes the results, in the planned
+// order. Every rank returns the results.
 nlohmann::json run_sweep(const SweepConfig& config, Communicator& comm);
 
 // Tables of test AUC and log loss (mean over seeds, +- standard deviation when several):

@@ -4,6 +4,7 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 
+#include "model/phase_clock.h"
 #include "util/binary_io.h"
 #include "util/check.h"
 #include "util/random.h"
@@ -119,12 +120,16 @@ double Dlrm::forward_backward(const Batch& batch, double denominator) {
 
 double Dlrm::train_step(const Batch& batch, float lr) {
   CEMBED_CHECK(dense_opt_ != nullptr, "DLRM: set_optimizers() before train_step()");
+  PhaseClock clock;
   const double loss = forward_backward(batch, 0);
+  clock.lap(phases_.forward_backward);
   const int64_t b = batch.size, v = embeddings_.num_features() + 1, d = config_.dim;
   std::vector<ConstMatrixView> grads;
   for (int f = 0; f < embeddings_.num_features(); ++f) grads.emplace_back(dt_.data() + (f + 1) * d, b, d, v * d);
   embeddings_.backward(batch.bags(), config_.pooling, grads, lr);
+  clock.lap(phases_.table_update);
   dense_opt_->step(lr);
+  clock.lap(phases_.dense_update);
   return loss;
 }
 

@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "cembed/dlrm.h"
+#include "model/phase_clock.h"
 #include "util/check.h"
 
 namespace cembed {
@@ -52,6 +53,7 @@ double Dlrm::train_step(const Batch& batch, float lr, Communicator& comm, Exchan
   CEMBED_CHECK(dense_opt_ != nullptr, "DLRM: set_optimizers() before train_step()");
   const int features = embeddings_.num_features(), tables = embeddings_.num_tables();
   const int64_t b = batch.size, v = features + 1, d = config_.dim;
+  PhaseClock clock;
 
   int64_t global[1] = {b};
   comm.allreduce_sum(global);
@@ -87,6 +89,7 @@ double Dlrm::train_step(const Batch& batch, float lr, Communicator& comm, Exchan
   for (auto g : mlp_grads) mlp_floats += static_cast<int64_t>(g.size());
   std::vector<float> dense(static_cast<size_t>(mlp_floats + dense_floats), 0.0f);
   const auto bags_here = batch.bags();
+  clock.lap(phases_.exchange);
   if (b > 0) {
     loss_sum[0] = forward_backward(batch, static_cast<double>(total));
     size_t at = 0;
@@ -107,6 +110,7 @@ double Dlrm::train_step(const Batch& batch, float lr, Communicator& comm, Exchan
       at += n;
     }
   }
+  clock.lap(phases_.forward_backward);
   comm.allreduce_sum(loss_sum);
   CEMBED_CHECK(std::isfinite(loss_sum[0]), "training diverged: the loss is {} (lower the learning rate)", loss_sum[0]);
   comm.allreduce_sum(dense);
@@ -173,6 +177,7 @@ double Dlrm::train_step(const Batch& batch, float lr, Communicator& comm, Exchan
     bags[f] = BagBatch{ids[f], offsets[f], {}};
     views[f] = ConstMatrixView(grads[f].data(), total, d, d);
   }
+  clock.lap(phases_.exchange);
   embeddings_.backward(bags, config_.pooling, views, lr, sparse_table);
   for (int t : dense_tables) {
     EmbeddingTable& table = embeddings_.table(t);
@@ -180,7 +185,9 @@ double Dlrm::train_step(const Batch& batch, float lr, Communicator& comm, Exchan
     table.apply_gradient(std::span<const float>(dense.data() + at, n), lr);
     at += n;
   }
+  clock.lap(phases_.table_update);
   dense_opt_->step(lr);
+  clock.lap(phases_.dense_update);
   return loss_sum[0];
 }
 

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -36,7 +37,12 @@ std::string key_string(const std::string& method, double ratio, uint64_t seed) {
 
 // The parts of the base configuration that make two sweeps comparable.
 // The settings the results file records: run_one() sets embedding, budget and seed per run.
-nlohmann::json sweep_identity(const SweepConfig& c) { return sweep_identity(c.base, {"embedding", "budget", "seed"}); }
+// Cells trained by groups of G ranks train on G shards (the one-process sweep's --shards G).
+nlohmann::json sweep_identity(const SweepConfig& c) {
+  TrainConfig base = c.base;
+  if (base.shards == 0 && c.ranks_per_cell > 1) base.shards = c.ranks_per_cell;
+  return sweep_identity(base, {"embedding", "budget", "seed"});
+}
 
 std::vector<RunKey> planned_runs(const SweepConfig& c) {
   std::vector<RunKey> runs;
@@ -52,7 +58,8 @@ std::vector<RunKey> planned_runs(const SweepConfig& c) {
   return runs;
 }
 
-nlohmann::json run_one(const SweepConfig& c, const RunKey& k, const DatasetSchema& schema) {
+// Trains one cell: in this process (`cell` null), or data-parallel over the ranks of `cell`.
+nlohmann::json run_one(const SweepConfig& c, const RunKey& k, const DatasetSchema& schema, Communicator* cell) {
   nlohmann::json rec = {{"method", k.method}, {"ratio", k.ratio}, {"seed", k.seed}};
   TrainConfig t = c.base;
   t.embedding = k.method;
@@ -69,7 +76,7 @@ nlohmann::json run_one(const SweepConfig& c, const RunKey& k, const DatasetSchem
     rec["error"] = e.what();
     return rec;
   }
-  const nlohmann::json report = train(t);
+  const nlohmann::json report = cell != nullptr ? train(t, *cell) : train(t);
   const auto& e = report.at("embedding");
   rec["status"] = "ok";
   for (const char* f : {"parameter_bytes", "optimizer_bytes", "auxiliary_bytes", "compression"}) rec[f] = e.at(f);
@@ -102,6 +109,16 @@ nlohmann::json run_sweep(const SweepConfig& c, Communicator& comm) {
                  "sweep: '{}' gives its size, but a sweep sizes every method from its ratios: drop the size keys", m);
   }
   c.base.validate();
+  const int per_cell = c.ranks_per_cell;
+  check_range("--ranks-per-cell", per_cell, ranges::ranks_per_cell);
+  CEMBED_CHECK(comm.size() % per_cell == 0,
+               "sweep: --ranks-per-cell {} does not divide the job's {} ranks: start a multiple of {} ranks, or give a "
+               "divisor of {}",
+               per_cell, comm.size(), per_cell, comm.size());
+  CEMBED_CHECK(per_cell == 1 || c.base.shards == 0 || c.base.shards == per_cell,
+               "sweep: --shards {} with --ranks-per-cell {}: each rank of a cell reads one shard (leave --shards out, "
+               "or give {})",
+               c.base.shards, per_cell, per_cell);
   const bool writer = comm.rank() == 0;  // rank 0 alone writes and prints
   if (writer) {
     check_dir_writable(c.out_dir, "sweep output folder");
@@ -135,17 +152,21 @@ nlohmann::json run_sweep(const SweepConfig& c, Communicator& comm) {
   for (size_t i = 0; i < runs.size(); ++i) {
     if (!done.count(key_string(runs[i].method, runs[i].ratio, runs[i].seed))) pending.push_back(static_cast<int>(i));
   }
-  // Rounds of one run per rank (a job of one: one run per round); rank 0 records each
-  // round's runs in the planned order.
+  // Groups of consecutive ranks, one cell each per round (a job of one: one run per round);
+  // a group's rank 0 hands its cell's record on, and rank 0 records each round's runs in
+  // the planned order.
   const auto ranks = static_cast<size_t>(comm.size());
-  for (size_t first = 0; first < pending.size(); first += ranks) {
-    nlohmann::json mine;  // null: no run for this rank in this round
-    if (first + static_cast<size_t>(comm.rank()) < pending.size()) {
-      const int index = pending[first + comm.rank()];
+  const auto groups = ranks / static_cast<size_t>(per_cell);
+  const auto group = static_cast<size_t>(comm.rank() / per_cell);
+  const std::unique_ptr<Communicator> cell = per_cell > 1 ? comm.split(static_cast<int>(group)) : nullptr;
+  for (size_t first = 0; first < pending.size(); first += groups) {
+    nlohmann::json mine;  // null: no run for this rank's group in this round, or not its group's rank 0
+    if (first + group < pending.size()) {
+      const int index = pending[first + group];
       const auto t0 = std::chrono::steady_clock::now();
-      nlohmann::json rec = run_one(c, runs[index], train_data.schema());
+      nlohmann::json rec = run_one(c, runs[index], train_data.schema(), cell.get());
       const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-      mine = {{"index", index}, {"seconds", secs}, {"run", std::move(rec)}};
+      if (cell == nullptr || cell->rank() == 0) mine = {{"index", index}, {"seconds", secs}, {"run", std::move(rec)}};
     }
     std::vector<nlohmann::json> round;
     if (ranks == 1) {

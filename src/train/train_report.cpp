@@ -1,6 +1,8 @@
 // The report of a training run: what was trained, how, how fast, how well, in how much memory.
 #include <algorithm>
+#include <array>
 #include <nlohmann/json.hpp>
+#include <span>
 
 #include "cembed/build_info.h"
 #include "cembed/ranking.h"
@@ -8,6 +10,21 @@
 #include "train/train_run.h"
 
 namespace cembed::train_run {
+namespace {
+
+// Where a rank's training seconds went (Dlrm::StepPhases, and reading the batches).
+constexpr int kPhases = 5;
+std::array<double, kPhases> phase_seconds(const LoopRecord& loop, const Dlrm& model) {
+  const StepPhases& p = model.step_phases();
+  return {loop.batch_seconds, p.forward_backward, p.exchange, p.table_update, p.dense_update};
+}
+
+nlohmann::json phases_json(std::span<const double> s) {
+  return {
+      {"batch", s[0]}, {"forward_backward", s[1]}, {"exchange", s[2]}, {"table_update", s[3]}, {"dense_update", s[4]}};
+}
+
+}  // namespace
 
 nlohmann::json build_report(const TrainConfig& cfg, const RunData& data, const RunStart& start, const LoopRecord& loop,
                             Communicator& comm) {
@@ -34,21 +51,26 @@ nlohmann::json build_report(const TrainConfig& cfg, const RunData& data, const R
                      {"samples", loop.samples},
                      {"seconds", loop.seconds},
                      {"samples_per_second", static_cast<double>(loop.samples) / std::max(loop.seconds, 1e-9)},
+                     {"phase_seconds", phases_json(phase_seconds(loop, model))},
                      {"curve", loop.curve},
                      {"evaluations", loop.evaluations}};
   if (comm.size() > 1) {
     // Each rank's share of the work, gathered before the final evaluations' traffic.
-    const double mine[3] = {static_cast<double>(loop.local_samples), loop.seconds,
-                            static_cast<double>(comm.bytes_sent())};
+    constexpr size_t kEach = 3 + kPhases;
+    std::array<double, kEach> mine = {static_cast<double>(loop.local_samples), loop.seconds,
+                                      static_cast<double>(comm.bytes_sent())};
+    const auto phases = phase_seconds(loop, model);
+    std::copy(phases.begin(), phases.end(), mine.begin() + 3);
     const std::vector<double> all = comm.allgather_values<double>(mine);
     nlohmann::json ranks = nlohmann::json::array();
-    for (size_t r = 0; r + 2 < all.size(); r += 3) {
-      ranks.push_back({{"rank", r / 3},
+    for (size_t r = 0; r + kEach <= all.size(); r += kEach) {
+      ranks.push_back({{"rank", r / kEach},
                        {"samples", static_cast<int64_t>(all[r])},
                        {"seconds", all[r + 1]},
                        {"samples_per_second", all[r] / std::max(all[r + 1], 1e-9)},
                        {"bytes_sent", static_cast<int64_t>(all[r + 2])},
-                       {"bytes_sent_per_step", all[r + 2] / std::max<double>(1.0, static_cast<double>(loop.steps))}});
+                       {"bytes_sent_per_step", all[r + 2] / std::max<double>(1.0, static_cast<double>(loop.steps))},
+                       {"phase_seconds", phases_json(std::span<const double>(all).subspan(r + 3, kPhases))}});
     }
     report["distributed"] = {{"ranks", comm.size()}, {"shards", cfg.shards}, {"per_rank", ranks}};
   }

@@ -54,6 +54,7 @@ nlohmann::json attach_signatures(EmbeddingCollection& emb, const Dataset& train_
 struct LoopRecord {
   nlohmann::json curve = nlohmann::json::array(), evaluations = nlohmann::json::array();
   double seconds = 0;
+  double batch_seconds = 0;   // of `seconds`, reading this rank's rows into batches
   int64_t samples = 0;        // of the global batches (every rank's)
   int64_t local_samples = 0;  // this rank's share
   int64_t steps = 0;          // steps this run took (not those before a resume)

@@ -45,6 +45,7 @@ LoopRecord run_training_loop(const TrainConfig& cfg, const RunData& data, Dlrm& 
       const auto t0 = Clock::now();
       const std::vector<int64_t> rows = order.batch(state.batch_in_epoch);
       gather_batch(train_data, rows, batch);
+      rec.batch_seconds += seconds_since(t0);
       const float lr = cfg.lr.at(state.step);
       const double loss = job ? model.train_step(batch, lr, comm, exchange) : model.train_step(batch, lr);
       rec.seconds += seconds_since(t0);

@@ -39,6 +39,7 @@ BAD_VALUES = [
     ("train", "--top", "-3", "must be 1 to"),
     ("compare", "--threads", "0", "must be 1 to"),
     ("sweep", "--max-steps", "0", "must be at least 1"),
+    ("sweep", "--ranks-per-cell", "0", "must be 1 to"),
     ("eval", "--batch-size", "0", "must be 1 to 16777216"),
     ("eval", "--batch-size", "-1", "must be 1 to 16777216"),
     ("eval", "--threads", "0", "must be 1 to"),

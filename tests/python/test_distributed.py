@@ -1,7 +1,8 @@
 """Data-parallel training under mpirun (docs/distributed.md): 2 ranks on loopback train the
 model one process trains on the same global batches (--shards 2), for every method and
 optimizer; a configuration mismatch is refused; a killed rank stops the job, and its last
-checkpoint resumes with another rank count.
+checkpoint resumes with another rank count; a sweep spreads its cells over the ranks, one
+rank or one group of ranks (--ranks-per-cell) per cell.
 
 Tolerance: the ranks sum the dense gradients of their halves of each batch (MPI allreduce),
 where one process sums the whole batch inside one GEMM: the same terms in another order,
@@ -78,6 +79,19 @@ class DistributedTraining(unittest.TestCase):
                 self.assertEqual([r["samples"] for r in dist["per_rank"]], [3000, 3000])
                 self.assertTrue(all(r["bytes_sent_per_step"] > 0 for r in dist["per_rank"]))
                 self.assertEqual(out.stdout.count("test AUC"), 1, "only rank 0 prints the table")
+                self.assert_phases_add_up(one["train"], exchanged=False)
+                for r in dist["per_rank"]:
+                    self.assert_phases_add_up(r, exchanged=True)
+
+    def assert_phases_add_up(self, record, exchanged):
+        """The timed phases of the steps lie inside the training seconds, and only a job exchanges."""
+        phases = record["phase_seconds"]
+        self.assertEqual(set(phases), {"batch", "forward_backward", "exchange", "table_update", "dense_update"})
+        self.assertTrue(all(v >= 0 for v in phases.values()), phases)
+        self.assertGreater(phases["forward_backward"], 0)
+        self.assertGreater(phases["table_update"], 0)
+        self.assertLessEqual(sum(phases.values()), record["seconds"] * (1 + 1e-9), phases)
+        self.assertEqual(phases["exchange"] > 0, exchanged, phases)
 
     def test_every_optimizer_trains_the_one_process_model(self):
         for opt in ("sgd", "adagrad", "rowwise_adagrad"):
@@ -133,6 +147,35 @@ class DistributedTraining(unittest.TestCase):
         for a, b in zip(*cells):
             self.assertEqual(a[:3], b[:3])
             self.assertEqual(a[3]["auc"], b[3]["auc"], f"{a[:2]}: each cell trains in one process either way")
+
+    def test_a_sweep_of_cells_trained_by_groups_of_ranks_records_the_one_process_sweep_with_their_shards(self):
+        args = ["sweep"] + common_args(self.dir) + ["--methods", "hash,lma", "--ratios", "8", "--optimizer",
+                                                    "adagrad", "--lr", "0.05", "--max-steps", "40", "--no-plot"]
+        one = run([CEMBED] + args + ["--shards", "2", "--out", self.path("sweep_one")], timeout=300)
+        self.assertEqual(one.returncode, 0, one.stderr)
+        job = run(MPI + ["2", CEMBED] + args + ["--ranks-per-cell", "2", "--out", self.path("sweep_cells")],
+                  timeout=300)
+        self.assertEqual(job.returncode, 0, job.stderr)
+        self.assertEqual(job.stdout.count("| hash |"), 2, "rank 0 alone prints the tables")
+        results = []
+        for out in ("sweep_one", "sweep_cells"):
+            with open(self.path(os.path.join(out, "results.json"))) as f:
+                results.append(json.load(f))
+        self.assertEqual(results[0]["config"], results[1]["config"])
+        self.assertEqual(results[1]["config"]["shards"], 2, "cells of 2 ranks train on 2 shards")
+        self.assertEqual([(r["method"], r["ratio"]) for r in results[1]["runs"]], [("hash", 8), ("lma", 8)])
+        for a, b in zip(results[0]["runs"], results[1]["runs"]):
+            self.assertEqual(a["parameter_bytes"], b["parameter_bytes"])
+            self.assert_same_model({"train": {"curve": a["curve"]}, "test": a["test"]},
+                                   {"train": {"curve": b["curve"]}, "test": b["test"]}, a["method"])
+
+    def test_a_sweep_whose_rank_count_is_not_a_multiple_of_its_ranks_per_cell_is_refused(self):
+        args = ["sweep"] + common_args(self.dir) + ["--methods", "hash", "--ratios", "8", "--no-plot",
+                                                    "--ranks-per-cell", "2", "--out", self.path("sweep_odd")]
+        out = run(MPI + ["3", CEMBED] + args, timeout=120)
+        self.assertNotEqual(out.returncode, 0)
+        self.assertIn("sweep: --ranks-per-cell 2 does not divide the job's 3 ranks", out.stderr)
+        self.assertFalse(os.path.exists(self.path(os.path.join("sweep_odd", "results.json"))))
 
     def test_other_commands_refuse_to_run_as_a_job(self):
         out = run(MPI + ["2", CEMBED, "plan", "--train", self.path("train.cds")], timeout=120)

@@ -26,6 +26,7 @@ void add_sweep_command(CLI::App& app) {
   auto out = std::make_shared<std::string>("out/sweep");
   auto no_plot = std::make_shared<bool>(false);
   auto plot_script = std::make_shared<std::string>();
+  auto ranks_per_cell = std::make_shared<int>(SweepConfig{}.ranks_per_cell);
   // Each run sets the method, the budget, the seed (--seeds) and its own report; one
   // checkpoint file for every run would hold only the last, and a resume fits one run only.
   opts->add_to(*cmd,
@@ -40,6 +41,9 @@ void add_sweep_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--out", *out, "output folder (an interrupted sweep resumes from its results.json)")
       ->capture_default_str();
+  add_ranged(*cmd, "ranks-per-cell", *ranks_per_cell, ranges::ranks_per_cell,
+             "under mpirun/srun: train each cell data-parallel on a group of this many ranks (the job's rank count a "
+             "multiple of it; docs/distributed.md)");
   cmd->add_flag("--no-plot", *no_plot, "skip the plots");
   cmd->add_option("--plot-script", *plot_script,
                   "the plot script (default: plot_sweep.py beside this cembed, or in ../share/cembed)");
@@ -51,6 +55,7 @@ void add_sweep_command(CLI::App& app) {
     c.seeds = *seeds;
     c.out_dir = *out;
     c.progress = c.base.progress;
+    c.ranks_per_cell = *ranks_per_cell;
     const auto results = run_sweep(c, job());
     if (job().rank() != 0) return;  // rank 0 prints and plots for the job
     fmt::print("{}", sweep_markdown(results));
