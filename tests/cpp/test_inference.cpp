@@ -135,10 +135,24 @@ int64_t anonymous_resident_bytes() {
   return 0;
 }
 
+#if defined(__SANITIZE_ADDRESS__)
+#define CEMBED_TEST_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define CEMBED_TEST_ASAN 1
+#endif
+#endif
+#ifdef CEMBED_TEST_ASAN
+constexpr bool kAddressSanitizer = true;
+#else
+constexpr bool kAddressSanitizer = false;
+#endif
+
 // An fp32 model's tables read their weights in place from the file's mapping: opening a
 // model with a 64 MiB table (above malloc's largest mmap threshold, so memory freed goes back
 // to the system) adds far less than the table to the process's own memory, and the fp16
 // export of the same model, decoded into the table, adds at least the table; both score.
+// (Under ASan freed memory stays in its quarantine, so the fp32 bound is not asserted there.)
 TEST(InferenceMapping, Fp32TablesAreReadInPlaceNotCopied) {
   MethodCase c{"full"};
   c.dim = 16;
@@ -159,7 +173,7 @@ TEST(InferenceMapping, Fp32TablesAreReadInPlaceNotCopied) {
     m->score(b, probs);
     const int64_t added = anonymous_resident_bytes() - before;
     if (p == Precision::Fp32) {
-      EXPECT_LT(added, table_bytes / 8) << "the fp32 table was copied";
+      if (!kAddressSanitizer) EXPECT_LT(added, table_bytes / 8) << "the fp32 table was copied";
       EXPECT_EQ(probs, expected);
     } else {
       EXPECT_GE(added, table_bytes) << "fp16 is decoded into the table's own memory";
