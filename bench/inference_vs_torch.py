@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """cembed's inference (the C API on an exported fp32 model) against PyTorch inference of the
-same model (torch.no_grad, the same thread count), per method at 16x on the synthetic data.
+same model (torch.no_grad, the same thread count), per method at 16x on the synthetic data (or frappe: --data frappe).
 
 The PyTorch model is tools/reference/torch_dlrm.py's DLRM (bottom MLP, dot interaction,
 top MLP) with each feature's table replaced by its method's lookup formula
@@ -10,7 +10,7 @@ whole test set and the largest difference of a probability is printed (and must 
 1e-5: the same model). Then, interleaved A/B in rounds: batch-4096 throughput over the test
 set and single-row latency; the ratio cembed / torch per round, its median and spread.
 
-  /usr/bin/python3 bench/inference_vs_torch.py [--methods hash,qr,...] [--rounds 5] [--threads 2]
+  /usr/bin/python3 bench/inference_vs_torch.py [--methods hash,qr,...] [--data synthetic|frappe] [--rounds 5]
 
 robe, lma and cce place values by hashes, minhash signatures or clustering whose positions
 torch_formulas reads by probing a live cembed table (not a file): not compared here.
@@ -187,13 +187,14 @@ def main():
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--single-rows", type=int, default=300, help="rows timed one at a time per round")
     ap.add_argument("--ratio", default="16", help="compression ratio")
+    ap.add_argument("--data", default="synthetic", choices=["synthetic", "frappe"])
     args = ap.parse_args()
     lib = ctypes.CDLL(os.path.join(BUILD, "libcembed.so"))
     lib.cembed_last_error.restype = ctypes.c_char_p
     with tempfile.TemporaryDirectory() as d:
-        prepare("synthetic", d)
+        prepare(args.data, d)
         ds = Dataset(os.path.join(d, "test.cds"))
-        print(f"synthetic ({ds.rows} test rows), {args.ratio}x, 1 epoch, dim 16, {args.threads} threads, "
+        print(f"{args.data} ({ds.rows} test rows), {args.ratio}x, 1 epoch, dim 16, {args.threads} threads, "
               f"torch {torch.__version__}, {args.rounds} interleaved rounds: median (min-max)\n")
         print("| method | max prob. diff | cembed rows/s | torch rows/s | throughput ratio | cembed 1-row ms |"
               " torch 1-row ms | latency ratio |")
