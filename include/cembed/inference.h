@@ -10,9 +10,10 @@
 // InferenceModel::open() maps the file, checks every section's checksum, rebuilds each
 // table from its spec through the factory (the same classes that trained it), checks that
 // every parameter block has exactly the size the spec implies and every placement entry
-// lies in its array, and decodes the parameters into the tables (fp16 and int8 are
-// dequantized at load: lookups then run the trained model's code). An fp32 export scores
-// exactly as the trained model did.
+// lies in its array; fp32 tables then read their parameters in place from the mapping (the
+// file's pages are shared by every process that opens it), fp16 and int8 ones are
+// dequantized at load into the tables. Lookups run the trained model's code either way. An
+// fp32 export scores exactly as the trained model did.
 #pragma once
 
 #include <cstdint>

@@ -48,6 +48,12 @@ std::vector<EmbeddingTable::Block> PartsTable::blocks() {
   return out;
 }
 
+void PartsTable::use_mapped_weights(std::span<const std::span<const float>> weights) {
+  CEMBED_CHECK(weights.size() == matrices_.size(), "{}: {} mapped blocks for {} parts", spec(), weights.size(),
+               matrices_.size());
+  for (size_t j = 0; j < matrices_.size(); ++j) matrices_[j].use_mapped_weights(weights[j]);
+}
+
 void PartsTable::map_ids(const BagBatch& bags) const {
   const int64_t n = num_values(0);
   const size_t count = bags.ids.size();

@@ -35,6 +35,7 @@ class PartsTable : public EmbeddingTable {
   void save(BinaryWriter& out) const override;
   void load(BinaryReader& in) override;
   std::vector<Block> blocks() override;
+  void use_mapped_weights(std::span<const std::span<const float>> weights) override;
 
   int num_parts() const { return static_cast<int>(parts_.size()); }
   const Part& part(int j) const { return parts_[j]; }

@@ -30,6 +30,11 @@ void RowTable::init(uint64_t seed) {
 
 void RowTable::set_optimizer(const OptimizerConfig& config) { matrix_.set_optimizer(config); }
 
+void RowTable::use_mapped_weights(std::span<const std::span<const float>> weights) {
+  CEMBED_CHECK(weights.size() == 1, "{}: {} mapped blocks for 1", spec(), weights.size());
+  matrix_.use_mapped_weights(weights[0]);
+}
+
 kernels::RowBags RowTable::map_bags(const BagBatch& bags) const {
   const int64_t n = num_values(0);
   mapped_.resize(bags.ids.size());

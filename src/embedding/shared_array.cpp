@@ -50,6 +50,11 @@ void SharedArrayTable::init(uint64_t seed) {
 
 void SharedArrayTable::set_optimizer(const OptimizerConfig& config) { array_.set_optimizer(config); }
 
+void SharedArrayTable::use_mapped_weights(std::span<const std::span<const float>> weights) {
+  CEMBED_CHECK(weights.size() == 1, "{}: {} mapped blocks for 1", spec_, weights.size());
+  array_.use_mapped_weights(weights[0]);
+}
+
 void SharedArrayTable::not_ready() const { fail("{} table: no block placement", spec_); }
 
 const BlockPlacement& SharedArrayTable::ready_placement() const {

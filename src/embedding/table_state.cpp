@@ -9,13 +9,29 @@ TableState::TableState(int64_t rows, int64_t width) : rows_(rows), width_(width)
   weights_.resize(rows_ * width_);
 }
 
+std::span<float> TableState::weights() {
+  CEMBED_CHECK(mapped_ == nullptr, "table weights read in place from a model file are read-only");
+  return weights_;
+}
+
+void TableState::use_mapped_weights(std::span<const float> weights) {
+  CEMBED_CHECK(static_cast<int64_t>(weights.size()) == rows_ * width_, "mapped weights: {} floats for a {} x {} matrix",
+               weights.size(), rows_, width_);
+  mapped_ = weights.data();
+  AlignedVector<float>().swap(weights_);
+  AlignedVector<float>().swap(state_);
+  optimizer_set_ = false;
+}
+
 void TableState::set_optimizer(const OptimizerConfig& config) {
+  CEMBED_CHECK(mapped_ == nullptr, "table weights read in place from a model file cannot be trained");
   optimizer_ = config;
   optimizer_set_ = true;
   state_.assign(optimizer_state_floats(config.kind, rows_, width_), config.initial_accumulator);
 }
 
 void TableState::update(const kernels::RowGradients& grads, float lr) {
+  CEMBED_CHECK(mapped_ == nullptr, "table weights read in place from a model file cannot be trained");
   kernels::apply_row_updates(weights_.data(), state_.data(), rows_, width_, grads, optimizer_, lr);
 }
 
@@ -24,7 +40,7 @@ void TableState::save_weights(BinaryWriter& out, bool with_shape) const {
     out.i64(rows_);
     out.i64(width_);
   }
-  out.floats(weights_);
+  out.floats({weights(), static_cast<size_t>(rows_ * width_)});
 }
 
 void TableState::load_weights(BinaryReader& in, bool with_shape, std::string_view what) {
@@ -33,7 +49,7 @@ void TableState::load_weights(BinaryReader& in, bool with_shape, std::string_vie
     CEMBED_CHECK(rows == rows_ && width == width_, "{}: {} is {}x{} in file, {}x{} expected", in.context(), what, rows,
                  width, rows_, width_);
   }
-  in.floats_into(weights_, "table weights");
+  in.floats_into(weights(), "table weights");
 }
 
 void save_table_spec(BinaryWriter& out, const std::string& spec) { out.str(spec); }

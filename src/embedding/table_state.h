@@ -9,6 +9,10 @@
 //   its shape fields and each matrix's weights (save_weights / load_weights)
 //   optimizer kind, then each matrix's state   save_optimizer_state / load_optimizer_state
 //   anything the table keeps beside (lma's signatures)
+//
+// An exported fp32 model's tables read their weights in place from the file's read-only
+// mapping (use_mapped_weights): the matrix then owns no weights and no optimizer state, and
+// only reads are allowed (the const weights()); everything that writes refuses.
 #pragma once
 
 #include <cstdint>
@@ -30,13 +34,19 @@ class TableState {
 
   int64_t rows() const { return rows_; }
   int64_t width() const { return width_; }
-  std::span<float> weights() { return weights_; }
-  const float* weights() const { return weights_.data(); }
+  // Writable weights; refuses read-only (mapped) ones.
+  std::span<float> weights();
+  const float* weights() const { return mapped_ != nullptr ? mapped_ : weights_.data(); }
   std::span<float> state() { return state_; }
   // The matrix as a block of EmbeddingTable::blocks().
   EmbeddingTable::Block block() { return {weights(), state(), rows_, width_}; }
   int64_t parameter_bytes() const { return rows_ * width_ * static_cast<int64_t>(sizeof(float)); }
   int64_t optimizer_bytes() const { return static_cast<int64_t>(state_.size() * sizeof(float)); }
+
+  // Reads the weights from `weights` (rows x width floats in read-only memory that outlives
+  // this matrix: an exported model's mapping) instead of its own, which are released.
+  void use_mapped_weights(std::span<const float> weights);
+  bool mapped() const { return mapped_ != nullptr; }
 
   // State sized for `config.kind` and filled with its initial accumulator.
   void set_optimizer(const OptimizerConfig& config);
@@ -58,6 +68,7 @@ class TableState {
 
   int64_t rows_, width_;
   AlignedVector<float> weights_, state_;  // on cache lines (shared arrays are read in blocks)
+  const float* mapped_ = nullptr;         // set: the weights, read-only, and weights_ empty
   OptimizerConfig optimizer_;
   bool optimizer_set_ = false;
 };

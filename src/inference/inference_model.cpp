@@ -64,7 +64,9 @@ void read_mlps(const ModelFile& file, Dlrm& model) {
 }
 
 // Table t's parameters and serving data from their sections, into a table the factory
-// built from the plan's spec: every size must be the one the spec implies.
+// built from the plan's spec: every size must be the one the spec implies. fp32 blocks are
+// read in place from the mapping (the table's own weights released: the file's pages are
+// shared by every process that maps it); fp16 and int8 blocks are dequantized into the table.
 void read_table(const ModelFile& file, Precision precision, int t, EmbeddingTable& table) {
   const std::string what = fmt::format("{}: table {} ({})", file.path(), t, table.spec());
   const std::string_view params = file.section(SectionKind::TableParameters, t);
@@ -73,10 +75,17 @@ void read_table(const ModelFile& file, Precision precision, int t, EmbeddingTabl
   const auto widths = table.parameter_row_widths();
   const uint32_t n = r.u32("block count");
   CEMBED_CHECK(n == blocks.size(), "{}: {} parameter blocks in the file, the spec implies {}", what, n, blocks.size());
+  std::vector<std::span<const float>> mapped;
   for (size_t b = 0; b < blocks.size(); ++b) {
-    decode_block(r, blocks[b], widths[b], precision, fmt::format("block {}", b));
+    const std::string block = fmt::format("block {}", b);
+    if (precision == Precision::Fp32) {
+      mapped.push_back(view_fp32_block(r, static_cast<int64_t>(blocks[b].size()), widths[b], block));
+    } else {
+      decode_block(r, blocks[b], widths[b], precision, block);
+    }
   }
   r.expect_end();
+  if (precision == Precision::Fp32) table.use_mapped_weights(mapped);
   const std::string_view serving = file.section(SectionKind::TableServing, t);
   BinaryReader s(serving.data(), serving.size(), what);
   table.load_serving_data(s);

@@ -55,6 +55,8 @@ void encode_block(BinaryWriter& out, std::span<const float> x, int64_t row_width
   }
   out.u64(static_cast<uint64_t>(n));
   out.u64(static_cast<uint64_t>(group));
+  const std::string zeros((kBlockAlign - out.bytes().size() % kBlockAlign) % kBlockAlign, '\0');
+  out.raw(zeros.data(), zeros.size());
   switch (p) {
     case Precision::Fp32:
       out.raw(x.data(), x.size_bytes());
@@ -88,8 +90,11 @@ void encode_block(BinaryWriter& out, std::span<const float> x, int64_t row_width
   }
 }
 
-void decode_block(BinaryReader& in, std::span<float> out, int64_t row_width, Precision p, const std::string& what) {
-  const auto n = static_cast<int64_t>(out.size());
+namespace {
+
+// The block's header, checked against the size the spec implies, and the padding after it;
+// returns the group.
+int64_t read_block_header(BinaryReader& in, int64_t n, int64_t row_width, const std::string& what) {
   const uint64_t count = in.u64("block size");
   CEMBED_CHECK(count == static_cast<uint64_t>(n), "{}: {}: {} parameters in the file, the spec implies {}",
                in.context(), what, count, n);
@@ -97,6 +102,33 @@ void decode_block(BinaryReader& in, std::span<float> out, int64_t row_width, Pre
   CEMBED_CHECK(group == static_cast<uint64_t>(quantization_group(row_width)),
                "{}: {}: quantization group {}, expected {} (rows of {})", in.context(), what, group,
                quantization_group(row_width), row_width);
+  const size_t pad = (kBlockAlign - in.position() % kBlockAlign) % kBlockAlign;
+  const char* zeros = in.view(pad, "block padding");
+  for (size_t i = 0; i < pad; ++i) CEMBED_CHECK(zeros[i] == 0, "{}: {}: nonzero padding", in.context(), what);
+  return static_cast<int64_t>(group);
+}
+
+void check_finite(std::span<const float> x, const BinaryReader& in, const std::string& what) {
+  for (size_t i = 0; i < x.size(); ++i) {
+    CEMBED_CHECK(std::isfinite(x[i]), "{}: {}: parameter {} is {}", in.context(), what, i, x[i]);
+  }
+}
+
+}  // namespace
+
+std::span<const float> view_fp32_block(BinaryReader& in, int64_t floats, int64_t row_width, const std::string& what) {
+  read_block_header(in, floats, row_width, what);
+  const char* p = in.view(static_cast<size_t>(floats) * sizeof(float), "fp32 parameters");
+  CEMBED_CHECK(reinterpret_cast<uintptr_t>(p) % alignof(float) == 0, "{}: {}: fp32 parameters not aligned",
+               in.context(), what);
+  const std::span<const float> x(reinterpret_cast<const float*>(p), static_cast<size_t>(floats));
+  check_finite(x, in, what);
+  return x;
+}
+
+void decode_block(BinaryReader& in, std::span<float> out, int64_t row_width, Precision p, const std::string& what) {
+  const auto n = static_cast<int64_t>(out.size());
+  const int64_t group = read_block_header(in, n, row_width, what);
   switch (p) {
     case Precision::Fp32:
       in.raw_into(out.data(), out.size_bytes(), "fp32 parameters");
@@ -108,7 +140,7 @@ void decode_block(BinaryReader& in, std::span<float> out, int64_t row_width, Pre
       break;
     }
     case Precision::Int8: {
-      const int64_t groups = (n + static_cast<int64_t>(group) - 1) / static_cast<int64_t>(group);
+      const int64_t groups = (n + group - 1) / group;
       std::vector<float> params(2 * groups);
       in.raw_into(params.data(), params.size() * sizeof(float), "int8 scales");
       std::vector<uint8_t> q(n);
@@ -117,15 +149,13 @@ void decode_block(BinaryReader& in, std::span<float> out, int64_t row_width, Pre
         const float scale = params[2 * g], minimum = params[2 * g + 1];
         CEMBED_CHECK(std::isfinite(scale) && scale >= 0 && std::isfinite(minimum),
                      "{}: {}: group {} has scale {} and minimum {}", in.context(), what, g, scale, minimum);
-        const int64_t begin = g * static_cast<int64_t>(group), end = std::min(n, begin + static_cast<int64_t>(group));
+        const int64_t begin = g * group, end = std::min(n, begin + group);
         for (int64_t i = begin; i < end; ++i) out[i] = minimum + static_cast<float>(q[i]) * scale;
       }
       break;
     }
   }
-  for (int64_t i = 0; i < n; ++i) {
-    CEMBED_CHECK(std::isfinite(out[i]), "{}: {}: parameter {} is {}", in.context(), what, i, out[i]);
-  }
+  check_finite(out, in, what);
 }
 
 }  // namespace cembed

@@ -1,7 +1,9 @@
 // Parameter blocks of an exported model in fp32, fp16 or int8.
 //
 // One block (a table's parameter matrix, or a shared array), in a table's parameters
-// section: u64 floats, u64 group, then
+// section: u64 floats, u64 group, zero bytes up to the next multiple of kBlockAlign bytes
+// of the section (sections start on 64-byte boundaries of the file, so an fp32 block's
+// values lie on a cache line of the mapping and are read there in place), then
 //   fp32: floats x f32
 //   fp16: floats x IEEE half (round to nearest even)
 //   int8: per group of `group` consecutive floats (the last may be shorter) an f32 scale and
@@ -21,6 +23,8 @@
 
 namespace cembed {
 
+constexpr size_t kBlockAlign = 64;
+
 int64_t quantization_group(int64_t row_width);
 
 // IEEE half precision bits of f (round to nearest even; |f| <= 65504), and back.
@@ -32,5 +36,8 @@ void encode_block(BinaryWriter& out, std::span<const float> x, int64_t row_width
 // Reads one block into `out` (the size the table built from its spec has), checking the
 // count, the group, the scales and that every value decoded is finite.
 void decode_block(BinaryReader& in, std::span<float> out, int64_t row_width, Precision p, const std::string& what);
+// An fp32 block of `floats` values where it lies in `in` (the model's mapping: no copy),
+// with the same checks as decode_block.
+std::span<const float> view_fp32_block(BinaryReader& in, int64_t floats, int64_t row_width, const std::string& what);
 
 }  // namespace cembed

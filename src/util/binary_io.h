@@ -66,6 +66,14 @@ class BinaryReader {
     std::memcpy(out, p_ + pos_, n);
     pos_ += n;
   }
+  // The next n bytes where they lie (no copy), skipped over.
+  const char* view(size_t n, const char* what) {
+    need(n, what);
+    const char* p = reinterpret_cast<const char*>(p_ + pos_);
+    pos_ += n;
+    return p;
+  }
+  size_t position() const { return pos_; }
   void expect_end() const { CEMBED_CHECK(pos_ == size_, "{}: {} unexpected trailing bytes", context_, size_ - pos_); }
   const std::string& context() const { return context_; }
 

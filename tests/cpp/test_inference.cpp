@@ -11,6 +11,7 @@
 #include "cembed/inference.h"
 #include "cembed/spec.h"
 #include "cembed/trainer.h"
+#include "embedding/table_state.h"
 #include "inference/model_file.h"
 #include "inference/quantized.h"
 #include "method_cases.h"
@@ -123,6 +124,77 @@ TEST_P(InferenceMethods, Fp16AndInt8ScoresWithinTheirTolerance) {
 }
 
 INSTANTIATE_TEST_SUITE_P(EveryMethod, InferenceMethods, ::testing::ValuesIn(testing::method_cases()));
+
+// The process's anonymous resident memory (RssAnon of /proc/self/status), in bytes.
+int64_t anonymous_resident_bytes() {
+  std::ifstream in("/proc/self/status");
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("RssAnon:", 0) == 0) return std::stoll(line.substr(8)) * 1024;  // "RssAnon:  123 kB"
+  }
+  ADD_FAILURE() << "no RssAnon in /proc/self/status";
+  return 0;
+}
+
+#if defined(__SANITIZE_ADDRESS__)
+#define CEMBED_TEST_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define CEMBED_TEST_ASAN 1
+#endif
+#endif
+#ifdef CEMBED_TEST_ASAN
+constexpr bool kAddressSanitizer = true;
+#else
+constexpr bool kAddressSanitizer = false;
+#endif
+
+// An fp32 model's tables read their weights in place from the file's mapping: opening a
+// model with a 64 MiB table (above malloc's largest mmap threshold, so memory freed goes back
+// to the system) adds far less than the table to the process's own memory, and the fp16
+// export of the same model, decoded into the table, adds at least the table; both score.
+// (Under ASan freed memory stays in its quarantine, so the fp32 bound is not asserted there.)
+TEST(InferenceMapping, Fp32TablesAreReadInPlaceNotCopied) {
+  MethodCase c{"full"};
+  c.dim = 16;
+  c.cardinality = int64_t{1} << 20;
+  LoadedCheckpoint ck = case_model(c);
+  const Batch b = random_batch(c, 32);
+  const auto expected = trained_probabilities(ck, b);
+  const int64_t table_bytes = ck.model->embeddings().table(0).parameter_bytes();
+  ASSERT_EQ(table_bytes, int64_t{64} << 20);
+  for (const Precision p : {Precision::Fp32, Precision::Fp16}) {
+    const std::string path = temp_path(std::string("mapped_") + precision_name(p) + ".cem");
+    ExportOptions o;
+    o.precision = p;
+    export_model(ck, path, o);
+    const int64_t before = anonymous_resident_bytes();
+    const auto m = InferenceModel::open(path);
+    std::vector<float> probs;
+    m->score(b, probs);
+    const int64_t added = anonymous_resident_bytes() - before;
+    if (p == Precision::Fp32) {
+      if (!kAddressSanitizer) EXPECT_LT(added, table_bytes / 8) << "the fp32 table was copied";
+      EXPECT_EQ(probs, expected);
+    } else {
+      EXPECT_GE(added, table_bytes) << "fp16 is decoded into the table's own memory";
+    }
+    fs::remove(path);
+  }
+}
+
+// A mapped table is read-only: what would write it refuses.
+TEST(InferenceMapping, MappedWeightsRefuseWrites) {
+  TableState m(4, 2);
+  const std::vector<float> w(8, 0.5f);
+  m.use_mapped_weights(w);
+  EXPECT_EQ(static_cast<const TableState&>(m).weights(), w.data());
+  EXPECT_NE(testing::error_of([&] { m.weights(); }).find("read-only"), std::string::npos);
+  EXPECT_NE(testing::error_of([&] { m.set_optimizer(OptimizerConfig{}); }).find("cannot be trained"),
+            std::string::npos);
+  TableState n(4, 2);
+  EXPECT_NE(testing::error_of([&] { n.use_mapped_weights(std::span(w).first(6)); }).find("6 floats for a 4 x 2"),
+            std::string::npos);
+}
 
 // int8's bound, element by element: |x' - x| <= (max - min) / 510 of the element's group
 // (plus float rounding), groups of whole rows of at least 16 floats; fp16 within 2^-11

@@ -26,8 +26,13 @@ def mix64(x):
 
 
 def hashed_rows(ids, rows, seed=0x5EED):
-    s = mix64(seed)
-    return torch.tensor([mix64(int(i) ^ s) % rows for i in ids.tolist()], dtype=torch.int64)
+    """mix64(id ^ mix64(seed)) mod rows, vectorised in numpy uint64 (which wraps mod 2^64)."""
+    x = ids.numpy().astype(np.uint64) ^ np.uint64(mix64(seed))
+    x = x + np.uint64(0x9E3779B97F4A7C15)
+    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    x = x ^ (x >> np.uint64(31))
+    return torch.from_numpy((x % np.uint64(rows)).astype(np.int64))
 
 
 def spec_params(spec):
