@@ -2,7 +2,7 @@
 # The main job on the built-in data: builds cembed, writes a synthetic Criteo-shaped dataset
 # (once per settings), and sweeps every embedding method at 4x, 16x and 64x less embedding memory than
 # full tables (DLRM's Criteo Kaggle model with Adagrad lr 0.01, batch 128, one epoch; with
-# DLRM's SGD lr 0.1 the embeddings barely move in one epoch here and every method ties). Prints test
+# DLRM's SGD lr 0.1 the embeddings barely move in one epoch on synthetic data). Prints test
 # AUC and log loss per method and ratio, and writes results and plots to out/quickstart/sweep.
 # Extra arguments go to `cembed sweep` (e.g. --ratios 2,8 or --methods full,hash,lma).
 set -euo pipefail
