@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "cembed/dataset.h"
+#include "cembed/errors.h"
 #include "cembed/lr_schedule.h"
 #include "cembed/metrics.h"
 #include "cembed/synthetic.h"
@@ -138,6 +139,11 @@ TEST(Synthetic, FrequencyIdOrderRenamesTheSameRowsMostFrequentFirst) {
     ++checked;
   }
   EXPECT_GE(checked, 5);
+  c.id_order = "sorted";
+  EXPECT_THROW(write_synthetic(c, (base / "bad").string(), 1), Error);
+  c.id_order = "random";
+  c.group_by = "hash";
+  EXPECT_THROW(write_synthetic(c, (base / "bad").string(), 1), Error);
   fs::remove_all(base);
 }
 
