@@ -33,7 +33,11 @@ int64_t gcd(int64_t a, int64_t b) { return b == 0 ? a : gcd(b, a % b); }
 // The hidden model: everything that decides a row, drawn once from the seed.
 class HiddenModel {
  public:
-  explicit HiddenModel(const SyntheticConfig& c) : c_(c), card_(synthetic_cardinalities(c)) {
+  explicit HiddenModel(const SyntheticConfig& c)
+      : c_(c),
+        card_(synthetic_cardinalities(c)),
+        ids_by_frequency_(c.id_order == "frequency"),
+        groups_by_frequency_(c.group_by == "frequency") {
     Rng rng(derive_seed(c.seed, 0x4d0d31));
     const int k = c.latent_dim;
     for (int f = 0; f < kSparse; ++f) {
@@ -56,7 +60,7 @@ class HiddenModel {
       for (int cl = 0; cl < c.clusters; ++cl) dense_cluster_.push_back(static_cast<float>(rng.normal() * 0.7));
     }
     for (int cl = 0; cl < c.clusters; ++cl) cluster_bias_.push_back(static_cast<float>(rng.normal() * 0.5));
-    if (c.id_order == "frequency" || c.group_by == "frequency") order_by_frequency();
+    if (ids_by_frequency_ || groups_by_frequency_) order_by_frequency();
   }
 
   const std::vector<int64_t>& cardinalities() const { return card_; }
@@ -86,7 +90,7 @@ class HiddenModel {
         lin += linear_[f * k + j] * u[j];
       }
     }
-    if (c_.id_order == "frequency") {
+    if (ids_by_frequency_) {
       for (int f = 0; f < kSparse; ++f) ids[f] = position_[f][ids[f]];
     }
     double pair = 0;
@@ -146,9 +150,8 @@ class HiddenModel {
 
   void value_vector(int f, uint64_t id, float* u) const {
     const uint64_t h = derive_seed(c_.seed, 0x7a1 + f, id);
-    const auto g = c_.group_by == "frequency"
-                       ? static_cast<int>(int64_t{position_[f][id]} * c_.latent_groups / card_[f])
-                       : static_cast<int>(h % static_cast<uint64_t>(c_.latent_groups));
+    const auto g = groups_by_frequency_ ? static_cast<int>(int64_t{position_[f][id]} * c_.latent_groups / card_[f])
+                                        : static_cast<int>(h % static_cast<uint64_t>(c_.latent_groups));
     Rng noise(h);
     const float* gv = group_vec_.data() + (static_cast<int64_t>(f) * c_.latent_groups + g) * c_.latent_dim;
     for (int j = 0; j < c_.latent_dim; ++j) u[j] = gv[j] + static_cast<float>(c_.value_noise * noise.normal());
@@ -156,6 +159,7 @@ class HiddenModel {
 
   SyntheticConfig c_;
   std::vector<int64_t> card_;
+  bool ids_by_frequency_, groups_by_frequency_;
   std::vector<ZipfSampler> zipf_;
   std::vector<int64_t> mult_, add_, shift_;
   std::vector<float> group_vec_, linear_, dense_mu_, dense_weight_, dense_cluster_, cluster_bias_;
