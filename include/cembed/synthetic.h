@@ -14,7 +14,9 @@
 //   - in individual values: value_noise, the spread of each value's own part of its vector
 //     (against group_scale, the spread of the group vectors). High: each value matters on
 //     its own and collisions (hashing) destroy it; 0: values of a group are interchangeable.
-//   - in groups of similar values: latent_groups groups per feature of group_scale spread.
+//   - in groups of similar values: latent_groups groups per feature of group_scale spread;
+//     group_by "random" (a hash of the value) or "frequency" (bands of values of similar
+//     frequency: popularity carries signal, as on frappe and ml-100k).
 //   - in co-occurrence across features: with probability `cooccurrence` a value is drawn
 //     from the row's cluster (its rank shifted by the cluster: values of one cluster share
 //     rows across features), and a child feature takes the value its parent's value
@@ -22,6 +24,10 @@
 //     overlap, as Criteo's do, so LMA's row signatures find them).
 //   - value frequencies: Zipf law of exponent zipf_exponent per feature (lower: flatter, so
 //     more values are frequent enough to learn and to be hurt by collisions).
+//   - how values are numbered: id_order "random" (a random bijection of the Zipf rank) or
+//     "frequency" (most probable value first, as `cembed prepare` numbers a vocabulary, so
+//     ids of similar frequency are neighbours, which QR's quotient rows group; the rows
+//     are the same, only the ids written are renamed).
 // Rows are generated in fixed chunks with their own seeds: deterministic by seed,
 // whatever the thread count.
 #pragma once
@@ -50,7 +56,9 @@ struct SyntheticConfig {
   double logit_scale = 1.6;   // standard deviation of the hidden logit
   double ctr = 0.25;
   uint64_t seed = 42;
-  std::string format = "cds";  // "cds" (datasets) or "criteo" (raw Criteo TSV text, .txt)
+  std::string id_order = "random";  // "random" or "frequency" (most probable value first)
+  std::string group_by = "random";  // latent group of a value: "random" (a hash) or "frequency" (its band)
+  std::string format = "cds";       // "cds" (datasets) or "criteo" (raw Criteo TSV text, .txt)
 
   nlohmann::json to_json() const;
 };

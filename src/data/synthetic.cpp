@@ -33,7 +33,11 @@ int64_t gcd(int64_t a, int64_t b) { return b == 0 ? a : gcd(b, a % b); }
 // The hidden model: everything that decides a row, drawn once from the seed.
 class HiddenModel {
  public:
-  explicit HiddenModel(const SyntheticConfig& c) : c_(c), card_(synthetic_cardinalities(c)) {
+  explicit HiddenModel(const SyntheticConfig& c)
+      : c_(c),
+        card_(synthetic_cardinalities(c)),
+        ids_by_frequency_(c.id_order == "frequency"),
+        groups_by_frequency_(c.group_by == "frequency") {
     Rng rng(derive_seed(c.seed, 0x4d0d31));
     const int k = c.latent_dim;
     for (int f = 0; f < kSparse; ++f) {
@@ -56,6 +60,7 @@ class HiddenModel {
       for (int cl = 0; cl < c.clusters; ++cl) dense_cluster_.push_back(static_cast<float>(rng.normal() * 0.7));
     }
     for (int cl = 0; cl < c.clusters; ++cl) cluster_bias_.push_back(static_cast<float>(rng.normal() * 0.5));
+    if (ids_by_frequency_ || groups_by_frequency_) order_by_frequency();
   }
 
   const std::vector<int64_t>& cardinalities() const { return card_; }
@@ -85,6 +90,9 @@ class HiddenModel {
         lin += linear_[f * k + j] * u[j];
       }
     }
+    if (ids_by_frequency_) {
+      for (int f = 0; f < kSparse; ++f) ids[f] = position_[f][ids[f]];
+    }
     double pair = 0;
     for (int j = 0; j < k; ++j) pair += sum[j] * sum[j];
     pair = 0.5 * (pair - sq);  // sum over f < g of <u_f, u_g>
@@ -102,9 +110,48 @@ class HiddenModel {
   }
 
  private:
+  // Each feature's values in order of their probability under the hidden model, most
+  // probable first (ties by the id as drawn): position_[f][id]. Wanted by id_order =
+  // frequency (the ids written are the positions, as prepare numbers a vocabulary; the
+  // hidden model keeps the ids as drawn) and group_by = frequency (a value's latent group
+  // is its band of positions).
+  void order_by_frequency() {
+    std::vector<std::vector<double>> prob(kSparse);
+    for (int f = 0; f < kSparse; ++f) {
+      const int64_t n = card_[f];
+      std::vector<double> zipf(n), rank(n);  // P(Zipf rank r), P(drawn rank r)
+      double total = 0;
+      for (int64_t r = 0; r < n; ++r) total += zipf[r] = std::pow(static_cast<double>(r + 1), -c_.zipf_exponent);
+      for (int64_t r = 0; r < n; ++r) rank[r] = (1 - c_.cooccurrence) * zipf[r] / total;
+      const double per_cluster = c_.cooccurrence / c_.clusters / total;
+      for (int cl = 0; cl < c_.clusters; ++cl) {
+        const int64_t shift = shift_[f * c_.clusters + cl];
+        for (int64_t r = 0; r < n; ++r) rank[(r + shift) % n] += per_cluster * zipf[r];
+      }
+      std::vector<double>& p = prob[f];
+      p.assign(n, 0.0);
+      const double own = kParent[f] >= 0 ? 1 - c_.duplicate : 1;
+      for (int64_t r = 0; r < n; ++r) {
+        p[static_cast<int64_t>((static_cast<__uint128_t>(mult_[f]) * r + add_[f]) % n)] += own * rank[r];
+      }
+      if (kParent[f] >= 0) {
+        const std::vector<double>& parent = prob[kParent[f]];
+        for (size_t v = 0; v < parent.size(); ++v) {
+          p[mix64(derive_seed(c_.seed, f, v)) % static_cast<uint64_t>(n)] += c_.duplicate * parent[v];
+        }
+      }
+      std::vector<uint32_t> order(n);
+      std::iota(order.begin(), order.end(), 0u);
+      std::stable_sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) { return p[a] > p[b]; });
+      std::vector<uint32_t>& position = position_.emplace_back(n);
+      for (int64_t i = 0; i < n; ++i) position[order[i]] = static_cast<uint32_t>(i);
+    }
+  }
+
   void value_vector(int f, uint64_t id, float* u) const {
     const uint64_t h = derive_seed(c_.seed, 0x7a1 + f, id);
-    const auto g = static_cast<int>(h % static_cast<uint64_t>(c_.latent_groups));
+    const auto g = groups_by_frequency_ ? static_cast<int>(int64_t{position_[f][id]} * c_.latent_groups / card_[f])
+                                        : static_cast<int>(h % static_cast<uint64_t>(c_.latent_groups));
     Rng noise(h);
     const float* gv = group_vec_.data() + (static_cast<int64_t>(f) * c_.latent_groups + g) * c_.latent_dim;
     for (int j = 0; j < c_.latent_dim; ++j) u[j] = gv[j] + static_cast<float>(c_.value_noise * noise.normal());
@@ -112,9 +159,11 @@ class HiddenModel {
 
   SyntheticConfig c_;
   std::vector<int64_t> card_;
+  bool ids_by_frequency_, groups_by_frequency_;
   std::vector<ZipfSampler> zipf_;
   std::vector<int64_t> mult_, add_, shift_;
   std::vector<float> group_vec_, linear_, dense_mu_, dense_weight_, dense_cluster_, cluster_bias_;
+  std::vector<std::vector<uint32_t>> position_;  // per feature: frequency position of each drawn id (or none)
 };
 
 struct Chunk {
@@ -173,23 +222,28 @@ class CriteoTextWriter {
 }  // namespace
 
 nlohmann::json SyntheticConfig::to_json() const {
-  return {{"train_rows", train_rows},
-          {"valid_rows", valid_rows},
-          {"test_rows", test_rows},
-          {"scale", scale},
-          {"uniform_cardinality", uniform_cardinality},
-          {"zipf_exponent", zipf_exponent},
-          {"latent_dim", latent_dim},
-          {"latent_groups", latent_groups},
-          {"clusters", clusters},
-          {"value_noise", value_noise},
-          {"group_scale", group_scale},
-          {"cooccurrence", cooccurrence},
-          {"duplicate", duplicate},
-          {"logit_scale", logit_scale},
-          {"ctr", ctr},
-          {"seed", seed},
-          {"format", format}};
+  nlohmann::json j = {{"train_rows", train_rows},
+                      {"valid_rows", valid_rows},
+                      {"test_rows", test_rows},
+                      {"scale", scale},
+                      {"uniform_cardinality", uniform_cardinality},
+                      {"zipf_exponent", zipf_exponent},
+                      {"latent_dim", latent_dim},
+                      {"latent_groups", latent_groups},
+                      {"clusters", clusters},
+                      {"value_noise", value_noise},
+                      {"group_scale", group_scale},
+                      {"cooccurrence", cooccurrence},
+                      {"duplicate", duplicate},
+                      {"logit_scale", logit_scale},
+                      {"ctr", ctr},
+                      {"seed", seed},
+                      {"format", format}};
+  // Named only when not the default, so that data written before the option existed keeps
+  // its metadata and vocabulary identity.
+  if (id_order != "random") j["id_order"] = id_order;
+  if (group_by != "random") j["group_by"] = group_by;
+  return j;
 }
 
 const std::vector<int64_t>& criteo_kaggle_cardinalities() {
@@ -222,6 +276,10 @@ SyntheticSummary write_synthetic(const SyntheticConfig& c, const std::string& ou
   CEMBED_CHECK(c.cooccurrence >= 0 && c.cooccurrence <= 1 && c.duplicate >= 0 && c.duplicate <= 1,
                "synthetic: cooccurrence and duplicate are probabilities (0 to 1)");
   CEMBED_CHECK(c.group_scale >= 0 && c.value_noise >= 0, "synthetic: group_scale and value_noise must be >= 0");
+  CEMBED_CHECK(c.id_order == "random" || c.id_order == "frequency",
+               "synthetic: id_order must be random or frequency, got '{}'", c.id_order);
+  CEMBED_CHECK(c.group_by == "random" || c.group_by == "frequency",
+               "synthetic: group_by must be random or frequency, got '{}'", c.group_by);
   CEMBED_CHECK(c.format == "cds" || c.format == "criteo", "synthetic: format must be cds or criteo, got '{}'",
                c.format);
   const auto start = std::chrono::steady_clock::now();

@@ -1,10 +1,13 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 
+#include "cembed/dataset.h"
+#include "cembed/errors.h"
 #include "cembed/lr_schedule.h"
 #include "cembed/metrics.h"
 #include "cembed/synthetic.h"
@@ -78,6 +81,118 @@ TEST(Synthetic, DeterministicBySeedWhateverTheThreads) {
   // The hidden model is informative and the click rate is as asked.
   EXPECT_GT(a.stats["train"]["bayes_auc"].get<double>(), 0.75);
   EXPECT_NEAR(a.stats["train"]["ctr"].get<double>(), 0.25, 0.02);
+}
+
+// Per feature and id: (rows, clicks) of a dataset.
+std::vector<std::vector<std::pair<int64_t, int64_t>>> id_counts(const Dataset& d) {
+  std::vector<std::vector<std::pair<int64_t, int64_t>>> out;
+  for (int f = 0; f < d.schema().num_sparse(); ++f) {
+    auto& c = out.emplace_back(d.schema().sparse[f].cardinality);
+    for (int64_t r = 0; r < d.rows(); ++r) {
+      auto& [rows, clicks] = c[d.bag(f, r)[0]];
+      ++rows;
+      clicks += d.label(r) > 0.5f;
+    }
+  }
+  return out;
+}
+
+TEST(Synthetic, FrequencyIdOrderRenamesTheSameRowsMostFrequentFirst) {
+  namespace fs = std::filesystem;
+  const fs::path base = fs::temp_directory_path() / ("cembed_synth_order_" + std::to_string(::getpid()));
+  SyntheticConfig c;
+  c.train_rows = 60000;
+  c.test_rows = 10;
+  c.scale = 0.001;
+  write_synthetic(c, (base / "random").string(), 2);
+  c.id_order = "frequency";
+  write_synthetic(c, (base / "frequency").string(), 2);
+  const Dataset a = Dataset::open((base / "random/train.cds").string());
+  const Dataset b = Dataset::open((base / "frequency/train.cds").string());
+  ASSERT_EQ(a.rows(), b.rows());
+  EXPECT_NE(a.schema().vocabulary_id, b.schema().vocabulary_id);  // the ids mean other values
+  int checked = 0;
+  for (int f = 0; f < 26; ++f) {
+    // The same rows, each feature's ids renamed by a bijection.
+    std::vector<int64_t> to(a.schema().sparse[f].cardinality, -1), from(to.size(), -1);
+    for (int64_t r = 0; r < a.rows(); ++r) {
+      ASSERT_EQ(a.label(r), b.label(r));
+      ASSERT_EQ(a.dense_row(r)[f % 13], b.dense_row(r)[f % 13]);
+      const Id x = a.bag(f, r)[0], y = b.bag(f, r)[0];
+      if (to[x] < 0) to[x] = y;
+      if (from[y] < 0) from[y] = x;
+      ASSERT_EQ(to[x], y) << "feature " << f << " row " << r;
+      ASSERT_EQ(from[y], x) << "feature " << f << " row " << r;
+    }
+    // Most frequent first: the rows of each eighth of the ids fall from one eighth to the
+    // next (children of another feature included), which the random numbering does not do.
+    const int64_t n = b.schema().sparse[f].cardinality;
+    if (n < 256) continue;
+    const auto count_eighths = [&](const Dataset& d) {
+      std::vector<int64_t> rows(8, 0);
+      for (int64_t r = 0; r < d.rows(); ++r) ++rows[d.bag(f, r)[0] * 8 / n];
+      return rows;
+    };
+    const auto freq = count_eighths(b), rand = count_eighths(a);
+    for (int k = 1; k < 8; ++k) EXPECT_GT(freq[k - 1], freq[k]) << "feature " << f << " eighth " << k;
+    EXPECT_FALSE(std::is_sorted(rand.rbegin(), rand.rend())) << "feature " << f;
+    ++checked;
+  }
+  EXPECT_GE(checked, 5);
+  c.id_order = "sorted";
+  EXPECT_THROW(write_synthetic(c, (base / "bad").string(), 1), Error);
+  c.id_order = "random";
+  c.group_by = "hash";
+  EXPECT_THROW(write_synthetic(c, (base / "bad").string(), 1), Error);
+  fs::remove_all(base);
+}
+
+TEST(Synthetic, GroupByFrequencyMakesValuesOfOneBandAlike) {
+  // No signal of a value's own and no co-occurrence: a value's click rate is its group's.
+  // Grouped by frequency (and numbered so), the groups are bands of consecutive ids, so the
+  // click rates of the ids of one band differ only by sampling noise; grouped at random,
+  // a band mixes groups and its click rates spread more.
+  namespace fs = std::filesystem;
+  const fs::path base = fs::temp_directory_path() / ("cembed_synth_group_" + std::to_string(::getpid()));
+  SyntheticConfig c;
+  c.train_rows = 200000;
+  c.test_rows = 10;
+  c.uniform_cardinality = 64;
+  c.zipf_exponent = 0;  // every value as frequent: the bands are 16 ids each
+  c.latent_groups = 4;
+  c.value_noise = 0;
+  c.cooccurrence = 0;
+  c.duplicate = 0;
+  c.logit_scale = 3;
+  c.id_order = "frequency";
+  const auto spread_within_bands = [&](const std::string& group_by) {
+    c.group_by = group_by;
+    const std::string dir = (base / group_by).string();
+    write_synthetic(c, dir, 2);
+    const auto counts = id_counts(Dataset::open(dir + "/train.cds"));
+    // Mean over features and bands of the click rates' variance over the band's ids,
+    // relative to the binomial variance of one id's rate.
+    double ratio = 0;
+    for (const auto& feature : counts) {
+      for (int band = 0; band < 4; ++band) {
+        double sum = 0, sq = 0, binomial = 0;
+        for (int i = band * 16; i < band * 16 + 16; ++i) {
+          const double p = static_cast<double>(feature[i].second) / static_cast<double>(feature[i].first);
+          sum += p;
+          sq += p * p;
+          binomial += p * (1 - p) / static_cast<double>(feature[i].first);
+        }
+        const double mean = sum / 16;
+        ratio += (sq / 16 - mean * mean) * 16 / 15 / (binomial / 16);
+      }
+    }
+    return ratio / (4.0 * static_cast<double>(counts.size()));
+  };
+  const double frequency = spread_within_bands("frequency");
+  const double random = spread_within_bands("random");
+  EXPECT_LT(frequency, 1.5);  // sampling noise alone: about 1
+  EXPECT_GT(random, 2 * frequency);
+  fs::remove_all(base);
 }
 
 TEST(Synthetic, CardinalitiesScaleCriteoKaggle) {

@@ -31,6 +31,16 @@ void add_synth_command(CLI::App& app) {
   add_ranged(*cmd, "logit-scale", c->logit_scale, Range{0, 100},
              "spread of the hidden logit (higher: higher AUC ceiling)");
   add_ranged(*cmd, "ctr", c->ctr, Range{0, 1, true, std::nullopt, "", true}, "mean click rate");
+  cmd->add_option("--id-order", c->id_order,
+                  "how each feature's values are numbered: random, or frequency (most frequent first, as prepare "
+                  "numbers a vocabulary)")
+      ->check(CLI::IsMember({"random", "frequency"}))
+      ->capture_default_str();
+  cmd->add_option("--group-by", c->group_by,
+                  "how values fall into latent groups: random (a hash of the value), or frequency (bands of values "
+                  "of similar frequency: popularity carries signal)")
+      ->check(CLI::IsMember({"random", "frequency"}))
+      ->capture_default_str();
   cmd->add_option("--seed", c->seed, "random seed (0 to 2^64-1)")->capture_default_str();
   cmd->add_option("--format", c->format, "cds (datasets) or criteo (raw Criteo TSV text, for cembed prepare)")
       ->capture_default_str();
