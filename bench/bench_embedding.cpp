@@ -86,7 +86,6 @@ BENCHMARK_CAPTURE(BM_Forward, cp_crt3_16x, std::string("cp:kind=crt,parts=3,coll
 BENCHMARK_CAPTURE(BM_Forward, path_16x, std::string("path:maps=16")) SHAPES;
 BENCHMARK_CAPTURE(BM_Forward, memcom_8x, std::string("memcom:rows=62500")) SHAPES;
 // One shared array at 16x (1M floats for 1M values x 16): fits in L2/L3.
-BENCHMARK_CAPTURE(BM_Forward, robe_z32_16x, std::string("robe:size=1000000,block=32"))->Args({1000000, 16});
 BENCHMARK_CAPTURE(BM_Forward, robe_z16_16x, std::string("robe:size=1000000,block=16"))->Args({1000000, 16});
 BENCHMARK_CAPTURE(BM_Forward, robe_z8_16x, std::string("robe:size=1000000,block=8"))->Args({1000000, 16});
 BENCHMARK_CAPTURE(BM_Forward, robe_z1_16x, std::string("robe:size=1000000,block=1"))->Args({1000000, 16});

@@ -6,10 +6,10 @@
 //   cp:kind=qr|crt,parts=K,collisions=C | moduli=AxBxC[,op=...]   k-way partitions
 //   path:maps=P                       path-based compositional (linear map per class)
 //   memcom:rows=M[,bias=none|scalar|vector]         hashed row x weight per value
-//   robe:size=M[,block=Z]             ROBE-Z: one shared array, blocks by hash of the id
-//   lma:size=M[,block=Z][,k=K][,signature=rows|context]   LMA: blocks by minhash signature
-//   md:dim=K[,alpha=A]                mixed dimension K with a K -> dim projection
-//   hot:rows=N[,share=S][,cold=M][,cold.KEY=V...]   CAFE's hybrid: the N most frequent values
+//   robe:size=M[,block=Z]             ROBE-Z: one shared array, blocks by hash of the id (Z = min(32, dim), at most
+//   dim) lma:size=M[,block=Z][,k=K][,signature=rows|context]   LMA: blocks by minhash signature md:dim=K[,alpha=A]
+//   mixed dimension K with a K -> dim projection hot:rows=N[,share=S][,cold=M][,cold.KEY=V...]   CAFE's hybrid: the N
+//   most frequent values
 //                                     (ids 1..N) get rows of their own, the rest a cold
 //                                     table of method M (hash by default) with its keys
 //                                     prefixed "cold."; sized from a budget: share S (0.5) hot

@@ -24,6 +24,11 @@ namespace {
 PlacementGrid grid_of(const Spec& spec, const SharedArrayConfig& c, int64_t dim) {
   CEMBED_CHECK(c.size > 0 && c.size % c.block == 0, "bad spec '{}': size must be a positive multiple of block {}",
                spec.str(), c.block);
+  CEMBED_CHECK(
+      c.block <= dim,
+      "bad spec '{}': block {} is wider than the vector ({} floats): blocks are aligned, so {} floats of every "
+      "block would never be read; give block <= {}",
+      spec.str(), c.block, dim, c.block - dim, dim);
   const int64_t blocks = c.size / c.block;
   CEMBED_CHECK(blocks <= kMaxBlocks, "bad spec '{}': at most 2^32 blocks, got {}", spec.str(), blocks);
   return {blocks, (dim + c.block - 1) / c.block, mix64(c.seed)};

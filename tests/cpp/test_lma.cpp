@@ -188,6 +188,31 @@ TEST(Robe, DistinctValuesShareOnlyByChance) {
   EXPECT_EQ(t->auxiliary_bytes(), 0);
 }
 
+TEST(Robe, DefaultBlockIsAtMostTheVectorSoEveryFloatIsRead) {
+  // Blocks are aligned: with Z = 32 at dim 16 a value would read half of its block and half
+  // of the array would never be read. The default Z is min(32, dim): 1000 values at dim 16
+  // in 256 floats read all 256 (16 blocks of 16, each reached by some value).
+  auto t = make_table("robe:size=256", {16, {1000}});
+  t->init(2);
+  std::vector<Id> ids(1000);
+  std::iota(ids.begin(), ids.end(), 0u);
+  const auto v = vectors_of(*t, ids);
+  const std::set<float> read(v.begin(), v.end());
+  const auto array = t->parameter_blocks()[0];
+  const std::set<float> all(array.begin(), array.end());
+  EXPECT_EQ(read.size(), all.size()) << "floats of the array no value reads";
+  EXPECT_EQ(all.size(), 256u);  // init draws 256 distinct floats
+  EXPECT_EQ(make_table("robe:size=256", {8, {10}})->parameter_row_widths()[0], 8);
+  EXPECT_EQ(make_table("robe:size=256", {64, {10}})->parameter_row_widths()[0], 32);
+  // A block wider than the vector is refused, naming why.
+  try {
+    make_table("robe:size=256,block=32", {16, {10}});
+    ADD_FAILURE() << "block 32 at dim 16 accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("wider than the vector"), std::string::npos) << e.what();
+  }
+}
+
 // loss = sum_f sum_b <out_f[b], R_f[b]> for a table serving several features.
 double probe(const EmbeddingTable& t, const std::vector<BagBatch>& bags, Pooling p,
              const std::vector<std::vector<float>>& r) {
