@@ -6,7 +6,7 @@ namespace cembed {
 
 TableState::TableState(int64_t rows, int64_t width) : rows_(rows), width_(width) {
   CEMBED_CHECK(rows_ > 0 && width_ > 0, "table matrix of {} x {} floats", rows_, width_);
-  weights_.resize(rows_ * width_);
+  weights_ = ZeroedArray(static_cast<size_t>(rows_ * width_));
 }
 
 std::span<float> TableState::weights() {
@@ -18,7 +18,7 @@ void TableState::use_mapped_weights(std::span<const float> weights) {
   CEMBED_CHECK(static_cast<int64_t>(weights.size()) == rows_ * width_, "mapped weights: {} floats for a {} x {} matrix",
                weights.size(), rows_, width_);
   mapped_ = weights.data();
-  AlignedVector<float>().swap(weights_);
+  weights_.release();
   AlignedVector<float>().swap(state_);
   optimizer_set_ = false;
 }

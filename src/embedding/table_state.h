@@ -25,6 +25,7 @@
 #include "kernels/embedding_kernels.h"
 #include "util/aligned_vector.h"
 #include "util/binary_io.h"
+#include "util/zeroed_array.h"
 
 namespace cembed {
 
@@ -67,8 +68,11 @@ class TableState {
   friend void load_optimizer_state(BinaryReader& in, std::span<TableState> matrices);
 
   int64_t rows_, width_;
-  AlignedVector<float> weights_, state_;  // on cache lines (shared arrays are read in blocks)
-  const float* mapped_ = nullptr;         // set: the weights, read-only, and weights_ empty
+  // On cache lines (shared arrays are read in blocks); the weights start zero without touching
+  // their pages (zeroed_array.h), so a model read in place never pays for them.
+  ZeroedArray weights_;
+  AlignedVector<float> state_;
+  const float* mapped_ = nullptr;  // set: the weights, read-only, and weights_ empty
   OptimizerConfig optimizer_;
   bool optimizer_set_ = false;
 };

@@ -15,6 +15,7 @@
 #include "inference/model_file.h"
 #include "inference/quantized.h"
 #include "method_cases.h"
+#include "process_memory.h"
 #include "test_helpers.h"
 #include "util/file_format.h"
 
@@ -125,28 +126,8 @@ TEST_P(InferenceMethods, Fp16AndInt8ScoresWithinTheirTolerance) {
 
 INSTANTIATE_TEST_SUITE_P(EveryMethod, InferenceMethods, ::testing::ValuesIn(testing::method_cases()));
 
-// The process's anonymous resident memory (RssAnon of /proc/self/status), in bytes.
-int64_t anonymous_resident_bytes() {
-  std::ifstream in("/proc/self/status");
-  for (std::string line; std::getline(in, line);) {
-    if (line.rfind("RssAnon:", 0) == 0) return std::stoll(line.substr(8)) * 1024;  // "RssAnon:  123 kB"
-  }
-  ADD_FAILURE() << "no RssAnon in /proc/self/status";
-  return 0;
-}
-
-#if defined(__SANITIZE_ADDRESS__)
-#define CEMBED_TEST_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define CEMBED_TEST_ASAN 1
-#endif
-#endif
-#ifdef CEMBED_TEST_ASAN
-constexpr bool kAddressSanitizer = true;
-#else
-constexpr bool kAddressSanitizer = false;
-#endif
+using testing::anonymous_resident_bytes;
+using testing::kAddressSanitizer;
 
 // An fp32 model's tables read their weights in place from the file's mapping: opening a
 // model with a 64 MiB table (above malloc's largest mmap threshold, so memory freed goes back
@@ -173,7 +154,9 @@ TEST(InferenceMapping, Fp32TablesAreReadInPlaceNotCopied) {
     m->score(b, probs);
     const int64_t added = anonymous_resident_bytes() - before;
     if (p == Precision::Fp32) {
-      if (!kAddressSanitizer) EXPECT_LT(added, table_bytes / 8) << "the fp32 table was copied";
+      if (!kAddressSanitizer) {
+        EXPECT_LT(added, table_bytes / 8) << "the fp32 table was copied";
+      }
       EXPECT_EQ(probs, expected);
     } else {
       EXPECT_GE(added, table_bytes) << "fp16 is decoded into the table's own memory";
