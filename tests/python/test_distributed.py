@@ -130,18 +130,25 @@ class DistributedTraining(unittest.TestCase):
         self.assertIn("rank 1 was started with another configuration than rank 0: --lr is 0.05 on rank 0, 0.02 here",
                       out.stderr)
 
-    def test_a_sweep_spread_over_ranks_records_what_one_process_records(self):
-        args = ["sweep"] + common_args(self.dir) + ["--methods", "full,hash,qr", "--ratios", "4,16", "--no-plot"]
-        one = run([CEMBED] + args + ["--out", self.path("sweep1")], timeout=300)
+    def sweep_in_one_process_and_on_two_ranks(self, args, one_extra, job_extra, outs):
+        """The sweep `args` (with hash among its methods) in one process and as a job of 2 ranks,
+        into the folders `outs`: both succeed, rank 0 alone prints, and both record the same
+        configuration; returns their results.json."""
+        one = run([CEMBED] + args + one_extra + ["--out", self.path(outs[0])], timeout=300)
         self.assertEqual(one.returncode, 0, one.stderr)
-        job = run(MPI + ["2", CEMBED] + args + ["--out", self.path("sweep2")], timeout=300)
+        job = run(MPI + ["2", CEMBED] + args + job_extra + ["--out", self.path(outs[1])], timeout=300)
         self.assertEqual(job.returncode, 0, job.stderr)
         self.assertEqual(job.stdout.count("| hash |"), 2, "rank 0 alone prints the tables")
         results = []
-        for out in ("sweep1", "sweep2"):
+        for out in outs:
             with open(self.path(os.path.join(out, "results.json"))) as f:
                 results.append(json.load(f))
         self.assertEqual(results[0]["config"], results[1]["config"])
+        return results
+
+    def test_a_sweep_spread_over_ranks_records_what_one_process_records(self):
+        args = ["sweep"] + common_args(self.dir) + ["--methods", "full,hash,qr", "--ratios", "4,16", "--no-plot"]
+        results = self.sweep_in_one_process_and_on_two_ranks(args, [], [], ("sweep1", "sweep2"))
         cells = [[(r["method"], r["ratio"], r["parameter_bytes"], r["test"]) for r in res["runs"]] for res in results]
         self.assertEqual(len(cells[1]), 5)
         for a, b in zip(*cells):
@@ -151,17 +158,8 @@ class DistributedTraining(unittest.TestCase):
     def test_a_sweep_of_cells_trained_by_groups_of_ranks_records_the_one_process_sweep_with_their_shards(self):
         args = ["sweep"] + common_args(self.dir) + ["--methods", "hash,lma", "--ratios", "8", "--optimizer",
                                                     "adagrad", "--lr", "0.05", "--max-steps", "40", "--no-plot"]
-        one = run([CEMBED] + args + ["--shards", "2", "--out", self.path("sweep_one")], timeout=300)
-        self.assertEqual(one.returncode, 0, one.stderr)
-        job = run(MPI + ["2", CEMBED] + args + ["--ranks-per-cell", "2", "--out", self.path("sweep_cells")],
-                  timeout=300)
-        self.assertEqual(job.returncode, 0, job.stderr)
-        self.assertEqual(job.stdout.count("| hash |"), 2, "rank 0 alone prints the tables")
-        results = []
-        for out in ("sweep_one", "sweep_cells"):
-            with open(self.path(os.path.join(out, "results.json"))) as f:
-                results.append(json.load(f))
-        self.assertEqual(results[0]["config"], results[1]["config"])
+        results = self.sweep_in_one_process_and_on_two_ranks(args, ["--shards", "2"], ["--ranks-per-cell", "2"],
+                                                             ("sweep_one", "sweep_cells"))
         self.assertEqual(results[1]["config"]["shards"], 2, "cells of 2 ranks train on 2 shards")
         self.assertEqual([(r["method"], r["ratio"]) for r in results[1]["runs"]], [("hash", 8), ("lma", 8)])
         for a, b in zip(results[0]["runs"], results[1]["runs"]):
