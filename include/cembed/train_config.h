@@ -36,6 +36,7 @@ struct TrainConfig {
   int64_t epochs = 1;
   int64_t max_steps = -1;  // stop after this many steps (-1: run every epoch)
   int threads = 2;
+  bool fixed_threads = false;     // false: fewer threads while other processes keep cores busy (thread_governor.h)
   std::string exchange = "auto";  // data-parallel exchange of robe/lma gradients (Exchange, dlrm.h)
   int shards = 0;                 // data shards of an epoch (epoch order, docs/distributed.md); 0: the job's rank count
   uint64_t seed = 1;
@@ -173,6 +174,13 @@ void visit_train_settings(Config& c, Visit&& visit) {
   visit(Setting{"max-steps", "max_steps", "stop after this many steps", Range{1, kSteps, false, -1, "all epochs"}},
         c.max_steps);
   visit(Setting{"threads", "threads", "threads", ranges::threads(), kOut}, c.threads);
+  visit(Setting{"fixed-threads",
+                "fixed_threads",
+                "train on --threads threads throughout (default: on fewer while other processes keep cores busy; the "
+                "model is the same)",
+                {},
+                kOut | kOld},
+        c.fixed_threads);
   visit(Setting{"shards", "shards",
                 "cut each epoch's rows into N contiguous shards, each shuffled on its own, a batch taking its share "
                 "of every shard (under mpirun rank r reads shard r; one process with --shards N trains as N ranks "

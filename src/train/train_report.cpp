@@ -24,6 +24,14 @@ nlohmann::json phases_json(std::span<const double> s) {
       {"batch", s[0]}, {"forward_backward", s[1]}, {"exchange", s[2]}, {"table_update", s[3]}, {"dense_update", s[4]}};
 }
 
+// {"1": steps on 1 thread, "2": ...}, the counts that are not zero.
+nlohmann::json steps_by_threads_json(const std::vector<int64_t>& steps) {
+  nlohmann::json j = nlohmann::json::object();
+  for (size_t i = 0; i < steps.size(); ++i)
+    if (steps[i] > 0) j[std::to_string(i + 1)] = steps[i];
+  return j;
+}
+
 }  // namespace
 
 nlohmann::json build_report(const TrainConfig& cfg, const RunData& data, const RunStart& start, const LoopRecord& loop,
@@ -52,6 +60,7 @@ nlohmann::json build_report(const TrainConfig& cfg, const RunData& data, const R
                      {"seconds", loop.seconds},
                      {"samples_per_second", static_cast<double>(loop.samples) / std::max(loop.seconds, 1e-9)},
                      {"phase_seconds", phases_json(phase_seconds(loop, model))},
+                     {"steps_by_threads", steps_by_threads_json(loop.steps_by_threads)},
                      {"curve", loop.curve},
                      {"evaluations", loop.evaluations}};
   if (comm.size() > 1) {

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <vector>
 
 #include "cembed/communicator.h"
 #include "cembed/dataset.h"
@@ -59,6 +60,7 @@ struct LoopRecord {
   int64_t local_samples = 0;  // this rank's share
   int64_t steps = 0;          // steps this run took (not those before a resume)
   int64_t peak_anonymous_bytes = 0;
+  std::vector<int64_t> steps_by_threads;  // steps trained on 1, 2, ... threads (thread_governor.h)
 };
 // Trains from `state` to the configured step count, evaluating and checkpointing as
 // configured; writes the final checkpoint. training_loop.cpp.

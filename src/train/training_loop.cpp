@@ -7,8 +7,10 @@
 #include <numeric>
 #include <span>
 
+#include "kernels/dense_kernels.h"
 #include "train/epoch_order.h"
 #include "train/progress.h"
+#include "train/thread_governor.h"
 #include "train/train_run.h"
 
 namespace cembed::train_run {
@@ -26,6 +28,7 @@ LoopRecord run_training_loop(const TrainConfig& cfg, const RunData& data, Dlrm& 
   const int64_t epochs = (total_steps + steps_per_epoch - 1) / steps_per_epoch;
 
   LoopRecord rec;
+  ThreadGovernor governor(cfg.threads, !cfg.fixed_threads);
   Progress progress(total_steps, cfg.progress && comm.rank() == 0);
   Batch batch;
   double running = 0, loss_sum = 0;
@@ -52,6 +55,8 @@ LoopRecord run_training_loop(const TrainConfig& cfg, const RunData& data, Dlrm& 
       rec.samples += order.global_batch_size(state.batch_in_epoch);
       rec.local_samples += static_cast<int64_t>(rows.size());
       ++rec.steps;
+      governor.step_done();
+      governor.between_steps();
       ++state.step;
       ++state.batch_in_epoch;
       running = loss_count == 0 ? loss : 0.98 * running + 0.02 * loss;
@@ -78,6 +83,8 @@ LoopRecord run_training_loop(const TrainConfig& cfg, const RunData& data, Dlrm& 
     if (state.batch_in_epoch < steps_per_epoch) break;  // stopped inside the epoch (max_steps)
   }
   progress.finish();
+  rec.steps_by_threads = governor.steps_by_threads();
+  kernels::set_num_threads(cfg.threads);  // evaluation and what follows: as configured
   checkpoint();
   rec.peak_anonymous_bytes = std::max(rec.peak_anonymous_bytes, rss_anon_bytes());
   return rec;

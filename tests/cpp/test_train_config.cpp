@@ -70,9 +70,10 @@ const std::set<std::string> kJsonKeys = {
     "ranking",
     "ranking_k",
     "ranking_negatives",
-    "allocation",  // since the frequency rule; files without it read as the default
-    "shards",      // since data-parallel training; files without them read as 0 (the job's rank count)
-    "exchange"};   // and auto
+    "allocation",      // since the frequency rule; files without it read as the default
+    "shards",          // since data-parallel training; files without them read as 0 (the job's rank count)
+    "exchange",        // and auto
+    "fixed_threads"};  // since the thread governor; files without it read as false
 
 TEST(TrainConfigTable, JsonKeysAreThoseOfEarlierCheckpoints) {
   const nlohmann::json j = TrainConfig{}.to_json();
@@ -189,9 +190,9 @@ TEST(TrainConfigTable, SweepResultsRecordEverySettingWithAnEffectExceptThoseTheS
   const nlohmann::json all = c.to_json();
   const nlohmann::json kept = sweep_identity(c, {"embedding", "budget", "seed"});
   // The keys results.json has always recorded: to_json() without these.
-  std::set<std::string> dropped = {"embedding",        "budget_kind", "budget_value",      "seed",
-                                   "threads",          "progress",    "report_path",       "checkpoint_path",
-                                   "checkpoint_every", "resume_path", "export_initial_dir"};
+  std::set<std::string> dropped = {"embedding",       "budget_kind",      "budget_value", "seed",
+                                   "threads",         "fixed_threads",    "progress",     "report_path",
+                                   "checkpoint_path", "checkpoint_every", "resume_path",  "export_initial_dir"};
   for (const auto& [key, value] : all.items()) {
     EXPECT_EQ(kept.contains(key), dropped.count(key) == 0) << key;
     if (kept.contains(key)) {

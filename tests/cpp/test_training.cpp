@@ -140,8 +140,13 @@ TEST(Training, EveryMethodResumesAndIsDeterministic) {
     for (int threads : {2, 3}) {
       TrainConfig more = full;
       more.threads = threads;
+      more.fixed_threads = true;  // on every step, whatever else the machine runs
       more.checkpoint_path = dir + "/m_more.ckpt";
-      train(more);
+      const auto report = train(more);
+      // Every step on the fixed count, as the report says.
+      EXPECT_EQ(report["train"]["steps_by_threads"].dump(),
+                nlohmann::json({{std::to_string(threads), report["train"]["steps"]}}).dump())
+          << method;
       EXPECT_EQ(model_difference(full.checkpoint_path, more.checkpoint_path), "")
           << method << " with " << threads << " threads";
     }

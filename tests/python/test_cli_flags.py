@@ -301,6 +301,7 @@ class CliFlags(unittest.TestCase):
             "--epochs": ("2", {"epochs": 2}),
             "--max-steps": ("3", {"max_steps": 3}),
             "--threads": ("1", {"threads": 1}),
+            "--fixed-threads": (None, {"fixed_threads": True}),
             "--seed": ("9", {"seed": 9}),
             "--shards": ("2", {"shards": 2}),
             "--exchange": ("dense", {"exchange": "dense"}),
