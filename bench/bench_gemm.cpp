@@ -51,6 +51,28 @@ void BM_DlrmStepGemms(benchmark::State& state) {
   state.counters["GFLOP/s"] = benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
 }
 
+// The machine's GEMM peak, as bench/dlrm_vs_torch.py divides by it: large square products
+// (1024 and 2048), through kernels::gemm and through one OpenBLAS call on its own threads.
+template <bool Blocked>
+void BM_SquarePeak(benchmark::State& state) {
+  const int64_t n = state.range(0);
+  std::vector<float> a(n * n, 0.5f), b(n * n, 0.25f), c(n * n);
+  cembed::kernels::set_num_threads(kThreads);
+  for (auto _ : state) {
+    if (Blocked) {
+      cembed::kernels::gemm(false, false, n, n, n, 1.0f, a.data(), n, b.data(), n, 0.0f, c.data(), n);
+    } else {
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a.data(), n, b.data(), n, 0.0f, c.data(),
+                  n);
+    }
+    benchmark::ClobberMemory();
+  }
+  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * n * n * n * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+BENCHMARK_TEMPLATE(BM_SquarePeak, true)->Name("peak_blocked")->Arg(1024)->Arg(2048)->UseRealTime();
+BENCHMARK_TEMPLATE(BM_SquarePeak, false)->Name("peak_openblas_threads")->Arg(1024)->Arg(2048)->UseRealTime();
+
 BENCHMARK_TEMPLATE(BM_DlrmStepGemms, true)->Name("gemm_blocked")->Arg(128)->Arg(2048)->UseRealTime();
 BENCHMARK_TEMPLATE(BM_DlrmStepGemms, false)->Name("gemm_openblas_threads")->Arg(128)->Arg(2048)->UseRealTime();
 

@@ -1,14 +1,28 @@
 #!/usr/bin/python3
 """Trains DLRM in DLRM's Criteo-Kaggle shape (dim 16, bottom 13-512-256-64-16, top
-512-256-1, 26 tables of 1M rows, SGD lr 0.1) on synthetic data with cembed and with the
-PyTorch reference (tools/reference/torch_dlrm.py) in the same run, on the same thread count,
-and prints samples/s of each and the ratio, at batch 128 and 2048.
+367-512-256-1, 26 tables of 1M rows, SGD lr 0.1) on synthetic data with cembed and with the
+PyTorch reference (tools/reference/torch_dlrm.py) on the same thread count, in interleaved
+rounds, at batch 128 and 2048, and prints per batch the median and range of samples/s and of
+the per-round ratio cembed / PyTorch.
 
-    /usr/bin/python3 bench/dlrm_vs_torch.py [--threads 2] [--rows-per-table 1000000]
+Each round also measures the machine's GEMM peak (bench_gemm's peak_* benchmarks: square
+products of 1024 and 2048 through kernels::gemm and through OpenBLAS's own threads, the fastest), so
+that cembed's dense-layer FLOP rate at batch 2048 is given as a share of the peak measured
+next to it.
+
+--busy adds rounds on a busy machine: a second process (`yes > /dev/null`) keeps one core
+busy while cembed trains at batch 128 with its thread governor (the default) and with
+--fixed-threads; it prints each against the idle rounds' median.
+
+    /usr/bin/python3 bench/dlrm_vs_torch.py [--rounds 5] [--threads 2] [--busy]
+
+Needs build/release with the benchmarks (scripts/build.sh builds them).
 """
 import argparse
 import json
 import os
+import platform
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -23,25 +37,42 @@ from cds import Dataset  # noqa: E402
 from torch_dlrm import DLRM, loss_fn, make_optimizers  # noqa: E402
 
 CEMBED = os.path.join(ROOT, "build", "release", "cembed")
+BENCH_GEMM = os.path.join(ROOT, "build", "release", "bench", "bench_gemm")
+BOTTOM, TOP, DIM, FEATURES, DENSE = [512, 256, 64], [512, 256], 16, 26, 13
 
 
-def cembed_rate(data_dir, batch, steps, threads):
+def dense_flops_per_sample():
+    """Multiply-adds x 2 of the MLPs' GEMMs in one training step per sample: forward, weight
+    gradient and input gradient of every layer (the first layer's input gradient is not needed)."""
+    interaction = DIM + (FEATURES + 1) * FEATURES // 2
+    layers = list(zip([DENSE] + BOTTOM, BOTTOM + [DIM])) + list(zip([interaction] + TOP, TOP + [1]))
+    return sum(2 * i * o * (2 if n == 0 else 3) for n, (i, o) in enumerate(layers))
+
+
+def machine():
+    model, flags = platform.processor(), set()
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name") and model in ("", "x86_64"):
+                model = line.split(":", 1)[1].strip()
+            if line.startswith("flags"):
+                flags = set(line.split(":", 1)[1].split())
+    simd = [f for f in ("avx2", "fma", "avx512f", "avx512_bf16", "amx_bf16") if f in flags]
+    return model, simd
+
+
+def cembed_run(data_dir, batch, steps, threads, extra=()):
     report = os.path.join(data_dir, f"report_{batch}.json")
     cmd = [CEMBED, "train", "--train", os.path.join(data_dir, "train.cds"), "--embedding", "full",
-           "--dim", "16", "--bottom", "512,256,64,16", "--top", "512,256,1", "--optimizer", "sgd", "--lr", "0.1",
-           "--batch-size", str(batch), "--max-steps", str(steps), "--threads", str(threads),
-           "--report", report, "--quiet"]
+           "--dim", str(DIM), "--bottom", ",".join(map(str, BOTTOM + [DIM])), "--top", ",".join(map(str, TOP + [1])),
+           "--optimizer", "sgd", "--lr", "0.1", "--batch-size", str(batch), "--max-steps", str(steps),
+           "--threads", str(threads), "--report", report, "--quiet", *extra]
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
     with open(report) as f:
-        r = json.load(f)
-    return r["train"]["samples_per_second"], r["memory"]
+        return json.load(f)
 
 
-def torch_rate(data, batch, steps, threads):
-    torch.set_num_threads(threads)
-    torch.manual_seed(0)
-    model = DLRM(13, 16, [512, 256, 64], [512, 256], data.cardinalities)
-    opts = make_optimizers(model, "sgd", 0.1)
+def torch_rate(data, model, opts, batch, steps):
     order = np.random.default_rng(0).permutation(data.rows)
     warmup = 3
     seconds = 0.0
@@ -63,29 +94,97 @@ def torch_rate(data, batch, steps, threads):
     return steps * batch / seconds
 
 
+def gemm_peak():
+    """GFLOP/s of the fastest of bench_gemm's peak benchmarks (medians of 3)."""
+    out = subprocess.run([BENCH_GEMM, "--benchmark_filter=peak", "--benchmark_min_time=0.3",
+                          "--benchmark_repetitions=3", "--benchmark_report_aggregates_only=true",
+                          "--benchmark_format=json"], check=True, capture_output=True, text=True).stdout
+    rates = [b["GFLOP/s"] for b in json.loads(out)["benchmarks"] if b.get("aggregate_name") == "median"]
+    return max(rates)
+
+
+def spread(values):
+    return f"{statistics.median(values):,.2f} ({min(values):,.2f}-{max(values):,.2f})"
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--rows-per-table", type=int, default=1000000)
     ap.add_argument("--time-per-run", type=float, default=1.0, help="scale the step counts")
+    ap.add_argument("--busy", action="store_true", help="add rounds with a busy process on one core")
     args = ap.parse_args()
+    for path in (CEMBED, BENCH_GEMM):
+        if not os.path.exists(path):
+            sys.exit(f"{path} is missing: bash scripts/build.sh")
+    steps = {128: max(10, int(600 * args.time_per_run)), 2048: max(10, int(60 * args.time_per_run))}
+    flops = dense_flops_per_sample()
     with tempfile.TemporaryDirectory() as d:
         subprocess.run([CEMBED, "synth", "--out", d, "--train-rows", "300000", "--test-rows", "1000",
                         "--cardinality", str(args.rows_per_table), "--threads", str(args.threads)],
                        check=True, stdout=subprocess.DEVNULL)
         data = Dataset(os.path.join(d, "train.cds"))
-        print(f"DLRM Criteo-Kaggle shape, 26 tables x {args.rows_per_table} rows, dim 16, SGD, "
-              f"{args.threads} threads, torch {torch.__version__}")
-        print(f"{'batch':>6} {'cembed samples/s':>17} {'torch samples/s':>16} {'ratio':>7}")
-        for batch, steps in ((128, 600), (2048, 60)):
-            steps = max(10, int(steps * args.time_per_run))
-            ours, memory = cembed_rate(d, batch, steps, args.threads)
-            ref = torch_rate(data, batch, max(10, steps // 3), args.threads)
-            print(f"{batch:>6} {ours:>17.0f} {ref:>16.0f} {ours / ref:>7.2f}")
-            if batch == 2048:
-                print(f"cembed memory: peak anonymous {memory['peak_anonymous_bytes'] / 2**20:.0f} MiB, "
-                      f"parameters + optimizer {memory['model_and_optimizer_bytes'] / 2**20:.0f} MiB "
-                      f"(peak RSS with the mapped dataset {memory['peak_rss_bytes'] / 2**20:.0f} MiB)")
+        torch.set_num_threads(args.threads)
+        torch.manual_seed(0)
+        model = DLRM(DENSE, DIM, BOTTOM, TOP, data.cardinalities)
+        opts = make_optimizers(model, "sgd", 0.1)
+        cpu, simd = machine()
+        core = cembed_run(d, 128, 10, args.threads)["build"]["openblas"]["core"]
+        print(f"{cpu}; {' '.join(simd)}; OpenBLAS core {core}; torch {torch.__version__}; "
+              f"{args.threads} threads; 26 tables x {args.rows_per_table} rows, dim 16, SGD; "
+              f"{flops / 1e6:.3f} MFLOP of dense GEMMs per sample")
+        ours, ref, ratio, peak, share = {128: [], 2048: []}, {128: [], 2048: []}, {128: [], 2048: []}, [], []
+        for r in range(args.rounds):
+            peak.append(gemm_peak())
+            for batch in (128, 2048):
+                # Alternate which side runs first, so that neither always meets a warmer machine.
+                sides = [lambda: cembed_run(d, batch, steps[batch], args.threads)["train"]["samples_per_second"],
+                         lambda: torch_rate(data, model, opts, batch, max(10, steps[batch] // 3))]
+                if r % 2:
+                    b_rate, a_rate = sides[1](), sides[0]()
+                else:
+                    a_rate, b_rate = sides[0](), sides[1]()
+                ours[batch].append(a_rate)
+                ref[batch].append(b_rate)
+                ratio[batch].append(a_rate / b_rate)
+            share.append(ours[2048][-1] * flops / 1e9 / peak[-1])
+            print(f"round {r + 1}: peak {peak[-1]:.1f} GFLOP/s; " + "; ".join(
+                f"batch {b}: cembed {ours[b][-1]:,.0f}, torch {ref[b][-1]:,.0f} samples/s" for b in (128, 2048)),
+                flush=True)
+        print(f"\n{'batch':>6} {'cembed samples/s':>26} {'PyTorch samples/s':>26} {'ratio, median (range)':>24}")
+        for b in (128, 2048):
+            print(f"{b:>6} {spread(ours[b]):>26} {spread(ref[b]):>26} {spread(ratio[b]):>24}")
+        print(f"GEMM peak {spread(peak)} GFLOP/s; cembed's dense layers at batch 2048: "
+              f"{spread([s * p for s, p in zip(share, peak)])} GFLOP/s, {spread([100 * s for s in share])} % of the "
+              f"peak measured in the same round")
+        last = cembed_run(d, 2048, steps[2048], args.threads)["memory"]
+        print(f"cembed memory at batch 2048: peak anonymous {last['peak_anonymous_bytes'] / 2**20:.0f} MiB, "
+              f"parameters + optimizer {last['model_and_optimizer_bytes'] / 2**20:.0f} MiB")
+        if args.busy:
+            idle = statistics.median(ours[128])
+            rates = {"governed": [], "fixed": [], "governed_threads": []}
+            busy = subprocess.Popen(["yes"], stdout=subprocess.DEVNULL)
+            try:
+                time.sleep(0.5)
+                for r in range(args.rounds):
+                    g = cembed_run(d, 128, steps[128], args.threads)["train"]
+                    rates["governed"].append(g["samples_per_second"])
+                    rates["governed_threads"].append(g["steps_by_threads"])
+                    f = cembed_run(d, 128, steps[128], args.threads, ["--fixed-threads"])["train"]
+                    rates["fixed"].append(f["samples_per_second"])
+            finally:
+                busy.kill()
+                busy.wait()
+            print(f"\nbatch 128 with one core busy (`yes`), {args.rounds} rounds, against the idle median "
+                  f"{idle:,.0f} samples/s (the lost core's share would leave {(args.threads - 1) / args.threads:.0%}):")
+            for name in ("governed", "fixed"):
+                print(f"  {name + ' threads':>16}: {spread(rates[name])} samples/s, "
+                      f"{spread([x / idle for x in rates[name]])} of idle")
+            print(f"  governed runs' steps by thread count: {rates['governed_threads']}")
+        spreads = [(max(v) - min(v)) / statistics.median(v) for v in ours.values()]
+        print(f"\nrun-to-run spread of cembed's samples/s (max - min) / median: "
+              + ", ".join(f"batch {b} {s:.0%}" for b, s in zip(ours, spreads)))
 
 
 if __name__ == "__main__":
