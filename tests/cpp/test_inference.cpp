@@ -377,6 +377,9 @@ TEST_F(InferenceFile, RefusesAForeignFile) {
   std::string v = bytes_;
   v[8] = 9;  // version
   EXPECT_NE(open_error(v).find("version 9"), std::string::npos);
+  v[8] = 2;  // before lma's placement was aligned: refused, saying what to do
+  EXPECT_NE(open_error(v).find("model format version 2, this build reads version 3 (export the checkpoint again"),
+            std::string::npos);
 }
 
 TEST_F(InferenceFile, RefusesABlockOfAnotherSizeThanTheSpecImplies) {
