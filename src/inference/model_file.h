@@ -22,7 +22,8 @@
 namespace cembed {
 
 // 2: parameter blocks' values on 64-byte boundaries (quantized.h); 3: lma's placement
-// arrays on 64-byte boundaries, read in place (block_placement.h). Older versions are refused.
+// arrays (block_placement.h) and cce's assignment on 64-byte boundaries, read in place.
+// Older versions are refused.
 constexpr uint32_t kModelFileVersion = 3;
 
 enum class SectionKind : uint32_t {

@@ -232,6 +232,57 @@ TEST(InferenceMapping, LmaPlacementIsReadInPlaceNotCopied) {
   }
 }
 
+// cce's assignment is read in place too: a model whose assignment is 32 MiB (4M values, 2
+// columns) adds far less to the process's own memory in fp32 and fp16, and scores as the
+// trained model in fp32; an assignment beyond the table's rows, rewritten into the file
+// with valid checksums, is refused naming the value.
+TEST(InferenceMapping, CceAssignmentIsReadInPlaceAndChecked) {
+  MethodCase c{"cce:rows=64"};
+  c.dim = 16;
+  c.cardinality = int64_t{4} << 20;
+  LoadedCheckpoint ck = case_model(c);
+  const int64_t assignment = ck.model->embeddings().table(0).auxiliary_bytes();
+  ASSERT_GE(assignment, int64_t{32} << 20);
+  const Batch b = random_batch(c, 32);
+  const auto expected = trained_probabilities(ck, b);
+  for (const Precision p : {Precision::Fp32, Precision::Fp16}) {
+    const std::string path = temp_path(std::string("cce_") + precision_name(p) + ".cem");
+    ExportOptions o;
+    o.precision = p;
+    export_model(ck, path, o);
+    const int64_t before = anonymous_resident_bytes();
+    const auto m = InferenceModel::open(path);
+    std::vector<float> probs;
+    m->score(b, probs);
+    const int64_t added = anonymous_resident_bytes() - before;
+    if (!kAddressSanitizer) {
+      EXPECT_LT(added, assignment / 8) << precision_name(p) << ": the assignment was copied";
+    }
+    if (p == Precision::Fp32) EXPECT_EQ(probs, expected);
+    fs::remove(path);
+  }
+  LoadedCheckpoint small = case_model({"cce:rows=4"});  // 60 values, 2 columns
+  const std::string path = temp_path("cce_small.cem"), bad = path + ".bad";
+  export_model(small, path, {});
+  std::vector<SectionData> sections;
+  {
+    const ModelFile f = ModelFile::open(path);
+    for (const auto& e : f.entries()) sections.push_back({e.kind, e.index, std::string(f.section(e.kind, e.index))});
+  }
+  for (auto& sec : sections) {
+    if (sec.kind != SectionKind::TableServing || sec.index != 0) continue;
+    ASSERT_EQ((sec.bytes.size() - 4 * 120) % 64, 0u) << "the assignment starts on a 64-byte boundary";
+    const uint32_t beyond = 4;
+    std::memcpy(sec.bytes.data() + sec.bytes.size() - 4 * 60, &beyond, 4);  // column 1's value 0
+  }
+  write_model_file(bad, sections);
+  const std::string e = testing::error_of([&] { InferenceModel::open(bad); });
+  EXPECT_NE(e.find("assignment 4 of value 0 is not below rows 4"), std::string::npos) << e;
+  EXPECT_NE(e.find(bad), std::string::npos) << e;
+  fs::remove(path);
+  fs::remove(bad);
+}
+
 // A mapped table is read-only: what would write it refuses.
 TEST(InferenceMapping, MappedWeightsRefuseWrites) {
   TableState m(4, 2);

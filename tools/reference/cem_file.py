@@ -174,7 +174,7 @@ class CemFile:
         cols, seed = int(p.get("cols", 2)), int(p.get("seed", 0x5EED))
         r = Reader(self.section("serving", t))
         _steps, clusterings = r.take("qq")
-        assignment = r.array(np.uint32, r.take("Q"), False).reshape(cols, n).astype(np.int64)
+        assignment = r.array(np.uint32, r.take("Q"), True).reshape(cols, n).astype(np.int64)
         widths = [dim // cols + (1 if j < dim % cols else 0) for j in range(cols)]
         ids = np.arange(n, dtype=np.uint64)
         out, start = [], 0
