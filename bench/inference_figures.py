@@ -28,7 +28,7 @@ from cds import Dataset  # noqa: E402
 BUILD = os.path.join(ROOT, "build", "release")
 CEMBED = os.path.join(BUILD, "cembed")
 SHARED = os.path.join(ROOT, "..", "shared", "data")
-METHODS = ["hash", "qr", "cp", "path", "memcom", "robe", "lma", "md"]
+METHODS = ["hash", "qr", "cp", "path", "memcom", "robe", "lma", "md", "cce"]
 
 
 def run(cmd, **kw):

@@ -2,24 +2,22 @@
 """cembed's inference (the C API on an exported fp32 model) against PyTorch inference of the
 same model (torch.no_grad, the same thread count), per method at 16x on the synthetic data (or frappe: --data frappe).
 
-The PyTorch model is tools/reference/torch_dlrm.py's DLRM (bottom MLP, dot interaction,
-top MLP) with each feature's table replaced by its method's lookup formula
-(tests/python/torch_formulas.py: the formulas the Python package's tests check cembed
-against), every parameter read from the .cem file itself. Before timing, both score the
-whole test set and the largest difference of a probability is printed (and must be below
-1e-5: the same model). Then, interleaved A/B in rounds: batch-4096 throughput over the test
-set and single-row latency; the ratio cembed / torch per round, its median and spread.
+The PyTorch model is tests/python/torch_exported.py's: tools/reference/torch_dlrm.py's DLRM
+(bottom MLP, dot interaction, top MLP) with each feature's table replaced by its method's
+lookup formula (tests/python/torch_formulas.py: the formulas the Python package's tests check
+cembed against), every parameter read from the .cem file itself, and where robe, lma and cce
+place each value computed from the file by tools/reference/cem_file.py (robe's hash, lma's
+stored blocks or minhashes, cce's stored assignment and hash, written out in numpy). Before
+timing, both score the whole test set and the largest difference of a probability is printed
+(and must be below 1e-5: the same model). Then, interleaved A/B in rounds: batch-4096
+throughput over the test set and single-row latency; the ratio cembed / torch per round, its
+median and spread.
 
   /usr/bin/python3 bench/inference_vs_torch.py [--methods hash,qr,...] [--data synthetic|frappe] [--rounds 5]
-
-robe, lma and cce place values by hashes, minhash signatures or clustering whose positions
-torch_formulas reads by probing a live cembed table (not a file): not compared here.
 """
 import argparse
 import ctypes
-import json
 import os
-import struct
 import subprocess
 import sys
 import tempfile
@@ -32,82 +30,10 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, os.path.join(ROOT, "tests", "python"))
 sys.path.insert(0, os.path.dirname(__file__))
 from inference_figures import BUILD, CEMBED, Dataset, prepare, run  # noqa: E402
-from torch_dlrm import DLRM  # noqa: E402  (tools/reference, on the path through inference_figures)
-from torch_formulas import pooled, vectors  # noqa: E402
+from torch_exported import torch_model  # noqa: E402  (tools/reference on the path through inference_figures)
 
-METHODS = ["hash", "qr", "cp", "path", "memcom", "md"]
+METHODS = ["hash", "qr", "cp", "path", "memcom", "md", "robe", "lma", "cce"]
 BATCH = 4096
-
-
-def read_cem(path):
-    """An fp32 .cem file (src/inference/model_file.h, quantized.h): metadata, the MLPs'
-    parameters in order, each table's blocks as rows x width arrays."""
-    b = np.fromfile(path, dtype=np.uint8)
-    assert bytes(b[:8]) == b"CEMBMODL", path
-    version, count = struct.unpack_from("<II", b, 8)
-    assert version == 2, f"{path}: format version {version}"
-    sections = {}
-    for i in range(count):
-        kind, index, offset, length, _ = struct.unpack_from("<IIQQQ", b, 32 + 32 * i)
-        sections[kind, index] = b[offset:offset + length]
-    meta = json.loads(bytes(sections[1, 0]))
-    assert meta["precision"] == "fp32", f"{path}: {meta['precision']} (the comparison reads fp32 exports)"
-
-    def floats(sec, pos, n):
-        return np.frombuffer(sec, dtype=np.float32, count=n, offset=pos).copy(), pos + 4 * n
-
-    mlp, pos, sec = [], 0, sections[2, 0]
-    while pos < len(sec):
-        (n,) = struct.unpack_from("<Q", sec, pos)
-        x, pos = floats(sec, pos + 8, n)
-        mlp.append(x)
-    tables = []
-    for t, tm in enumerate(meta["tables"]):
-        sec, blocks = sections[3, t], []
-        (nb,) = struct.unpack_from("<I", sec, 0)
-        pos = 4
-        for bm in tm["blocks"]:
-            n, _group = struct.unpack_from("<QQ", sec, pos)
-            pos = (pos + 16 + 63) // 64 * 64  # values on a 64-byte boundary of the section
-            x, pos = floats(sec, pos, n)
-            blocks.append(torch.from_numpy(x.reshape(-1, bm["row_width"])))
-        assert nb == len(blocks) and pos == len(sec), f"{path}: table {t}"
-        tables.append(blocks)
-    return meta, mlp, tables
-
-
-class FormulaBag(torch.nn.Module):
-    """One feature's lookup by its method's formula, pooled over bags (an EmbeddingBag's call)."""
-
-    def __init__(self, spec, blocks, num_values, dim, mode):
-        super().__init__()
-        self.spec, self.blocks, self.num_values, self.dim, self.mode = spec, blocks, num_values, dim, mode
-
-    def forward(self, ids, offsets):
-        e = vectors(self.spec, self.blocks, ids, self.num_values, self.dim)
-        if ids.numel() == offsets.numel():  # one id per bag: the pooled vector is its own
-            return e
-        return pooled(e, torch.cat([offsets, torch.tensor([ids.numel()])]), None, self.mode)
-
-
-def torch_model(path):
-    meta, mlp, tables = read_cem(path)
-    m, plan = meta["model"], meta["plan"]
-    cards = [f["cardinality"] for f in plan["features"]]
-    model = DLRM(m["num_dense"], m["dim"], m["bottom_hidden"], m["top_hidden"], [1] * len(cards), pooling=m["pooling"])
-    with torch.no_grad():
-        params = iter(mlp)
-        for part in ("bottom", "top"):
-            for layer in model.linear_layers(part):
-                layer.weight.copy_(torch.from_numpy(next(params)).reshape(layer.weight.shape))
-                layer.bias.copy_(torch.from_numpy(next(params)))
-    bags = [None] * len(cards)
-    for t, pt in enumerate(plan["tables"]):
-        assert len(pt["features"]) == 1, f"{pt['spec']} serves several features"
-        f = pt["features"][0]
-        bags[f] = FormulaBag(pt["spec"], tables[t], cards[f], m["dim"], m["pooling"])
-    model.tables = torch.nn.ModuleList(bags)
-    return model.eval()
 
 
 class Inputs:

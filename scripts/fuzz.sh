@@ -25,12 +25,16 @@ if [ -x build/release/cembed ]; then
   build/release/cembed signatures --data build/fuzz/tiny/train.cds >/dev/null
   cp build/fuzz/tiny/train.cds "$SEEDS/dataset/"
   cp build/fuzz/tiny/train.rows.sig "$SEEDS/signatures/"
-  # Exported models: lma (block placements) in int8, hash in fp16 and fp32 (read in place).
+  # Exported models: lma in int8 (dim 4: its placement kept as each value's blocks) and in
+  # fp32 (dim 16: as each value's minhashes), hash in fp16 and fp32 (read in place).
   for spec in lma hash; do
     build/release/cembed train --train build/fuzz/tiny/train.cds --embedding $spec --compression 2 --small-threshold 2 --dim 4 \
       --bottom 4,4 --top 4,1 --epochs 1 --threads 1 --quiet --checkpoint build/fuzz/tiny/$spec.ckpt >/dev/null
   done
+  build/release/cembed train --train build/fuzz/tiny/train.cds --embedding lma --compression 2 --small-threshold 2 --dim 16 \
+    --bottom 4,16 --top 4,1 --epochs 1 --threads 1 --quiet --checkpoint build/fuzz/tiny/lma16.ckpt >/dev/null
   build/release/cembed export build/fuzz/tiny/lma.ckpt --out "$SEEDS/model/lma.cem" --precision int8 >/dev/null
+  build/release/cembed export build/fuzz/tiny/lma16.ckpt --out "$SEEDS/model/lma16.cem" --precision fp32 >/dev/null
   build/release/cembed export build/fuzz/tiny/hash.ckpt --out "$SEEDS/model/hash.cem" --precision fp16 >/dev/null
   build/release/cembed export build/fuzz/tiny/hash.ckpt --out "$SEEDS/model/hash32.cem" --precision fp32 >/dev/null
 fi

@@ -120,7 +120,9 @@ class EmbeddingTable {
 
   // What a table needs to serve besides its parameters, without optimizer state (lma's
   // block placement; nothing for most methods): written into exported models (inference.h)
-  // and read back, checked, into a table built from the same spec and shape.
+  // and read back, checked, into a table built from the same spec and shape. `in` reads
+  // the model file's mapping, which outlives the table: a table may keep views into it
+  // rather than copies (lma's placement is read in place).
   virtual void save_serving_data(BinaryWriter& out) const {}
   virtual void load_serving_data(BinaryReader& in) {}
 

@@ -45,19 +45,63 @@ void reduce_to_blocks(uint64_t* h, int64_t ld, int64_t count, int64_t chunks, in
 
 // ---- the file section ----------------------------------------------------------------
 
-void PlacementData::save(BinaryWriter& out) const {
+namespace {
+
+constexpr size_t kArrayAlign = 64;  // where the exported layout starts each array
+
+void pad(BinaryWriter& out) {
+  const std::string zeros((kArrayAlign - out.bytes().size() % kArrayAlign) % kArrayAlign, '\0');
+  out.raw(zeros.data(), zeros.size());
+}
+
+template <typename T>
+void save_array(BinaryWriter& out, std::span<const T> a, bool mapped) {
+  out.u64(a.size());
+  if (mapped) pad(out);
+  out.raw(a.data(), a.size_bytes());
+}
+
+// `count` values of T where they lie in `in` (after the exported layout's zero padding),
+// or copied into `copy` (the packed layout).
+template <typename T, typename Vector>
+std::span<const T> read_array(BinaryReader& in, uint64_t count, bool mapped, Vector& copy, const char* what) {
+  if (!mapped) {
+    copy.resize(count);
+    in.raw_into(copy.data(), count * sizeof(T), what);
+    return copy;
+  }
+  const size_t gap = (kArrayAlign - in.position() % kArrayAlign) % kArrayAlign;
+  const char* zeros = in.view(gap, "placement padding");
+  for (size_t i = 0; i < gap; ++i) CEMBED_CHECK(zeros[i] == 0, "{}: nonzero padding before {}", in.context(), what);
+  const char* p = in.view(count * sizeof(T), what);
+  CEMBED_CHECK(reinterpret_cast<uintptr_t>(p) % alignof(T) == 0, "{}: {} not aligned", in.context(), what);
+  return {reinterpret_cast<const T*>(p), static_cast<size_t>(count)};
+}
+
+}  // namespace
+
+PlacementData PlacementData::owning(int hashes, std::vector<int64_t> offset, PlacementArrays arrays) {
+  PlacementData d;
+  d.hashes = hashes;
+  d.offset = std::move(offset);
+  auto owned = std::make_shared<const PlacementArrays>(std::move(arrays));
+  d.minhash = owned->minhash;
+  d.present = owned->present;
+  d.blocks = owned->blocks;
+  d.owned = std::move(owned);
+  return d;
+}
+
+void PlacementData::save(BinaryWriter& out, bool mapped) const {
   out.u32(static_cast<uint32_t>(hashes));
   out.u64(offset.size());
   for (int64_t o : offset) out.i64(o);
-  out.u64(minhash.size());
-  out.raw(minhash.data(), minhash.size() * sizeof(uint16_t));
-  out.u64(present.size());
-  out.raw(present.data(), present.size());
-  out.u64(blocks.size());
-  out.raw(blocks.data(), blocks.size() * sizeof(uint32_t));
+  save_array(out, minhash, mapped);
+  save_array(out, present, mapped);
+  save_array(out, blocks, mapped);
 }
 
-PlacementData PlacementData::load(BinaryReader& in, int features, const PlacementGrid& grid) {
+PlacementData PlacementData::load(BinaryReader& in, int features, const PlacementGrid& grid, bool mapped) {
   PlacementData d;
   d.hashes = static_cast<int>(in.u32("signature hashes"));
   const uint64_t offsets = in.u64("signature offsets");
@@ -73,15 +117,16 @@ PlacementData PlacementData::load(BinaryReader& in, int features, const Placemen
                  "{}: signature offset {} of feature {} out of order or out of range", in.context(), d.offset[i], i);
   }
   CEMBED_CHECK(d.hashes >= 0 && d.hashes <= (1 << 16), "{}: {} signature hashes per value", in.context(), d.hashes);
-  const uint64_t m = in.u64("minhash count");
   const int64_t values = d.values();
+  auto copies = std::make_shared<PlacementArrays>();  // the packed layout's arrays
+  const uint64_t m = in.u64("minhash count");
   CEMBED_CHECK(m == static_cast<uint64_t>(values * d.hashes), "{}: {} minhashes for {} values", in.context(), m,
                values);
-  d.minhash.resize(m);
-  in.raw_into(d.minhash.data(), m * sizeof(uint16_t), "minhashes");
+  d.minhash = read_array<uint16_t>(in, m, mapped, copies->minhash, "minhashes");
   const uint64_t p = in.u64("presence count");
-  d.present.resize(p);
-  in.raw_into(d.present.data(), p, "presence flags");
+  CEMBED_CHECK(p == 0 || p == static_cast<uint64_t>(values), "{}: {} presence flags for {} values", in.context(), p,
+               values);
+  d.present = read_array<uint8_t>(in, p, mapped, copies->present, "presence flags");
   const uint64_t b = in.u64("placement count");
   // Signatures are kept as minhashes with presence flags, or as each value's blocks.
   const bool as_minhashes = b == 0 && p == static_cast<uint64_t>(values) && d.hashes > 0;
@@ -89,10 +134,20 @@ PlacementData PlacementData::load(BinaryReader& in, int features, const Placemen
   CEMBED_CHECK(values == 0 ? m == 0 && p == 0 && b == 0 : as_minhashes || as_blocks,
                "{}: {} minhashes, {} presence flags and {} blocks for {} values of {} chunks", in.context(), m, p, b,
                values, grid.chunks);
-  d.blocks.resize(b);
-  in.raw_into(d.blocks.data(), b * sizeof(uint32_t), "value blocks");
-  for (uint32_t x : d.blocks)
-    CEMBED_CHECK(x < grid.blocks, "{}: value block {} beyond {}", in.context(), x, grid.blocks);
+  d.blocks = read_array<uint32_t>(in, b, mapped, copies->blocks, "value blocks");
+  // Every index a lookup reads or computes from these is in bounds: minhashes are read at
+  // (offset + id) * hashes + a position below hashes, and hashed into [0, blocks) whatever
+  // their values (a presence flag only chooses between two hashes); stored blocks are
+  // checked here, in a branch-free pass first (it vectorizes: the one pass over a mapped
+  // model's placement at open), the loop naming the entry only on failure.
+  const auto last = static_cast<uint32_t>(grid.blocks - 1);  // blocks in [1, 2^32]
+  uint32_t bad = 0;
+  for (const uint32_t x : d.blocks) bad |= static_cast<uint32_t>(x > last);
+  for (size_t i = 0; bad != 0 && i < d.blocks.size(); ++i) {
+    CEMBED_CHECK(d.blocks[i] <= last, "{}: value block {} beyond {} (value {}, chunk {})", in.context(), d.blocks[i],
+                 grid.blocks, i / static_cast<size_t>(grid.chunks), i % static_cast<size_t>(grid.chunks));
+  }
+  if (!mapped) d.owned = std::move(copies);
   return d;
 }
 
@@ -224,10 +279,10 @@ StoredPlacement::StoredPlacement(const PlacementGrid& grid, PlacementData data) 
 
 StoredPlacement StoredPlacement::of(const BlockPlacement& source, const PlacementGrid& grid,
                                     std::span<const int64_t> cardinalities) {
-  PlacementData d;
-  d.offset.assign(1, 0);
-  for (int64_t n : cardinalities) d.offset.push_back(d.offset.back() + n);
-  d.blocks.resize(d.values() * grid.chunks);  // blocks fit in 32 bits (kMaxBlocks)
+  std::vector<int64_t> offset(1, 0);
+  for (int64_t n : cardinalities) offset.push_back(offset.back() + n);
+  PlacementArrays a;
+  a.blocks.resize(offset.back() * grid.chunks);  // blocks fit in 32 bits (kMaxBlocks)
   std::vector<Id> ids;
   std::vector<int64_t> blocks;
   for (size_t f = 0; f < cardinalities.size(); ++f) {
@@ -237,10 +292,10 @@ StoredPlacement StoredPlacement::of(const BlockPlacement& source, const Placemen
       std::iota(ids.begin(), ids.end(), static_cast<Id>(v0));
       blocks.resize(m * grid.chunks);
       source.blocks_of(static_cast<int>(f), ids, 1, blocks.data());
-      std::copy(blocks.begin(), blocks.end(), d.blocks.begin() + (d.offset[f] + v0) * grid.chunks);
+      std::copy(blocks.begin(), blocks.end(), a.blocks.begin() + (offset[f] + v0) * grid.chunks);
     }
   }
-  return StoredPlacement(grid, std::move(d));
+  return StoredPlacement(grid, PlacementData::owning(0, std::move(offset), std::move(a)));
 }
 
 void StoredPlacement::blocks_of(int f, std::span<const Id> ids, int64_t scale, int64_t* out) const {

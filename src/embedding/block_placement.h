@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <vector>
 
@@ -32,28 +33,48 @@ struct PlacementGrid {
   uint64_t seed_key = 0;
 };
 
-// What a table keeps per value to place it, in the layout of its file section:
-//   u32 hashes kept per value, u64 + i64 x n offsets (num_features + 1, or none),
-//   u64 + minhashes (values x hashes, u16), u64 + presence flags (values, u8),
-//   u64 + blocks (values x chunks, u32)
-// Minhash placement fills hashes, minhashes and flags; stored placement the blocks; hashed
-// placement nothing.
-struct PlacementData {
-  int hashes = 0;
-  std::vector<int64_t> offset;  // first value of each served feature
+// The arrays a placement reads per value, when the table owns them (built from signatures
+// or read from a checkpoint).
+struct PlacementArrays {
   std::vector<uint16_t> minhash;
   std::vector<uint8_t> present;
   AlignedVector<uint32_t> blocks;
+};
+
+// What a table keeps per value to place it: minhash placement reads hashes, minhashes and
+// flags; stored placement the blocks; hashed placement nothing. The arrays are views, of
+// `owned` or of an exported model's read-only mapping (which outlives the table), so a
+// served model reads them in place and every process shares their pages.
+//
+// Its file section, in two layouts:
+//   u32 hashes kept per value, u64 + i64 x n offsets (num_features + 1, or none),
+//   u64 + minhashes (values x hashes, u16), u64 + presence flags (values, u8),
+//   u64 + blocks (values x chunks, u32)
+// packed in a checkpoint; in an exported model (`mapped`) each array starts after zero
+// padding on a 64-byte boundary of the section (sections lie on 64-byte boundaries of the
+// file), so a value's 16 blocks are one cache line of the mapping.
+struct PlacementData {
+  int hashes = 0;
+  std::vector<int64_t> offset;  // first value of each served feature
+  std::span<const uint16_t> minhash;
+  std::span<const uint8_t> present;
+  std::span<const uint32_t> blocks;
+  std::shared_ptr<const PlacementArrays> owned;  // null when the arrays view a mapping
+
+  // Data viewing `arrays`, which it then owns.
+  static PlacementData owning(int hashes, std::vector<int64_t> offset, PlacementArrays arrays);
 
   int64_t values() const { return offset.empty() ? 0 : offset.back(); }
   bool empty() const { return offset.empty(); }
   int64_t bytes() const {
-    return static_cast<int64_t>(minhash.size() * sizeof(uint16_t) + present.size() + blocks.size() * sizeof(uint32_t));
+    return static_cast<int64_t>(minhash.size_bytes() + present.size_bytes() + blocks.size_bytes());
   }
-  void save(BinaryWriter& out) const;
+  void save(BinaryWriter& out, bool mapped) const;
   // Reads and checks a section for `features` served features in `grid`: either form, or
-  // none at all.
-  static PlacementData load(BinaryReader& in, int features, const PlacementGrid& grid);
+  // none at all. `mapped`: the exported layout, its arrays viewed where `in` reads them
+  // (the bytes must outlive the data), with every block checked below grid.blocks in one
+  // branch-free pass; else the packed layout, copied.
+  static PlacementData load(BinaryReader& in, int features, const PlacementGrid& grid, bool mapped);
 };
 
 class BlockPlacement {

@@ -16,10 +16,13 @@
 // table of two hashes (QR with add, both parts hashed); with T = 0 it stays one.
 //
 // Memory: 2 * K * dim floats. Auxiliary bytes (saved with the table): the assignment, 4 * n
-// * C, and two step counters, 16. A clustering costs O(n * K * dim) (10 Lloyd steps on at most
-// 64 K of the values, then one assignment of all n).
+// * C, and two step counters, 16; an exported model's assignment is read in place from the
+// file's mapping (load_serving_data), each row it gives checked below K at open. A clustering costs O(n * K * dim) (10
+// Lloyd steps on at most 64 K of the values, then one assignment of all n).
 #include <algorithm>
 #include <cmath>
+#include <span>
+#include <vector>
 
 #include "embedding/kmeans.h"
 #include "embedding/parts_table.h"
@@ -35,6 +38,8 @@ constexpr int64_t kDefaultCols = 2, kDefaultEvery = 100, kDefaultTimes = 3;
 constexpr int kIterations = 10;
 constexpr int64_t kSamplePerCluster = 64;
 constexpr uint64_t kAssignStream = 1, kHashStream = 2, kKMeansStream = 3;
+constexpr size_t kAlign = 64;  // where an exported model's assignment starts
+constexpr char kZeros[kAlign] = {};
 
 struct CceConfig {
   int64_t rows = 0, cols = kDefaultCols, every = kDefaultEvery, times = kDefaultTimes;
@@ -81,12 +86,13 @@ class CceTable final : public PartsTableOf<CceTable> {
         assignment_[j * n + v] = static_cast<uint32_t>(mix64(static_cast<uint64_t>(v) ^ s) % c_.rows);
       }
     }
+    assigned_ = assignment_;
     set_hash_seeds();
   }
   std::string spec() const override { return spec_; }
   std::string method() const override { return "cce"; }
   int64_t auxiliary_bytes() const override {
-    return static_cast<int64_t>(assignment_.size() * sizeof(uint32_t)) + 2 * static_cast<int64_t>(sizeof(int64_t));
+    return static_cast<int64_t>(assigned_.size_bytes()) + 2 * static_cast<int64_t>(sizeof(int64_t));
   }
   int64_t steps() const { return steps_; }
   int64_t clusterings() const { return clusterings_; }
@@ -100,43 +106,22 @@ class CceTable final : public PartsTableOf<CceTable> {
 
   void save(BinaryWriter& out) const override {
     PartsTable::save(out);
-    save_serving_data(out);
+    save_assignment(out, false);
   }
 
   void load(BinaryReader& in) override {
     PartsTable::load(in);
-    load_serving_data(in);
+    load_assignment(in, false);
   }
 
-  // The schedule's position and the assignment: what serving needs besides the parameters.
-  void save_serving_data(BinaryWriter& out) const override {
-    out.i64(steps_);
-    out.i64(clusterings_);
-    out.u64(assignment_.size());
-    out.raw(assignment_.data(), assignment_.size() * sizeof(uint32_t));
-  }
-
-  void load_serving_data(BinaryReader& in) override {
-    const int64_t steps = in.i64("cce steps"), clusterings = in.i64("cce clusterings");
-    CEMBED_CHECK(steps >= 0 && clusterings >= 0 && clusterings <= c_.times, "{}: {}: {} steps, {} clusterings",
-                 in.context(), spec_, steps, clusterings);
-    const uint64_t count = in.u64("cce assignment");
-    CEMBED_CHECK(count == assignment_.size(), "{}: {}: assignment of {} values in file, {} expected", in.context(),
-                 spec_, count, assignment_.size());
-    std::vector<uint32_t> a(count);
-    in.raw_into(a.data(), count * sizeof(uint32_t), "cce assignment");
-    for (size_t i = 0; i < a.size(); ++i) {
-      CEMBED_CHECK(a[i] < static_cast<uint64_t>(c_.rows), "{}: {}: assignment {} of value {} is not below rows {}",
-                   in.context(), spec_, a[i], i % static_cast<size_t>(num_values(0)), c_.rows);
-    }
-    assignment_ = std::move(a);
-    steps_ = steps;
-    clusterings_ = clusterings;
-    set_hash_seeds();
-  }
+  // The schedule's position and the assignment: what serving needs besides the parameters,
+  // the assignment read in place from the model's mapping.
+  void save_serving_data(BinaryWriter& out) const override { save_assignment(out, true); }
+  void load_serving_data(BinaryReader& in) override { load_assignment(in, true); }
 
   // Reclusters every column now (the schedule calls it; tests call it directly).
   void recluster() {
+    CEMBED_CHECK(assigned_.data() == assignment_.data(), "{}: an exported model's table cannot be trained", spec_);
     const int64_t n = num_values(0);
     std::vector<float> slices;
     for (int64_t j = 0; j < c_.cols; ++j) {
@@ -145,7 +130,7 @@ class CceTable final : public PartsTableOf<CceTable> {
       const float* b = part_weights(static_cast<int>(2 * j + 1));
       slices.resize(static_cast<size_t>(n * w));
       for (int64_t v = 0; v < n; ++v) {
-        const float* ra = a + static_cast<int64_t>(assignment_[j * n + v]) * w;
+        const float* ra = a + static_cast<int64_t>(assigned_[j * n + v]) * w;
         const float* rb = b + hashed_row(static_cast<Id>(v), j) * w;
         for (int64_t i = 0; i < w; ++i) slices[v * w + i] = ra[i] + rb[i];
       }
@@ -166,10 +151,60 @@ class CceTable final : public PartsTableOf<CceTable> {
 
  private:
   friend class PartsTableOf<CceTable>;
+  // i64 steps, i64 clusterings, u64 count, then the assignment: packed in a checkpoint
+  // (copied); in an exported model (`mapped`) after zero padding to a 64-byte boundary of the
+  // section, read in place from the mapping.
+  void save_assignment(BinaryWriter& out, bool mapped) const {
+    out.i64(steps_);
+    out.i64(clusterings_);
+    out.u64(assigned_.size());
+    if (mapped) out.raw(kZeros, (kAlign - out.bytes().size() % kAlign) % kAlign);
+    out.raw(assigned_.data(), assigned_.size_bytes());
+  }
+
+  void load_assignment(BinaryReader& in, bool mapped) {
+    const int64_t steps = in.i64("cce steps"), clusterings = in.i64("cce clusterings");
+    CEMBED_CHECK(steps >= 0 && clusterings >= 0 && clusterings <= c_.times, "{}: {}: {} steps, {} clusterings",
+                 in.context(), spec_, steps, clusterings);
+    const uint64_t count = in.u64("cce assignment");
+    const auto expected = static_cast<uint64_t>(num_values(0) * c_.cols);
+    CEMBED_CHECK(count == expected, "{}: {}: assignment of {} values in file, {} expected", in.context(), spec_, count,
+                 expected);
+    std::span<const uint32_t> a;
+    std::vector<uint32_t> copy;
+    if (mapped) {
+      const size_t gap = (kAlign - in.position() % kAlign) % kAlign;
+      const char* zeros = in.view(gap, "cce padding");
+      for (size_t i = 0; i < gap; ++i) CEMBED_CHECK(zeros[i] == 0, "{}: {}: nonzero padding", in.context(), spec_);
+      const char* p = in.view(count * sizeof(uint32_t), "cce assignment");
+      CEMBED_CHECK(reinterpret_cast<uintptr_t>(p) % alignof(uint32_t) == 0, "{}: {}: assignment not aligned",
+                   in.context(), spec_);
+      a = {reinterpret_cast<const uint32_t*>(p), count};
+    } else {
+      copy.resize(count);
+      in.raw_into(copy.data(), count * sizeof(uint32_t), "cce assignment");
+      a = copy;
+    }
+    // Every row an assignment gives is below rows: a branch-free pass (it vectorizes), the
+    // loop naming the value only on failure.
+    const auto rows = static_cast<uint64_t>(c_.rows);
+    uint32_t bad = 0;
+    for (const uint32_t x : a) bad |= static_cast<uint32_t>(x >= rows);
+    for (size_t i = 0; bad != 0 && i < a.size(); ++i) {
+      CEMBED_CHECK(a[i] < rows, "{}: {}: assignment {} of value {} is not below rows {}", in.context(), spec_, a[i],
+                   i % static_cast<size_t>(num_values(0)), c_.rows);
+    }
+    assignment_ = std::move(copy);  // empty when mapped
+    assigned_ = mapped ? a : std::span<const uint32_t>(assignment_);
+    steps_ = steps;
+    clusterings_ = clusterings;
+    set_hash_seeds();
+  }
+
   void map_value(Id id, int64_t* rows) const {
     const int64_t n = num_values(0);
     for (int64_t j = 0; j < c_.cols; ++j) {
-      rows[2 * j] = assignment_[j * n + id];
+      rows[2 * j] = assigned_[j * n + id];
       rows[2 * j + 1] = hashed_row(id, j);
     }
   }
@@ -213,7 +248,8 @@ class CceTable final : public PartsTableOf<CceTable> {
  private:
   std::string spec_;
   CceConfig c_;
-  std::vector<uint32_t> assignment_;  // column j's value v at j * n + v
+  std::vector<uint32_t> assignment_;    // column j's value v at j * n + v (empty when mapped)
+  std::span<const uint32_t> assigned_;  // what lookups read: assignment_, or a model file's mapping
   std::vector<uint64_t> hash_seeds_;
   int64_t steps_ = 0, clusterings_ = 0;
 };

@@ -60,10 +60,8 @@ class LmaTable final : public SharedArrayTable {
     // of each value are kept (the same positions, mod the kept count).
     const int L = sigs.config.num_hashes;
     const auto kept = static_cast<int>(std::min<int64_t>(L, grid().chunks * k_));
-    PlacementData data;
-    data.hashes = kept;
-    data.offset.assign(1, 0);
-    std::vector<int64_t> cardinalities;
+    std::vector<int64_t> offset(1, 0), cardinalities;
+    PlacementArrays arrays;
     for (int i = 0; i < num_features(); ++i) {
       const int f = features[i];
       CEMBED_CHECK(f >= 0 && f < sigs.num_features(), "{}: no signatures for feature {}", spec(), f);
@@ -71,13 +69,14 @@ class LmaTable final : public SharedArrayTable {
       CEMBED_CHECK(n == num_values(i), "{}: signatures cover {} values of feature {}, the table {}", spec(), n, f,
                    num_values(i));
       for (int64_t v = sigs.offset[f]; v < sigs.offset[f + 1]; ++v) {
-        data.minhash.insert(data.minhash.end(), sigs.minhash.begin() + v * L, sigs.minhash.begin() + v * L + kept);
+        arrays.minhash.insert(arrays.minhash.end(), sigs.minhash.begin() + v * L, sigs.minhash.begin() + v * L + kept);
       }
-      data.present.insert(data.present.end(), sigs.present.begin() + sigs.offset[f],
-                          sigs.present.begin() + sigs.offset[f + 1]);
-      data.offset.push_back(data.offset.back() + n);
+      arrays.present.insert(arrays.present.end(), sigs.present.begin() + sigs.offset[f],
+                            sigs.present.begin() + sigs.offset[f + 1]);
+      offset.push_back(offset.back() + n);
       cardinalities.push_back(n);
     }
+    PlacementData data = PlacementData::owning(kept, std::move(offset), std::move(arrays));
     auto by_minhash = std::make_unique<MinhashPlacement>(grid(), k_, std::move(data));
     // Where a value's blocks (4 bytes per chunk) take no more room than its minhashes and
     // presence flag, keep the blocks instead: lookups then read them and hash nothing.

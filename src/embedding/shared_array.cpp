@@ -165,19 +165,19 @@ void SharedArrayTable::save(BinaryWriter& out) const {
   out.i64(dim());
   array_.save_weights(out, false);
   save_optimizer_state(out, {&array_, 1});
-  save_serving_data(out);
+  save_placement(out, false);
 }
 
-void SharedArrayTable::save_serving_data(BinaryWriter& out) const {
+void SharedArrayTable::save_placement(BinaryWriter& out, bool mapped) const {
   if (placement_) {
-    placement_->data().save(out);
+    placement_->data().save(out, mapped);
   } else {
-    PlacementData{}.save(out);
+    PlacementData{}.save(out, mapped);
   }
 }
 
-void SharedArrayTable::load_serving_data(BinaryReader& in) {
-  PlacementData data = PlacementData::load(in, num_features(), grid_);
+void SharedArrayTable::load_placement(BinaryReader& in, bool mapped) {
+  PlacementData data = PlacementData::load(in, num_features(), grid_, mapped);
   // Lookups index the placement by the feature's first value plus the id, the id checked
   // against the feature's cardinality: each feature must have exactly that many values.
   for (int f = 0; !data.empty() && f < num_features(); ++f) {
@@ -194,7 +194,7 @@ void SharedArrayTable::load(BinaryReader& in) {
   CEMBED_CHECK(d == dim(), "{}: table dim {} in file, {} expected", in.context(), d, dim());
   array_.load_weights(in, false, "shared array");
   load_optimizer_state(in, {&array_, 1});
-  load_serving_data(in);
+  load_placement(in, false);
 }
 
 int64_t shared_array_bytes(const Spec& spec, const TableShape&) {

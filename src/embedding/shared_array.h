@@ -56,9 +56,10 @@ class SharedArrayTable : public EmbeddingTable {
   void add_gradient(std::span<const BagBatch> bags, Pooling pooling, std::span<const ConstMatrixView> grad_out,
                     std::span<float> grad) override;
   void apply_gradient(std::span<const float> grad, float lr) override;
-  // The placement's data (PlacementData's section; none for robe, whose placement is a hash).
-  void save_serving_data(BinaryWriter& out) const override;
-  void load_serving_data(BinaryReader& in) override;
+  // The placement's data in the exported layout, read in place (PlacementData's section;
+  // none for robe, whose placement is a hash).
+  void save_serving_data(BinaryWriter& out) const override { save_placement(out, true); }
+  void load_serving_data(BinaryReader& in) override { load_placement(in, true); }
 
  protected:
   SharedArrayTable(const TableShape& shape, const Spec& spec, const SharedArrayConfig& config);
@@ -74,6 +75,10 @@ class SharedArrayTable : public EmbeddingTable {
   [[noreturn]] virtual void not_ready() const;
 
  private:
+  // The placement's section: `mapped`, the exported layout read in place; else a
+  // checkpoint's packed layout, copied.
+  void save_placement(BinaryWriter& out, bool mapped) const;
+  void load_placement(BinaryReader& in, bool mapped);
   void check_ids(int f, const BagBatch& b) const;
   // The batch's gradient coalesced per block into coalesced_ (backward without the update).
   void coalesce(std::span<const BagBatch> bags, Pooling pooling, std::span<const ConstMatrixView> grad_out);

@@ -104,8 +104,8 @@ ModelFile ModelFile::open(const std::string& path) {
   CEMBED_CHECK(std::memcmp(base, kMagic, 8) == 0, "{}: not a cembed model (wrong magic)", path);
   const auto version = read_pod<uint32_t>(base + 8);
   CEMBED_CHECK(version == kModelFileVersion,
-               "{}: model format version {}, this build reads version {} (export the checkpoint again)", path, version,
-               kModelFileVersion);
+               "{}: model format version {}, this build reads version {} (export the checkpoint again: cembed export)",
+               path, version, kModelFileVersion);
   const auto count = read_pod<uint32_t>(base + 12);
   const auto length = read_pod<uint64_t>(base + 16);
   CEMBED_CHECK(length == m.size_, "{}: truncated or extended: {} bytes, the header says {}", path, m.size_, length);

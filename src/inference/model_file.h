@@ -21,8 +21,10 @@
 
 namespace cembed {
 
-// 2: parameter blocks' values on 64-byte boundaries (quantized.h); 1 is refused.
-constexpr uint32_t kModelFileVersion = 2;
+// 2: parameter blocks' values on 64-byte boundaries (quantized.h); 3: lma's placement
+// arrays (block_placement.h) and cce's assignment on 64-byte boundaries, read in place.
+// Older versions are refused.
+constexpr uint32_t kModelFileVersion = 3;
 
 enum class SectionKind : uint32_t {
   Metadata = 1,         // JSON: model config, memory plan, tables, precision, source

@@ -37,8 +37,8 @@ std::string read_bytes(const std::string& path) {
 void write_bytes(const std::string& path, const std::string& bytes) { std::ofstream(path, std::ios::binary) << bytes; }
 
 // A model whose feature 0 is served by the case's table and feature 1 by a full table of 7
-// values, initialised from a seed (signatures attached where the method needs them).
-LoadedCheckpoint case_model(const MethodCase& c, uint64_t seed = 5) {
+// values, before its initialisation.
+LoadedCheckpoint uninitialised_model(const MethodCase& c) {
   MemoryPlan plan;
   plan.method = c.spec;
   plan.dim = c.dim;
@@ -54,6 +54,12 @@ LoadedCheckpoint case_model(const MethodCase& c, uint64_t seed = 5) {
   ck.path = "case:" + c.spec;
   ck.plan = plan;
   ck.model = std::make_unique<Dlrm>(config, plan);
+  return ck;
+}
+
+// The case's model initialised from a seed (signatures attached where the method needs them).
+LoadedCheckpoint case_model(const MethodCase& c, uint64_t seed = 5) {
+  LoadedCheckpoint ck = uninitialised_model(c);
   if (auto sigs = testing::case_signatures(ck.model->embeddings().table(0), {c.cardinality, 7})) {
     ck.model->embeddings().attach_signatures(*sigs);
   }
@@ -163,6 +169,118 @@ TEST(InferenceMapping, Fp32TablesAreReadInPlaceNotCopied) {
     }
     fs::remove(path);
   }
+}
+
+// The case's lma model (feature 0) with random signatures of `hashes` minhashes (every
+// value present but the last of each feature), built directly: the sets of case_signatures
+// would take minutes at the sizes below.
+LoadedCheckpoint large_lma_model(const MethodCase& c, int hashes) {
+  LoadedCheckpoint ck = uninitialised_model(c);
+  const int64_t n = c.cardinality;
+  ValueSignatures sigs;
+  sigs.config.num_hashes = hashes;
+  sigs.offset = {0, n, n + 7};
+  sigs.minhash.resize((n + 7) * hashes);
+  for (size_t i = 0; i < sigs.minhash.size(); ++i) sigs.minhash[i] = static_cast<uint16_t>(mix64(i));
+  sigs.present.assign(n + 7, 1);
+  sigs.present[n - 1] = sigs.present[n + 6] = 0;
+  ck.model->embeddings().attach_signatures(sigs);
+  ck.model->init(5);
+  return ck;
+}
+
+// lma's placement is read in place from the mapping in every precision: opening models
+// whose placement is 32 MiB or more adds far less than it to the process's own memory, in
+// both forms (each value's minhashes and flag: 16 chunks of one float, 16 minhashes; each
+// value's blocks: 4 chunks of 4 floats, kept as 16 bytes instead of 8 minhashes and a flag),
+// and the fp32 export scores as the trained model. (Before format version 3 the placement
+// was copied: the bound failed by the placement's size.)
+TEST(InferenceMapping, LmaPlacementIsReadInPlaceNotCopied) {
+  struct Form {
+    std::string spec;
+    int64_t values;
+    int hashes;
+    int64_t bytes_per_value;
+  };
+  for (const Form& form :
+       {Form{"lma:size=4096", int64_t{1} << 20, 16, 33}, Form{"lma:size=4096,block=4", int64_t{2} << 20, 16, 16}}) {
+    MethodCase c{form.spec};
+    c.dim = 16;
+    c.cardinality = form.values;
+    LoadedCheckpoint ck = large_lma_model(c, form.hashes);
+    const int64_t placement = ck.model->embeddings().table(0).auxiliary_bytes();
+    ASSERT_EQ(placement, form.values * form.bytes_per_value) << form.spec;
+    ASSERT_GE(placement, int64_t{32} << 20);
+    const Batch b = random_batch(c, 32);
+    const auto expected = trained_probabilities(ck, b);
+    for (const Precision p : {Precision::Fp32, Precision::Int8}) {
+      const std::string path = temp_path(std::string("lma_") + precision_name(p) + ".cem");
+      ExportOptions o;
+      o.precision = p;
+      export_model(ck, path, o);
+      const int64_t before = anonymous_resident_bytes();
+      const auto m = InferenceModel::open(path);
+      std::vector<float> probs;
+      m->score(b, probs);
+      const int64_t added = anonymous_resident_bytes() - before;
+      if (!kAddressSanitizer) {
+        EXPECT_LT(added, placement / 8) << form.spec << " " << precision_name(p) << ": the placement was copied";
+      }
+      if (p == Precision::Fp32) EXPECT_EQ(probs, expected) << form.spec;
+      fs::remove(path);
+    }
+  }
+}
+
+// cce's assignment is read in place too: a model whose assignment is 32 MiB (4M values, 2
+// columns) adds far less to the process's own memory in fp32 and fp16, and scores as the
+// trained model in fp32; an assignment beyond the table's rows, rewritten into the file
+// with valid checksums, is refused naming the value.
+TEST(InferenceMapping, CceAssignmentIsReadInPlaceAndChecked) {
+  MethodCase c{"cce:rows=64"};
+  c.dim = 16;
+  c.cardinality = int64_t{4} << 20;
+  LoadedCheckpoint ck = case_model(c);
+  const int64_t assignment = ck.model->embeddings().table(0).auxiliary_bytes();
+  ASSERT_GE(assignment, int64_t{32} << 20);
+  const Batch b = random_batch(c, 32);
+  const auto expected = trained_probabilities(ck, b);
+  for (const Precision p : {Precision::Fp32, Precision::Fp16}) {
+    const std::string path = temp_path(std::string("cce_") + precision_name(p) + ".cem");
+    ExportOptions o;
+    o.precision = p;
+    export_model(ck, path, o);
+    const int64_t before = anonymous_resident_bytes();
+    const auto m = InferenceModel::open(path);
+    std::vector<float> probs;
+    m->score(b, probs);
+    const int64_t added = anonymous_resident_bytes() - before;
+    if (!kAddressSanitizer) {
+      EXPECT_LT(added, assignment / 8) << precision_name(p) << ": the assignment was copied";
+    }
+    if (p == Precision::Fp32) EXPECT_EQ(probs, expected);
+    fs::remove(path);
+  }
+  LoadedCheckpoint small = case_model({"cce:rows=4"});  // 60 values, 2 columns
+  const std::string path = temp_path("cce_small.cem"), bad = path + ".bad";
+  export_model(small, path, {});
+  std::vector<SectionData> sections;
+  {
+    const ModelFile f = ModelFile::open(path);
+    for (const auto& e : f.entries()) sections.push_back({e.kind, e.index, std::string(f.section(e.kind, e.index))});
+  }
+  for (auto& sec : sections) {
+    if (sec.kind != SectionKind::TableServing || sec.index != 0) continue;
+    ASSERT_EQ((sec.bytes.size() - 4 * 120) % 64, 0u) << "the assignment starts on a 64-byte boundary";
+    const uint32_t beyond = 4;
+    std::memcpy(sec.bytes.data() + sec.bytes.size() - 4 * 60, &beyond, 4);  // column 1's value 0
+  }
+  write_model_file(bad, sections);
+  const std::string e = testing::error_of([&] { InferenceModel::open(bad); });
+  EXPECT_NE(e.find("assignment 4 of value 0 is not below rows 4"), std::string::npos) << e;
+  EXPECT_NE(e.find(bad), std::string::npos) << e;
+  fs::remove(path);
+  fs::remove(bad);
 }
 
 // A mapped table is read-only: what would write it refuses.
@@ -310,6 +428,9 @@ TEST_F(InferenceFile, RefusesAForeignFile) {
   std::string v = bytes_;
   v[8] = 9;  // version
   EXPECT_NE(open_error(v).find("version 9"), std::string::npos);
+  v[8] = 2;  // before lma's placement was aligned: refused, saying what to do
+  EXPECT_NE(open_error(v).find("model format version 2, this build reads version 3 (export the checkpoint again"),
+            std::string::npos);
 }
 
 TEST_F(InferenceFile, RefusesABlockOfAnotherSizeThanTheSpecImplies) {
@@ -325,16 +446,30 @@ TEST_F(InferenceFile, RefusesABlockOfAnotherSizeThanTheSpecImplies) {
   EXPECT_NE(e.find("48 parameters in the file, the spec implies 52"), std::string::npos) << e;
 }
 
+// The placement's blocks (stored placement: 60 values x 2 chunks of u32, the end of the
+// section) are checked entry by entry in one pass: one beyond the array's 12 blocks, first,
+// in the middle or last, is refused, naming its value and chunk; a byte of the padding that
+// aligns the blocks is refused too.
 TEST_F(InferenceFile, RefusesAPlacementOutsideItsArray) {
+  const size_t entries = 60 * 2;
+  for (const size_t entry : {size_t{0}, size_t{61}, entries - 1}) {
+    auto s = sections();
+    for (auto& sec : s) {
+      if (sec.kind != SectionKind::TableServing || sec.index != 0) continue;
+      ASSERT_EQ((sec.bytes.size() - 4 * entries) % 64, 0u) << "the blocks start on a 64-byte boundary";
+      const uint32_t beyond = 12;
+      std::memcpy(sec.bytes.data() + sec.bytes.size() - 4 * (entries - entry), &beyond, 4);
+    }
+    const std::string e = rewritten_error(s);
+    EXPECT_NE(e.find(fmt::format("value block 12 beyond 12 (value {}, chunk {})", entry / 2, entry % 2)),
+              std::string::npos)
+        << e;
+  }
   auto s = sections();
   for (auto& sec : s) {
-    if (sec.kind != SectionKind::TableServing || sec.index != 0) continue;
-    // The last u32 of the section is the last value's block (stored placement).
-    const uint32_t beyond = 12;
-    std::memcpy(sec.bytes.data() + sec.bytes.size() - 4, &beyond, 4);
+    if (sec.kind == SectionKind::TableServing && sec.index == 0) sec.bytes[sec.bytes.size() - 4 * entries - 1] = 1;
   }
-  const std::string e = rewritten_error(s);
-  EXPECT_NE(e.find("value block 12 beyond 12"), std::string::npos) << e;
+  EXPECT_NE(rewritten_error(s).find("nonzero padding before value blocks"), std::string::npos);
 }
 
 TEST_F(InferenceFile, RefusesAPlanLargerThanTheFile) {
