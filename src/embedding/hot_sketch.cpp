@@ -1,6 +1,8 @@
 #include "embedding/hot_sketch.h"
 
+#include <algorithm>
 #include <cmath>
+#include <functional>
 
 #include "util/binary_io.h"
 #include "util/check.h"
@@ -36,52 +38,85 @@ int64_t HotSketch::bucket_of(Id value) const {
 }
 
 int32_t HotSketch::row_of(Id value) const {
-  const HotSlot* s = slots_.data() + bucket_of(value) * slots_per_bucket_;
-  for (int i = 0; i < slots_per_bucket_; ++i) {
-    if (!s[i].empty() && s[i].value == value) return s[i].row;
+  const int64_t slot = slot_of(value);
+  return slot >= 0 ? slots_[slot].row : -1;
+}
+
+int64_t HotSketch::slot_of(Id value) const {
+  const int64_t first = bucket_of(value) * slots_per_bucket_;
+  for (int64_t i = first; i < first + slots_per_bucket_; ++i) {
+    if (!slots_[i].empty() && slots_[i].value == value) return i;
   }
   return -1;
 }
 
-void HotSketch::add(Id value, float score, std::vector<std::pair<int32_t, Id>>& promoted) {
+void HotSketch::add(Id value, float score) {
   HotSlot* s = slots_.data() + bucket_of(value) * slots_per_bucket_;
-  int at = -1;
-  for (int i = 0; i < slots_per_bucket_ && at < 0; ++i) {
-    if (!s[i].empty() && s[i].value == value) at = i;
+  for (int i = 0; i < slots_per_bucket_; ++i) {
+    if (!s[i].empty() && s[i].value == value) {
+      s[i].score += score;
+      return;
+    }
   }
-  if (at >= 0) {
-    s[at].score += score;
-  } else {
-    int empty = -1, lowest = 0;
-    for (int i = 0; i < slots_per_bucket_; ++i) {
-      if (s[i].empty()) {
-        empty = i;
-        break;
+  int empty = -1, lowest = 0;
+  for (int i = 0; i < slots_per_bucket_; ++i) {
+    if (s[i].empty()) {
+      empty = i;
+      break;
+    }
+    if (s[i].score < s[lowest].score) lowest = i;
+  }
+  const int at = empty >= 0 ? empty : lowest;
+  const float base = empty >= 0 ? 0.0f : s[at].score;
+  if (s[at].row >= 0) free_.push_back(s[at].row);  // demoted with its slot
+  s[at] = {value, -1, base + score};
+}
+
+void HotSketch::promote(std::span<const Id> values, std::vector<std::pair<int32_t, Id>>& promoted) {
+  candidates_.clear();
+  for (size_t k = 0; k < values.size(); ++k) {
+    const int64_t slot = slot_of(values[k]);
+    if (slot >= 0 && slots_[slot].row < 0 && slots_[slot].score >= threshold_) {
+      candidates_.emplace_back(slot, static_cast<int64_t>(k));
+    }
+  }
+  if (candidates_.empty()) return;
+  // One entry per slot, at its first position; then by score, highest first.
+  std::sort(candidates_.begin(), candidates_.end());
+  candidates_.erase(std::unique(candidates_.begin(), candidates_.end(),
+                                [](const auto& a, const auto& b) { return a.first == b.first; }),
+                    candidates_.end());
+  std::sort(candidates_.begin(), candidates_.end(), [&](const auto& a, const auto& b) {
+    const float sa = slots_[a.first].score, sb = slots_[b.first].score;
+    return sa != sb ? sa > sb : a.second < b.second;
+  });
+  bool heap_built = false;
+  const auto lower = std::greater<>();  // a min-heap of (score, slot)
+  for (const auto& [slot, first] : candidates_) {
+    HotSlot& c = slots_[slot];
+    int32_t row = -1;
+    if (!free_.empty()) {
+      row = free_.back();
+      free_.pop_back();
+    } else {
+      if (!heap_built) {
+        hot_.clear();
+        for (int64_t i = 0; i < static_cast<int64_t>(slots_.size()); ++i) {
+          if (slots_[i].row >= 0) hot_.emplace_back(slots_[i].score, i);
+        }
+        std::make_heap(hot_.begin(), hot_.end(), lower);
+        heap_built = true;
       }
-      if (s[i].score < s[lowest].score) lowest = i;
+      if (hot_.empty() || hot_.front().first >= c.score) break;
+      std::pop_heap(hot_.begin(), hot_.end(), lower);
+      HotSlot& victim = slots_[hot_.back().second];
+      hot_.pop_back();
+      row = victim.row;
+      victim.row = -1;
     }
-    at = empty >= 0 ? empty : lowest;
-    const float base = empty >= 0 ? 0.0f : s[at].score;
-    if (s[at].row >= 0) free_.push_back(s[at].row);  // demoted with its slot
-    s[at] = {value, -1, base + score};
+    c.row = row;
+    promoted.emplace_back(row, c.value);
   }
-  if (s[at].row >= 0 || s[at].score < threshold_) return;
-  int32_t row = -1;
-  if (!free_.empty()) {
-    row = free_.back();
-    free_.pop_back();
-  } else {
-    int victim = -1;
-    for (int i = 0; i < slots_per_bucket_; ++i) {
-      if (i == at || s[i].empty() || s[i].row < 0 || s[i].score >= s[at].score) continue;
-      if (victim < 0 || s[i].score < s[victim].score) victim = i;
-    }
-    if (victim < 0) return;
-    row = s[victim].row;
-    s[victim].row = -1;
-  }
-  s[at].row = row;
-  promoted.emplace_back(row, value);
 }
 
 void HotSketch::save(BinaryWriter& out) const {

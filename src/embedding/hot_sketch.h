@@ -1,17 +1,23 @@
 // HotSketch (after CAFE, Zhang et al., SIGMOD 2024): finds a feature's hot values while
 // training, for `hot:find=sketch` (hot_table.cpp). `buckets` buckets of `slots` slots; a slot
 // holds a value, its importance score and its hot row (or none). A value lives in bucket
-// h(value) mod buckets. The rule, for each occurrence of value v with score s (add()):
+// h(value) mod buckets. The rule, for a batch:
 //
-//   hit:  v holds a slot of its bucket -> its score += s
-//   miss: v takes the bucket's first empty slot (score s), or else the slot of the lowest
-//         score (the first such in slot order) with score = that lowest score + s
-//         (Space-Saving); the value it replaces loses its slot and, if it had one, its hot
-//         row (demotion: the row goes back to the free rows)
-//   then, if v has no hot row and its score >= threshold: v takes a free row (the last one
-//         freed first; at the start rows 0, 1, 2, ... in order), or, when none is free, the
-//         row of the lowest-scoring hot value of its bucket whose score is below v's (the
-//         first such in slot order; that value stays in the sketch, cold)
+// 1. add(), for each occurrence of value v with score s, in the batch's order:
+//    hit:  v holds a slot of its bucket -> its score += s
+//    miss: v takes the bucket's first empty slot (score s), or else the slot of the lowest
+//          score (the first such in slot order) with score = that lowest score + s
+//          (Space-Saving); the value it replaces loses its slot and, if it had one, its hot
+//          row (demotion: the row goes back to the free rows)
+// 2. promote(), once for the batch: the batch's values that hold a slot, have no hot row and
+//    score at least `threshold` are candidates, taken by score, highest first (ties: first
+//    seen in the batch first). Each takes a free row (the last one freed first; at the start
+//    rows 0, 1, 2, ... in order), or, when none is free, the row of the lowest-scoring hot
+//    value of the whole sketch (ties: the lowest slot) if that score is below its own (that
+//    value stays in the sketch, cold); the first candidate that can do neither ends the pass.
+//
+// So the hot values are, as far as the sketch's scores tell, the `rows` highest-scoring
+// values it tracks above the threshold.
 //
 // Memory: 12 bytes a slot (value, row, score) and 4 bytes a hot row (the free rows), all
 // counted in the table's bytes (bytes()). Scores are floats: a count stops growing at 2^24.
@@ -19,6 +25,7 @@
 
 #include <cstdint>
 #include <span>
+#include <utility>
 #include <vector>
 
 #include "cembed/bags.h"
@@ -47,9 +54,13 @@ class HotSketch {
   int64_t bucket_of(Id value) const;
   // v's hot row, or -1 when v is cold.
   int32_t row_of(Id value) const;
-  // One occurrence of v with score s >= 0 (the rule above). A value given a hot row is
-  // appended to `promoted` as (row, value).
-  void add(Id value, float score, std::vector<std::pair<int32_t, Id>>& promoted);
+  // The index in slots() of v's slot, or -1 when the sketch does not track v.
+  int64_t slot_of(Id value) const;
+  // Step 1 of the rule: one occurrence of v with score s >= 0.
+  void add(Id value, float score);
+  // Step 2 of the rule, for a batch whose values (in order, repeats allowed) are `values`.
+  // Each value given a hot row is appended to `promoted` as (row, value).
+  void promote(std::span<const Id> values, std::vector<std::pair<int32_t, Id>>& promoted);
 
   std::span<const HotSlot> slots() const { return slots_; }
   std::span<const int32_t> free_rows() const { return free_; }
@@ -71,6 +82,9 @@ class HotSketch {
   float threshold_;
   std::vector<HotSlot> slots_;
   std::vector<int32_t> free_;  // a stack: the next row given is free_.back()
+  // promote()'s scratch: candidates (slot, first position), hot slots as (score, slot).
+  std::vector<std::pair<int64_t, int64_t>> candidates_;
+  std::vector<std::pair<float, int64_t>> hot_;
 };
 
 }  // namespace cembed

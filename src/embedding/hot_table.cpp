@@ -23,11 +23,12 @@
 //   one its forward() used), every occurrence of the batch is added to the sketch in a fixed
 //   order, bag 0 to bag B-1, each bag's ids in order, with its score (score=count: 1;
 //   score=grad: the L2 norm of d loss / d out of its bag times its weight, mean pooling's 1/len
-//   included). A value whose score reaches `threshold` (1 by default) is promoted to a hot row
-//   when one is free or when a hot value of its bucket scores lower (which is demoted); a value
-//   that loses its slot loses its hot row. A promoted value's row is initialised from its cold
-//   vector as it stands after the batch's update (so the table's output for it does not change
-//   at promotion) and its optimizer state restarts (zero, or the initial accumulator); a demoted
+//   included); a value that loses its slot loses its hot row. Then the batch's values whose
+//   score reaches `threshold` (1 by default) are promoted, highest score first, to a free row
+//   or to the row of the lowest-scoring hot value if it scores lower (which is demoted). A
+//   promoted value's row is initialised from its cold vector as it stands after the batch's
+//   update (so the table's output for it does not change at promotion) and its optimizer state
+//   restarts (zero, or the initial accumulator); a demoted
 //   value reads its cold vector again (its hot vector is not written back: the cold rows are
 //   shared). Nothing else is random or thread-dependent, so a run is deterministic and resumes
 //   exactly (the sketch is saved with the table and exported for inference). Evaluation and
@@ -365,8 +366,8 @@ class HotTable final : public EmbeddingTable {
     }
   }
 
-  // Every occurrence of the batch into the sketch, in bag order; then each row promoted in
-  // this batch and still held by the value it was given to starts as that value's cold vector.
+  // Every occurrence of the batch into the sketch, in bag order, then the batch's promotions
+  // (hot_sketch.h); each row promoted starts as its value's cold vector.
   void update_sketch(const BagBatch& bags, Pooling pooling, const ConstMatrixView& grad) {
     promoted_.clear();
     for (int64_t b = 0; b < bags.batch_size(); ++b) {
@@ -380,16 +381,14 @@ class HotTable final : public EmbeddingTable {
       }
       for (uint32_t k = begin; k < end; ++k) {
         const double w = bags.weights.empty() ? 1.0 : std::abs(static_cast<double>(bags.weights[k]));
-        sketch_->add(bags.ids[k], grad_score_ ? static_cast<float>(norm * w) : 1.0f, promoted_);
+        sketch_->add(bags.ids[k], grad_score_ ? static_cast<float>(norm * w) : 1.0f);
       }
     }
+    sketch_->promote(bags.ids, promoted_);
     if (promoted_.empty()) return;
-    // The final owner of each row (a row may change hands twice in one batch).
     std::vector<Id> values;
     std::vector<int32_t> rows;
-    for (auto it = promoted_.rbegin(); it != promoted_.rend(); ++it) {
-      const auto [row, value] = *it;
-      if (sketch_->row_of(value) != row || std::find(rows.begin(), rows.end(), row) != rows.end()) continue;
+    for (const auto& [row, value] : promoted_) {
       rows.push_back(row);
       values.push_back(value);
     }

@@ -30,7 +30,8 @@ struct MethodCase {
   std::string spec;
   // Grids beyond the sized ones (gradients, save/load, round trip): kPlan plans the spec
   // without its size keys over many feature profiles and budgets; kTrain also trains it
-  // (one training case per method: training is the slowest grid).
+  // (one training case per method, hot one per way of finding its hot values: training is
+  // the slowest grid).
   unsigned grids = 0;
   // Gradient check: |sgd step - finite difference| <= atol + rtol * max(|a|, |b|).
   double rtol = 2e-3, atol = 2e-4;
@@ -40,7 +41,10 @@ struct MethodCase {
   std::string method() const { return Spec::parse(spec).name; }
 };
 
-constexpr unsigned kPlan = 1, kTrain = 2;
+// kOwnGradientCheck: the case leaves the gradient grids of test_embedding_tables.cpp, which
+// start from init (hot:find=sketch has no hot value then: test_hot_sketch.cpp checks its
+// gradients once values are hot).
+constexpr unsigned kPlan = 1, kTrain = 2, kOwnGradientCheck = 4;
 
 inline const std::vector<MethodCase>& method_cases() {
   static const std::vector<MethodCase> cases = {
@@ -78,6 +82,7 @@ inline const std::vector<MethodCase>& method_cases() {
       {"hot:rows=12,cold=qr,cold.collisions=4,cold.op=add"},
       {"hot:rows=3,share=0.25,cold=lma,cold.size=64,cold.k=1"},
       {"hot:rows=20,cold=memcom,cold.rows=2"},
+      {"hot:rows=10,cold.rows=7,find=sketch,threshold=2", kPlan | kTrain | kOwnGradientCheck},
       // cce reclusters after step 2 (save/load compares after it) and every 8 steps while training.
       {"cce:rows=7,every=2"},
       {"cce:rows=9,cols=1,every=8,times=4", kPlan | kTrain},
