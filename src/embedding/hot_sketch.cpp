@@ -69,14 +69,14 @@ void HotSketch::add(Id value, float score) {
   const int at = empty >= 0 ? empty : lowest;
   const float base = empty >= 0 ? 0.0f : s[at].score;
   if (s[at].row >= 0) free_.push_back(s[at].row);  // demoted with its slot
-  s[at] = {value, -1, base + score};
+  s[at] = {value, -1, base + score, base};
 }
 
 void HotSketch::promote(std::span<const Id> values, std::vector<std::pair<int32_t, Id>>& promoted) {
   candidates_.clear();
   for (size_t k = 0; k < values.size(); ++k) {
     const int64_t slot = slot_of(values[k]);
-    if (slot >= 0 && slots_[slot].row < 0 && slots_[slot].score >= threshold_) {
+    if (slot >= 0 && slots_[slot].row < 0 && slots_[slot].guaranteed() >= threshold_) {
       candidates_.emplace_back(slot, static_cast<int64_t>(k));
     }
   }
@@ -87,7 +87,7 @@ void HotSketch::promote(std::span<const Id> values, std::vector<std::pair<int32_
                                 [](const auto& a, const auto& b) { return a.first == b.first; }),
                     candidates_.end());
   std::sort(candidates_.begin(), candidates_.end(), [&](const auto& a, const auto& b) {
-    const float sa = slots_[a.first].score, sb = slots_[b.first].score;
+    const float sa = slots_[a.first].guaranteed(), sb = slots_[b.first].guaranteed();
     return sa != sb ? sa > sb : a.second < b.second;
   });
   bool heap_built = false;
@@ -102,12 +102,12 @@ void HotSketch::promote(std::span<const Id> values, std::vector<std::pair<int32_
       if (!heap_built) {
         hot_.clear();
         for (int64_t i = 0; i < static_cast<int64_t>(slots_.size()); ++i) {
-          if (slots_[i].row >= 0) hot_.emplace_back(slots_[i].score, i);
+          if (slots_[i].row >= 0) hot_.emplace_back(slots_[i].guaranteed(), i);
         }
         std::make_heap(hot_.begin(), hot_.end(), lower);
         heap_built = true;
       }
-      if (hot_.empty() || hot_.front().first >= c.score) break;
+      if (hot_.empty() || hot_.front().first >= c.guaranteed()) break;
       std::pop_heap(hot_.begin(), hot_.end(), lower);
       HotSlot& victim = slots_[hot_.back().second];
       hot_.pop_back();
@@ -152,10 +152,12 @@ void HotSketch::load(BinaryReader& in) {
   for (size_t i = 0; i < read.size(); ++i) {
     const HotSlot& s = read[i];
     if (s.empty()) {
-      CEMBED_CHECK(s.score == -1.0f && s.row == -1, "{}: hot sketch slot {} is neither empty nor filled", where, i);
+      CEMBED_CHECK(s.score == -1.0f && s.row == -1 && s.error == 0.0f,
+                   "{}: hot sketch slot {} is neither empty nor filled", where, i);
       continue;
     }
-    CEMBED_CHECK(std::isfinite(s.score), "{}: hot sketch slot {} has score {}", where, i, s.score);
+    CEMBED_CHECK(std::isfinite(s.score) && s.error >= 0 && s.error <= s.score,
+                 "{}: hot sketch slot {} has score {}, error {}", where, i, s.score, s.error);
     const auto bucket = static_cast<int64_t>(i) / slots_per_bucket_;
     CEMBED_CHECK(bucket_of(s.value) == bucket, "{}: hot sketch slot {} holds value {} of another bucket", where, i,
                  s.value);

@@ -1,25 +1,27 @@
 // HotSketch (after CAFE, Zhang et al., SIGMOD 2024): finds a feature's hot values while
 // training, for `hot:find=sketch` (hot_table.cpp). `buckets` buckets of `slots` slots; a slot
-// holds a value, its importance score and its hot row (or none). A value lives in bucket
-// h(value) mod buckets. The rule, for a batch:
+// holds a value, its importance score, the error of that score and its hot row (or none).
+// A value lives in bucket h(value) mod buckets. The rule, for a batch:
 //
 // 1. add(), for each occurrence of value v with score s, in the batch's order:
 //    hit:  v holds a slot of its bucket -> its score += s
-//    miss: v takes the bucket's first empty slot (score s), or else the slot of the lowest
-//          score (the first such in slot order) with score = that lowest score + s
-//          (Space-Saving); the value it replaces loses its slot and, if it had one, its hot
-//          row (demotion: the row goes back to the free rows)
-// 2. promote(), once for the batch: the batch's values that hold a slot, have no hot row and
-//    score at least `threshold` are candidates, taken by score, highest first (ties: first
-//    seen in the batch first). Each takes a free row (the last one freed first; at the start
-//    rows 0, 1, 2, ... in order), or, when none is free, the row of the lowest-scoring hot
-//    value of the whole sketch (ties: the lowest slot) if that score is below its own (that
-//    value stays in the sketch, cold); the first candidate that can do neither ends the pass.
+//    miss: v takes the bucket's first empty slot (score s, error 0), or else the slot of the
+//          lowest score (the first such in slot order) with score = that lowest score + s and
+//          error = that lowest score (Space-Saving); the value it replaces loses its slot and,
+//          if it had one, its hot row (demotion: the row goes back to the free rows)
+// 2. promote(), once for the batch, by guaranteed score (score - error: what the value has
+//    surely earned since it took its slot; a newcomer's inherited score does not count): the
+//    batch's values that hold a slot, have no hot row and a guaranteed score of at least
+//    `threshold` are candidates, taken highest first (ties: first seen in the batch first).
+//    Each takes a free row (the last one freed first; at the start rows 0, 1, 2, ... in
+//    order), or, when none is free, the row of the hot value of the lowest guaranteed score in
+//    the whole sketch (ties: the lowest slot) if that is below its own (that value stays in
+//    the sketch, cold); the first candidate that can do neither ends the pass.
 //
-// So the hot values are, as far as the sketch's scores tell, the `rows` highest-scoring
-// values it tracks above the threshold.
+// So the hot values are, as far as the sketch can tell, the `rows` values of the highest
+// guaranteed scores above the threshold.
 //
-// Memory: 12 bytes a slot (value, row, score) and 4 bytes a hot row (the free rows), all
+// Memory: 16 bytes a slot (value, row, score, error) and 4 bytes a hot row (the free rows), all
 // counted in the table's bytes (bytes()). Scores are floats: a count stops growing at 2^24.
 #pragma once
 
@@ -39,7 +41,9 @@ struct HotSlot {
   Id value = 0;
   int32_t row = -1;     // the value's hot row, -1: cold
   float score = -1.0f;  // < 0: empty slot
+  float error = 0.0f;   // the score it inherited when it took the slot
   bool empty() const { return score < 0; }
+  float guaranteed() const { return score - error; }
 };
 
 class HotSketch {
@@ -84,7 +88,7 @@ class HotSketch {
   std::vector<int32_t> free_;  // a stack: the next row given is free_.back()
   // promote()'s scratch: candidates (slot, first position), hot slots as (score, slot).
   std::vector<std::pair<int64_t, int64_t>> candidates_;
-  std::vector<std::pair<float, int64_t>> hot_;
+  std::vector<std::pair<float, int64_t>> hot_;  // (guaranteed score, slot)
 };
 
 }  // namespace cembed

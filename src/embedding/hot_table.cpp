@@ -24,8 +24,9 @@
 //   order, bag 0 to bag B-1, each bag's ids in order, with its score (score=count: 1;
 //   score=grad: the L2 norm of d loss / d out of its bag times its weight, mean pooling's 1/len
 //   included); a value that loses its slot loses its hot row. Then the batch's values whose
-//   score reaches `threshold` (1 by default) are promoted, highest score first, to a free row
-//   or to the row of the lowest-scoring hot value if it scores lower (which is demoted). A
+//   guaranteed score (what they surely earned since they took their slot) reaches `threshold`
+//   (1 by default) are promoted, highest first, to a free row or to the row of the hot value of
+//   the lowest guaranteed score if that is lower (which is demoted). A
 //   promoted value's row is initialised from its cold vector as it stands after the batch's
 //   update (so the table's output for it does not change at promotion) and its optimizer state
 //   restarts (zero, or the initial accumulator); a demoted
@@ -36,7 +37,7 @@
 //   docs/python.md) is refused: rows change owner inside backward().
 //
 // Memory: rows * dim floats + the cold table's bytes, + with find=sketch the sketch's
-// HotSketch::bytes (12 bytes a slot, 4 a hot row): all in parameter_bytes(), so the budget
+// HotSketch::bytes (16 bytes a slot, 4 a hot row): all in parameter_bytes(), so the budget
 // pays for the sketch (exact; optimizer state and auxiliary bytes are the two tables' sums).
 //
 // Budget split (fit, `hot_split` below), for a budget of B bytes, where a hot part of r rows

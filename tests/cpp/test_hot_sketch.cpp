@@ -27,8 +27,9 @@ using testing::vectors_of;
 struct ReferenceSketch {
   struct Entry {
     Id value;
-    float score;
+    float score, error;
     bool hot;
+    float sure() const { return score - error; }
   };
   int slots;
   float threshold;
@@ -53,7 +54,7 @@ struct ReferenceSketch {
     if (Entry* e = find(b, v)) {
       e->score += s;
     } else if (static_cast<int>(bucket.size()) < slots) {
-      bucket.push_back({v, s, false});
+      bucket.push_back({v, s, 0.0f, false});
     } else {
       auto it = std::min_element(bucket.begin(), bucket.end(),
                                  [](const Entry& x, const Entry& y) { return x.score < y.score; });
@@ -61,7 +62,7 @@ struct ReferenceSketch {
         free.push_back(row.at(it->value));
         row.erase(it->value);
       }
-      *it = {v, it->score + s, false};
+      *it = {v, it->score + s, it->score, false};
     }
   }
 
@@ -69,10 +70,11 @@ struct ReferenceSketch {
     std::vector<Entry*> candidates;
     for (const auto& [b, v] : batch) {
       Entry* e = find(b, v);
-      if (e && !e->hot && e->score >= threshold && std::find(candidates.begin(), candidates.end(), e) == candidates.end())
+      if (e && !e->hot && e->sure() >= threshold &&
+          std::find(candidates.begin(), candidates.end(), e) == candidates.end())
         candidates.push_back(e);
     }
-    std::stable_sort(candidates.begin(), candidates.end(), [](Entry* x, Entry* y) { return x->score > y->score; });
+    std::stable_sort(candidates.begin(), candidates.end(), [](Entry* x, Entry* y) { return x->sure() > y->sure(); });
     std::vector<std::pair<int32_t, Id>> out;
     for (Entry* c : candidates) {
       int32_t r = -1;
@@ -83,10 +85,10 @@ struct ReferenceSketch {
         Entry* lowest = nullptr;
         for (auto& bucket : buckets) {
           for (Entry& e : bucket) {
-            if (e.hot && (!lowest || e.score < lowest->score)) lowest = &e;
+            if (e.hot && (!lowest || e.sure() < lowest->sure())) lowest = &e;
           }
         }
-        if (!lowest || lowest->score >= c->score) break;
+        if (!lowest || lowest->sure() >= c->sure()) break;
         r = row.at(lowest->value);
         row.erase(lowest->value);
         lowest->hot = false;
@@ -111,6 +113,7 @@ void expect_same(const HotSketch& s, const ReferenceSketch& ref, int step) {
       const auto& e = ref.buckets[b][i];
       ASSERT_EQ(got.value, e.value) << "step " << step << " bucket " << b << " slot " << i;
       ASSERT_EQ(got.score, e.score) << "step " << step;
+      ASSERT_EQ(got.error, e.error) << "step " << step;
       ASSERT_EQ(got.row, e.hot ? ref.row.at(e.value) : -1) << "step " << step << " value " << e.value;
     }
   }
@@ -151,9 +154,9 @@ TEST(HotSketch, FollowsABruteForceReferenceOfItsRule) {
   }
 }
 
-// Space-Saving with counts: a value's score is at least its true count since it last took
-// its slot, a bucket's scores sum to the occurrences hashed into it, and a value seen more
-// often than 1/slots of its bucket's occurrences holds a slot.
+// Space-Saving with counts: a value's score is at least its true count and its guaranteed
+// score (score - error) at most that count, a bucket's scores sum to the occurrences hashed into it, and a value seen
+// more often than 1/slots of its bucket's occurrences holds a slot.
 TEST(HotSketch, CountScoresKeepSpaceSavingsBounds) {
   const int64_t buckets = 5, slots = 4;
   HotSketch s(buckets, slots, 6, 1.0f);
@@ -173,6 +176,7 @@ TEST(HotSketch, CountScoresKeepSpaceSavingsBounds) {
       const HotSlot& slot = s.slots()[b * slots + i];
       sum += slot.score;
       EXPECT_GE(slot.score, count[slot.value]) << "value " << slot.value;
+      EXPECT_LE(slot.guaranteed(), count[slot.value]) << "value " << slot.value;
     }
     EXPECT_EQ(sum, per_bucket[b]) << "bucket " << b;
   }
@@ -211,7 +215,7 @@ TEST(HotSketch, SaveLoadRoundTripsAndRefusesADamagedState) {
     BinaryReader in(bytes.data(), bytes.size(), "model.ckpt");
     return error_of([&] { u.load(in); });
   };
-  // Offsets: 3 x i64 header, then slots of 12 bytes (value, row, score).
+  // Offsets: 3 x i64 header, then slots of 16 bytes (value, row, score, error).
   std::string twice = w.bytes();
   std::vector<int> hot_slots;
   for (int i = 0; i < 18; ++i) {
@@ -219,11 +223,11 @@ TEST(HotSketch, SaveLoadRoundTripsAndRefusesADamagedState) {
   }
   ASSERT_GE(hot_slots.size(), 2u);
   const int first_hot = hot_slots[0], second_hot = hot_slots[1];
-  std::memcpy(twice.data() + 24 + second_hot * 12 + 4, twice.data() + 24 + first_hot * 12 + 4, 4);
+  std::memcpy(twice.data() + 24 + second_hot * 16 + 4, twice.data() + 24 + first_hot * 16 + 4, 4);
   EXPECT_NE(load_error(twice).find("model.ckpt: hot sketch row"), std::string::npos) << load_error(twice);
   std::string nan = w.bytes();
   const float bad = std::nanf("");
-  std::memcpy(nan.data() + 24 + first_hot * 12 + 8, &bad, 4);
+  std::memcpy(nan.data() + 24 + first_hot * 16 + 8, &bad, 4);
   EXPECT_NE(load_error(nan).find("has score nan"), std::string::npos) << load_error(nan);
   EXPECT_NE(load_error(w.bytes().substr(0, 40)).find("truncated while reading hot sketch slots"), std::string::npos);
   HotSketch other(7, 3, 5, 2.0f);
@@ -264,8 +268,8 @@ bool has_own_row(EmbeddingTable& t, Id v, int64_t n) {
   t.load(r);  // undo the probe step (and what it did to the sketch)
   bool moved = false, others_moved = false;
   for (int64_t i = 0; i < n; ++i) {
-    const bool differs = !std::equal(before.begin() + i * t.dim(), before.begin() + (i + 1) * t.dim(),
-                                     after.begin() + i * t.dim());
+    const bool differs =
+        !std::equal(before.begin() + i * t.dim(), before.begin() + (i + 1) * t.dim(), after.begin() + i * t.dim());
     (static_cast<Id>(i) == v ? moved : others_moved) |= differs;
   }
   EXPECT_TRUE(moved) << "value " << v << " did not move";
@@ -404,13 +408,13 @@ TEST(HotFindSketch, SgdUpdateEqualsFiniteDifferenceGradientWithHotValues) {
 TEST(HotFindSketch, BytesIncludeTheSketchAndBudgetsHoldToTheByte) {
   const int64_t n = 1000, d = 16;
   const std::string spec = "hot:rows=40,cold.rows=50,find=sketch";
-  // 40 rows of 64 bytes, 50 cold rows, ceil(2 * 40 / 4) = 20 buckets of 4 slots of 12 bytes,
+  // 40 rows of 64 bytes, 50 cold rows, ceil(2 * 40 / 4) = 20 buckets of 4 slots of 16 bytes,
   // 40 free-row entries of 4 bytes.
-  const int64_t expected = 40 * 64 + 50 * 64 + 20 * 4 * 12 + 40 * 4;
+  const int64_t expected = 40 * 64 + 50 * 64 + 20 * 4 * 16 + 40 * 4;
   EXPECT_EQ(make_table(spec, {d, {n}})->parameter_bytes(), expected);
   EXPECT_EQ(spec_parameter_bytes(Spec::parse(spec), {d, {n}}), expected);
   EXPECT_EQ(make_table("hot:rows=40,cold.rows=50,find=sketch,slots=8,buckets=3", {d, {n}})->parameter_bytes(),
-            40 * 64 + 50 * 64 + 3 * 8 * 12 + 40 * 4);
+            40 * 64 + 50 * 64 + 3 * 8 * 16 + 40 * 4);
   EXPECT_EQ(make_table("hot:rows=40,cold.rows=50", {d, {n}})->parameter_bytes(), 40 * 64 + 50 * 64);
 
   Rng rng(6);
@@ -509,8 +513,9 @@ TEST(HotFindSketch, SpecErrorsNameTheField) {
             std::string::npos);
   EXPECT_NE(error("hot:rows=3,cold=,cold.rows=4,find=sketch").find("'cold=' is not key=value"), std::string::npos);
   EXPECT_NE(error("hot:rows=3,cold=quux,find=sketch").find("quux"), std::string::npos);
-  EXPECT_NE(error_of([] { fit_spec_to_budget(Spec::parse("hot:find=sketch,cold=qr"), {8, {100}}, 100); })
-                .find("its hot rows, its sketch and the smallest cold table"),
+  EXPECT_NE(error_of([] {
+              fit_spec_to_budget(Spec::parse("hot:find=sketch,cold=qr"), {8, {100}}, 100);
+            }).find("its hot rows, its sketch and the smallest cold table"),
             std::string::npos);
   // An outside optimizer cannot follow rows that change owner inside backward().
   auto t = make_table("hot:rows=3,cold.rows=4,find=sketch", shape);
