@@ -490,6 +490,41 @@ TEST(HotFindSketch, SaveLoadKeepsTheHotSet) {
   }
 }
 
+// What an exported model carries (inference.h): the weights of blocks() and the serving data,
+// which holds the sketch (which values are hot, in which rows). A table rebuilt from them
+// gives the trained table's vectors; a sketch of another size is refused.
+TEST(HotFindSketch, ServingDataCarriesTheHotSet) {
+  const int64_t n = 300, d = 4;
+  const std::string spec = "hot:rows=8,cold=qr,cold.collisions=6,find=sketch,threshold=2";
+  auto a = make_table(spec, {d, {n}});
+  a->init(4);
+  a->set_optimizer({OptimizerKind::Adagrad});
+  Rng rng(9);
+  const ZipfSampler zipf(n, 1.1);
+  for (int i = 0; i < 12; ++i) {
+    std::vector<Id> ids(32);
+    for (Id& v : ids) v = static_cast<Id>(zipf.sample(rng) - 1);
+    step(*a, ids, 0.1f, i);
+  }
+  BinaryWriter serving;
+  a->save_serving_data(serving);
+  auto b = make_table(spec, {d, {n}});
+  const auto from = a->parameter_blocks();
+  auto to = b->parameter_blocks();
+  ASSERT_EQ(from.size(), to.size());
+  for (size_t p = 0; p < from.size(); ++p) std::copy(from[p].begin(), from[p].end(), to[p].begin());
+  BinaryReader r(serving.bytes().data(), serving.bytes().size(), "model.cem");
+  b->load_serving_data(r);
+  r.expect_end();
+  std::vector<Id> all(n);
+  std::iota(all.begin(), all.end(), Id{0});
+  EXPECT_EQ(vectors_of(*a, all), vectors_of(*b, all));
+  auto c = make_table("hot:rows=8,cold=qr,cold.collisions=6,find=sketch,threshold=2,slots=2", {d, {n}});
+  BinaryReader r2(serving.bytes().data(), serving.bytes().size(), "model.cem");
+  EXPECT_NE(error_of([&] { c->load_serving_data(r2); }).find("model.cem: hot sketch of 4 buckets x 4 slots"),
+            std::string::npos);
+}
+
 TEST(HotFindSketch, SpecErrorsNameTheField) {
   const TableShape shape{8, {100}};
   auto error = [&](const std::string& spec) { return error_of([&] { make_table(spec, shape); }); };
