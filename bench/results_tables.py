@@ -109,6 +109,16 @@ def new_method_checks(tab):
     return checks
 
 
+def sketch_checks(tab):
+    """hot with the sketch against hot with prepare's counts and against its cold method alone."""
+    return [compare(tab, "hot:find=sketch", "hot", "sketch against counts, over hashing"),
+            compare(tab, "hot:find=sketch", "hash", "sketch over hashing against the hashing trick"),
+            compare(tab, "hot", "hash", "counts over hashing against the hashing trick"),
+            compare(tab, "hot:cold=qr,find=sketch", "hot:cold=qr", "sketch against counts, over QR"),
+            compare(tab, "hot:cold=qr,find=sketch", "qr", "sketch over QR against QR"),
+            compare(tab, "hot:cold=qr", "qr", "counts over QR against QR")]
+
+
 def main():
     root = sys.argv[1] if len(sys.argv) > 1 else "out/sweeps"
     for name in sorted(os.listdir(root)):
@@ -123,6 +133,10 @@ def main():
         print(markdown(tab))
         print()
         full = tab.get("full", {}).get(1.0)
+        if name.startswith("sketch-"):  # bench/sweeps.sh sketch-*: hot's sketch against its counts
+            print("\n".join(sketch_checks(tab)))
+            print()
+            continue
         if name.startswith("new-"):  # bench/sweeps.sh new-*: the methods after the seeds
             print("\n".join(new_method_checks(tab)))
             print()

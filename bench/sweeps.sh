@@ -5,6 +5,10 @@
 #   bash bench/sweeps.sh [synthetic] [criteo-kaggle-8k] [avazu-9k] [frappe] [ml-100k]   (default: all)
 #   bash bench/sweeps.sh new-frappe new-ml-100k new-frappe-variants   hot and cce against the
 #                                                   seeds, 16x-1000x, and their settings
+#   bash bench/sweeps.sh sketch-frappe sketch-criteo-kaggle-8k sketch-avazu-9k   hot's values
+#                                                   found by the sketch vs prepare's counts
+#   DATA=/elsewhere bash bench/sweeps.sh ...        prepared data read from (and prepared into)
+#                                                   /elsewhere instead of out/data
 #
 # Results, tables and plots go to out/sweeps/<data>/ (results.md, auc_vs_bytes.png, ...).
 # A sweep that is interrupted resumes where it stopped when run again.
@@ -13,7 +17,8 @@ cd "$(dirname "$0")/.."
 B=./build/release/cembed
 SHARED=${SHARED:-../shared/data}
 OUT=out/sweeps
-mkdir -p "$OUT" out/data
+DATA=${DATA:-out/data}
+mkdir -p "$OUT" "$DATA"
 
 METHODS="full,hash,qr,qr:op=add,qr:op=concat,cp:parts=3,cp:kind=crt,parts=3,path,memcom,memcom:bias=scalar,robe,robe:block=1,lma,lma:k=1,lma:block=8,lma:signature=context,md"
 
@@ -21,14 +26,14 @@ METHODS="full,hash,qr,qr:op=add,qr:op=concat,cp:parts=3,cp:kind=crt,parts=3,path
 REAL_MODEL="--dim 16 --bottom 64,16 --top 64,32,1 --optimizer adagrad --lr 0.01 --batch-size 128 --no-shuffle --threads 2"
 
 prepare() {  # name format train test
-  local d=out/data/$1
+  local d=$DATA/$1
   if [ ! -f "$d/train.cds" ]; then
     $B prepare --format "$2" --train "$SHARED/$3" --test "$SHARED/$4" --out "$d" >/dev/null
   fi
 }
 
 run_synthetic() {
-  local d=out/data/synthetic
+  local d=$DATA/synthetic
   if [ ! -f "$d/train.cds" ]; then
     $B synth --out "$d" --train-rows 500000 --test-rows 100000 --scale 0.01 --seed 42 >/dev/null
   fi
@@ -42,19 +47,19 @@ run_real() {  # name format train test
   prepare "$@"
   # Features below 20 values keep full tables (200 would leave almost nothing to compress
   # in samples of a few thousand rows); three seeds, since differences are small here.
-  $B sweep --train "out/data/$1/train.cds" --test "out/data/$1/test.cds" --methods "$METHODS" \
+  $B sweep --train "$DATA/$1/train.cds" --test "$DATA/$1/test.cds" --methods "$METHODS" \
     --ratios 2,4,8,16,64,256 --seeds 1,2,3 --small-threshold 20 $REAL_MODEL --quiet --out "$OUT/$1"
 }
 
 run_ml100k_prepare() {
-  local d=out/data/ml-100k
+  local d=$DATA/ml-100k
   if [ ! -f "$d/train.cds" ]; then
     $B prepare --format csv --schema data/schemas/ml-100k.toml --train "$SHARED/ml-100k/ml-100k.inter" --out "$d" >/dev/null
   fi
 }
 
 run_ml100k() {
-  local d=out/data/ml-100k
+  local d=$DATA/ml-100k
   run_ml100k_prepare
   # Click (rating >= 4) and ranking (each user's latest positive among 100 unseen items).
   # MEmCom's ratios from its paper (4x, 12x, 16x, 40x) beside the others'.
@@ -70,7 +75,7 @@ run_ml100k() {
 NEW_METHODS="full,hash,qr,lma,hot,hot:cold=qr,hot:cold=lma,cce,cce:times=0"
 
 run_new_methods() {  # name: frappe | ml-100k
-  local d=out/data/$1 extra=""
+  local d=$DATA/$1 extra=""
   if [ "$1" = frappe ]; then
     prepare frappe libfm frappe/frappe.validation.libfm frappe/frappe.test.libfm
   else
@@ -85,10 +90,25 @@ run_new_methods() {  # name: frappe | ml-100k
     --seeds $seeds --small-threshold 2 $REAL_MODEL $extra --quiet --no-plot --out "$OUT/new-$1-all-compressed"
 }
 
+# hot with its hot values found while training by the sketch (find=sketch) against the same
+# wrapper with prepare's counts (find=counts, the default) and its cold method alone, over
+# hash and QR (docs/results.md, "Hot values found while training"). 16x and 64x as above;
+# 256x compresses every feature of 2 values or more.
+SKETCH_METHODS="hash,hot,hot:find=sketch,qr,hot:cold=qr,hot:cold=qr,find=sketch"
+
+run_sketch() {  # name format train test
+  prepare "$@"
+  local d=$DATA/$1
+  $B sweep --train "$d/train.cds" --test "$d/test.cds" --methods "$SKETCH_METHODS" --ratios 16,64 --seeds 1,2,3 \
+    --small-threshold 20 $REAL_MODEL --quiet --no-plot --out "$OUT/sketch-$1"
+  $B sweep --train "$d/train.cds" --test "$d/test.cds" --methods "$SKETCH_METHODS" --ratios 256 --seeds 1,2,3 \
+    --small-threshold 2 $REAL_MODEL --quiet --no-plot --out "$OUT/sketch-$1-all-compressed"
+}
+
 # Their settings on frappe: hot's budget share, cce's columns and reclustering schedule.
 run_new_variants() {
   prepare frappe libfm frappe/frappe.validation.libfm frappe/frappe.test.libfm
-  $B sweep --train out/data/frappe/train.cds --test out/data/frappe/test.cds \
+  $B sweep --train $DATA/frappe/train.cds --test $DATA/frappe/test.cds \
     --methods "hot:share=0.25,hot:share=0.75,hot:cold=qr,share=0.25,cce:cols=1,cce:cols=4,cce:every=50,times=8,cce:every=150,times=2,cce:cols=4,every=50,times=8" \
     --ratios 16,64 --seeds 1,2,3 --small-threshold 20 $REAL_MODEL --quiet --no-plot --out "$OUT/new-frappe-variants"
 }
@@ -106,6 +126,9 @@ for t in "${targets[@]}"; do
     new-frappe) run_new_methods frappe ;;
     new-ml-100k) run_new_methods ml-100k ;;
     new-frappe-variants) run_new_variants ;;
+    sketch-frappe) run_sketch frappe libfm frappe/frappe.validation.libfm frappe/frappe.test.libfm ;;
+    sketch-criteo-kaggle-8k) run_sketch criteo-kaggle-8k criteo criteo-kaggle-8k/train.csv criteo-kaggle-8k/test.csv ;;
+    sketch-avazu-9k) run_sketch avazu-9k avazu avazu-9k/train.csv avazu-9k/test.csv ;;
     *) echo "unknown target $t" >&2; exit 2 ;;
   esac
 done

@@ -1,22 +1,29 @@
 // The embedding factory: builds any method from a spec string, like Faiss's index factory.
 //
+// clang-format off
 //   full                              one row per value
 //   hash:rows=N[,seed=S]              the hashing trick: value v -> row h(v) mod N
 //   qr:collisions=C[,op=mult|add|concat]            quotient-remainder trick
 //   cp:kind=qr|crt,parts=K,collisions=C | moduli=AxBxC[,op=...]   k-way partitions
 //   path:maps=P                       path-based compositional (linear map per class)
 //   memcom:rows=M[,bias=none|scalar|vector]         hashed row x weight per value
-//   robe:size=M[,block=Z]             ROBE-Z: one shared array, blocks by hash of the id (Z = min(32, dim), at most
-//   dim) lma:size=M[,block=Z][,k=K][,signature=rows|context]   LMA: blocks by minhash signature md:dim=K[,alpha=A]
-//   mixed dimension K with a K -> dim projection hot:rows=N[,share=S][,cold=M][,cold.KEY=V...]   CAFE's hybrid: the N
-//   most frequent values
-//                                     (ids 1..N) get rows of their own, the rest a cold
-//                                     table of method M (hash by default) with its keys
-//                                     prefixed "cold."; sized from a budget: share S (0.5) hot
+//   robe:size=M[,block=Z]             ROBE-Z: one shared array, blocks by hash of the id
+//                                     (Z = min(32, dim), at most dim)
+//   lma:size=M[,block=Z][,k=K][,signature=rows|context]   LMA: blocks by minhash signature
+//   md:dim=K[,alpha=A]                mixed dimension K with a K -> dim projection
+//   hot:rows=N[,share=S][,cold=M][,cold.KEY=V...][,find=counts|sketch]   CAFE's hybrid: N hot
+//                                     values get rows of their own, the rest a cold table of
+//                                     method M (hash by default) with its keys prefixed
+//                                     "cold."; sized from a budget: share S (0.5) hot. Hot
+//                                     values: find=counts (default) the N most frequent
+//                                     (ids 1..N); find=sketch found while training by a
+//                                     HotSketch: [slots=4][,buckets=B][,threshold=1]
+//                                     [,score=count|grad] (src/embedding/hot_table.cpp)
 //   cce:rows=K[,cols=C][,every=S][,times=T]   clustered compositional embeddings: per column
 //                                     a row by a learned assignment plus a hashed row; the
 //                                     assignment is a k-means of the values' vectors every S
 //                                     steps, T times (C = 2, S = 100, T = 3 by default)
+// clang-format on
 //
 // A spec without its size keys (e.g. plain "hash") is sized by the MemoryPlanner from a
 // budget. Unknown methods and keys are errors that list the valid ones.

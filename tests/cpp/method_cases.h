@@ -30,7 +30,8 @@ struct MethodCase {
   std::string spec;
   // Grids beyond the sized ones (gradients, save/load, round trip): kPlan plans the spec
   // without its size keys over many feature profiles and budgets; kTrain also trains it
-  // (one training case per method: training is the slowest grid).
+  // (one training case per method, hot one per way of finding its hot values: training is
+  // the slowest grid).
   unsigned grids = 0;
   // Gradient check: |sgd step - finite difference| <= atol + rtol * max(|a|, |b|).
   double rtol = 2e-3, atol = 2e-4;
@@ -40,7 +41,10 @@ struct MethodCase {
   std::string method() const { return Spec::parse(spec).name; }
 };
 
-constexpr unsigned kPlan = 1, kTrain = 2;
+// kOwnGradientCheck: the case leaves the gradient grids of test_embedding_tables.cpp, which
+// start from init (hot:find=sketch has no hot value then: test_hot_sketch.cpp checks its
+// gradients once values are hot).
+constexpr unsigned kPlan = 1, kTrain = 2, kOwnGradientCheck = 4;
 
 inline const std::vector<MethodCase>& method_cases() {
   static const std::vector<MethodCase> cases = {
@@ -82,6 +86,9 @@ inline const std::vector<MethodCase>& method_cases() {
       {"cce:rows=7,every=2"},
       {"cce:rows=9,cols=1,every=8,times=4", kPlan | kTrain},
       {"cce:rows=5,cols=3,times=0"},
+      // hot with its hot values found while training (last: grids that share one random
+      // stream over the cases keep the earlier cases' draws).
+      {"hot:rows=10,cold.rows=7,find=sketch,threshold=2", kPlan | kTrain | kOwnGradientCheck},
   };
   return cases;
 }
