@@ -11,6 +11,8 @@ std::vector<BagBatch> Batch::bags() const {
   return out;
 }
 
+constexpr int64_t kParallelLookups = 1 << 14;
+
 void gather_batch(const Dataset& data, std::span<const int64_t> rows, Batch& out) {
   const auto& s = data.schema();
   const int64_t b = static_cast<int64_t>(rows.size());
@@ -24,6 +26,9 @@ void gather_batch(const Dataset& data, std::span<const int64_t> rows, Batch& out
     out.labels[i] = data.label(rows[i]);
     std::memcpy(out.dense.data() + i * nd, data.dense_row(rows[i]), nd * sizeof(float));
   }
+  // Each feature's bags are read at random places of the file (a cache miss per row and
+  // feature); the features go to the threads, each filling its own ids and offsets.
+#pragma omp parallel for schedule(dynamic, 1) if (b * s.num_sparse() >= kParallelLookups)
   for (int f = 0; f < s.num_sparse(); ++f) {
     auto& ids = out.ids[f];
     auto& off = out.offsets[f];

@@ -39,9 +39,8 @@ TEST(ThreadGovernor, RunsOnTheCoresOthersLeaveWithinOneAndTheMaximum) {
     double cores, others;
     int max, want;
   };
-  for (const Case c : {Case{2, 0, 2, 2}, Case{2, 0.4, 2, 2}, Case{2, 0.6, 2, 1}, Case{2, 1.0, 2, 1},
-                       Case{2, 2.5, 2, 1}, Case{2, -0.2, 2, 2}, Case{8, 0, 2, 2}, Case{8, 3.2, 8, 5},
-                       Case{8, 3.2, 1, 1}}) {
+  for (const Case c : {Case{2, 0, 2, 2}, Case{2, 0.4, 2, 2}, Case{2, 0.6, 2, 1}, Case{2, 1.0, 2, 1}, Case{2, 2.5, 2, 1},
+                       Case{2, -0.2, 2, 2}, Case{8, 0, 2, 2}, Case{8, 3.2, 8, 5}, Case{8, 3.2, 1, 1}}) {
     EXPECT_EQ(threads_for_free_cores(c.cores, c.others, c.max), c.want)
         << c.cores << " cores, others busy " << c.others << ", max " << c.max;
   }
