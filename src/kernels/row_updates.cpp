@@ -13,13 +13,11 @@
 #include <type_traits>
 
 #include "kernels/embedding_kernels.h"
+#include "kernels/row_update_paths.h"
 #include "util/check.h"
 
 namespace cembed::kernels {
 namespace {
-
-// Distinct rows whose weights and state are prefetched ahead of their update.
-constexpr int64_t kRowsAhead = 8;
 
 // One optimizer step on one row. D > 0: rows of D floats (loops of known length); D == 0:
 // `dim` floats.
@@ -42,27 +40,41 @@ struct Step {
     }
   }
 
-  void operator()(int64_t r, const float* __restrict g) const {
+  void operator()(int64_t r, const float* g) const {
     const int64_t n = width();
-    float* __restrict w = table + r * n;
     if constexpr (K == OptimizerKind::Sgd) {
-      for (int64_t j = 0; j < n; ++j) w[j] = std::fma(-lr, g[j], w[j]);
+      sgd(table + r * n, g, n, lr);
     } else if constexpr (K == OptimizerKind::Adagrad) {
-      float* __restrict s = state + r * n;
-      for (int64_t j = 0; j < n; ++j) {
-        s[j] = std::fma(g[j], g[j], s[j]);
-        w[j] = w[j] - lr * g[j] / (std::sqrt(s[j]) + eps);
-      }
+      adagrad(table + r * n, state + r * n, g, n, lr, eps);
     } else if constexpr (K == OptimizerKind::RowwiseAdagrad) {
-      float sq = 0.0f;
-      for (int64_t j = 0; j < n; ++j) sq += g[j] * g[j];
-      state[r] += sq / static_cast<float>(n);
-      const float step = lr / (std::sqrt(state[r]) + eps);
-      for (int64_t j = 0; j < n; ++j) w[j] = std::fma(-step, g[j], w[j]);
+      rowwise_adagrad(table + r * n, state + r, g, n, lr, eps);
     } else {
-      float* __restrict s = state + r * n;
-      for (int64_t j = 0; j < n; ++j) s[j] = std::fma(lr, g[j], s[j]);
+      gradient(state + r * n, g, n, lr);
     }
+  }
+
+  // The rules on one row (restrict: the compiler may vectorize them).
+  static void sgd(float* __restrict w, const float* __restrict g, int64_t n, float lr) {
+    for (int64_t j = 0; j < n; ++j) w[j] = std::fma(-lr, g[j], w[j]);
+  }
+  static void adagrad(float* __restrict w, float* __restrict s, const float* __restrict g, int64_t n, float lr,
+                      float eps) {
+    for (int64_t j = 0; j < n; ++j) {
+      s[j] = std::fma(g[j], g[j], s[j]);
+      w[j] = w[j] - lr * g[j] / (std::sqrt(s[j]) + eps);
+    }
+  }
+  static void rowwise_adagrad(float* __restrict w, float* __restrict s, const float* __restrict g, int64_t n, float lr,
+                              float eps) {
+    float sq = 0.0f;
+    for (int64_t j = 0; j < n; ++j) sq += g[j] * g[j];
+    const float mean_square = *s + sq / static_cast<float>(n);
+    *s = mean_square;
+    const float step = lr / (std::sqrt(mean_square) + eps);
+    for (int64_t j = 0; j < n; ++j) w[j] = std::fma(-step, g[j], w[j]);
+  }
+  static void gradient(float* __restrict s, const float* __restrict g, int64_t n, float lr) {
+    for (int64_t j = 0; j < n; ++j) s[j] = std::fma(lr, g[j], s[j]);
   }
 };
 
@@ -99,6 +111,11 @@ void dispatch(const OptimizerConfig& opt, int64_t dim, float* table, float* stat
     case OptimizerKind::Gradient:
       return dispatch_dim<OptimizerKind::Gradient>(dim, table, state, lr, opt.eps, f);
   }
+}
+
+// acc += s * g, one rounding per element (a row's gradients summed in input order).
+inline void accumulate(float* __restrict acc, const float* __restrict g, float s, int64_t n) {
+  for (int64_t j = 0; j < n; ++j) acc[j] = std::fma(s, g[j], acc[j]);
 }
 
 // Every row in [0, num_rows): a branch-free pass; the loop naming the row only on failure.
@@ -200,22 +217,63 @@ void apply_row_updates_reference(float* table, float* state, int64_t num_rows, i
   }
 }
 
-void apply_row_updates(float* table, float* state, int64_t num_rows, int64_t dim, const RowGradients& g,
-                       const OptimizerConfig& opt, float lr) {
-  check_update_rows(g.rows, num_rows, "embedding update");
-  const auto n = static_cast<int64_t>(g.rows.size());
-  const int64_t* rows = g.rows.data();
-  const float* grads = g.grads.data();
-  dispatch(opt, dim, table, state, lr, [&](const auto& step) {
+void run_rows_scalar(const RowJob& job) {
+  const OptimizerConfig opt{job.kind, job.eps};
+  dispatch(opt, job.dim, job.table, job.state, job.lr, [&](const auto& step) {
+    constexpr int D = std::remove_cvref_t<decltype(step)>::kDim;
+    const int64_t width = D > 0 ? D : job.dim;
+    const int64_t* rows = job.rows;
+    const int64_t n = job.count;
+    if (job.grads != nullptr) {
+      for (int64_t i = 0; i < n; ++i) {
+        if (i + kRowsAhead < n) step.prefetch(rows[i + kRowsAhead]);
+        step(rows[i], job.grads + i * width);
+      }
+      return;
+    }
+    alignas(64) float fixed[D > 0 ? D : 1];
+    float* acc = D > 0 ? fixed : job.acc;
+    const RowJob j = job;  // locals: stores through acc cannot change them
     for (int64_t i = 0; i < n; ++i) {
       if (i + kRowsAhead < n) step.prefetch(rows[i + kRowsAhead]);
-      step(rows[i], grads + i * dim);
+      for (int64_t c = 0; c < width; ++c) acc[c] = 0.0f;
+      const uint32_t begin = j.ids != nullptr ? j.start[i] : static_cast<uint32_t>(i);
+      const uint32_t end = j.ids != nullptr ? j.start[i + 1] : begin + 1;
+      for (uint32_t u = begin; u < end; ++u) {
+        const uint32_t k = j.ids != nullptr ? j.ids[u] : u;
+        const float* g = j.grad_out + (j.bag_of != nullptr ? j.bag_of[k] : k) * j.grad_stride;
+        accumulate(acc, g, j.scale_of != nullptr ? j.scale_of[k] : 1.0f, width);
+      }
+      step(rows[i], acc);
     }
   });
 }
 
+void run_rows(const RowJob& job) { run_rows_scalar(job); }
+
+void apply_row_updates(float* table, float* state, int64_t num_rows, int64_t dim, const RowGradients& g,
+                       const OptimizerConfig& opt, float lr) {
+  apply_row_updates_with(run_rows, table, state, num_rows, dim, g, opt, lr);
+}
+
 void coalesce_and_apply(const RowBags& bags, Pooling pooling, ConstMatrixView grad, int64_t dim, float* table,
                         float* state, int64_t num_rows, const OptimizerConfig& opt, float lr, UpdateScratch& scratch) {
+  coalesce_and_apply_with(run_rows, bags, pooling, grad, dim, table, state, num_rows, opt, lr, scratch);
+}
+
+void apply_row_updates_with(RowLoop run, float* table, float* state, int64_t num_rows, int64_t dim,
+                            const RowGradients& g, const OptimizerConfig& opt, float lr) {
+  check_update_rows(g.rows, num_rows, "embedding update");
+  RowJob job{opt.kind, dim, table, state, lr, opt.eps};
+  job.count = static_cast<int64_t>(g.rows.size());
+  job.rows = g.rows.data();
+  job.grads = g.grads.data();
+  run(job);
+}
+
+void coalesce_and_apply_with(RowLoop run, const RowBags& bags, Pooling pooling, ConstMatrixView grad, int64_t dim,
+                             float* table, float* state, int64_t num_rows, const OptimizerConfig& opt, float lr,
+                             UpdateScratch& scratch) {
   const auto n = static_cast<int64_t>(bags.rows.size());
   const int64_t batch = static_cast<int64_t>(bags.offsets.size()) - 1;
   CEMBED_CHECK(n < (int64_t{1} << 31), "embedding kernel: {} ids in one batch (limit 2^31)", n);
@@ -227,11 +285,16 @@ void coalesce_and_apply(const RowBags& bags, Pooling pooling, ConstMatrixView gr
   check_update_rows(bags.rows, num_rows, "embedding update");
   UpdateScratch& sc = scratch;
   const int64_t distinct = find_distinct(bags.rows, sc);
-  const bool repeats = distinct < n;
-  if (repeats) group_ids(n, distinct, sc);
+  RowJob job{opt.kind, dim, table, state, lr, opt.eps};
+  job.count = distinct;
+  job.rows = sc.rows.data();
+  if (distinct < n) {
+    group_ids(n, distinct, sc);
+    job.start = sc.start.data();
+    job.ids = sc.ids.data();
+  }
   // Bag and scale of each id: id k in bag k with scale 1 when every bag holds one id.
-  const bool one_hot = one_per_bag(bags);
-  if (!one_hot) {
+  if (!one_per_bag(bags)) {
     sc.bag_of.resize(n);
     sc.scale_of.resize(n);
     for (int64_t b = 0; b < batch; ++b) {
@@ -241,29 +304,14 @@ void coalesce_and_apply(const RowBags& bags, Pooling pooling, ConstMatrixView gr
         sc.scale_of[k] = bags.weights.empty() ? s : s * bags.weights[k];
       }
     }
+    job.bag_of = sc.bag_of.data();
+    job.scale_of = sc.scale_of.data();
   }
+  job.grad_out = grad.data;
+  job.grad_stride = grad.stride;
   sc.acc.resize(dim);
-  dispatch(opt, dim, table, state, lr, [&](const auto& step) {
-    constexpr int D = std::remove_cvref_t<decltype(step)>::kDim;
-    const int64_t width = D > 0 ? D : dim;
-    alignas(64) float fixed[D > 0 ? D : 1];
-    float* __restrict acc = D > 0 ? fixed : sc.acc.data();
-    auto add = [&](uint32_t k) {
-      const float s = one_hot ? 1.0f : sc.scale_of[k];
-      const float* __restrict g = grad.row(one_hot ? k : sc.bag_of[k]);
-      for (int64_t j = 0; j < width; ++j) acc[j] = std::fma(s, g[j], acc[j]);
-    };
-    for (int64_t d = 0; d < distinct; ++d) {
-      if (d + kRowsAhead < distinct) step.prefetch(sc.rows[d + kRowsAhead]);
-      for (int64_t j = 0; j < width; ++j) acc[j] = 0.0f;
-      if (repeats) {
-        for (uint32_t u = sc.start[d]; u < sc.start[d + 1]; ++u) add(sc.ids[u]);
-      } else {
-        add(static_cast<uint32_t>(d));
-      }
-      step(sc.rows[d], acc);
-    }
-  });
+  job.acc = sc.acc.data();
+  run(job);
 }
 
 }  // namespace cembed::kernels
