@@ -70,8 +70,8 @@ void run_case(int64_t dim, bool fused, bool weighted, Pooling pooling, int max_l
         kernels::coalesce_gradients(c.view(), pooling, gv, dim, g);
         kernels::apply_row_updates_with(kernels::run_rows_scalar, table.data(), state.data(), num_rows, dim, g, opt,
                                         0.05f);
-        kernels::apply_row_updates_with(kernels::run_rows_simd, simd_table.data(), simd_state.data(), num_rows, dim,
-                                        g, opt, 0.05f);
+        kernels::apply_row_updates_with(kernels::run_rows_simd, simd_table.data(), simd_state.data(), num_rows, dim, g,
+                                        opt, 0.05f);
       }
     }
     const std::string what = "target " + target + ", " + optimizer_kind_name(kind) + ", dim " + std::to_string(dim) +
