@@ -5,6 +5,7 @@
 
 #include "cembed/factory.h"
 #include "cembed/signatures.h"
+#include "kernels/row_update_paths.h"
 #include "util/random.h"
 
 namespace {
@@ -72,6 +73,41 @@ void BM_BackwardUpdate(benchmark::State& state, std::string spec, OptimizerKind 
   }
   report(state, batch, dim);
 }
+
+// The fused backward + update of a full table with the scalar or the Highway row loop (the
+// same bits): A/B in one process, interleaved with the rest.
+void BM_RowLoop(benchmark::State& state, kernels::RowLoop run, OptimizerKind kind) {
+  const int64_t n = state.range(0), dim = state.range(1), batch = 2048;
+  std::vector<float> table(n * dim, 0.01f), grad(batch * dim, 1e-3f);
+  std::vector<float> opt_state(optimizer_state_floats(kind, n, dim), 0.0f);
+  std::vector<int64_t> rows;
+  std::vector<uint32_t> offsets;
+  Rng rng(2);
+  for (int64_t i = 0; i < batch; ++i) rows.push_back(static_cast<int64_t>(rng.below(static_cast<uint64_t>(n))));
+  for (int64_t i = 0; i <= batch; ++i) offsets.push_back(static_cast<uint32_t>(i));
+  const kernels::RowBags bags{rows, offsets, {}};
+  kernels::UpdateScratch scratch;
+  for (auto _ : state) {
+    kernels::coalesce_and_apply_with(run, bags, Pooling::Sum, {grad.data(), batch, dim, dim}, dim, table.data(),
+                                     opt_state.data(), n, {kind}, 1e-3f, scratch);
+  }
+  report(state, batch, dim);
+}
+
+BENCHMARK_CAPTURE(BM_RowLoop, scalar_adagrad, kernels::run_rows_scalar, OptimizerKind::Adagrad)
+    ->Args({1000000, 16})
+    ->Args({1000000, 64});
+BENCHMARK_CAPTURE(BM_RowLoop, simd_adagrad, kernels::run_rows_simd, OptimizerKind::Adagrad)
+    ->Args({1000000, 16})
+    ->Args({1000000, 64});
+BENCHMARK_CAPTURE(BM_RowLoop, scalar_rowwise_adagrad, kernels::run_rows_scalar, OptimizerKind::RowwiseAdagrad)
+    ->Args({1000000, 16})
+    ->Args({1000000, 64});
+BENCHMARK_CAPTURE(BM_RowLoop, simd_rowwise_adagrad, kernels::run_rows_simd, OptimizerKind::RowwiseAdagrad)
+    ->Args({1000000, 16})
+    ->Args({1000000, 64});
+BENCHMARK_CAPTURE(BM_RowLoop, scalar_sgd, kernels::run_rows_scalar, OptimizerKind::Sgd)->Args({1000000, 16});
+BENCHMARK_CAPTURE(BM_RowLoop, simd_sgd, kernels::run_rows_simd, OptimizerKind::Sgd)->Args({1000000, 16});
 
 // n = 1M values (DLRM's benchmark table size), dim 16 and 64.
 #define SHAPES ->Args({1000000, 16})->Args({1000000, 64})

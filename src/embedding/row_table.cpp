@@ -53,8 +53,7 @@ void RowTable::forward(std::span<const BagBatch> bags, Pooling pooling, std::spa
 void RowTable::backward(std::span<const BagBatch> bags, Pooling pooling, std::span<const ConstMatrixView> grad_out,
                         float lr) {
   CEMBED_CHECK(matrix_.has_optimizer(), "{} table: set_optimizer() was not called before backward()", method());
-  kernels::coalesce_gradients(map_bags(bags[0]), pooling, grad_out[0], dim(), grads_);
-  matrix_.update(grads_, lr);
+  matrix_.update(map_bags(bags[0]), pooling, grad_out[0], lr, update_scratch_);
 }
 
 void RowTable::save(BinaryWriter& out) const {

@@ -36,7 +36,7 @@ class RowTable : public EmbeddingTable {
 
   TableState matrix_;  // rows x dim
   mutable std::vector<int64_t> mapped_;
-  kernels::RowGradients grads_;
+  kernels::UpdateScratch update_scratch_;
 };
 
 }  // namespace cembed

@@ -35,6 +35,13 @@ void TableState::update(const kernels::RowGradients& grads, float lr) {
   kernels::apply_row_updates(weights_.data(), state_.data(), rows_, width_, grads, optimizer_, lr);
 }
 
+void TableState::update(const kernels::RowBags& bags, Pooling pooling, ConstMatrixView grad, float lr,
+                        kernels::UpdateScratch& scratch) {
+  CEMBED_CHECK(mapped_ == nullptr, "table weights read in place from a model file cannot be trained");
+  kernels::coalesce_and_apply(bags, pooling, grad, width_, weights_.data(), state_.data(), rows_, optimizer_, lr,
+                              scratch);
+}
+
 void TableState::save_weights(BinaryWriter& out, bool with_shape) const {
   if (with_shape) {
     out.i64(rows_);

@@ -57,6 +57,10 @@ class TableState {
   OptimizerKind optimizer_kind() const { return optimizer_.kind; }
   // The optimizer step on the rows of `grads` (coalesced: one gradient per row), fused.
   void update(const kernels::RowGradients& grads, float lr);
+  // The same from a batch's rows and output gradient (kernels::coalesce_and_apply): the
+  // gradients of repeated rows summed, then the step, in one pass.
+  void update(const kernels::RowBags& bags, Pooling pooling, ConstMatrixView grad, float lr,
+              kernels::UpdateScratch& scratch);
 
   // Weights: with_shape writes i64 rows, i64 width before them (and load checks them
   // against this matrix, naming it `what` in the error).

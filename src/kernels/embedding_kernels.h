@@ -65,10 +65,32 @@ void occurrence_gradients(std::span<const uint32_t> offsets, std::span<const flo
 
 // Applies one optimizer step to each row in `g` (the rules of optimizer.h). `state` holds the
 // optimizer state laid out as optimizer_state_floats(kind, num_rows, dim) (null for SGD).
-// The reference computes each rule in double precision, one row at a time.
+// The reference computes each rule in double precision, one row at a time. The optimized
+// kernels (row_updates.cpp) round as written in that file: a * b + c is one FMA where the
+// rule says so (std::fma), never by the compiler's choice.
 void apply_row_updates_reference(float* table, float* state, int64_t num_rows, int64_t dim, const RowGradients& g,
                                  const OptimizerConfig& opt, float lr);
 void apply_row_updates(float* table, float* state, int64_t num_rows, int64_t dim, const RowGradients& g,
                        const OptimizerConfig& opt, float lr);
+
+// coalesce_gradients then apply_row_updates in one pass, with the same result bit for bit
+// (each distinct row's gradient summed in input order, then one optimizer step on it), but
+// without sorting: the distinct rows are found by hashing and updated in the order of their
+// first occurrence (rows are independent, so the order of updates changes nothing). The
+// rows and their optimizer state are prefetched for writing ahead of their update.
+// (row_updates.cpp; scratch is reused from call to call.)
+struct UpdateScratch {
+  std::vector<int32_t> slots;     // hash table: index into rows, -1 empty
+  std::vector<int64_t> rows;      // distinct rows, in order of first occurrence
+  std::vector<uint32_t> slot_of;  // per id: its row's index in rows
+  std::vector<uint32_t> start;    // per distinct row: its ids' range in ids (with duplicates)
+  std::vector<uint32_t> ids;      // ids grouped by row, in input order within a row
+  std::vector<uint32_t> bag_of;   // per id: its bag
+  std::vector<float> scale_of;    // per id: its bag's scale times its weight
+  std::vector<float> acc;         // one row's gradient (dims without a fixed-size kernel)
+};
+
+void coalesce_and_apply(const RowBags& bags, Pooling pooling, ConstMatrixView grad, int64_t dim, float* table,
+                        float* state, int64_t num_rows, const OptimizerConfig& opt, float lr, UpdateScratch& scratch);
 
 }  // namespace cembed::kernels

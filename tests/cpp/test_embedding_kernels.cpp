@@ -2,6 +2,7 @@
 // named corner cases (empty bags, repeated rows, out-of-bound rows).
 #include <gtest/gtest.h>
 
+#include <bit>
 #include <tuple>
 
 #include "kernels/embedding_kernels.h"
@@ -91,6 +92,48 @@ TEST_P(KernelGrid, UpdatesMatchReference) {
           << optimizer_kind_name(kind) << " state " << i << ": " << state[i] << " vs reference " << ref_state[i];
     }
   }
+}
+
+// The fused kernel (coalesce_and_apply) against coalesce_gradients then apply_row_updates:
+// the same bits, for every optimizer, over three steps.
+void expect_fused_matches_unfused(Rng& rng, const Case& first, int64_t num_rows, int64_t dim, Pooling pooling) {
+  for (OptimizerKind kind :
+       {OptimizerKind::Sgd, OptimizerKind::Adagrad, OptimizerKind::RowwiseAdagrad, OptimizerKind::Gradient}) {
+    const OptimizerConfig opt{kind, 1e-10f, 0.1f};
+    auto table = testing::random_vector(rng, num_rows * dim);
+    std::vector<float> state(optimizer_state_floats(kind, num_rows, dim), opt.initial_accumulator);
+    auto fused_table = table;
+    auto fused_state = state;
+    kernels::UpdateScratch scratch;
+    for (int step = 0; step < 3; ++step) {
+      Case c = first;  // the same rows each step, shuffled: repeats, first occurrences moved
+      for (size_t i = c.rows.size(); i > 1; --i) std::swap(c.rows[i - 1], c.rows[rng.below(i)]);
+      const int64_t batch = static_cast<int64_t>(c.offsets.size()) - 1;
+      const auto grad = testing::random_vector(rng, batch * dim);
+      const ConstMatrixView gv{grad.data(), batch, dim, dim};
+      kernels::RowGradients g;
+      kernels::coalesce_gradients(c.view(), pooling, gv, dim, g);
+      kernels::apply_row_updates(table.data(), state.data(), num_rows, dim, g, opt, 0.05f);
+      kernels::coalesce_and_apply(c.view(), pooling, gv, dim, fused_table.data(), fused_state.data(), num_rows, opt,
+                                  0.05f, scratch);
+    }
+    for (size_t i = 0; i < table.size(); ++i) {
+      ASSERT_EQ(std::bit_cast<uint32_t>(fused_table[i]), std::bit_cast<uint32_t>(table[i]))
+          << optimizer_kind_name(kind) << " dim " << dim << " weight " << i << ": " << fused_table[i] << " vs "
+          << table[i];
+    }
+    for (size_t i = 0; i < state.size(); ++i) {
+      ASSERT_EQ(std::bit_cast<uint32_t>(fused_state[i]), std::bit_cast<uint32_t>(state[i]))
+          << optimizer_kind_name(kind) << " dim " << dim << " state " << i << ": " << fused_state[i] << " vs "
+          << state[i];
+    }
+  }
+}
+
+TEST_P(KernelGrid, FusedUpdateMatchesCoalesceThenUpdate) {
+  const auto [dim, weighted, pooling, max_len] = GetParam();
+  Rng rng(dim * 37 + weighted * 11 + max_len);
+  expect_fused_matches_unfused(rng, make_case(rng, 31, 13, max_len, weighted), 13, dim, pooling);
 }
 
 INSTANTIATE_TEST_SUITE_P(Shapes, KernelGrid,
@@ -186,6 +229,32 @@ TEST(Kernels, CoalesceLargeBatchesMatchesReference) {
     kernels::RowGradients out;
     EXPECT_THROW(kernels::coalesce_gradients(c.view(), Pooling::Sum, {grad.data(), 2, 4, 4}, 4, out), Error);
   }
+}
+
+// Benchmark-sized batches: one id per bag over 1M rows (few repeats: the path without
+// grouping) and over 300 rows (every row repeated), both bit for bit as the unfused kernels;
+// rows out of range are refused.
+TEST(Kernels, FusedUpdateLargeBatches) {
+  Rng rng(79);
+  for (int64_t num_rows : {int64_t{1} << 20, int64_t{300}}) {
+    Case c;
+    for (int64_t k = 0; k < 2048; ++k) {
+      c.rows.push_back(static_cast<int64_t>(rng.below(static_cast<uint64_t>(num_rows))));
+      c.offsets.push_back(static_cast<uint32_t>(k + 1));
+    }
+    expect_fused_matches_unfused(rng, c, num_rows, 16, Pooling::Sum);
+  }
+  std::vector<float> table(4 * 4, 1.0f), grad(2 * 4, 1.0f);
+  for (int64_t bad : {int64_t{-1}, int64_t{4}, int64_t{1} << 32}) {
+    Case c;
+    c.rows = {0, bad};
+    c.offsets = {0, 1, 2};
+    kernels::UpdateScratch scratch;
+    EXPECT_THROW(kernels::coalesce_and_apply(c.view(), Pooling::Sum, {grad.data(), 2, 4, 4}, 4, table.data(), nullptr,
+                                             4, {OptimizerKind::Sgd}, 0.1f, scratch),
+                 Error);
+  }
+  EXPECT_EQ(table, std::vector<float>(4 * 4, 1.0f));  // refused before any row was written
 }
 
 TEST(Kernels, EmptyBagsPoolToZero) {

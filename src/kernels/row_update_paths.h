@@ -1,0 +1,54 @@
+// The two implementations behind apply_row_updates and coalesce_and_apply
+// (embedding_kernels.h): plain C++ loops (row_updates.cpp, the scalar reference) and
+// Highway's (row_updates_simd.cpp), dispatched at run time to the best instruction set the
+// CPU has (AVX2 on Zen 3, AVX-512 on Zen 4 and 5) from the one x86-64-v3 build. Both round
+// every step as the rules in row_updates.cpp say, so all give the same bits (tested per
+// target).
+#pragma once
+
+#include <cstdint>
+
+#include "cembed/optimizer.h"
+#include "kernels/embedding_kernels.h"
+
+namespace cembed::kernels {
+
+// One optimizer step on each of `count` rows. Row i's gradient is grads + i * dim when
+// grads is set (apply_row_updates); otherwise the sum, in order, of scale(k) * the grad_out
+// row of bag(k) over its ids k = ids[start[i]], ..., ids[start[i + 1] - 1] (ids null: the
+// one id i), bag(k) = bag_of[k] and scale(k) = scale_of[k] (null: k and 1), summed in acc.
+struct RowJob {
+  OptimizerKind kind = OptimizerKind::Sgd;
+  int64_t dim = 0;
+  float* table = nullptr;
+  float* state = nullptr;
+  float lr = 0.0f, eps = 0.0f;
+  int64_t count = 0;
+  const int64_t* rows = nullptr;
+  const float* grads = nullptr;
+  const uint32_t* start = nullptr;
+  const uint32_t* ids = nullptr;
+  const uint32_t* bag_of = nullptr;
+  const float* scale_of = nullptr;
+  const float* grad_out = nullptr;
+  int64_t grad_stride = 0;
+  float* acc = nullptr;  // dim floats of scratch
+};
+
+// Distinct rows whose weights and state are prefetched ahead of their update.
+inline constexpr int64_t kRowsAhead = 8;
+
+using RowLoop = void (*)(const RowJob&);
+void run_rows_scalar(const RowJob& job);
+void run_rows_simd(const RowJob& job);
+// The one the kernels use (the SIMD one where it pays: docs/benchmarks.md).
+void run_rows(const RowJob& job);
+
+// apply_row_updates and coalesce_and_apply with the row loop given (tests, A/B benchmarks).
+void apply_row_updates_with(RowLoop run, float* table, float* state, int64_t num_rows, int64_t dim,
+                            const RowGradients& g, const OptimizerConfig& opt, float lr);
+void coalesce_and_apply_with(RowLoop run, const RowBags& bags, Pooling pooling, ConstMatrixView grad, int64_t dim,
+                             float* table, float* state, int64_t num_rows, const OptimizerConfig& opt, float lr,
+                             UpdateScratch& scratch);
+
+}  // namespace cembed::kernels

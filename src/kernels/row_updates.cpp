@@ -1,0 +1,317 @@
+// Optimizer steps on table rows: from coalesced gradients (apply_row_updates) or straight
+// from a bag batch's gradient (coalesce_and_apply), and the double-precision reference.
+//
+// Rounding is spelled out: this file is compiled with -ffp-contract=off (CMakeLists.txt), so
+// a * b + c is one FMA exactly where a rule below says std::fma, whatever the compiler or
+// instruction set. The rules are those the kernels had when g++ contracted them (x86-64-v3):
+// sgd w = fma(-lr, g, w); adagrad s = fma(g, g, s), w = w - lr * g / (sqrt(s) + eps);
+// row-wise adagrad sq = sum of g * g in order (rounded products), s = s + sq / dim,
+// w = fma(-lr / (sqrt(s) + eps), g, w); gradient s = fma(lr, g, s); summing a row's
+// gradients acc = fma(scale, g, acc) from +0, in input order.
+#include <cmath>
+#include <cstring>
+#include <type_traits>
+
+#include "kernels/embedding_kernels.h"
+#include "kernels/row_update_paths.h"
+#include "util/check.h"
+
+namespace cembed::kernels {
+namespace {
+
+// One optimizer step on one row. D > 0: rows of D floats (loops of known length); D == 0:
+// `dim` floats.
+template <OptimizerKind K, int D>
+struct Step {
+  static constexpr int kDim = D;
+  float* table;
+  float* state;
+  int64_t dim;
+  float lr, eps;
+
+  int64_t width() const { return D > 0 ? D : dim; }
+
+  void prefetch(int64_t r) const {
+    if constexpr (K != OptimizerKind::Gradient) __builtin_prefetch(table + r * width(), 1);
+    if constexpr (K == OptimizerKind::Adagrad || K == OptimizerKind::Gradient) {
+      __builtin_prefetch(state + r * width(), 1);
+    } else if constexpr (K == OptimizerKind::RowwiseAdagrad) {
+      __builtin_prefetch(state + r, 1);
+    }
+  }
+
+  void operator()(int64_t r, const float* g) const {
+    const int64_t n = width();
+    if constexpr (K == OptimizerKind::Sgd) {
+      sgd(table + r * n, g, n, lr);
+    } else if constexpr (K == OptimizerKind::Adagrad) {
+      adagrad(table + r * n, state + r * n, g, n, lr, eps);
+    } else if constexpr (K == OptimizerKind::RowwiseAdagrad) {
+      rowwise_adagrad(table + r * n, state + r, g, n, lr, eps);
+    } else {
+      gradient(state + r * n, g, n, lr);
+    }
+  }
+
+  // The rules on one row (restrict: the compiler may vectorize them).
+  static void sgd(float* __restrict w, const float* __restrict g, int64_t n, float lr) {
+    for (int64_t j = 0; j < n; ++j) w[j] = std::fma(-lr, g[j], w[j]);
+  }
+  static void adagrad(float* __restrict w, float* __restrict s, const float* __restrict g, int64_t n, float lr,
+                      float eps) {
+    for (int64_t j = 0; j < n; ++j) {
+      s[j] = std::fma(g[j], g[j], s[j]);
+      w[j] = w[j] - lr * g[j] / (std::sqrt(s[j]) + eps);
+    }
+  }
+  static void rowwise_adagrad(float* __restrict w, float* __restrict s, const float* __restrict g, int64_t n, float lr,
+                              float eps) {
+    float sq = 0.0f;
+    for (int64_t j = 0; j < n; ++j) sq += g[j] * g[j];
+    const float mean_square = *s + sq / static_cast<float>(n);
+    *s = mean_square;
+    const float step = lr / (std::sqrt(mean_square) + eps);
+    for (int64_t j = 0; j < n; ++j) w[j] = std::fma(-step, g[j], w[j]);
+  }
+  static void gradient(float* __restrict s, const float* __restrict g, int64_t n, float lr) {
+    for (int64_t j = 0; j < n; ++j) s[j] = std::fma(lr, g[j], s[j]);
+  }
+};
+
+template <OptimizerKind K, class F>
+void dispatch_dim(int64_t dim, float* table, float* state, float lr, float eps, F&& f) {
+  switch (dim) {
+    case 4:
+      return f(Step<K, 4>{table, state, dim, lr, eps});
+    case 8:
+      return f(Step<K, 8>{table, state, dim, lr, eps});
+    case 16:
+      return f(Step<K, 16>{table, state, dim, lr, eps});
+    case 32:
+      return f(Step<K, 32>{table, state, dim, lr, eps});
+    case 64:
+      return f(Step<K, 64>{table, state, dim, lr, eps});
+    case 128:
+      return f(Step<K, 128>{table, state, dim, lr, eps});
+    default:
+      return f(Step<K, 0>{table, state, dim, lr, eps});
+  }
+}
+
+// Calls f with the Step of the optimizer and dim (one switch per batch, not per row).
+template <class F>
+void dispatch(const OptimizerConfig& opt, int64_t dim, float* table, float* state, float lr, F&& f) {
+  switch (opt.kind) {
+    case OptimizerKind::Sgd:
+      return dispatch_dim<OptimizerKind::Sgd>(dim, table, state, lr, opt.eps, f);
+    case OptimizerKind::Adagrad:
+      return dispatch_dim<OptimizerKind::Adagrad>(dim, table, state, lr, opt.eps, f);
+    case OptimizerKind::RowwiseAdagrad:
+      return dispatch_dim<OptimizerKind::RowwiseAdagrad>(dim, table, state, lr, opt.eps, f);
+    case OptimizerKind::Gradient:
+      return dispatch_dim<OptimizerKind::Gradient>(dim, table, state, lr, opt.eps, f);
+  }
+}
+
+// acc += s * g, one rounding per element (a row's gradients summed in input order).
+inline void accumulate(float* __restrict acc, const float* __restrict g, float s, int64_t n) {
+  for (int64_t j = 0; j < n; ++j) acc[j] = std::fma(s, g[j], acc[j]);
+}
+
+// Every row in [0, num_rows): a branch-free pass; the loop naming the row only on failure.
+void check_update_rows(std::span<const int64_t> rows, int64_t num_rows, const char* what) {
+  bool in_range = true;
+  for (int64_t r : rows) in_range &= static_cast<uint64_t>(r) < static_cast<uint64_t>(num_rows);
+  if (in_range) return;
+  for (int64_t r : rows) CEMBED_CHECK(r >= 0 && r < num_rows, "{}: row {} out of range [0, {})", what, r, num_rows);
+}
+
+float bag_scale(Pooling pooling, int64_t len) {
+  if (pooling == Pooling::Sum) return 1.0f;
+  return len > 0 ? 1.0f / static_cast<float>(len) : 0.0f;
+}
+
+// Bag b holds exactly id b, weight 1.
+bool one_per_bag(const RowBags& bags) {
+  if (!bags.weights.empty() || bags.offsets.size() != bags.rows.size() + 1) return false;
+  bool identity = true;
+  for (size_t b = 0; b < bags.offsets.size(); ++b) identity &= bags.offsets[b] == b;
+  return identity;
+}
+
+// Finds the distinct rows in order of first occurrence (open addressing, Fibonacci hashing):
+// scratch.rows[0, distinct) and each id's index there in scratch.slot_of. Returns distinct.
+int64_t find_distinct(std::span<const int64_t> rows, UpdateScratch& sc) {
+  const auto n = static_cast<int64_t>(rows.size());
+  int bits = 4;
+  while ((int64_t{1} << bits) < 2 * n) ++bits;
+  const uint64_t mask = (uint64_t{1} << bits) - 1;
+  sc.slots.assign(size_t{1} << bits, -1);
+  sc.rows.resize(n);
+  sc.slot_of.resize(n);
+  int32_t* slots = sc.slots.data();
+  int64_t* distinct_rows = sc.rows.data();
+  int32_t distinct = 0;
+  for (int64_t k = 0; k < n; ++k) {
+    const int64_t r = rows[k];
+    uint64_t h = (static_cast<uint64_t>(r) * 0x9E3779B97F4A7C15ull) >> (64 - bits);
+    while (true) {
+      const int32_t e = slots[h];
+      if (e < 0) {
+        slots[h] = distinct;
+        distinct_rows[distinct] = r;
+        sc.slot_of[k] = static_cast<uint32_t>(distinct++);
+        break;
+      }
+      if (distinct_rows[e] == r) {
+        sc.slot_of[k] = static_cast<uint32_t>(e);
+        break;
+      }
+      h = (h + 1) & mask;
+    }
+  }
+  return distinct;
+}
+
+// Ids grouped by distinct row, in input order within each (a counting sort on slot_of).
+void group_ids(int64_t n, int64_t distinct, UpdateScratch& sc) {
+  sc.start.assign(distinct + 1, 0);
+  for (int64_t k = 0; k < n; ++k) ++sc.start[sc.slot_of[k] + 1];
+  for (int64_t d = 0; d < distinct; ++d) sc.start[d + 1] += sc.start[d];
+  sc.ids.resize(n);
+  thread_local std::vector<uint32_t> next;
+  next.assign(sc.start.begin(), sc.start.end() - 1);
+  for (int64_t k = 0; k < n; ++k) sc.ids[next[sc.slot_of[k]]++] = static_cast<uint32_t>(k);
+}
+
+}  // namespace
+
+void apply_row_updates_reference(float* table, float* state, int64_t num_rows, int64_t dim, const RowGradients& g,
+                                 const OptimizerConfig& opt, float lr) {
+  for (size_t i = 0; i < g.rows.size(); ++i) {
+    const int64_t r = g.rows[i];
+    CEMBED_CHECK(r >= 0 && r < num_rows, "embedding update: row {} out of range [0, {})", r, num_rows);
+    float* w = table + r * dim;
+    const float* gr = g.grads.data() + i * dim;
+    if (opt.kind == OptimizerKind::Gradient) {
+      for (int64_t j = 0; j < dim; ++j)
+        state[r * dim + j] = static_cast<float>(state[r * dim + j] + double{lr} * gr[j]);
+      continue;
+    }
+    if (opt.kind == OptimizerKind::RowwiseAdagrad) {
+      double mean_square = 0;
+      for (int64_t j = 0; j < dim; ++j) mean_square += double{gr[j]} * gr[j];
+      state[r] = static_cast<float>(state[r] + mean_square / static_cast<double>(dim));
+    }
+    for (int64_t j = 0; j < dim; ++j) {
+      double step = double{lr} * gr[j];
+      if (opt.kind == OptimizerKind::Adagrad) {
+        float& s = state[r * dim + j];
+        s = static_cast<float>(s + double{gr[j]} * gr[j]);
+        step /= std::sqrt(double{s}) + opt.eps;
+      } else if (opt.kind == OptimizerKind::RowwiseAdagrad) {
+        step /= std::sqrt(double{state[r]}) + opt.eps;
+      }
+      w[j] = static_cast<float>(w[j] - step);
+    }
+  }
+}
+
+void run_rows_scalar(const RowJob& job) {
+  const OptimizerConfig opt{job.kind, job.eps};
+  dispatch(opt, job.dim, job.table, job.state, job.lr, [&](const auto& step) {
+    constexpr int D = std::remove_cvref_t<decltype(step)>::kDim;
+    const int64_t width = D > 0 ? D : job.dim;
+    const int64_t* rows = job.rows;
+    const int64_t n = job.count;
+    if (job.grads != nullptr) {
+      for (int64_t i = 0; i < n; ++i) {
+        if (i + kRowsAhead < n) step.prefetch(rows[i + kRowsAhead]);
+        step(rows[i], job.grads + i * width);
+      }
+      return;
+    }
+    alignas(64) float fixed[D > 0 ? D : 1];
+    float* acc = D > 0 ? fixed : job.acc;
+    const RowJob j = job;  // locals: stores through acc cannot change them
+    for (int64_t i = 0; i < n; ++i) {
+      if (i + kRowsAhead < n) step.prefetch(rows[i + kRowsAhead]);
+      for (int64_t c = 0; c < width; ++c) acc[c] = 0.0f;
+      const uint32_t begin = j.ids != nullptr ? j.start[i] : static_cast<uint32_t>(i);
+      const uint32_t end = j.ids != nullptr ? j.start[i + 1] : begin + 1;
+      for (uint32_t u = begin; u < end; ++u) {
+        const uint32_t k = j.ids != nullptr ? j.ids[u] : u;
+        const float* g = j.grad_out + (j.bag_of != nullptr ? j.bag_of[k] : k) * j.grad_stride;
+        accumulate(acc, g, j.scale_of != nullptr ? j.scale_of[k] : 1.0f, width);
+      }
+      step(rows[i], acc);
+    }
+  });
+}
+
+void run_rows(const RowJob& job) { run_rows_scalar(job); }
+
+void apply_row_updates(float* table, float* state, int64_t num_rows, int64_t dim, const RowGradients& g,
+                       const OptimizerConfig& opt, float lr) {
+  apply_row_updates_with(run_rows, table, state, num_rows, dim, g, opt, lr);
+}
+
+void coalesce_and_apply(const RowBags& bags, Pooling pooling, ConstMatrixView grad, int64_t dim, float* table,
+                        float* state, int64_t num_rows, const OptimizerConfig& opt, float lr, UpdateScratch& scratch) {
+  coalesce_and_apply_with(run_rows, bags, pooling, grad, dim, table, state, num_rows, opt, lr, scratch);
+}
+
+void apply_row_updates_with(RowLoop run, float* table, float* state, int64_t num_rows, int64_t dim,
+                            const RowGradients& g, const OptimizerConfig& opt, float lr) {
+  check_update_rows(g.rows, num_rows, "embedding update");
+  RowJob job{opt.kind, dim, table, state, lr, opt.eps};
+  job.count = static_cast<int64_t>(g.rows.size());
+  job.rows = g.rows.data();
+  job.grads = g.grads.data();
+  run(job);
+}
+
+void coalesce_and_apply_with(RowLoop run, const RowBags& bags, Pooling pooling, ConstMatrixView grad, int64_t dim,
+                             float* table, float* state, int64_t num_rows, const OptimizerConfig& opt, float lr,
+                             UpdateScratch& scratch) {
+  const auto n = static_cast<int64_t>(bags.rows.size());
+  const int64_t batch = static_cast<int64_t>(bags.offsets.size()) - 1;
+  CEMBED_CHECK(n < (int64_t{1} << 31), "embedding kernel: {} ids in one batch (limit 2^31)", n);
+  CEMBED_CHECK(bags.weights.empty() || bags.weights.size() == bags.rows.size(),
+               "embedding kernel: {} weights for {} ids", bags.weights.size(), bags.rows.size());
+  CEMBED_CHECK(batch >= 0 && bags.offsets.back() == bags.rows.size(),
+               "embedding kernel: offsets end at {} but there are {} ids",
+               bags.offsets.empty() ? 0 : bags.offsets.back(), bags.rows.size());
+  check_update_rows(bags.rows, num_rows, "embedding update");
+  UpdateScratch& sc = scratch;
+  const int64_t distinct = find_distinct(bags.rows, sc);
+  RowJob job{opt.kind, dim, table, state, lr, opt.eps};
+  job.count = distinct;
+  job.rows = sc.rows.data();
+  if (distinct < n) {
+    group_ids(n, distinct, sc);
+    job.start = sc.start.data();
+    job.ids = sc.ids.data();
+  }
+  // Bag and scale of each id: id k in bag k with scale 1 when every bag holds one id.
+  if (!one_per_bag(bags)) {
+    sc.bag_of.resize(n);
+    sc.scale_of.resize(n);
+    for (int64_t b = 0; b < batch; ++b) {
+      const float s = bag_scale(pooling, bags.offsets[b + 1] - bags.offsets[b]);
+      for (uint32_t k = bags.offsets[b]; k < bags.offsets[b + 1]; ++k) {
+        sc.bag_of[k] = static_cast<uint32_t>(b);
+        sc.scale_of[k] = bags.weights.empty() ? s : s * bags.weights[k];
+      }
+    }
+    job.bag_of = sc.bag_of.data();
+    job.scale_of = sc.scale_of.data();
+  }
+  job.grad_out = grad.data;
+  job.grad_stride = grad.stride;
+  sc.acc.resize(dim);
+  job.acc = sc.acc.data();
+  run(job);
+}
+
+}  // namespace cembed::kernels

@@ -1,0 +1,190 @@
+// The optimizer's row loops (row_update_paths.h) in Highway, compiled for every x86-64
+// target above the build's baseline (AVX2, AVX-512) and dispatched at run time. Each step
+// rounds as the rules of row_updates.cpp say (this file too is built with
+// -ffp-contract=off): Fma below where a rule has std::fma, Mul then Add where it has them
+// apart; row-wise Adagrad's sum of squares
+// is added in order, lane by lane. A dim that is not a multiple of the vector runs its last
+// elements through the same scalar statements.
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "kernels/row_updates_simd.cpp"
+#include <hwy/foreach_target.h>  // IWYU pragma: keep
+// foreach_target.h re-includes this file once per target.
+#include <hwy/highway.h>
+
+#include <cmath>
+
+#include "kernels/row_update_paths.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace cembed::kernels::HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+// a * b + c with one rounding on every target: a native FMA on AVX2 and AVX-512; lane by lane
+// std::fma on the targets Highway generates beside them (SSE4, SSSE3: never chosen on a CPU
+// that runs this x86-64-v3 build, but tested like the others), whose MulAdd rounds twice.
+template <class D, class V>
+HWY_INLINE V Fma(D d, V a, V b, V c) {
+#if HWY_TARGET == HWY_AVX2 || HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
+  (void)d;
+  return hn::MulAdd(a, b, c);
+#else
+  HWY_ALIGN float x[hn::MaxLanes(d)], y[hn::MaxLanes(d)], z[hn::MaxLanes(d)];
+  hn::Store(a, d, x);
+  hn::Store(b, d, y);
+  hn::Store(c, d, z);
+  for (size_t l = 0; l < hn::Lanes(d); ++l) z[l] = std::fma(x[l], y[l], z[l]);
+  return hn::Load(d, z);
+#endif
+}
+
+// D > 0: rows of D floats (loops of known length); D == 0: job.dim floats.
+template <OptimizerKind K, int D>
+struct SimdRule {
+  // One step on row r with gradient g (n floats).
+  static HWY_INLINE void apply(const RowJob& job, int64_t r, const float* HWY_RESTRICT g) {
+    const hn::ScalableTag<float> d;
+    const auto lanes = static_cast<int64_t>(hn::Lanes(d));
+    const int64_t n = D > 0 ? D : job.dim;
+    const int64_t vec_end = n - n % lanes;
+    const float lr = job.lr, eps = job.eps;
+    if constexpr (K == OptimizerKind::Sgd) {
+      float* HWY_RESTRICT w = job.table + r * n;
+      const auto vlr = hn::Set(d, lr);
+      for (int64_t j = 0; j < vec_end; j += lanes) {
+        hn::StoreU(Fma(d, hn::Neg(vlr), hn::LoadU(d, g + j), hn::LoadU(d, w + j)), d, w + j);
+      }
+      for (int64_t j = vec_end; j < n; ++j) w[j] = std::fma(-lr, g[j], w[j]);
+    } else if constexpr (K == OptimizerKind::Adagrad) {
+      float* HWY_RESTRICT w = job.table + r * n;
+      float* HWY_RESTRICT s = job.state + r * n;
+      const auto vlr = hn::Set(d, lr), veps = hn::Set(d, eps);
+      for (int64_t j = 0; j < vec_end; j += lanes) {
+        const auto gj = hn::LoadU(d, g + j);
+        const auto sj = Fma(d, gj, gj, hn::LoadU(d, s + j));
+        hn::StoreU(sj, d, s + j);
+        const auto step = hn::Div(hn::Mul(vlr, gj), hn::Add(hn::Sqrt(sj), veps));
+        hn::StoreU(hn::Sub(hn::LoadU(d, w + j), step), d, w + j);
+      }
+      for (int64_t j = vec_end; j < n; ++j) {
+        s[j] = std::fma(g[j], g[j], s[j]);
+        w[j] = w[j] - lr * g[j] / (std::sqrt(s[j]) + eps);
+      }
+    } else if constexpr (K == OptimizerKind::RowwiseAdagrad) {
+      float* HWY_RESTRICT w = job.table + r * n;
+      HWY_ALIGN float squares[hn::MaxLanes(d)];
+      float sq = 0.0f;
+      for (int64_t j = 0; j < vec_end; j += lanes) {
+        const auto gj = hn::LoadU(d, g + j);
+        hn::Store(hn::Mul(gj, gj), d, squares);
+        for (int64_t l = 0; l < lanes; ++l) sq += squares[l];
+      }
+      for (int64_t j = vec_end; j < n; ++j) sq += g[j] * g[j];
+      const float mean_square = job.state[r] + sq / static_cast<float>(n);
+      job.state[r] = mean_square;
+      const float step = lr / (std::sqrt(mean_square) + eps);
+      const auto vstep = hn::Set(d, step);
+      for (int64_t j = 0; j < vec_end; j += lanes) {
+        hn::StoreU(Fma(d, hn::Neg(vstep), hn::LoadU(d, g + j), hn::LoadU(d, w + j)), d, w + j);
+      }
+      for (int64_t j = vec_end; j < n; ++j) w[j] = std::fma(-step, g[j], w[j]);
+    } else {
+      float* HWY_RESTRICT s = job.state + r * n;
+      const auto vlr = hn::Set(d, lr);
+      for (int64_t j = 0; j < vec_end; j += lanes) {
+        hn::StoreU(Fma(d, vlr, hn::LoadU(d, g + j), hn::LoadU(d, s + j)), d, s + j);
+      }
+      for (int64_t j = vec_end; j < n; ++j) s[j] = std::fma(lr, g[j], s[j]);
+    }
+  }
+
+  static HWY_INLINE void prefetch(const RowJob& job, int64_t r) {
+    const int64_t n = D > 0 ? D : job.dim;
+    if constexpr (K != OptimizerKind::Gradient) __builtin_prefetch(job.table + r * n, 1);
+    if constexpr (K == OptimizerKind::Adagrad || K == OptimizerKind::Gradient) {
+      __builtin_prefetch(job.state + r * n, 1);
+    } else if constexpr (K == OptimizerKind::RowwiseAdagrad) {
+      __builtin_prefetch(job.state + r, 1);
+    }
+  }
+};
+
+// acc = scale * g + acc (one rounding per element).
+HWY_INLINE void Accumulate(float* HWY_RESTRICT acc, const float* HWY_RESTRICT g, float scale, int64_t n) {
+  const hn::ScalableTag<float> d;
+  const auto lanes = static_cast<int64_t>(hn::Lanes(d));
+  const int64_t vec_end = n - n % lanes;
+  const auto vs = hn::Set(d, scale);
+  for (int64_t j = 0; j < vec_end; j += lanes) {
+    hn::StoreU(Fma(d, vs, hn::LoadU(d, g + j), hn::LoadU(d, acc + j)), d, acc + j);
+  }
+  for (int64_t j = vec_end; j < n; ++j) acc[j] = std::fma(scale, g[j], acc[j]);
+}
+
+template <OptimizerKind K, int D>
+void RunRowsFixed(const RowJob& job) {
+  using Rule = SimdRule<K, D>;
+  const int64_t dim = D > 0 ? D : job.dim;
+  const int64_t n = job.count;
+  const int64_t* rows = job.rows;
+  if (job.grads != nullptr) {
+    for (int64_t i = 0; i < n; ++i) {
+      if (i + kRowsAhead < n) Rule::prefetch(job, rows[i + kRowsAhead]);
+      Rule::apply(job, rows[i], job.grads + i * dim);
+    }
+    return;
+  }
+  HWY_ALIGN float fixed[D > 0 ? D : 1];
+  float* HWY_RESTRICT acc = D > 0 ? fixed : job.acc;
+  for (int64_t i = 0; i < n; ++i) {
+    if (i + kRowsAhead < n) Rule::prefetch(job, rows[i + kRowsAhead]);
+    for (int64_t c = 0; c < dim; ++c) acc[c] = 0.0f;
+    const uint32_t begin = job.ids != nullptr ? job.start[i] : static_cast<uint32_t>(i);
+    const uint32_t end = job.ids != nullptr ? job.start[i + 1] : begin + 1;
+    for (uint32_t u = begin; u < end; ++u) {
+      const uint32_t k = job.ids != nullptr ? job.ids[u] : u;
+      const float* g = job.grad_out + (job.bag_of != nullptr ? job.bag_of[k] : k) * job.grad_stride;
+      Accumulate(acc, g, job.scale_of != nullptr ? job.scale_of[k] : 1.0f, dim);
+    }
+    Rule::apply(job, rows[i], acc);
+  }
+}
+
+template <OptimizerKind K>
+void RunRowsFor(const RowJob& job) {
+  switch (job.dim) {
+    case 16:
+      return RunRowsFixed<K, 16>(job);
+    case 32:
+      return RunRowsFixed<K, 32>(job);
+    case 64:
+      return RunRowsFixed<K, 64>(job);
+    default:
+      return RunRowsFixed<K, 0>(job);
+  }
+}
+
+void RunRows(const RowJob& job) {
+  switch (job.kind) {
+    case OptimizerKind::Sgd:
+      return RunRowsFor<OptimizerKind::Sgd>(job);
+    case OptimizerKind::Adagrad:
+      return RunRowsFor<OptimizerKind::Adagrad>(job);
+    case OptimizerKind::RowwiseAdagrad:
+      return RunRowsFor<OptimizerKind::RowwiseAdagrad>(job);
+    case OptimizerKind::Gradient:
+      return RunRowsFor<OptimizerKind::Gradient>(job);
+  }
+}
+
+}  // namespace cembed::kernels::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace cembed::kernels {
+
+HWY_EXPORT(RunRows);
+
+void run_rows_simd(const RowJob& job) { HWY_DYNAMIC_DISPATCH(RunRows)(job); }
+
+}  // namespace cembed::kernels
+#endif  // HWY_ONCE

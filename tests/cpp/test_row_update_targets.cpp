@@ -1,0 +1,106 @@
+// The Highway row loops (kernels/row_updates_simd.cpp) on every target compiled in and
+// supported by this CPU, against the scalar loops: the same bits, for every optimizer,
+// dims that fill whole vectors and dims that leave a tail, fused and not, with repeated
+// rows, weights and mean pooling.
+#include <gtest/gtest.h>
+#include <hwy/targets.h>
+
+#include <bit>
+#include <cmath>
+
+#include "kernels/row_update_paths.h"
+#include "test_helpers.h"
+
+namespace cembed {
+namespace {
+
+struct Batch {
+  std::vector<int64_t> rows;
+  std::vector<uint32_t> offsets{0};
+  std::vector<float> weights;
+  kernels::RowBags view() const { return {rows, offsets, weights}; }
+};
+
+Batch make_batch(Rng& rng, int64_t bags, int64_t num_rows, int max_len, bool weighted) {
+  Batch c;
+  for (int64_t b = 0; b < bags; ++b) {
+    const auto len = static_cast<int>(rng.below(static_cast<uint64_t>(max_len + 1)));
+    for (int k = 0; k < len; ++k) {
+      c.rows.push_back(static_cast<int64_t>(rng.below(static_cast<uint64_t>(num_rows))));
+      if (weighted) c.weights.push_back(rng.uniform(-1.0f, 2.0f));
+    }
+    c.offsets.push_back(static_cast<uint32_t>(c.rows.size()));
+  }
+  return c;
+}
+
+// Element by element, naming the target, the element and the difference.
+void expect_same_bits(const std::vector<float>& simd, const std::vector<float>& scalar, const std::string& what) {
+  ASSERT_EQ(simd.size(), scalar.size());
+  for (size_t i = 0; i < simd.size(); ++i) {
+    ASSERT_EQ(std::bit_cast<uint32_t>(simd[i]), std::bit_cast<uint32_t>(scalar[i]))
+        << what << ", element " << i << ": " << simd[i] << " (simd) vs " << scalar[i] << " (scalar), off by "
+        << simd[i] - scalar[i];
+  }
+}
+
+// Three steps of each optimizer, fused (coalesce_and_apply) or not (apply_row_updates).
+void run_case(int64_t dim, bool fused, bool weighted, Pooling pooling, int max_len, const std::string& target) {
+  Rng rng(dim * 101 + fused * 7 + weighted * 3 + max_len);
+  const int64_t num_rows = 17, bags = 40;
+  for (OptimizerKind kind :
+       {OptimizerKind::Sgd, OptimizerKind::Adagrad, OptimizerKind::RowwiseAdagrad, OptimizerKind::Gradient}) {
+    const OptimizerConfig opt{kind, 1e-8f, 0.1f};
+    auto table = testing::random_vector(rng, num_rows * dim);
+    std::vector<float> state(optimizer_state_floats(kind, num_rows, dim), opt.initial_accumulator);
+    auto simd_table = table;
+    auto simd_state = state;
+    kernels::UpdateScratch scratch;
+    for (int step = 0; step < 3; ++step) {
+      const Batch c = make_batch(rng, bags, num_rows, max_len, weighted);
+      const auto grad = testing::random_vector(rng, bags * dim);
+      const ConstMatrixView gv{grad.data(), bags, dim, dim};
+      if (fused) {
+        kernels::coalesce_and_apply_with(kernels::run_rows_scalar, c.view(), pooling, gv, dim, table.data(),
+                                         state.data(), num_rows, opt, 0.05f, scratch);
+        kernels::coalesce_and_apply_with(kernels::run_rows_simd, c.view(), pooling, gv, dim, simd_table.data(),
+                                         simd_state.data(), num_rows, opt, 0.05f, scratch);
+      } else {
+        kernels::RowGradients g;
+        kernels::coalesce_gradients(c.view(), pooling, gv, dim, g);
+        kernels::apply_row_updates_with(kernels::run_rows_scalar, table.data(), state.data(), num_rows, dim, g, opt,
+                                        0.05f);
+        kernels::apply_row_updates_with(kernels::run_rows_simd, simd_table.data(), simd_state.data(), num_rows, dim, g,
+                                        opt, 0.05f);
+      }
+    }
+    const std::string what = "target " + target + ", " + optimizer_kind_name(kind) + ", dim " + std::to_string(dim) +
+                             (fused ? ", fused" : ", unfused") + (weighted ? ", weighted" : "") +
+                             (pooling == Pooling::Mean ? ", mean" : ", sum");
+    expect_same_bits(simd_table, table, what + ", weights");
+    expect_same_bits(simd_state, state, what + ", state");
+  }
+}
+
+TEST(RowUpdateTargets, EveryTargetMatchesTheScalarLoopsBitForBit) {
+  const std::vector<int64_t> targets = hwy::SupportedAndGeneratedTargets();
+  ASSERT_FALSE(targets.empty());
+  for (int64_t target : targets) {
+    hwy::SetSupportedTargetsForTest(target);
+    const std::string name = hwy::TargetName(target);
+    SCOPED_TRACE("target " + name);
+    for (int64_t dim : {1, 3, 4, 8, 12, 16, 17, 33, 64, 128}) {
+      for (bool fused : {false, true}) {
+        for (bool weighted : {false, true}) {
+          for (Pooling pooling : {Pooling::Sum, Pooling::Mean}) {
+            for (int max_len : {1, 4}) run_case(dim, fused, weighted, pooling, max_len, name);
+          }
+        }
+      }
+    }
+  }
+  hwy::SetSupportedTargetsForTest(0);
+}
+
+}  // namespace
+}  // namespace cembed
