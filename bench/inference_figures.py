@@ -1,7 +1,8 @@
 """Figures of docs/inference.md: for every method at 16x on the synthetic data and on frappe,
 the exported file's size and test AUC in fp32, fp16 and int8 (beside the trained model's),
 single-row latency (p50/p99) and batch throughput through the C API (libcembed.so, ctypes),
-and `cembed serve`'s throughput and p99 latency under 8 concurrent loopback clients.
+and `cembed serve`'s throughput and p99 latency under 8 concurrent loopback clients (each method's
+fp32 file, --server-seconds per method; 0 skips the server).
 
   /usr/bin/python3 bench/inference_figures.py [--data synthetic,frappe] [--server-seconds 10]
 
@@ -28,7 +29,7 @@ from cds import Dataset  # noqa: E402
 BUILD = os.path.join(ROOT, "build", "release")
 CEMBED = os.path.join(BUILD, "cembed")
 SHARED = os.path.join(ROOT, "..", "shared", "data")
-METHODS = ["hash", "qr", "cp", "path", "memcom", "robe", "lma", "md", "cce"]
+METHODS = ["full", "hash", "qr", "cp", "path", "memcom", "robe", "lma", "md", "cce", "hot"]
 
 
 def run(cmd, **kw):
@@ -129,6 +130,7 @@ def main():
             print("| method | trained AUC | fp32 bytes | fp32 AUC | fp16 bytes | fp16 AUC | int8 bytes | int8 AUC |"
                   " 1-row p50 ms | 1-row p99 ms | rows/s (batch 4096) |")
             print("|---|---|---|---|---|---|---|---|---|---|---|")
+            served = []
             for method in args.methods.split(","):
                 ck = os.path.join(d, method + ".ckpt")
                 plan = subprocess.run([CEMBED, "plan", "--data", os.path.join(d, "train.cds"), "--embedding", method,
@@ -150,11 +152,15 @@ def main():
                 p50, p99, rate, spread = c_api_timings(lib, os.path.join(d, f"{method}.fp32.cem"), ds, args.threads)
                 row += [f"{p50:.3f}", f"{p99:.3f}", f"{rate:,.0f} ({spread[0]:,.0f}-{spread[1]:,.0f})"]
                 print("| " + " | ".join(row) + " |", flush=True)
+                served.append(method)
             if args.server_seconds > 0:
-                rows_s, req_s, p50, p99 = server_load(os.path.join(d, args.methods.split(",")[0] + ".fp32.cem"), ds, args.server_seconds, 8,
-                                                      args.threads)
-                print(f"\nserve ({args.methods.split(',')[0]}, fp32): 8 clients x {args.server_seconds:g} s, 16 rows per request: "
-                      f"{rows_s:,.0f} rows/s, {req_s:,.0f} requests/s, latency p50 {p50:.2f} ms, p99 {p99:.2f} ms")
+                print(f"\nserve, fp32: 8 clients x {args.server_seconds:g} s, 16 rows per request\n")
+                print("| method | rows/s | requests/s | latency p50 ms | latency p99 ms |")
+                print("|---|---|---|---|---|")
+                for method in served:
+                    rows_s, req_s, p50, p99 = server_load(os.path.join(d, method + ".fp32.cem"), ds,
+                                                          args.server_seconds, 8, args.threads)
+                    print(f"| {method} | {rows_s:,.0f} | {req_s:,.0f} | {p50:.2f} | {p99:.2f} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -32,7 +32,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 from inference_figures import BUILD, CEMBED, Dataset, prepare, run  # noqa: E402
 from torch_exported import torch_model  # noqa: E402  (tools/reference on the path through inference_figures)
 
-METHODS = ["hash", "qr", "cp", "path", "memcom", "md", "robe", "lma", "cce"]
+METHODS = ["full", "hash", "qr", "cp", "path", "memcom", "md", "robe", "lma", "cce", "hot"]
 BATCH = 4096
 
 

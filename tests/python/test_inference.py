@@ -289,13 +289,16 @@ class TorchModelOfTheExportedFile(unittest.TestCase):
     the lookups by torch_formulas) scores as cembed does, within 1e-5, on the test rows and
     on rows that look up every value of every feature: robe (hashed), lma with its placement
     stored as minhashes (dim 16, values without a signature among them) and as each value's
-    blocks (dim 4), cce after reclusterings (its stored assignment and renewed hash)."""
+    blocks (dim 4), cce after reclusterings (its stored assignment and renewed hash); full
+    tables and hot (hot rows of their own, the rest in its cold hash table) read as they are."""
 
     CASES = {
         "robe": ["--embedding", "robe", "--compression", "16"],
         "lma_minhashes": ["--embedding", "lma", "--compression", "16"],
         "lma_blocks": ["--embedding", "lma", "--compression", "16", "--dim", "4", "--bottom", "8,4"],
         "cce": ["--embedding", "cce:every=3,times=2", "--compression", "4"],
+        "full": ["--embedding", "full"],
+        "hot": ["--embedding", "hot", "--compression", "4"],
     }
 
     @classmethod
@@ -333,7 +336,7 @@ class TorchModelOfTheExportedFile(unittest.TestCase):
         self.assertEqual(rc, 0)
         return out
 
-    def test_scores_as_cembed_for_robe_lma_and_cce(self):
+    def test_scores_as_cembed_for_each_method_compared(self):
         import torch
         from cem_file import CemFile
         from torch_exported import torch_model
