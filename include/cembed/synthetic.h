@@ -21,7 +21,11 @@
 //     from the row's cluster (its rank shifted by the cluster: values of one cluster share
 //     rows across features), and a child feature takes the value its parent's value
 //     determines with probability `duplicate` (near-duplicate features: their row sets
-//     overlap, as Criteo's do, so LMA's row signatures find them).
+//     overlap, as Criteo's do, so LMA's row signatures find them). cooccur_signal w makes
+//     values that co-occur carry similar signal: each cluster has a latent vector (shared
+//     by all features) and every value adds w times the vector of its home cluster, the
+//     cluster under which its Zipf rank is smallest (the one whose rows it mostly shares).
+//     0 (the default) leaves the data byte-identical to the generator without the knob.
 //   - value frequencies: Zipf law of exponent zipf_exponent per feature (lower: flatter, so
 //     more values are frequent enough to learn and to be hurt by collisions).
 //   - how values are numbered: id_order "random" (a random bijection of the Zipf rank) or
@@ -53,6 +57,7 @@ struct SyntheticConfig {
   double group_scale = 1.0;   // spread of the latent groups' vectors
   double cooccurrence = 0.5;  // probability a value is drawn from the row's cluster
   double duplicate = 0.9;     // probability a child feature follows its parent
+  double cooccur_signal = 0;  // weight of the home cluster's vector in each value's vector
   double logit_scale = 1.6;   // standard deviation of the hidden logit
   double ctr = 0.25;
   uint64_t seed = 42;

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <numeric>
+#include <utility>
 
 #include "cembed/dataset.h"
 #include "cembed/metrics.h"
@@ -29,6 +30,17 @@ constexpr int kParent[kSparse] = {-1, 0,  -1, 2,  -1, -1, -1, 6,  -1, -1, -1, -1
                                   -1, -1, 11, -1, -1, -1, -1, -1, -1, -1, 20, -1, -1};
 
 int64_t gcd(int64_t a, int64_t b) { return b == 0 ? a : gcd(b, a % b); }
+
+// The inverse of a modulo n (a and n coprime), by the extended Euclidean algorithm.
+int64_t inverse_mod(int64_t a, int64_t n) {
+  __int128 t = 0, new_t = 1, r = n, new_r = a;
+  while (new_r != 0) {
+    const __int128 q = r / new_r;
+    t = std::exchange(new_t, t - q * new_t);
+    r = std::exchange(new_r, r - q * new_r);
+  }
+  return static_cast<int64_t>(t < 0 ? t + n : t);
+}
 
 // The hidden model: everything that decides a row, drawn once from the seed.
 class HiddenModel {
@@ -61,6 +73,12 @@ class HiddenModel {
     }
     for (int cl = 0; cl < c.clusters; ++cl) cluster_bias_.push_back(static_cast<float>(rng.normal() * 0.5));
     if (ids_by_frequency_ || groups_by_frequency_) order_by_frequency();
+    if (c.cooccur_signal > 0) {
+      // Its own stream, so that the draws above (and the data at weight 0) are unchanged.
+      Rng crng(derive_seed(c.seed, 0xc0cc));
+      for (int i = 0; i < c.clusters * k; ++i) cluster_vec_.push_back(static_cast<float>(crng.normal()));
+      for (int f = 0; f < kSparse; ++f) inverse_mult_.push_back(inverse_mod(mult_[f], card_[f]));
+    }
   }
 
   const std::vector<int64_t>& cardinalities() const { return card_; }
@@ -155,6 +173,25 @@ class HiddenModel {
     Rng noise(h);
     const float* gv = group_vec_.data() + (static_cast<int64_t>(f) * c_.latent_groups + g) * c_.latent_dim;
     for (int j = 0; j < c_.latent_dim; ++j) u[j] = gv[j] + static_cast<float>(c_.value_noise * noise.normal());
+    if (c_.cooccur_signal > 0) {
+      const float* cv = cluster_vec_.data() + static_cast<int64_t>(home_cluster(f, id)) * c_.latent_dim;
+      for (int j = 0; j < c_.latent_dim; ++j) u[j] += static_cast<float>(c_.cooccur_signal) * cv[j];
+    }
+  }
+
+  // The cluster under which value id of feature f has its smallest Zipf rank: the cluster
+  // whose rows it mostly shares when drawn from a cluster (the first on ties).
+  int home_cluster(int f, uint64_t id) const {
+    const int64_t n = card_[f];
+    const auto diff = static_cast<int64_t>((static_cast<int64_t>(id) - add_[f] + n) % n);
+    const auto r = static_cast<int64_t>(static_cast<__uint128_t>(inverse_mult_[f]) * diff % n);  // drawn rank
+    int best = 0;
+    int64_t best_rank = n;
+    for (int cl = 0; cl < c_.clusters; ++cl) {
+      const int64_t rank = (r - shift_[f * c_.clusters + cl] + n) % n;
+      if (rank < best_rank) best_rank = rank, best = cl;
+    }
+    return best;
   }
 
   SyntheticConfig c_;
@@ -162,6 +199,8 @@ class HiddenModel {
   bool ids_by_frequency_, groups_by_frequency_;
   std::vector<ZipfSampler> zipf_;
   std::vector<int64_t> mult_, add_, shift_;
+  std::vector<int64_t> inverse_mult_;  // per feature, when cooccur_signal > 0
+  std::vector<float> cluster_vec_;     // clusters x latent_dim, when cooccur_signal > 0
   std::vector<float> group_vec_, linear_, dense_mu_, dense_weight_, dense_cluster_, cluster_bias_;
   std::vector<std::vector<uint32_t>> position_;  // per feature: frequency position of each drawn id (or none)
 };
@@ -243,6 +282,7 @@ nlohmann::json SyntheticConfig::to_json() const {
   // its metadata and vocabulary identity.
   if (id_order != "random") j["id_order"] = id_order;
   if (group_by != "random") j["group_by"] = group_by;
+  if (cooccur_signal != 0) j["cooccur_signal"] = cooccur_signal;
   return j;
 }
 
@@ -276,6 +316,8 @@ SyntheticSummary write_synthetic(const SyntheticConfig& c, const std::string& ou
   CEMBED_CHECK(c.cooccurrence >= 0 && c.cooccurrence <= 1 && c.duplicate >= 0 && c.duplicate <= 1,
                "synthetic: cooccurrence and duplicate are probabilities (0 to 1)");
   CEMBED_CHECK(c.group_scale >= 0 && c.value_noise >= 0, "synthetic: group_scale and value_noise must be >= 0");
+  CEMBED_CHECK(std::isfinite(c.cooccur_signal) && c.cooccur_signal >= 0 && c.cooccur_signal <= 100,
+               "synthetic: cooccur_signal must be in [0, 100], got {}", c.cooccur_signal);
   CEMBED_CHECK(c.id_order == "random" || c.id_order == "frequency",
                "synthetic: id_order must be random or frequency, got '{}'", c.id_order);
   CEMBED_CHECK(c.group_by == "random" || c.group_by == "frequency",

@@ -60,6 +60,7 @@ BAD_VALUES = [
     ("synth", "--latent-groups", "0", "must be 1 to"),
     ("synth", "--cooccurrence", "1.5", "must be 0 to 1"),
     ("synth", "--duplicate", "-0.5", "must be 0 to 1"),
+    ("synth", "--cooccur-signal", "-1", "must be 0 to 100"),
     ("synth", "--ctr", "1", "must be above 0, below 1"),
     ("synth", "--ctr", "0", "must be above 0, below 1"),
     ("synth", "--threads", "0", "must be 1 to"),

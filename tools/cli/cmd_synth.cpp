@@ -28,6 +28,9 @@ void add_synth_command(CLI::App& app) {
              "probability a value is drawn from the row's cluster (values of a cluster co-occur across features)");
   add_ranged(*cmd, "duplicate", c->duplicate, Range{0, 1},
              "probability a child feature takes the value its parent's value determines (near-duplicate features)");
+  add_ranged(*cmd, "cooccur-signal", c->cooccur_signal, Range{0, 100},
+             "weight of a shared per-cluster vector in each value's latent vector: values that co-occur carry "
+             "similar signal (0: none)");
   add_ranged(*cmd, "logit-scale", c->logit_scale, Range{0, 100},
              "spread of the hidden logit (higher: higher AUC ceiling)");
   add_ranged(*cmd, "ctr", c->ctr, Range{0, 1, true, std::nullopt, "", true}, "mean click rate");
