@@ -340,7 +340,9 @@ void coalesce_gradients(const RowBags& bags, Pooling pooling, ConstMatrixView gr
       const uint32_t k = static_cast<uint32_t>(keys[i]);
       const float s = scale_of[k];
       const float* g = grad.row(bag_of[k]);
-      for (int64_t j = 0; j < dim; ++j) acc[j] += s * g[j];
+      // fma spelt out, as the fused kernel does (row_updates.cpp): a build that does not contract
+      // (-O1 under the sanitizers) must sum the same bits.
+      for (int64_t j = 0; j < dim; ++j) acc[j] = std::fma(s, g[j], acc[j]);
     }
   }
   out.rows.resize(distinct);
