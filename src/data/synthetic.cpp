@@ -367,7 +367,8 @@ SyntheticSummary write_synthetic(const SyntheticConfig& c, const std::string& ou
       {"train", c.train_rows}, {"valid", c.valid_rows}, {"test", c.test_rows}};
   threads = std::max(1, threads);
   for (int s = 0; s < 3; ++s) {
-    const auto [name, rows] = splits[s];
+    const char* name = splits[s].first;
+    const int64_t rows = splits[s].second;  // not a structured binding: OpenMP regions below use it
     if (rows == 0) continue;
     const bool text = c.format == "criteo";
     const std::string path = (std::filesystem::path(out_dir) / (std::string(name) + (text ? ".txt" : ".cds"))).string();
