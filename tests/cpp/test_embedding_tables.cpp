@@ -14,16 +14,7 @@
 namespace cembed {
 namespace {
 
-// loss = sum_b <out[b], R[b]>; d loss / d out = R.
-double probe_loss(const EmbeddingTable& t, const BagBatch& bags, Pooling p, const std::vector<float>& r) {
-  const int64_t b = bags.batch_size(), d = t.dim();
-  std::vector<float> out(b * d);
-  MatrixView view{out.data(), b, d, d};
-  t.forward(std::span(&bags, 1), p, std::span(&view, 1));
-  double loss = 0;
-  for (size_t i = 0; i < out.size(); ++i) loss += static_cast<double>(out[i]) * r[i];
-  return loss;
-}
+using testing::probe_loss;
 
 using testing::MethodCase;
 

@@ -61,6 +61,17 @@ inline bool close(double a, double b, double rtol, double atol) {
   return std::abs(a - b) <= atol + rtol * std::max(std::abs(a), std::abs(b));
 }
 
+// A probe of a table's forward: loss = sum_b <out[b], R[b]>, so d loss / d out = R.
+inline double probe_loss(const EmbeddingTable& t, const BagBatch& bags, Pooling p, const std::vector<float>& r) {
+  const int64_t b = bags.batch_size(), d = t.dim();
+  std::vector<float> out(b * d);
+  MatrixView view{out.data(), b, d, d};
+  t.forward(std::span(&bags, 1), p, std::span(&view, 1));
+  double loss = 0;
+  for (size_t i = 0; i < out.size(); ++i) loss += static_cast<double>(out[i]) * r[i];
+  return loss;
+}
+
 // Vectors of values `ids` of a one-feature table (one-hot bags), ids.size() x dim.
 inline std::vector<float> vectors_of(const EmbeddingTable& t, const std::vector<Id>& ids) {
   std::vector<uint32_t> offsets(ids.size() + 1);

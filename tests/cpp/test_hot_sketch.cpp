@@ -334,16 +334,7 @@ TEST(HotFindSketch, PromotionCopiesTheColdVector) {
   }
 }
 
-// loss = sum_b <out[b], R[b]>; d loss / d out = R.
-double probe_loss(const EmbeddingTable& t, const BagBatch& bags, Pooling p, const std::vector<float>& r) {
-  const int64_t b = bags.batch_size(), d = t.dim();
-  std::vector<float> out(b * d);
-  MatrixView view{out.data(), b, d, d};
-  t.forward(std::span(&bags, 1), p, std::span(&view, 1));
-  double loss = 0;
-  for (size_t i = 0; i < out.size(); ++i) loss += static_cast<double>(out[i]) * r[i];
-  return loss;
-}
+using testing::probe_loss;
 
 // Once values are hot (the grids of method_cases.h start from an empty sketch), the SGD step
 // equals the finite-difference gradient in both tables, multi-hot, weighted, sum and mean.
