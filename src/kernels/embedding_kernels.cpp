@@ -166,6 +166,7 @@ void pool_pieces_fixed(const R& array, int64_t dim, const PieceBags& bags, Pooli
     return;
   }
   const bool weighted = !bags.weights.empty();
+  float piece[W] = {};  // a piece decoded (fp16, int8)
   for (int64_t b = 0; b < batch; ++b) {
     const uint32_t begin = bags.offsets[b], end = bags.offsets[b + 1];
     for (int64_t k = begin; k < end && k + kAhead < ids; ++k) {
@@ -175,7 +176,6 @@ void pool_pieces_fixed(const R& array, int64_t dim, const PieceBags& bags, Pooli
     float* dst = out.row(b);
     for (int64_t c = 0; c < pieces; ++c) {
       float acc[W] = {};
-      float piece[W];
       for (uint32_t k = begin; k < end; ++k) {
         const float* src = array.read(starts[k * pieces + c], W, piece);
         const float w = weighted ? bags.weights[k] : 1.0f;

@@ -11,6 +11,10 @@
 #include <cstdint>
 #include <cstring>
 
+#ifdef __F16C__
+#include <immintrin.h>
+#endif
+
 #include "cembed/weight_view.h"
 
 namespace cembed::kernels {
@@ -58,7 +62,16 @@ struct Fp16Reader {
   static constexpr bool kInPlace = false;
   const uint16_t* p;
   const float* read(int64_t start, int64_t n, float* out) const {
-    for (int64_t i = 0; i < n; ++i) out[i] = float_of_half(p[start + i]);
+    int64_t i = 0;
+#ifdef __F16C__
+    // x86-64-v3 has F16C: 8 halves to floats in one instruction, exact as float_of_half is
+    // (every half is a float; tested over every finite half).
+    for (; i + 8 <= n; i += 8) {
+      const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + start + i));
+      _mm256_storeu_ps(out + i, _mm256_cvtph_ps(h));
+    }
+#endif
+    for (; i < n; ++i) out[i] = float_of_half(p[start + i]);
     return out;
   }
   const void* at(int64_t start) const { return p + start; }
