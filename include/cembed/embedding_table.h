@@ -35,6 +35,7 @@
 #include "cembed/bags.h"
 #include "cembed/optimizer.h"
 #include "cembed/signatures.h"
+#include "cembed/weight_view.h"
 
 namespace cembed {
 
@@ -112,11 +113,12 @@ class EmbeddingTable {
     return out;
   }
 
-  // Inference from an exported fp32 model: the table reads the weights of blocks() in place
-  // from `weights` (one span per block, each of its block's size, in read-only memory that
-  // outlives the table: the model file's mapping) and releases its own. Only forward() may
-  // be called afterwards (blocks(), init(), load() and training refuse).
-  virtual void use_mapped_weights(std::span<const std::span<const float>> weights) = 0;
+  // Inference from an exported model: the table reads the weights of blocks() in place
+  // from `weights` (one view per block, each of its block's size, in read-only memory that
+  // outlives the table: the model file's mapping; fp32, fp16 or int8, decoded row by row as
+  // lookups read them) and releases its own. Only forward() may be called afterwards
+  // (blocks(), init(), load() and training refuse).
+  virtual void use_mapped_weights(std::span<const WeightView> weights) = 0;
 
   // What a table needs to serve besides its parameters, without optimizer state (lma's
   // block placement; nothing for most methods): written into exported models (inference.h)

@@ -10,10 +10,11 @@
 // InferenceModel::open() maps the file, checks every section's checksum, rebuilds each
 // table from its spec through the factory (the same classes that trained it), checks that
 // every parameter block has exactly the size the spec implies and every placement entry
-// lies in its array; fp32 tables then read their parameters in place from the mapping (the
-// file's pages are shared by every process that opens it), fp16 and int8 ones are
-// dequantized at load into the tables. Lookups run the trained model's code either way. An
-// fp32 export scores exactly as the trained model did.
+// lies in its array; the tables then read their parameters in place from the mapping in the
+// file's precision (the file's pages are shared by every process that opens it; fp16 and
+// int8 rows are decoded as lookups read them). Lookups run the trained model's code. An
+// fp32 export scores exactly as the trained model did; an fp16 or int8 one exactly as the
+// same file decoded at load (TableReading::Decoded) does.
 #pragma once
 
 #include <cstdint>
@@ -26,10 +27,10 @@
 
 #include "cembed/dataset.h"
 #include "cembed/dlrm.h"
+#include "cembed/weight_view.h"
 
 namespace cembed {
 
-enum class Precision { Fp32, Fp16, Int8 };
 Precision parse_precision(const std::string& name);  // "fp32", "fp16", "int8"
 const char* precision_name(Precision p);
 
@@ -48,7 +49,11 @@ nlohmann::json export_model(const LoadedCheckpoint& checkpoint, const std::strin
 class InferenceModel {
  public:
   // Opens and validates `path`; throws cembed::Error naming the file and what is wrong.
-  static std::unique_ptr<InferenceModel> open(const std::string& path);
+  // InPlace: tables read the mapping (the default). Decoded: fp16 and int8 tables are
+  // decoded at load into the tables' own fp32 memory (the reference the in-place reads are
+  // tested against; fp32 tables are read in place either way).
+  enum class TableReading { InPlace, Decoded };
+  static std::unique_ptr<InferenceModel> open(const std::string& path, TableReading reading = TableReading::InPlace);
   ~InferenceModel();
 
   const std::string& path() const;

@@ -349,7 +349,7 @@ class HotTable final : public EmbeddingTable {
     return out;
   }
 
-  void use_mapped_weights(std::span<const std::span<const float>> weights) override {
+  void use_mapped_weights(std::span<const WeightView> weights) override {
     const size_t hot_blocks = hot_->blocks().size();
     CEMBED_CHECK(weights.size() >= hot_blocks, "{}: {} mapped blocks for {}", spec_, weights.size(), hot_blocks);
     hot_->use_mapped_weights(weights.first(hot_blocks));

@@ -48,7 +48,7 @@ std::vector<EmbeddingTable::Block> PartsTable::blocks() {
   return out;
 }
 
-void PartsTable::use_mapped_weights(std::span<const std::span<const float>> weights) {
+void PartsTable::use_mapped_weights(std::span<const WeightView> weights) {
   CEMBED_CHECK(weights.size() == matrices_.size(), "{}: {} mapped blocks for {} parts", spec(), weights.size(),
                matrices_.size());
   for (size_t j = 0; j < matrices_.size(); ++j) matrices_[j].use_mapped_weights(weights[j]);

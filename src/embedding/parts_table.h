@@ -14,6 +14,7 @@
 #include "cembed/embedding_table.h"
 #include "embedding/table_state.h"
 #include "kernels/embedding_kernels.h"
+#include "kernels/weight_reader.h"
 #include "util/random.h"
 
 namespace cembed {
@@ -35,7 +36,7 @@ class PartsTable : public EmbeddingTable {
   void save(BinaryWriter& out) const override;
   void load(BinaryReader& in) override;
   std::vector<Block> blocks() override;
-  void use_mapped_weights(std::span<const std::span<const float>> weights) override;
+  void use_mapped_weights(std::span<const WeightView> weights) override;
 
   int num_parts() const { return static_cast<int>(parts_.size()); }
   const Part& part(int j) const { return parts_[j]; }
@@ -58,7 +59,10 @@ class PartsTable : public EmbeddingTable {
                               MatrixView out) const = 0;
   virtual void gradients_batch(int64_t count, const int64_t* const* rows, const float* g,
                                float* const* grads) const = 0;
+  // Part j's weights in fp32 (training; refuses an fp16/int8 mapping) and as lookups read
+  // them (any precision: rows decoded through kernels::read_weights).
   const float* part_weights(int j) const { return matrices_[j].weights(); }
+  WeightView part_view(int j) const { return matrices_[j].view(); }
   // For methods that rebuild a part while training (cce's reclustering): its weights,
   // writable, and its optimizer state back to the initial accumulator.
   std::span<float> mutable_part_weights(int j) { return matrices_[j].weights(); }
@@ -108,16 +112,25 @@ class PartsTableOf : public PartsTable {
     const int64_t d = dim();
     const int64_t count = static_cast<int64_t>(bags.ids.size());
     const bool weighted = !bags.weights.empty();
-    thread_local std::vector<float> e;
+    thread_local std::vector<float> e, decoded;  // decoded: one row of each part (fp16, int8)
     e.resize(d);
     const float* row[kMaxParts];
+    WeightView view[kMaxParts];
+    int64_t at[kMaxParts + 1] = {};
+    for (int j = 0; j < parts; ++j) {
+      view[j] = part_view(j);
+      at[j + 1] = at[j] + (view[j].precision == Precision::Fp32 ? 0 : part(j).width);
+    }
+    decoded.resize(at[parts]);
     for (int64_t b = 0; b < bags.batch_size(); ++b) {
       float* dst = out.row(b);
       const uint32_t begin = bags.offsets[b], end = bags.offsets[b + 1];
       if (begin == end) std::fill(dst, dst + d, 0.0f);
       for (uint32_t k = begin; k < end; ++k) {
-        prefetch(rows, k + kPrefetch, count);
-        for (int j = 0; j < parts; ++j) row[j] = part_weights(j) + rows[j][k] * part(j).width;
+        prefetch(view, rows, k + kPrefetch, count);
+        for (int j = 0; j < parts; ++j) {
+          row[j] = kernels::read_weights(view[j], rows[j][k] * part(j).width, part(j).width, decoded.data() + at[j]);
+        }
         const float w = weighted ? bags.weights[k] : 1.0f;
         if (k == begin) {
           // The bag's first vector is written in place (no zero fill to read back).
@@ -142,8 +155,10 @@ class PartsTableOf : public PartsTable {
     const int64_t d = dim();
     const float* row[kMaxParts];
     float* grad[kMaxParts];
+    WeightView view[kMaxParts];
+    for (int j = 0; j < parts; ++j) view[j] = part_view(j);
     for (int64_t k = 0; k < count; ++k) {
-      prefetch(rows, k + kPrefetch, count);
+      prefetch(view, rows, k + kPrefetch, count);
       for (int j = 0; j < parts; ++j) {
         row[j] = part_weights(j) + rows[j][k] * part(j).width;
         grad[j] = grads[j] + k * part(j).width;
@@ -157,9 +172,10 @@ class PartsTableOf : public PartsTable {
     for (int64_t i = 0; i < d; ++i) dst[i] += w * e[i];
   }
   static constexpr int64_t kPrefetch = 8;  // ids ahead: hides cache misses on the larger parts
-  void prefetch(const int64_t* const* rows, int64_t k, int64_t count) const {
+  void prefetch(const WeightView* view, const int64_t* const* rows, int64_t k, int64_t count) const {
     if (k >= count) return;
-    for (int j = 0; j < num_parts(); ++j) __builtin_prefetch(part_weights(j) + rows[j][k] * part(j).width);
+    for (int j = 0; j < num_parts(); ++j)
+      __builtin_prefetch(kernels::weight_address(view[j], rows[j][k] * part(j).width));
   }
   const Derived& self() const { return static_cast<const Derived&>(*this); }
 };

@@ -30,7 +30,7 @@ void RowTable::init(uint64_t seed) {
 
 void RowTable::set_optimizer(const OptimizerConfig& config) { matrix_.set_optimizer(config); }
 
-void RowTable::use_mapped_weights(std::span<const std::span<const float>> weights) {
+void RowTable::use_mapped_weights(std::span<const WeightView> weights) {
   CEMBED_CHECK(weights.size() == 1, "{}: {} mapped blocks for 1", spec(), weights.size());
   matrix_.use_mapped_weights(weights[0]);
 }
@@ -47,7 +47,7 @@ kernels::RowBags RowTable::map_bags(const BagBatch& bags) const {
 }
 
 void RowTable::forward(std::span<const BagBatch> bags, Pooling pooling, std::span<const MatrixView> out) const {
-  kernels::pool_rows(matrix_.weights(), rows(), dim(), map_bags(bags[0]), pooling, out[0]);
+  kernels::pool_rows(matrix_.view(), dim(), map_bags(bags[0]), pooling, out[0]);
 }
 
 void RowTable::backward(std::span<const BagBatch> bags, Pooling pooling, std::span<const ConstMatrixView> grad_out,

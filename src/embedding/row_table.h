@@ -24,7 +24,7 @@ class RowTable : public EmbeddingTable {
   void save(BinaryWriter& out) const override;
   void load(BinaryReader& in) override;
   std::vector<Block> blocks() override { return {matrix_.block()}; }
-  void use_mapped_weights(std::span<const std::span<const float>> weights) override;
+  void use_mapped_weights(std::span<const WeightView> weights) override;
 
  protected:
   RowTable(TableShape shape, int64_t rows);

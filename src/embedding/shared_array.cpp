@@ -55,7 +55,7 @@ void SharedArrayTable::init(uint64_t seed) {
 
 void SharedArrayTable::set_optimizer(const OptimizerConfig& config) { array_.set_optimizer(config); }
 
-void SharedArrayTable::use_mapped_weights(std::span<const std::span<const float>> weights) {
+void SharedArrayTable::use_mapped_weights(std::span<const WeightView> weights) {
   CEMBED_CHECK(weights.size() == 1, "{}: {} mapped blocks for 1", spec_, weights.size());
   array_.use_mapped_weights(weights[0]);
 }
@@ -77,15 +77,14 @@ void SharedArrayTable::check_ids(int f, const BagBatch& b) const {
 
 void SharedArrayTable::forward(std::span<const BagBatch> bags, Pooling pooling, std::span<const MatrixView> out) const {
   const BlockPlacement& placement = ready_placement();
-  const int64_t size = grid_.blocks * block_;
+  const WeightView array = array_.view();
   for (int f = 0; f < num_features(); ++f) {
     const BagBatch& b = bags[f];
     check_ids(f, b);
     // Where every (id, chunk) lies first, then the gather (which prefetches ahead).
     blocks_scratch_.resize(b.ids.size() * grid_.chunks);
     placement.blocks_of(f, b.ids, block_, blocks_scratch_.data());
-    kernels::pool_pieces(array_.weights(), size, dim(), block_, {blocks_scratch_, b.offsets, b.weights}, pooling,
-                         out[f]);
+    kernels::pool_pieces(array, dim(), block_, {blocks_scratch_, b.offsets, b.weights}, pooling, out[f]);
   }
 }
 

@@ -51,7 +51,7 @@ class SharedArrayTable : public EmbeddingTable {
   void save(BinaryWriter& out) const override;
   void load(BinaryReader& in) override;
   std::vector<Block> blocks() override { return {array_.block()}; }
-  void use_mapped_weights(std::span<const std::span<const float>> weights) override;
+  void use_mapped_weights(std::span<const WeightView> weights) override;
   int64_t dense_gradient_size() const override;
   void add_gradient(std::span<const BagBatch> bags, Pooling pooling, std::span<const ConstMatrixView> grad_out,
                     std::span<float> grad) override;

@@ -10,34 +10,47 @@ TableState::TableState(int64_t rows, int64_t width) : rows_(rows), width_(width)
 }
 
 std::span<float> TableState::weights() {
-  CEMBED_CHECK(mapped_ == nullptr, "table weights read in place from a model file are read-only");
+  CEMBED_CHECK(!mapped(), "table weights read in place from a model file are read-only");
   return weights_;
 }
 
+const float* TableState::weights() const {
+  if (!mapped()) return weights_.data();
+  CEMBED_CHECK(mapped_.precision == Precision::Fp32, "table weights read in place in {} are read through view()",
+               mapped_.precision == Precision::Fp16 ? "fp16" : "int8");
+  return static_cast<const float*>(mapped_.values);
+}
+
 void TableState::use_mapped_weights(std::span<const float> weights) {
-  CEMBED_CHECK(static_cast<int64_t>(weights.size()) == rows_ * width_, "mapped weights: {} floats for a {} x {} matrix",
-               weights.size(), rows_, width_);
-  mapped_ = weights.data();
+  use_mapped_weights(WeightView{Precision::Fp32, weights.data(), nullptr, static_cast<int64_t>(weights.size()), 0});
+}
+
+void TableState::use_mapped_weights(const WeightView& weights) {
+  CEMBED_CHECK(weights.size == rows_ * width_ && weights.values != nullptr,
+               "mapped weights: {} floats for a {} x {} matrix", weights.size, rows_, width_);
+  CEMBED_CHECK(weights.precision != Precision::Int8 || (weights.params != nullptr && weights.group >= 1),
+               "mapped weights: int8 without scales");
+  mapped_ = weights;
   weights_.release();
   AlignedVector<float>().swap(state_);
   optimizer_set_ = false;
 }
 
 void TableState::set_optimizer(const OptimizerConfig& config) {
-  CEMBED_CHECK(mapped_ == nullptr, "table weights read in place from a model file cannot be trained");
+  CEMBED_CHECK(!mapped(), "table weights read in place from a model file cannot be trained");
   optimizer_ = config;
   optimizer_set_ = true;
   state_.assign(optimizer_state_floats(config.kind, rows_, width_), config.initial_accumulator);
 }
 
 void TableState::update(const kernels::RowGradients& grads, float lr) {
-  CEMBED_CHECK(mapped_ == nullptr, "table weights read in place from a model file cannot be trained");
+  CEMBED_CHECK(!mapped(), "table weights read in place from a model file cannot be trained");
   kernels::apply_row_updates(weights_.data(), state_.data(), rows_, width_, grads, optimizer_, lr);
 }
 
 void TableState::update(const kernels::RowBags& bags, Pooling pooling, ConstMatrixView grad, float lr,
                         kernels::UpdateScratch& scratch) {
-  CEMBED_CHECK(mapped_ == nullptr, "table weights read in place from a model file cannot be trained");
+  CEMBED_CHECK(!mapped(), "table weights read in place from a model file cannot be trained");
   kernels::coalesce_and_apply(bags, pooling, grad, width_, weights_.data(), state_.data(), rows_, optimizer_, lr,
                               scratch);
 }

@@ -10,9 +10,11 @@
 //   optimizer kind, then each matrix's state   save_optimizer_state / load_optimizer_state
 //   anything the table keeps beside (lma's signatures)
 //
-// An exported fp32 model's tables read their weights in place from the file's read-only
-// mapping (use_mapped_weights): the matrix then owns no weights and no optimizer state, and
-// only reads are allowed (the const weights()); everything that writes refuses.
+// An exported model's tables read their weights in place from the file's read-only mapping
+// (use_mapped_weights), in the file's precision: the matrix then owns no weights and no
+// optimizer state, and only reads are allowed (view(), which lookups decode row by row
+// through kernels/weight_reader.h; the const weights() for fp32); everything that writes
+// refuses.
 #pragma once
 
 #include <cstdint>
@@ -37,7 +39,12 @@ class TableState {
   int64_t width() const { return width_; }
   // Writable weights; refuses read-only (mapped) ones.
   std::span<float> weights();
-  const float* weights() const { return mapped_ != nullptr ? mapped_ : weights_.data(); }
+  // fp32 weights, read-only (refuses an fp16 or int8 mapping: read those through view()).
+  const float* weights() const;
+  // The weights as lookups read them: the matrix's own (fp32) or the mapped block.
+  WeightView view() const {
+    return mapped() ? mapped_ : WeightView{Precision::Fp32, weights_.data(), nullptr, rows_ * width_, 0};
+  }
   std::span<float> state() { return state_; }
   // The matrix as a block of EmbeddingTable::blocks().
   EmbeddingTable::Block block() { return {weights(), state(), rows_, width_}; }
@@ -47,7 +54,9 @@ class TableState {
   // Reads the weights from `weights` (rows x width floats in read-only memory that outlives
   // this matrix: an exported model's mapping) instead of its own, which are released.
   void use_mapped_weights(std::span<const float> weights);
-  bool mapped() const { return mapped_ != nullptr; }
+  // The same from a block in any precision (weights.size floats of rows x width).
+  void use_mapped_weights(const WeightView& weights);
+  bool mapped() const { return mapped_.values != nullptr; }
 
   // State sized for `config.kind` and filled with its initial accumulator.
   void set_optimizer(const OptimizerConfig& config);
@@ -76,7 +85,7 @@ class TableState {
   // their pages (zeroed_array.h), so a model read in place never pays for them.
   ZeroedArray weights_;
   AlignedVector<float> state_;
-  const float* mapped_ = nullptr;  // set: the weights, read-only, and weights_ empty
+  WeightView mapped_;  // values set: the weights, read-only, and weights_ empty
   OptimizerConfig optimizer_;
   bool optimizer_set_ = false;
 };

@@ -64,10 +64,11 @@ void read_mlps(const ModelFile& file, Dlrm& model) {
 }
 
 // Table t's parameters and serving data from their sections, into a table the factory
-// built from the plan's spec: every size must be the one the spec implies. fp32 blocks are
-// read in place from the mapping (the table's own weights released: the file's pages are
-// shared by every process that maps it); fp16 and int8 blocks are dequantized into the table.
-void read_table(const ModelFile& file, Precision precision, int t, EmbeddingTable& table) {
+// built from the plan's spec: every size must be the one the spec implies. Blocks are read
+// in place from the mapping in the file's precision (the table's own weights released: the
+// file's pages are shared by every process that maps it); `decode`: fp16 and int8 blocks
+// are dequantized into the table instead.
+void read_table(const ModelFile& file, Precision precision, int t, EmbeddingTable& table, bool decode) {
   const std::string what = fmt::format("{}: table {} ({})", file.path(), t, table.spec());
   const std::string_view params = file.section(SectionKind::TableParameters, t);
   BinaryReader r(params.data(), params.size(), what);
@@ -75,17 +76,18 @@ void read_table(const ModelFile& file, Precision precision, int t, EmbeddingTabl
   const auto widths = table.parameter_row_widths();
   const uint32_t n = r.u32("block count");
   CEMBED_CHECK(n == blocks.size(), "{}: {} parameter blocks in the file, the spec implies {}", what, n, blocks.size());
-  std::vector<std::span<const float>> mapped;
+  const bool in_place = precision == Precision::Fp32 || !decode;
+  std::vector<WeightView> mapped;
   for (size_t b = 0; b < blocks.size(); ++b) {
     const std::string block = fmt::format("block {}", b);
-    if (precision == Precision::Fp32) {
-      mapped.push_back(view_fp32_block(r, static_cast<int64_t>(blocks[b].size()), widths[b], block));
+    if (in_place) {
+      mapped.push_back(view_block(r, static_cast<int64_t>(blocks[b].size()), widths[b], precision, block));
     } else {
       decode_block(r, blocks[b], widths[b], precision, block);
     }
   }
   r.expect_end();
-  if (precision == Precision::Fp32) table.use_mapped_weights(mapped);
+  if (in_place) table.use_mapped_weights(mapped);
   const std::string_view serving = file.section(SectionKind::TableServing, t);
   BinaryReader s(serving.data(), serving.size(), what);
   table.load_serving_data(s);
@@ -98,7 +100,7 @@ void read_table(const ModelFile& file, Precision precision, int t, EmbeddingTabl
 InferenceModel::InferenceModel(std::unique_ptr<State> state) : s_(std::move(state)) {}
 InferenceModel::~InferenceModel() = default;
 
-std::unique_ptr<InferenceModel> InferenceModel::open(const std::string& path) {
+std::unique_ptr<InferenceModel> InferenceModel::open(const std::string& path, TableReading reading) {
   auto s = std::make_unique<State>(ModelFile::open(path));
   const ModelFile& file = s->file;
   MemoryPlan plan;
@@ -162,7 +164,8 @@ std::unique_ptr<InferenceModel> InferenceModel::open(const std::string& path) {
   EmbeddingCollection& tables = s->model->embeddings();
   CEMBED_CHECK(static_cast<int64_t>(tables.num_tables()) == static_cast<int64_t>(plan.tables.size()),
                "{}: corrupt plan", path);
-  for (int t = 0; t < tables.num_tables(); ++t) read_table(file, s->precision, t, tables.table(t));
+  for (int t = 0; t < tables.num_tables(); ++t)
+    read_table(file, s->precision, t, tables.table(t), reading == TableReading::Decoded);
   read_mlps(file, *s->model);
   const std::string_view vocab = file.section(SectionKind::Vocabulary, 0, true);
   CEMBED_CHECK(vocab.empty() == s->text_format.empty(), "{}: vocabulary section and metadata disagree", path);

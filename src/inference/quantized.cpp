@@ -29,18 +29,6 @@ uint16_t half_of(float f) {
   return sign | static_cast<uint16_t>(h);
 }
 
-float float_of_half(uint16_t h) {
-  const uint32_t sign = static_cast<uint32_t>(h & 0x8000) << 16, e = (h >> 10) & 0x1f, m = h & 0x3ff;
-  if (e == 0) {
-    const float v = static_cast<float>(m) * (1.0f / 16777216.0f);
-    return sign ? -v : v;
-  }
-  const uint32_t bits = sign | (e == 31 ? 0x7f800000 | (m << 13) : ((e + 112) << 23) | (m << 13));
-  float v;
-  std::memcpy(&v, &bits, 4);
-  return v;
-}
-
 int64_t quantization_group(int64_t row_width) {
   CEMBED_CHECK(row_width >= 1, "quantization: row width {} must be positive", row_width);
   return (16 + row_width - 1) / row_width * row_width;
@@ -122,14 +110,54 @@ void check_finite(std::span<const float> x, const BinaryReader& in, const std::s
 
 }  // namespace
 
-std::span<const float> view_fp32_block(BinaryReader& in, int64_t floats, int64_t row_width, const std::string& what) {
-  read_block_header(in, floats, row_width, what);
-  const char* p = in.view(static_cast<size_t>(floats) * sizeof(float), "fp32 parameters");
-  CEMBED_CHECK(reinterpret_cast<uintptr_t>(p) % alignof(float) == 0, "{}: {}: fp32 parameters not aligned",
-               in.context(), what);
-  const std::span<const float> x(reinterpret_cast<const float*>(p), static_cast<size_t>(floats));
-  check_finite(x, in, what);
-  return x;
+WeightView view_block(BinaryReader& in, int64_t floats, int64_t row_width, Precision p, const std::string& what) {
+  const int64_t group = read_block_header(in, floats, row_width, what);
+  const auto n = static_cast<size_t>(floats);
+  WeightView v{p, nullptr, nullptr, floats, group};
+  switch (p) {
+    case Precision::Fp32: {
+      const char* x = in.view(n * sizeof(float), "fp32 parameters");
+      CEMBED_CHECK(reinterpret_cast<uintptr_t>(x) % alignof(float) == 0, "{}: {}: fp32 parameters not aligned",
+                   in.context(), what);
+      check_finite({reinterpret_cast<const float*>(x), n}, in, what);
+      v.values = x;
+      break;
+    }
+    case Precision::Fp16: {
+      const char* x = in.view(n * sizeof(uint16_t), "fp16 parameters");
+      CEMBED_CHECK(reinterpret_cast<uintptr_t>(x) % alignof(uint16_t) == 0, "{}: {}: fp16 parameters not aligned",
+                   in.context(), what);
+      const auto* h = reinterpret_cast<const uint16_t*>(x);
+      // An exponent of all ones is inf or NaN: a branch-free pass (it vectorizes), the loop
+      // naming the parameter only on failure.
+      uint32_t bad = 0;
+      for (size_t i = 0; i < n; ++i) bad |= static_cast<uint32_t>((h[i] & 0x7c00u) == 0x7c00u);
+      for (size_t i = 0; bad != 0 && i < n; ++i) {
+        CEMBED_CHECK((h[i] & 0x7c00u) != 0x7c00u, "{}: {}: parameter {} is {}", in.context(), what, i,
+                     kernels::float_of_half(h[i]));
+      }
+      v.values = x;
+      break;
+    }
+    case Precision::Int8: {
+      const int64_t groups = (floats + group - 1) / group;
+      const char* params = in.view(static_cast<size_t>(2 * groups) * sizeof(float), "int8 scales");
+      CEMBED_CHECK(reinterpret_cast<uintptr_t>(params) % alignof(float) == 0, "{}: {}: int8 scales not aligned",
+                   in.context(), what);
+      v.params = reinterpret_cast<const float*>(params);
+      // Every value of a group lies in [minimum, fma(255, scale, minimum)] (scale >= 0, the
+      // decode is monotone in q): those finite, every decoded value is finite.
+      for (int64_t g = 0; g < groups; ++g) {
+        const float scale = v.params[2 * g], minimum = v.params[2 * g + 1];
+        CEMBED_CHECK(std::isfinite(scale) && scale >= 0 && std::isfinite(minimum) &&
+                         std::isfinite(kernels::dequantize_int8(255, scale, minimum)),
+                     "{}: {}: group {} has scale {} and minimum {}", in.context(), what, g, scale, minimum);
+      }
+      v.values = in.view(n, "int8 parameters");
+      break;
+    }
+  }
+  return v;
 }
 
 void decode_block(BinaryReader& in, std::span<float> out, int64_t row_width, Precision p, const std::string& what) {
@@ -156,7 +184,7 @@ void decode_block(BinaryReader& in, std::span<float> out, int64_t row_width, Pre
         CEMBED_CHECK(std::isfinite(scale) && scale >= 0 && std::isfinite(minimum),
                      "{}: {}: group {} has scale {} and minimum {}", in.context(), what, g, scale, minimum);
         const int64_t begin = g * group, end = std::min(n, begin + group);
-        for (int64_t i = begin; i < end; ++i) out[i] = minimum + static_cast<float>(q[i]) * scale;
+        for (int64_t i = begin; i < end; ++i) out[i] = kernels::dequantize_int8(q[i], scale, minimum);
       }
       break;
     }

@@ -19,6 +19,7 @@
 #include <span>
 
 #include "cembed/inference.h"
+#include "kernels/weight_reader.h"
 #include "util/binary_io.h"
 
 namespace cembed {
@@ -27,17 +28,22 @@ constexpr size_t kBlockAlign = 64;
 
 int64_t quantization_group(int64_t row_width);
 
-// IEEE half precision bits of f (round to nearest even; |f| <= 65504), and back.
+// IEEE half precision bits of f (round to nearest even; |f| <= 65504), and back
+// (kernels/weight_reader.h: the lookups' decode).
 uint16_t half_of(float f);
-float float_of_half(uint16_t h);
+using kernels::float_of_half;
 
 // Refuses values fp16 cannot hold (beyond 65504) and non-finite ones, naming `what`.
 void encode_block(BinaryWriter& out, std::span<const float> x, int64_t row_width, Precision p, const std::string& what);
 // Reads one block into `out` (the size the table built from its spec has), checking the
-// count, the group, the scales and that every value decoded is finite.
+// count, the group, the scales and that every value decoded is finite. Element by element
+// the same decode as the lookups' in-place reads (kernels/weight_reader.h): the reference
+// they are tested against, and InferenceModel::open's decoded mode.
 void decode_block(BinaryReader& in, std::span<float> out, int64_t row_width, Precision p, const std::string& what);
-// An fp32 block of `floats` values where it lies in `in` (the model's mapping: no copy),
-// with the same checks as decode_block.
-std::span<const float> view_fp32_block(BinaryReader& in, int64_t floats, int64_t row_width, const std::string& what);
+// A block of `floats` values in any precision where it lies in `in` (the model's mapping:
+// no copy), with the same checks as decode_block, made on the stored form: fp32 values
+// finite, no fp16 inf/NaN bit pattern, every int8 group's scale finite and >= 0, its
+// minimum and fma(255, scale, minimum) finite (so every value it can decode is finite).
+WeightView view_block(BinaryReader& in, int64_t floats, int64_t row_width, Precision p, const std::string& what);
 
 }  // namespace cembed

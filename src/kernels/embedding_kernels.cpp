@@ -5,6 +5,7 @@
 #include <cstring>
 #include <map>
 
+#include "kernels/weight_reader.h"
 #include "util/check.h"
 
 namespace cembed::kernels {
@@ -26,16 +27,19 @@ float bag_scale(Pooling pooling, int64_t len) {
   return len > 0 ? 1.0f / static_cast<float>(len) : 0.0f;
 }
 
-template <int D>
-void pool_fixed(const float* table, const RowBags& bags, Pooling pooling, MatrixView out) {
+// The kernels below read rows through a reader (weight_reader.h): in place for fp32, decoded
+// into `row` for fp16 and int8; the arithmetic on the floats read is the same code.
+template <int D, typename R>
+void pool_fixed(const R& table, const RowBags& bags, Pooling pooling, MatrixView out) {
   const int64_t batch = static_cast<int64_t>(bags.offsets.size()) - 1;
   const bool weighted = !bags.weights.empty();
+  float row[D];
   for (int64_t b = 0; b < batch; ++b) {
     float acc[D] = {};
     const uint32_t begin = bags.offsets[b], end = bags.offsets[b + 1];
     for (uint32_t k = begin; k < end; ++k) {
-      if (k + 4 < end) __builtin_prefetch(table + bags.rows[k + 4] * D);
-      const float* src = table + bags.rows[k] * D;
+      if (k + 4 < end) __builtin_prefetch(table.at(bags.rows[k + 4] * D));
+      const float* src = table.read(bags.rows[k] * D, D, row);
       const float w = weighted ? bags.weights[k] : 1.0f;
       for (int j = 0; j < D; ++j) acc[j] += w * src[j];
     }
@@ -45,15 +49,18 @@ void pool_fixed(const float* table, const RowBags& bags, Pooling pooling, Matrix
   }
 }
 
-void pool_generic(const float* table, int64_t dim, const RowBags& bags, Pooling pooling, MatrixView out) {
+template <typename R>
+void pool_generic(const R& table, int64_t dim, const RowBags& bags, Pooling pooling, MatrixView out) {
   const int64_t batch = static_cast<int64_t>(bags.offsets.size()) - 1;
   const bool weighted = !bags.weights.empty();
+  thread_local std::vector<float> row;
+  if (!R::kInPlace) row.resize(dim);
   for (int64_t b = 0; b < batch; ++b) {
     float* dst = out.row(b);
     std::fill(dst, dst + dim, 0.0f);
     const uint32_t begin = bags.offsets[b], end = bags.offsets[b + 1];
     for (uint32_t k = begin; k < end; ++k) {
-      const float* src = table + bags.rows[k] * dim;
+      const float* src = table.read(bags.rows[k] * dim, dim, row.data());
       const float w = weighted ? bags.weights[k] : 1.0f;
       for (int64_t j = 0; j < dim; ++j) dst[j] += w * src[j];
     }
@@ -136,8 +143,8 @@ bool one_hot(std::span<const uint32_t> offsets, std::span<const float> weights) 
 constexpr int64_t kAhead = 8;  // ids whose pieces are prefetched ahead, across bags
 
 // Pieces of W floats each (dim a multiple of W): accumulators stay in registers.
-template <int W>
-void pool_pieces_fixed(const float* array, int64_t dim, const PieceBags& bags, Pooling pooling, MatrixView out) {
+template <int W, typename R>
+void pool_pieces_fixed(const R& array, int64_t dim, const PieceBags& bags, Pooling pooling, MatrixView out) {
   const int64_t batch = static_cast<int64_t>(bags.offsets.size()) - 1;
   const int64_t pieces = dim / W;
   const int64_t ids = bags.offsets.back();
@@ -145,25 +152,32 @@ void pool_pieces_fixed(const float* array, int64_t dim, const PieceBags& bags, P
   if (one_hot(bags.offsets, bags.weights)) {  // one id per bag, weight 1 (sum and mean agree): a copy
     for (int64_t k = 0; k < ids; ++k) {
       if (k + kAhead < ids) {
-        for (int64_t c = 0; c < pieces; ++c) __builtin_prefetch(array + starts[(k + kAhead) * pieces + c]);
+        for (int64_t c = 0; c < pieces; ++c) __builtin_prefetch(array.at(starts[(k + kAhead) * pieces + c]));
       }
       float* dst = out.row(k);
-      for (int64_t c = 0; c < pieces; ++c) std::memcpy(dst + c * W, array + starts[k * pieces + c], W * sizeof(float));
+      for (int64_t c = 0; c < pieces; ++c) {
+        if constexpr (R::kInPlace) {
+          std::memcpy(dst + c * W, array.read(starts[k * pieces + c], W, nullptr), W * sizeof(float));
+        } else {
+          array.read(starts[k * pieces + c], W, dst + c * W);  // decoded where it goes
+        }
+      }
     }
     return;
   }
   const bool weighted = !bags.weights.empty();
+  float piece[W] = {};  // a piece decoded (fp16, int8)
   for (int64_t b = 0; b < batch; ++b) {
     const uint32_t begin = bags.offsets[b], end = bags.offsets[b + 1];
     for (int64_t k = begin; k < end && k + kAhead < ids; ++k) {
-      for (int64_t c = 0; c < pieces; ++c) __builtin_prefetch(array + starts[(k + kAhead) * pieces + c]);
+      for (int64_t c = 0; c < pieces; ++c) __builtin_prefetch(array.at(starts[(k + kAhead) * pieces + c]));
     }
     const float s = bag_scale(pooling, end - begin);
     float* dst = out.row(b);
     for (int64_t c = 0; c < pieces; ++c) {
       float acc[W] = {};
       for (uint32_t k = begin; k < end; ++k) {
-        const float* src = array + starts[k * pieces + c];
+        const float* src = array.read(starts[k * pieces + c], W, piece);
         const float w = weighted ? bags.weights[k] : 1.0f;
         for (int j = 0; j < W; ++j) acc[j] += w * src[j];
       }
@@ -172,11 +186,14 @@ void pool_pieces_fixed(const float* array, int64_t dim, const PieceBags& bags, P
   }
 }
 
-void pool_pieces_generic(const float* array, int64_t dim, int64_t width, const PieceBags& bags, Pooling pooling,
+template <typename R>
+void pool_pieces_generic(const R& array, int64_t dim, int64_t width, const PieceBags& bags, Pooling pooling,
                          MatrixView out) {
   const int64_t batch = static_cast<int64_t>(bags.offsets.size()) - 1;
   const int64_t pieces = pieces_of(dim, width);
   const bool weighted = !bags.weights.empty();
+  thread_local std::vector<float> piece;
+  if (!R::kInPlace) piece.resize(width);
   for (int64_t b = 0; b < batch; ++b) {
     float* dst = out.row(b);
     std::fill(dst, dst + dim, 0.0f);
@@ -184,8 +201,8 @@ void pool_pieces_generic(const float* array, int64_t dim, int64_t width, const P
     for (uint32_t k = begin; k < end; ++k) {
       const float w = weighted ? bags.weights[k] : 1.0f;
       for (int64_t c = 0; c < pieces; ++c) {
-        const float* src = array + bags.starts[k * pieces + c];
         const int64_t len = std::min(width, dim - c * width);
+        const float* src = array.read(bags.starts[k * pieces + c], len, piece.data());
         for (int64_t j = 0; j < len; ++j) dst[c * width + j] += w * src[j];
       }
     }
@@ -214,9 +231,11 @@ void pool_pieces_reference(const float* array, int64_t array_size, int64_t dim, 
   }
 }
 
-void pool_pieces(const float* array, int64_t array_size, int64_t dim, int64_t width, const PieceBags& bags,
-                 Pooling pooling, MatrixView out) {
-  check_pieces(array_size, dim, width, bags);
+namespace {
+
+template <typename R>
+void pool_pieces_with(const R& array, int64_t dim, int64_t width, const PieceBags& bags, Pooling pooling,
+                      MatrixView out) {
   const int64_t w = std::min(width, dim);  // one piece of dim floats when width >= dim
   if (dim % w == 0) {
     switch (w) {
@@ -241,6 +260,40 @@ void pool_pieces(const float* array, int64_t array_size, int64_t dim, int64_t wi
   pool_pieces_generic(array, dim, w, bags, pooling, out);
 }
 
+template <typename R>
+void pool_rows_with(const R& table, int64_t dim, const RowBags& bags, Pooling pooling, MatrixView out) {
+  switch (dim) {
+    case 4:
+      return pool_fixed<4>(table, bags, pooling, out);
+    case 8:
+      return pool_fixed<8>(table, bags, pooling, out);
+    case 16:
+      return pool_fixed<16>(table, bags, pooling, out);
+    case 32:
+      return pool_fixed<32>(table, bags, pooling, out);
+    case 64:
+      return pool_fixed<64>(table, bags, pooling, out);
+    case 128:
+      return pool_fixed<128>(table, bags, pooling, out);
+    default:
+      return pool_generic(table, dim, bags, pooling, out);
+  }
+}
+
+}  // namespace
+
+void pool_pieces(const float* array, int64_t array_size, int64_t dim, int64_t width, const PieceBags& bags,
+                 Pooling pooling, MatrixView out) {
+  check_pieces(array_size, dim, width, bags);
+  pool_pieces_with(Fp32Reader{array}, dim, width, bags, pooling, out);
+}
+
+void pool_pieces(const WeightView& array, int64_t dim, int64_t width, const PieceBags& bags, Pooling pooling,
+                 MatrixView out) {
+  check_pieces(array.size, dim, width, bags);
+  with_reader(array, [&](const auto& r) { pool_pieces_with(r, dim, width, bags, pooling, out); });
+}
+
 void pool_rows_reference(const float* table, int64_t num_rows, int64_t dim, const RowBags& bags, Pooling pooling,
                          MatrixView out) {
   check_rows(bags, num_rows);
@@ -261,22 +314,13 @@ void pool_rows_reference(const float* table, int64_t num_rows, int64_t dim, cons
 void pool_rows(const float* table, int64_t num_rows, int64_t dim, const RowBags& bags, Pooling pooling,
                MatrixView out) {
   check_rows(bags, num_rows);
-  switch (dim) {
-    case 4:
-      return pool_fixed<4>(table, bags, pooling, out);
-    case 8:
-      return pool_fixed<8>(table, bags, pooling, out);
-    case 16:
-      return pool_fixed<16>(table, bags, pooling, out);
-    case 32:
-      return pool_fixed<32>(table, bags, pooling, out);
-    case 64:
-      return pool_fixed<64>(table, bags, pooling, out);
-    case 128:
-      return pool_fixed<128>(table, bags, pooling, out);
-    default:
-      return pool_generic(table, dim, bags, pooling, out);
-  }
+  pool_rows_with(Fp32Reader{table}, dim, bags, pooling, out);
+}
+
+void pool_rows(const WeightView& table, int64_t dim, const RowBags& bags, Pooling pooling, MatrixView out) {
+  CEMBED_CHECK(dim >= 1 && table.size % dim == 0, "embedding kernel: {} floats are not rows of {}", table.size, dim);
+  check_rows(bags, table.size / dim);
+  with_reader(table, [&](const auto& r) { pool_rows_with(r, dim, bags, pooling, out); });
 }
 
 void coalesce_gradients_reference(const RowBags& bags, Pooling pooling, ConstMatrixView grad, int64_t dim,

@@ -18,6 +18,7 @@
 
 #include "cembed/bags.h"
 #include "cembed/optimizer.h"
+#include "cembed/weight_view.h"
 
 namespace cembed::kernels {
 
@@ -30,6 +31,10 @@ struct RowBags {
 void pool_rows_reference(const float* table, int64_t num_rows, int64_t dim, const RowBags& bags, Pooling pooling,
                          MatrixView out);
 void pool_rows(const float* table, int64_t num_rows, int64_t dim, const RowBags& bags, Pooling pooling, MatrixView out);
+// The same from a block in any precision (an exported model's, read in place): each row is
+// decoded as decode_block decodes it, then pooled by the same code, so the result equals
+// pool_rows on the decoded table bit for bit (table.size / dim rows).
+void pool_rows(const WeightView& table, int64_t dim, const RowBags& bags, Pooling pooling, MatrixView out);
 
 // Pooled gather of vectors stored in pieces (the shared-array methods): id k's vector is
 // ceil(dim / width) pieces, piece c being the min(width, dim - c * width) floats at
@@ -45,6 +50,9 @@ void pool_pieces_reference(const float* array, int64_t array_size, int64_t dim, 
                            Pooling pooling, MatrixView out);
 void pool_pieces(const float* array, int64_t array_size, int64_t dim, int64_t width, const PieceBags& bags,
                  Pooling pooling, MatrixView out);
+// The same from an array in any precision (array.size floats), as pool_rows above.
+void pool_pieces(const WeightView& array, int64_t dim, int64_t width, const PieceBags& bags, Pooling pooling,
+                 MatrixView out);
 
 // Gradients summed per distinct row, rows in increasing order; grads is rows.size() x dim.
 struct RowGradients {

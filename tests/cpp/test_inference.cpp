@@ -7,6 +7,10 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include <bit>
+#include <cstring>
+#include <limits>
+
 #include "cembed/factory.h"
 #include "cembed/inference.h"
 #include "cembed/spec.h"
@@ -130,6 +134,32 @@ TEST_P(InferenceMethods, Fp16AndInt8ScoresWithinTheirTolerance) {
   }
 }
 
+// fp16 and int8 tables are read in place from the mapping, each row decoded as the lookup
+// reads it: the scores equal, bit for bit, those of the same file with its tables decoded at
+// load into fp32 memory (decode_block: the reference), for every method and both precisions
+// (logits compared, so probabilities are too).
+TEST_P(InferenceMethods, Fp16AndInt8InPlaceScoresEqualTheDecodedModelBitForBit) {
+  LoadedCheckpoint ck = case_model(GetParam());
+  const Batch b = random_batch(GetParam(), 64);
+  for (const Precision p : {Precision::Fp16, Precision::Int8}) {
+    const std::string path = temp_path(std::string("inplace_") + precision_name(p) + ".cem");
+    ExportOptions o;
+    o.precision = p;
+    export_model(ck, path, o);
+    // Logits: the sigmoid of probabilities could hide a last-bit difference.
+    std::vector<float> in_place, decoded;
+    InferenceModel::open(path)->logits(b, in_place);
+    InferenceModel::open(path, InferenceModel::TableReading::Decoded)->logits(b, decoded);
+    fs::remove(path);
+    ASSERT_EQ(in_place.size(), decoded.size());
+    for (size_t i = 0; i < in_place.size(); ++i) {
+      EXPECT_EQ(std::bit_cast<uint32_t>(in_place[i]), std::bit_cast<uint32_t>(decoded[i]))
+          << GetParam().spec << " " << precision_name(p) << " row " << i << ": in place " << in_place[i] << ", decoded "
+          << decoded[i] << ", difference " << double(in_place[i]) - decoded[i];
+    }
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(EveryMethod, InferenceMethods, ::testing::ValuesIn(testing::method_cases()));
 
 using testing::anonymous_resident_bytes;
@@ -140,7 +170,7 @@ using testing::kAddressSanitizer;
 // to the system) adds far less than the table to the process's own memory, and the fp16
 // export of the same model, decoded into the table, adds at least the table; both score.
 // (Under ASan freed memory stays in its quarantine, so the fp32 bound is not asserted there.)
-TEST(InferenceMapping, Fp32TablesAreReadInPlaceNotCopied) {
+TEST(InferenceMapping, TablesAreReadInPlaceNotCopiedInEveryPrecision) {
   MethodCase c{"full"};
   c.dim = 16;
   c.cardinality = int64_t{1} << 20;
@@ -149,7 +179,7 @@ TEST(InferenceMapping, Fp32TablesAreReadInPlaceNotCopied) {
   const auto expected = trained_probabilities(ck, b);
   const int64_t table_bytes = ck.model->embeddings().table(0).parameter_bytes();
   ASSERT_EQ(table_bytes, int64_t{64} << 20);
-  for (const Precision p : {Precision::Fp32, Precision::Fp16}) {
+  for (const Precision p : {Precision::Fp32, Precision::Fp16, Precision::Int8}) {
     const std::string path = temp_path(std::string("mapped_") + precision_name(p) + ".cem");
     ExportOptions o;
     o.precision = p;
@@ -159,13 +189,19 @@ TEST(InferenceMapping, Fp32TablesAreReadInPlaceNotCopied) {
     std::vector<float> probs;
     m->score(b, probs);
     const int64_t added = anonymous_resident_bytes() - before;
+    if (!kAddressSanitizer) {
+      EXPECT_LT(added, table_bytes / 8) << "the " << precision_name(p) << " table was copied";
+    }
     if (p == Precision::Fp32) {
-      if (!kAddressSanitizer) {
-        EXPECT_LT(added, table_bytes / 8) << "the fp32 table was copied";
-      }
       EXPECT_EQ(probs, expected);
     } else {
-      EXPECT_GE(added, table_bytes) << "fp16 is decoded into the table's own memory";
+      // The same file decoded at load (the reference) costs the table's fp32 size, and scores the same.
+      const int64_t before_decoded = anonymous_resident_bytes();
+      const auto d = InferenceModel::open(path, InferenceModel::TableReading::Decoded);
+      std::vector<float> decoded;
+      d->score(b, decoded);
+      EXPECT_GE(anonymous_resident_bytes() - before_decoded, table_bytes) << precision_name(p) << " decoded";
+      EXPECT_EQ(probs, decoded) << precision_name(p);
     }
     fs::remove(path);
   }
@@ -332,6 +368,122 @@ TEST(InferenceQuantization, EveryElementWithinItsGroupsBound) {
   }
 }
 
+// The gather kernels read a block in any precision as decode_block decodes it: pooled rows
+// (every fixed-size kernel and the generic one) and pooled pieces (shared arrays' widths) from
+// an fp16 or int8 view equal, bit for bit, the fp32 kernels on the decoded block, for sum and
+// mean pooling, weighted and not, bags of 0 to 4 ids.
+TEST(InferenceQuantization, GatherKernelsReadEveryPrecisionAsDecoded) {
+  Rng rng(9);
+  auto check = [&](int64_t size, int64_t row_width, auto&& pool) {
+    std::vector<float> x = testing::random_vector(rng, size, 0.4f);
+    for (const Precision p : {Precision::Fp16, Precision::Int8}) {
+      BinaryWriter w;
+      encode_block(w, x, row_width, p, "block");
+      BinaryReader r1(w.bytes().data(), w.bytes().size(), "test"), r2(w.bytes().data(), w.bytes().size(), "test");
+      std::vector<float> decoded(size);
+      decode_block(r1, decoded, row_width, p, "block");
+      const WeightView view = view_block(r2, size, row_width, p, "block");
+      r2.expect_end();
+      pool(view, kernels::fp32_view(decoded.data(), size), precision_name(p));
+    }
+  };
+  for (const int64_t dim : {4, 8, 16, 32, 64, 128, 5, 24}) {
+    const int64_t rows = 50;
+    const auto bags = testing::random_bags(rng, 40, rows, 0, 4, true);
+    const std::vector<int64_t> row_of(bags.ids.begin(), bags.ids.end());
+    for (const bool weighted : {false, true}) {
+      const kernels::RowBags rb{row_of, bags.offsets,
+                                weighted ? std::span<const float>(bags.weights) : std::span<const float>()};
+      check(rows * dim, dim, [&](const WeightView& view, const WeightView& ref, const char* name) {
+        for (const Pooling pooling : {Pooling::Sum, Pooling::Mean}) {
+          std::vector<float> got(40 * dim), want(40 * dim);
+          kernels::pool_rows(view, dim, rb, pooling, {got.data(), 40, dim, dim});
+          kernels::pool_rows(static_cast<const float*>(ref.values), rows, dim, rb, pooling,
+                             {want.data(), 40, dim, dim});
+          for (size_t i = 0; i < got.size(); ++i) {
+            ASSERT_EQ(std::bit_cast<uint32_t>(got[i]), std::bit_cast<uint32_t>(want[i]))
+                << name << " dim " << dim << " weighted " << weighted << " element " << i;
+          }
+        }
+      });
+    }
+  }
+  for (const auto& [dim, width] : {std::pair<int64_t, int64_t>{16, 1},
+                                   {16, 2},
+                                   {16, 4},
+                                   {16, 8},
+                                   {16, 16},
+                                   {64, 32},
+                                   {64, 64},
+                                   {12, 5},
+                                   {10, 3}}) {
+    const int64_t blocks = 40, pieces = (dim + width - 1) / width;
+    const auto bags = testing::random_bags(rng, 30, 1000, 0, 4, true);
+    const auto one_hot = testing::random_bags(rng, 30, 1000, 1, 1, false);
+    for (const auto* b : {&bags, &one_hot}) {
+      std::vector<int64_t> starts;
+      for (size_t k = 0; k < b->ids.size() * pieces; ++k)
+        starts.push_back(static_cast<int64_t>(mix64(k) % blocks) * width);
+      const kernels::PieceBags pb{starts, b->offsets, b->weights};
+      check(blocks * width, width, [&](const WeightView& view, const WeightView& ref, const char* name) {
+        for (const Pooling pooling : {Pooling::Sum, Pooling::Mean}) {
+          std::vector<float> got(30 * dim), want(30 * dim);
+          kernels::pool_pieces(view, dim, width, pb, pooling, {got.data(), 30, dim, dim});
+          kernels::pool_pieces(static_cast<const float*>(ref.values), ref.size, dim, width, pb, pooling,
+                               {want.data(), 30, dim, dim});
+          for (size_t i = 0; i < got.size(); ++i) {
+            ASSERT_EQ(std::bit_cast<uint32_t>(got[i]), std::bit_cast<uint32_t>(want[i]))
+                << name << " dim " << dim << " width " << width << " element " << i;
+          }
+        }
+      });
+    }
+  }
+}
+
+// What open checks of a block read in place is what decoding it checks: a non-finite or
+// negative int8 scale, a non-finite minimum, a group whose largest code decodes beyond
+// float's range, an fp16 inf or NaN; both refuse, naming the group or parameter.
+TEST(InferenceQuantization, InPlaceBlocksAreCheckedAsDecodedOnes) {
+  Rng rng(4);
+  const std::vector<float> x = testing::random_vector(rng, 64, 0.5f);
+  auto both_refuse = [&](Precision p, size_t at, const void* bytes, size_t n, const std::string& message) {
+    BinaryWriter w;
+    encode_block(w, x, 16, p, "blk");
+    std::string b = w.bytes();
+    std::memcpy(b.data() + at, bytes, n);
+    std::vector<float> out(64);
+    BinaryReader r1(b.data(), b.size(), "f"), r2(b.data(), b.size(), "f");
+    const std::string decoded = testing::error_of([&] { decode_block(r1, out, 16, p, "blk"); });
+    const std::string in_place = testing::error_of([&] { view_block(r2, 64, 16, p, "blk"); });
+    EXPECT_NE(decoded.find(message), std::string::npos) << decoded;
+    EXPECT_NE(in_place.find(message), std::string::npos) << in_place;
+  };
+  // int8: at byte 64 the (scale, minimum) of groups 0..3, then the codes.
+  const float inf = std::numeric_limits<float>::infinity(), nan = std::nanf(""), negative = -1.0f;
+  both_refuse(Precision::Int8, 64 + 8, &inf, 4, "group 1 has scale inf");
+  both_refuse(Precision::Int8, 64 + 16, &nan, 4, "group 2 has scale nan");
+  both_refuse(Precision::Int8, 64, &negative, 4, "group 0 has scale -1");
+  both_refuse(Precision::Int8, 64 + 28, &inf, 4, "group 3 has scale");
+  const float huge[2] = {1e37f, 3e38f};  // minimum + 255 * scale overflows
+  std::string codes(16, '\xff');         // and group 1's codes reach it
+  BinaryWriter w;
+  encode_block(w, x, 16, Precision::Int8, "blk");
+  std::string b = w.bytes();
+  std::memcpy(b.data() + 64 + 8, huge, 8);
+  std::memcpy(b.data() + 64 + 32 + 16, codes.data(), 16);
+  std::vector<float> out(64);
+  BinaryReader r1(b.data(), b.size(), "f"), r2(b.data(), b.size(), "f");
+  EXPECT_NE(testing::error_of([&] { decode_block(r1, out, 16, Precision::Int8, "blk"); }).find("is inf"),
+            std::string::npos);
+  EXPECT_NE(testing::error_of([&] { view_block(r2, 64, 16, Precision::Int8, "blk"); }).find("group 1 has scale"),
+            std::string::npos);
+  // fp16: at byte 64 the halves; 0x7c00 is inf, 0x7e00 a NaN.
+  for (const uint16_t h : {uint16_t{0x7c00}, uint16_t{0xfc00}, uint16_t{0x7e00}}) {
+    both_refuse(Precision::Fp16, 64 + 2 * 37, &h, 2, "parameter 37 is");
+  }
+}
+
 // The half conversion against known encodings: rounding to nearest even, subnormals, the
 // largest half, and every half's float converting back to the same bits.
 TEST(InferenceQuantization, HalfPrecisionBits) {
@@ -350,6 +502,17 @@ TEST(InferenceQuantization, HalfPrecisionBits) {
       const auto bits = static_cast<uint16_t>(h | sign);
       ASSERT_EQ(half_of(float_of_half(bits)), bits) << std::hex << bits;
     }
+  }
+  // The lookups' reader (F16C where the build has it, 8 at a time) gives float_of_half's bits
+  // for every finite half.
+  std::vector<uint16_t> all;
+  for (uint32_t h = 0; h < 0x10000; ++h) {
+    if ((h & 0x7c00) != 0x7c00) all.push_back(static_cast<uint16_t>(h));
+  }
+  std::vector<float> read(all.size());
+  kernels::Fp16Reader{all.data()}.read(0, static_cast<int64_t>(all.size()), read.data());
+  for (size_t i = 0; i < all.size(); ++i) {
+    ASSERT_EQ(std::bit_cast<uint32_t>(read[i]), std::bit_cast<uint32_t>(float_of_half(all[i]))) << std::hex << all[i];
   }
 }
 
