@@ -262,7 +262,9 @@ TEST(InferenceMapping, LmaPlacementIsReadInPlaceNotCopied) {
       if (!kAddressSanitizer) {
         EXPECT_LT(added, placement / 8) << form.spec << " " << precision_name(p) << ": the placement was copied";
       }
-      if (p == Precision::Fp32) EXPECT_EQ(probs, expected) << form.spec;
+      if (p == Precision::Fp32) {
+        EXPECT_EQ(probs, expected) << form.spec;
+      }
       fs::remove(path);
     }
   }
@@ -294,7 +296,9 @@ TEST(InferenceMapping, CceAssignmentIsReadInPlaceAndChecked) {
     if (!kAddressSanitizer) {
       EXPECT_LT(added, assignment / 8) << precision_name(p) << ": the assignment was copied";
     }
-    if (p == Precision::Fp32) EXPECT_EQ(probs, expected);
+    if (p == Precision::Fp32) {
+      EXPECT_EQ(probs, expected);
+    }
     fs::remove(path);
   }
   LoadedCheckpoint small = case_model({"cce:rows=4"});  // 60 values, 2 columns
