@@ -130,6 +130,11 @@ BENCHMARK_CAPTURE(BM_Forward, lma_z8_k2_16x, std::string("lma:size=1000000,block
 BENCHMARK_CAPTURE(BM_Forward, lma_z8_k1_16x, std::string("lma:size=1000000,block=8,k=1"))->Args({1000000, 16});
 BENCHMARK_CAPTURE(BM_Forward, lma_z1_k2_16x, std::string("lma:size=1000000,block=1,k=2"))->Args({1000000, 16});
 BENCHMARK_CAPTURE(BM_Forward, md_16x, std::string("md:dim=1"))->Args({1000000, 16});
+// cce at 16x: 2 columns of 2 tables of 31,250 rows (2 * K * dim floats), before any reclustering.
+BENCHMARK_CAPTURE(BM_Forward, cce_16x, std::string("cce:rows=31250"))->Args({1000000, 16});
+// hot at 16x: 31,250 hot rows (ids 1..31,250, 3% of uniform ids) and a qr cold table of the other half.
+BENCHMARK_CAPTURE(BM_Forward, hot_qr_16x, std::string("hot:rows=31250,cold=qr,cold.collisions=32"))
+    ->Args({1000000, 16});
 BENCHMARK_CAPTURE(BM_BackwardUpdate, full_sgd, std::string("full"), OptimizerKind::Sgd) SHAPES;
 BENCHMARK_CAPTURE(BM_BackwardUpdate, full_adagrad, std::string("full"), OptimizerKind::Adagrad) SHAPES;
 BENCHMARK_CAPTURE(BM_BackwardUpdate, full_rowwise_adagrad, std::string("full"), OptimizerKind::RowwiseAdagrad) SHAPES;

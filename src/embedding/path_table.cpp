@@ -12,6 +12,7 @@
 #include <cmath>
 
 #include "embedding/linear_map.h"
+#include "embedding/partitions.h"
 #include "embedding/parts_table.h"
 #include "embedding/registry.h"
 #include "util/check.h"
@@ -68,6 +69,71 @@ class PathTable final : public PartsTableOf<PathTable> {
   void combine(const float* const* row, float* e) const {
     const int64_t d = dim();
     linear_map(row[1], row[0], row[1] + d * d, d, d, e);
+  }
+
+  // combine for a batch: each used map transposed once (linear_map_transposed), then the
+  // same fmas per output element as combine, dim of them side by side.
+  void combine_many(int64_t count, const int64_t* const* rows, float* out, int64_t stride) const {
+    const bool fixed =
+        with_fixed_dim(dim(), [&](auto d) { combine_fixed<decltype(d)::value>(count, rows, out, stride); });
+    if (!fixed) PartsTableOf::combine_many(count, rows, out, stride);
+  }
+
+  template <int D>
+  void combine_fixed(int64_t count, const int64_t* const* rows, float* out, int64_t stride) const {
+    constexpr int64_t kMap = D * D + D;  // a map's floats: W, then b
+    thread_local std::vector<float> transposed;
+    thread_local std::vector<uint8_t> ready;
+    transposed.resize(maps_ * D * D);
+    ready.assign(maps_, 0);
+    const float* base = part_weights(0);
+    const float* maps = part_weights(1);
+    const int64_t* base_row = rows[0];
+    const int64_t* map_of = rows[1];
+    for (int64_t k = 0; k < count; ++k) {
+      const int64_t m = map_of[k];
+      if (ready[m]) continue;
+      transpose(maps + m * kMap, D, D, transposed.data() + m * D * D);
+      ready[m] = 1;
+    }
+    // kInterleave ids at a time: each output element is a chain of D dependent fmas.
+    constexpr int kInterleave = D <= 16 ? 4 : D == 32 ? 2 : 1;
+    int64_t k = 0;
+    for (; k + kInterleave <= count; k += kInterleave) {
+      const float *at[kInterleave], *x[kInterleave], *bias[kInterleave];
+      float* y[kInterleave];
+      for (int n = 0; n < kInterleave; ++n) {
+        if (k + n + kPrefetch < count) __builtin_prefetch(base + base_row[k + n + kPrefetch] * D);
+        const int64_t m = map_of[k + n];
+        at[n] = transposed.data() + m * D * D;
+        x[n] = base + base_row[k + n] * D;
+        bias[n] = maps + m * kMap + D * D;
+        y[n] = out + (k + n) * stride;
+      }
+      linear_map_transposed<D, kInterleave>(at, x, bias, D, y);
+    }
+    for (; k < count; ++k) {
+      const int64_t m = map_of[k];
+      const float* at = transposed.data() + m * D * D;
+      const float* x = base + base_row[k] * D;
+      const float* bias = maps + m * kMap + D * D;
+      float* y = out + k * stride;
+      linear_map_transposed<D>(&at, &x, &bias, D, &y);
+    }
+  }
+
+  // map_value for a batch, dividing by multiplication (the same rows).
+  void map_batch(std::span<const Id> ids, int64_t* const* rows) const override {
+    if (base_ == 1) {
+      for (size_t k = 0; k < ids.size(); ++k) rows[0][k] = 0, rows[1][k] = ids[k];
+      return;
+    }
+    const Partitions::FastDivisor by(base_);
+    for (size_t k = 0; k < ids.size(); ++k) {
+      const uint32_t q = by.div(ids[k]);
+      rows[1][k] = q;
+      rows[0][k] = ids[k] - q * static_cast<uint32_t>(base_);
+    }
   }
 
   void part_gradients(const float* const* row, const float* g, float* const* grad) const {

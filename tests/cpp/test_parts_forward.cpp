@@ -1,0 +1,103 @@
+// The parts tables' batch forward kernels (combine_many: path's and md's transposed maps,
+// memcom's and cce's fast hashing, the fixed-dim loops) against their scalar reference
+// (PartsTable::forward_reference: one id at a time through the method's combine), bit for
+// bit, over a grid of methods, dims, poolings and bag shapes. The published results depend
+// on these bits: a kernel may be faster, never different.
+#include <gtest/gtest.h>
+
+#include <bit>
+#include <cctype>
+#include <tuple>
+
+#include "cembed/factory.h"
+#include "embedding/parts_table.h"
+#include "test_helpers.h"
+#include "util/fast_mod.h"
+
+namespace cembed {
+namespace {
+
+// Specs valid at every dim of the grid (3 to 64) for 300 values.
+const std::vector<std::string> kSpecs = {
+    "path:maps=4",
+    "path:maps=1",
+    "md:dim=1",
+    "md:dim=3",
+    "memcom:rows=7",
+    "memcom:rows=1",
+    "memcom:rows=5,bias=scalar",
+    "memcom:rows=6,bias=vector",
+    "qr:collisions=7",
+    "qr:collisions=4,op=add",
+    "qr:collisions=9,op=concat",
+    "cp:kind=crt,parts=3,collisions=3",
+    "cp:parts=3,collisions=3,op=add",
+    "cp:kind=crt,parts=3,collisions=3,op=concat",
+    "cce:rows=7",
+    "cce:rows=5,cols=3",
+};
+
+enum class Bags { OneHot, Short, ShortWeighted };
+
+class PartsForward : public ::testing::TestWithParam<std::tuple<std::string, int, Pooling, Bags>> {};
+
+TEST_P(PartsForward, MatchesReferenceBitForBit) {
+  const auto& [spec, dim, pooling, shape] = GetParam();
+  const int64_t n = 300, batch = 97, stride = dim + 3;  // a strided output: the gaps stay untouched
+  auto table = make_table(spec, {dim, {n}});
+  table->init(7);
+  const auto* parts = dynamic_cast<const PartsTable*>(table.get());
+  ASSERT_NE(parts, nullptr) << spec;
+  Rng rng(static_cast<uint64_t>(dim) * 31 + static_cast<uint64_t>(shape));
+  const testing::OwnedBags bags = shape == Bags::OneHot ? testing::random_bags(rng, batch, n, 1, 1, false)
+                                                        : testing::random_bags(rng, batch, n, 0, 4,
+                                                                               shape == Bags::ShortWeighted);
+  std::vector<float> out(batch * stride, -7.0f), ref(batch * stride, -7.0f);
+  const BagBatch view = bags.view();
+  const MatrixView out_view{out.data(), batch, dim, stride};
+  table->forward(std::span(&view, 1), pooling, std::span(&out_view, 1));
+  parts->forward_reference(view, pooling, {ref.data(), batch, dim, stride});
+  for (int64_t b = 0; b < batch; ++b) {
+    for (int64_t i = 0; i < stride; ++i) {
+      const float o = out[b * stride + i], r = ref[b * stride + i];
+      ASSERT_EQ(std::bit_cast<uint32_t>(o), std::bit_cast<uint32_t>(r))
+          << spec << " dim " << dim << ": bag " << b << " element " << i << (i >= dim ? " (a gap)" : "") << ": "
+          << std::hexfloat << o << " vs reference " << r << " (difference " << (o - r) << ")";
+    }
+  }
+}
+
+std::string case_name(const ::testing::TestParamInfo<PartsForward::ParamType>& info) {
+  const auto& [spec, dim, pooling, shape] = info.param;
+  std::string name = spec;
+  for (char& ch : name) {
+    if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
+  }
+  static const char* kShapes[] = {"onehot", "short", "weighted"};
+  return name + "_dim" + std::to_string(dim) + (pooling == Pooling::Sum ? "_sum_" : "_mean_") +
+         kShapes[static_cast<int>(shape)];
+}
+
+INSTANTIATE_TEST_SUITE_P(Methods, PartsForward,
+                         ::testing::Combine(::testing::ValuesIn(kSpecs), ::testing::Values(3, 8, 16, 17, 32, 64),
+                                            ::testing::Values(Pooling::Sum, Pooling::Mean),
+                                            ::testing::Values(Bags::OneHot, Bags::Short, Bags::ShortWeighted)),
+                         case_name);
+
+TEST(FastMod64, MatchesTheRemainder) {
+  std::vector<uint64_t> divisors = {1, 2, 3, 7, 1024, 31250, 62500, 1000003, (uint64_t{1} << 32) - 1,
+                                    uint64_t{1} << 32, (uint64_t{1} << 32) + 1, (uint64_t{1} << 63) + 5,
+                                    UINT64_MAX - 1, UINT64_MAX};
+  Rng rng(11);
+  for (int i = 0; i < 50; ++i) divisors.push_back(rng.next() >> rng.below(64));
+  for (uint64_t d : divisors) {
+    if (d == 0) continue;
+    const FastMod64 mod(d);
+    std::vector<uint64_t> xs = {0, 1, d - 1, d, d + 1, UINT64_MAX, UINT64_MAX - 1, UINT64_MAX / 2};
+    for (int i = 0; i < 2000; ++i) xs.push_back(rng.next() >> rng.below(64));
+    for (uint64_t x : xs) ASSERT_EQ(mod(x), x % d) << x << " mod " << d;
+  }
+}
+
+}  // namespace
+}  // namespace cembed
