@@ -19,33 +19,10 @@ inline void linear_map(const float* a, const float* x, const float* bias, int64_
   }
 }
 
-// at (cols x rows) = the transpose of a (rows x cols), for linear_map_transposed.
+// at (cols x rows) = the transpose of a (rows x cols), for kernels::apply_maps.
 inline void transpose(const float* a, int64_t rows, int64_t cols, float* at) {
   for (int64_t i = 0; i < rows; ++i) {
     for (int64_t j = 0; j < cols; ++j) at[j * rows + i] = a[i * cols + j];
-  }
-}
-
-// linear_map with A given transposed (at: cols x Rows) and Rows fixed, for N vectors at
-// once (their own maps, inputs, biases and outputs): the same fmas in the same order for
-// each y_i, the Rows outputs side by side (they vectorize) and the N vectors' chains
-// interleaved (each fma waits on the one before it in its chain only).
-template <int Rows, int N = 1>
-inline void linear_map_transposed(const float* const* at, const float* const* x, const float* const* bias, int64_t cols,
-                                  float* const* y) {
-  float acc[N][Rows];
-  for (int n = 0; n < N; ++n) {
-    for (int i = 0; i < Rows; ++i) acc[n][i] = bias == nullptr ? 0.0f : bias[n][i];
-  }
-  for (int64_t j = 0; j < cols; ++j) {
-    for (int n = 0; n < N; ++n) {
-      const float xj = x[n][j];
-      const float* col = at[n] + j * Rows;
-      for (int i = 0; i < Rows; ++i) acc[n][i] = std::fma(col[i], xj, acc[n][i]);
-    }
-  }
-  for (int n = 0; n < N; ++n) {
-    for (int i = 0; i < Rows; ++i) y[n][i] = acc[n][i];
   }
 }
 

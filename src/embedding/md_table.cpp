@@ -13,6 +13,7 @@
 #include "embedding/linear_map.h"
 #include "embedding/parts_table.h"
 #include "embedding/registry.h"
+#include "kernels/linear_maps.h"
 #include "util/check.h"
 
 namespace cembed {
@@ -45,28 +46,20 @@ class MdTable final : public PartsTableOf<MdTable> {
 
   void combine(const float* const* row, float* e) const { linear_map(row[1], row[0], nullptr, dim(), k_, e); }
 
-  // combine for a batch: the projection transposed once, then the same fmas per output
-  // element as combine, dim of them side by side (linear_map_transposed).
+  // combine for a batch: the projection transposed once, then kernels::apply_maps (the same
+  // fmas per output element as combine).
   void combine_many(int64_t count, const int64_t* const* rows, float* out, int64_t stride) const {
-    const bool fixed =
-        with_fixed_dim(dim(), [&](auto d) { combine_fixed<decltype(d)::value>(count, rows, out, stride); });
-    if (!fixed) PartsTableOf::combine_many(count, rows, out, stride);
-  }
-
-  template <int D>
-  void combine_fixed(int64_t count, const int64_t* const* rows, float* out, int64_t stride) const {
     thread_local std::vector<float> transposed;
-    transposed.resize(D * k_);
-    transpose(part_weights(1), D, k_, transposed.data());
-    const float* e = part_weights(0);
-    const float* at = transposed.data();
-    const int64_t* row = rows[0];
-    for (int64_t k = 0; k < count; ++k) {
-      if (k + kPrefetch < count) __builtin_prefetch(e + row[k + kPrefetch] * k_);
-      const float* x = e + row[k] * k_;
-      float* y = out + k * stride;
-      linear_map_transposed<D>(&at, &x, nullptr, k_, &y);
-    }
+    transposed.resize(dim() * k_);
+    transpose(part_weights(1), dim(), k_, transposed.data());
+    kernels::apply_maps({.count = count,
+                         .rows = dim(),
+                         .cols = k_,
+                         .maps_t = transposed.data(),
+                         .x = part_weights(0),
+                         .x_row = rows[0],
+                         .y = out,
+                         .y_stride = stride});
   }
 
   void part_gradients(const float* const* row, const float* g, float* const* grad) const {

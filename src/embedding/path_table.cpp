@@ -15,6 +15,7 @@
 #include "embedding/partitions.h"
 #include "embedding/parts_table.h"
 #include "embedding/registry.h"
+#include "kernels/linear_maps.h"
 #include "util/check.h"
 
 namespace cembed {
@@ -71,55 +72,32 @@ class PathTable final : public PartsTableOf<PathTable> {
     linear_map(row[1], row[0], row[1] + d * d, d, d, e);
   }
 
-  // combine for a batch: each used map transposed once (linear_map_transposed), then the
-  // same fmas per output element as combine, dim of them side by side.
+  // combine for a batch: each used map transposed once, then kernels::apply_maps (the same
+  // fmas per output element as combine).
   void combine_many(int64_t count, const int64_t* const* rows, float* out, int64_t stride) const {
-    const bool fixed =
-        with_fixed_dim(dim(), [&](auto d) { combine_fixed<decltype(d)::value>(count, rows, out, stride); });
-    if (!fixed) PartsTableOf::combine_many(count, rows, out, stride);
-  }
-
-  template <int D>
-  void combine_fixed(int64_t count, const int64_t* const* rows, float* out, int64_t stride) const {
-    constexpr int64_t kMap = D * D + D;  // a map's floats: W, then b
+    const int64_t d = dim(), map_floats = d * d + d;  // a map: W, then b
     thread_local std::vector<float> transposed;
     thread_local std::vector<uint8_t> ready;
-    transposed.resize(maps_ * D * D);
+    transposed.resize(maps_ * d * d);
     ready.assign(maps_, 0);
-    const float* base = part_weights(0);
     const float* maps = part_weights(1);
-    const int64_t* base_row = rows[0];
-    const int64_t* map_of = rows[1];
     for (int64_t k = 0; k < count; ++k) {
-      const int64_t m = map_of[k];
+      const int64_t m = rows[1][k];
       if (ready[m]) continue;
-      transpose(maps + m * kMap, D, D, transposed.data() + m * D * D);
+      transpose(maps + m * map_floats, d, d, transposed.data() + m * d * d);
       ready[m] = 1;
     }
-    // kInterleave ids at a time: each output element is a chain of D dependent fmas.
-    constexpr int kInterleave = D <= 16 ? 4 : D == 32 ? 2 : 1;
-    int64_t k = 0;
-    for (; k + kInterleave <= count; k += kInterleave) {
-      const float *at[kInterleave], *x[kInterleave], *bias[kInterleave];
-      float* y[kInterleave];
-      for (int n = 0; n < kInterleave; ++n) {
-        if (k + n + kPrefetch < count) __builtin_prefetch(base + base_row[k + n + kPrefetch] * D);
-        const int64_t m = map_of[k + n];
-        at[n] = transposed.data() + m * D * D;
-        x[n] = base + base_row[k + n] * D;
-        bias[n] = maps + m * kMap + D * D;
-        y[n] = out + (k + n) * stride;
-      }
-      linear_map_transposed<D, kInterleave>(at, x, bias, D, y);
-    }
-    for (; k < count; ++k) {
-      const int64_t m = map_of[k];
-      const float* at = transposed.data() + m * D * D;
-      const float* x = base + base_row[k] * D;
-      const float* bias = maps + m * kMap + D * D;
-      float* y = out + k * stride;
-      linear_map_transposed<D>(&at, &x, &bias, D, &y);
-    }
+    kernels::apply_maps({.count = count,
+                         .rows = d,
+                         .cols = d,
+                         .maps_t = transposed.data(),
+                         .map_of = rows[1],
+                         .bias = maps + d * d,
+                         .bias_stride = map_floats,
+                         .x = part_weights(0),
+                         .x_row = rows[0],
+                         .y = out,
+                         .y_stride = stride});
   }
 
   // map_value for a batch, dividing by multiplication (the same rows).
