@@ -109,6 +109,25 @@ BENCHMARK_CAPTURE(BM_RowLoop, simd_rowwise_adagrad, kernels::run_rows_simd, Opti
 BENCHMARK_CAPTURE(BM_RowLoop, scalar_sgd, kernels::run_rows_scalar, OptimizerKind::Sgd)->Args({1000000, 16});
 BENCHMARK_CAPTURE(BM_RowLoop, simd_sgd, kernels::run_rows_simd, OptimizerKind::Sgd)->Args({1000000, 16});
 
+// The floor under the methods that read scattered floats (robe and lma at Z=1, md, memcom's
+// weights, cce's assignment): independent reads of one float at uniform random places in an
+// array of `floats` floats (4 MB for 1M: the shared arrays at 16x; 64 MB for 16M: a full table),
+// summed so that none is optimized away. Items are reads.
+void BM_RandomFloatReads(benchmark::State& state) {
+  const int64_t floats = state.range(0), reads = 2048 * 16;
+  std::vector<float> array(floats, 1.0f);
+  std::vector<uint32_t> at(reads);
+  Rng rng(5);
+  for (auto& a : at) a = static_cast<uint32_t>(rng.below(static_cast<uint64_t>(floats)));
+  for (auto _ : state) {
+    float sum = 0.0f;
+    for (int64_t k = 0; k < reads; ++k) sum += array[at[k]];
+    benchmark::DoNotOptimize(sum);
+  }
+  state.SetItemsProcessed(state.iterations() * reads);
+}
+BENCHMARK(BM_RandomFloatReads)->Arg(1000000)->Arg(16000000);
+
 // n = 1M values (DLRM's benchmark table size), dim 16 and 64.
 #define SHAPES ->Args({1000000, 16})->Args({1000000, 64})
 
