@@ -14,6 +14,7 @@
 #include "embedding/parts_table.h"
 #include "embedding/registry.h"
 #include "kernels/linear_maps.h"
+#include "util/aligned_vector.h"
 #include "util/check.h"
 
 namespace cembed {
@@ -49,7 +50,7 @@ class MdTable final : public PartsTableOf<MdTable> {
   // combine for a batch: the projection transposed once, then kernels::apply_maps (the same
   // fmas per output element as combine).
   void combine_many(int64_t count, const int64_t* const* rows, float* out, int64_t stride) const {
-    thread_local std::vector<float> transposed;
+    thread_local AlignedVector<float> transposed;  // on cache lines: no load of a column straddles two
     transposed.resize(dim() * k_);
     transpose(part_weights(1), dim(), k_, transposed.data());
     kernels::apply_maps({.count = count,

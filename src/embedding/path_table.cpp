@@ -16,6 +16,7 @@
 #include "embedding/parts_table.h"
 #include "embedding/registry.h"
 #include "kernels/linear_maps.h"
+#include "util/aligned_vector.h"
 #include "util/check.h"
 
 namespace cembed {
@@ -76,7 +77,7 @@ class PathTable final : public PartsTableOf<PathTable> {
   // fmas per output element as combine).
   void combine_many(int64_t count, const int64_t* const* rows, float* out, int64_t stride) const {
     const int64_t d = dim(), map_floats = d * d + d;  // a map: W, then b
-    thread_local std::vector<float> transposed;
+    thread_local AlignedVector<float> transposed;     // on cache lines: no load of a column straddles two
     thread_local std::vector<uint8_t> ready;
     transposed.resize(maps_ * d * d);
     ready.assign(maps_, 0);
