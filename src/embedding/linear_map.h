@@ -6,17 +6,14 @@
 #include <cmath>
 #include <cstdint>
 
+#include "kernels/linear_maps.h"
+
 namespace cembed {
 
-// y (rows) = A x (cols), plus `bias` (rows) when not null: y_i = fma(A_i,cols-1, x_cols-1, ...
-// fma(A_i0, x_0, bias_i or 0)), one fma per term in the order of j (what release builds
-// contracted acc += a * x to before it was spelt out).
+// y (rows) = A x (cols), plus `bias` (rows) when not null, summed as kernels/linear_maps.h
+// says (the bits of the published path and md results).
 inline void linear_map(const float* a, const float* x, const float* bias, int64_t rows, int64_t cols, float* y) {
-  for (int64_t i = 0; i < rows; ++i) {
-    float acc = bias == nullptr ? 0.0f : bias[i];
-    for (int64_t j = 0; j < cols; ++j) acc = std::fma(a[i * cols + j], x[j], acc);
-    y[i] = acc;
-  }
+  kernels::map_vector(a, x, bias, rows, cols, y);
 }
 
 // at (cols x rows) = the transpose of a (rows x cols), for kernels::apply_maps.

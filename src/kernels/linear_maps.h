@@ -1,10 +1,14 @@
 // Affine maps applied to a batch of vectors (path's per-class maps, md's projection):
 //
-//   y_k = A_{m_k} x_k + b_{m_k}   for k in [0, count), where element i is
-//   y_k,i = fma(A_i,c-1, x_c-1, ... fma(A_i,1, x_1, fma(A_i,0, x_0, b_i))...)   (b_i = 0 without bias)
+//   y_k = A_{m_k} x_k + b_{m_k}   for k in [0, count), element i summed in column order from
+//   b_i (0 without bias): the first 4 * floor(cols / 4) terms as acc = acc + round(A_ij x_j),
+//   the last cols % 4 terms as acc = fma(A_ij, x_j, acc).
 //
-// one fma per term in the order of the columns: exactly embedding/linear_map.h's linear_map,
-// the scalar reference, on every CPU. The maps are given transposed (cols x rows), so that a
+// That odd rule is what g++ 12 made of the original loop (acc += a * x, -O3 -march=x86-64-v3):
+// it vectorized the products 8 and 4 at a time, adding them in order, and fused only the
+// scalar remainder; the published path and md results have those bits, so the rule is now
+// written out (map_vector, the scalar reference, in a file built with -ffp-contract=off) and
+// holds on every CPU and compiler. The maps are given transposed (cols x rows), so that a
 // column of A is a vector of the outputs. linear_maps_simd.cpp computes it with Highway,
 // dispatched at run time, several vectors' chains interleaved.
 #pragma once
@@ -26,5 +30,11 @@ struct MapBatch {
 };
 
 void apply_maps(const MapBatch& batch);
+
+// One vector, A row-major (rows x cols): the reference (embedding/linear_map.h's linear_map).
+void map_vector(const float* a, const float* x, const float* bias, int64_t rows, int64_t cols, float* y);
+
+// Terms [0, unfused_terms(cols)) are multiplied and added apart, the rest fused.
+inline int64_t unfused_terms(int64_t cols) { return cols - cols % 4; }
 
 }  // namespace cembed::kernels

@@ -1,8 +1,9 @@
 // apply_maps (linear_maps.h) in Highway, compiled for every x86-64 target above the build's
-// baseline and dispatched at run time. Each output lane is one chain of fmas in column order,
-// as the scalar reference computes it; four vectors' chains run interleaved (each fma waits
-// only on the one before it in its chain). Rows that are not a multiple of the vector run
-// through the same fmas one element at a time.
+// baseline and dispatched at run time, and its scalar reference map_vector. Built with
+// -ffp-contract=off: a product added apart stays two roundings. Each output lane is one
+// chain in column order (linear_maps.h's rule), as the reference computes it; four vectors' chains run interleaved
+// (each fma waits only on the one before it in its chain). Rows that are not a multiple of the vector run through the
+// same fmas one element at a time.
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "kernels/linear_maps_simd.cpp"
 #include <hwy/foreach_target.h>  // IWYU pragma: keep
@@ -53,7 +54,13 @@ HWY_INLINE void chunk(D d, const Vector* v, int64_t r, int64_t rows, int64_t col
   using V = hn::Vec<D>;
   V acc[N];
   for (int n = 0; n < N; ++n) acc[n] = v[n].bias == nullptr ? hn::Zero(d) : hn::LoadU(d, v[n].bias + r);
-  for (int64_t j = 0; j < cols; ++j) {
+  const int64_t unfused = unfused_terms(cols);
+  for (int64_t j = 0; j < unfused; ++j) {  // this file is built -ffp-contract=off: two roundings
+    for (int n = 0; n < N; ++n) {
+      acc[n] = hn::Add(acc[n], hn::Mul(hn::LoadU(d, v[n].at + j * rows + r), hn::Set(d, v[n].x[j])));
+    }
+  }
+  for (int64_t j = unfused; j < cols; ++j) {
     for (int n = 0; n < N; ++n) acc[n] = Fma(d, hn::LoadU(d, v[n].at + j * rows + r), hn::Set(d, v[n].x[j]), acc[n]);
   }
   for (int n = 0; n < N; ++n) hn::StoreU(acc[n], d, v[n].y + r);
@@ -61,9 +68,11 @@ HWY_INLINE void chunk(D d, const Vector* v, int64_t r, int64_t rows, int64_t col
 
 // The same fmas one element at a time (rows past the last whole vector).
 HWY_INLINE void scalar_rows(const Vector& v, int64_t begin, int64_t rows, int64_t cols) {
+  const int64_t unfused = unfused_terms(cols);
   for (int64_t i = begin; i < rows; ++i) {
     float acc = v.bias == nullptr ? 0.0f : v.bias[i];
-    for (int64_t j = 0; j < cols; ++j) acc = std::fma(v.at[j * rows + i], v.x[j], acc);
+    for (int64_t j = 0; j < unfused; ++j) acc = acc + v.at[j * rows + i] * v.x[j];
+    for (int64_t j = unfused; j < cols; ++j) acc = std::fma(v.at[j * rows + i], v.x[j], acc);
     v.y[i] = acc;
   }
 }
@@ -111,6 +120,16 @@ namespace cembed::kernels {
 HWY_EXPORT(ApplyMaps);
 
 void apply_maps(const MapBatch& batch) { HWY_DYNAMIC_DISPATCH(ApplyMaps)(batch); }
+
+void map_vector(const float* a, const float* x, const float* bias, int64_t rows, int64_t cols, float* y) {
+  const int64_t unfused = unfused_terms(cols);
+  for (int64_t i = 0; i < rows; ++i) {
+    float acc = bias == nullptr ? 0.0f : bias[i];
+    for (int64_t j = 0; j < unfused; ++j) acc = acc + a[i * cols + j] * x[j];
+    for (int64_t j = unfused; j < cols; ++j) acc = std::fma(a[i * cols + j], x[j], acc);
+    y[i] = acc;
+  }
+}
 
 }  // namespace cembed::kernels
 #endif
