@@ -109,6 +109,25 @@ BENCHMARK_CAPTURE(BM_RowLoop, simd_rowwise_adagrad, kernels::run_rows_simd, Opti
 BENCHMARK_CAPTURE(BM_RowLoop, scalar_sgd, kernels::run_rows_scalar, OptimizerKind::Sgd)->Args({1000000, 16});
 BENCHMARK_CAPTURE(BM_RowLoop, simd_sgd, kernels::run_rows_simd, OptimizerKind::Sgd)->Args({1000000, 16});
 
+// The floor under the methods that read scattered floats (robe and lma at Z=1, md, memcom's
+// weights, cce's assignment): independent reads of one float at uniform random places in an
+// array of `floats` floats (4 MB for 1M: the shared arrays at 16x; 64 MB for 16M: a full table),
+// summed so that none is optimized away. Items are reads.
+void BM_RandomFloatReads(benchmark::State& state) {
+  const int64_t floats = state.range(0), reads = 2048 * 16;
+  std::vector<float> array(floats, 1.0f);
+  std::vector<uint32_t> at(reads);
+  Rng rng(5);
+  for (auto& a : at) a = static_cast<uint32_t>(rng.below(static_cast<uint64_t>(floats)));
+  for (auto _ : state) {
+    float sum = 0.0f;
+    for (int64_t k = 0; k < reads; ++k) sum += array[at[k]];
+    benchmark::DoNotOptimize(sum);
+  }
+  state.SetItemsProcessed(state.iterations() * reads);
+}
+BENCHMARK(BM_RandomFloatReads)->Arg(1000000)->Arg(16000000);
+
 // n = 1M values (DLRM's benchmark table size), dim 16 and 64.
 #define SHAPES ->Args({1000000, 16})->Args({1000000, 64})
 
@@ -130,6 +149,11 @@ BENCHMARK_CAPTURE(BM_Forward, lma_z8_k2_16x, std::string("lma:size=1000000,block
 BENCHMARK_CAPTURE(BM_Forward, lma_z8_k1_16x, std::string("lma:size=1000000,block=8,k=1"))->Args({1000000, 16});
 BENCHMARK_CAPTURE(BM_Forward, lma_z1_k2_16x, std::string("lma:size=1000000,block=1,k=2"))->Args({1000000, 16});
 BENCHMARK_CAPTURE(BM_Forward, md_16x, std::string("md:dim=1"))->Args({1000000, 16});
+// cce at 16x: 2 columns of 2 tables of 31,250 rows (2 * K * dim floats), before any reclustering.
+BENCHMARK_CAPTURE(BM_Forward, cce_16x, std::string("cce:rows=31250"))->Args({1000000, 16});
+// hot at 16x: 31,250 hot rows (ids 1..31,250, 3% of uniform ids) and a qr cold table of the other half.
+BENCHMARK_CAPTURE(BM_Forward, hot_qr_16x, std::string("hot:rows=31250,cold=qr,cold.collisions=32"))
+    ->Args({1000000, 16});
 BENCHMARK_CAPTURE(BM_BackwardUpdate, full_sgd, std::string("full"), OptimizerKind::Sgd) SHAPES;
 BENCHMARK_CAPTURE(BM_BackwardUpdate, full_adagrad, std::string("full"), OptimizerKind::Adagrad) SHAPES;
 BENCHMARK_CAPTURE(BM_BackwardUpdate, full_rowwise_adagrad, std::string("full"), OptimizerKind::RowwiseAdagrad) SHAPES;

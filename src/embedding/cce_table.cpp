@@ -28,6 +28,7 @@
 #include "embedding/parts_table.h"
 #include "embedding/registry.h"
 #include "util/check.h"
+#include "util/fast_mod.h"
 #include "util/random.h"
 
 namespace cembed {
@@ -208,6 +209,54 @@ class CceTable final : public PartsTableOf<CceTable> {
       rows[2 * j + 1] = hashed_row(id, j);
     }
   }
+  // map_value for a batch, one column at a time, the remainder by multiplication (the same rows).
+  void map_batch(std::span<const Id> ids, int64_t* const* rows) const override {
+    const int64_t n = num_values(0);
+    const auto count = static_cast<int64_t>(ids.size());
+    constexpr int64_t kAhead = 16;  // the assignment is n floats per column: prefetch its reads
+    for (int64_t j = 0; j < c_.cols; ++j) {
+      const uint32_t* assigned = assigned_.data() + j * n;
+      const uint64_t seed = hash_seeds_[j];
+      int64_t* a = rows[2 * j];
+      int64_t* h = rows[2 * j + 1];
+      for (int64_t k = 0; k < count; ++k) {
+        if (k + kAhead < count) __builtin_prefetch(assigned + ids[k + kAhead]);
+        a[k] = assigned[ids[k]];
+        h[k] = static_cast<int64_t>(mod_rows_(mix64(static_cast<uint64_t>(ids[k]) ^ seed)));
+      }
+    }
+  }
+
+  // combine for a batch, when every column has the same width W = D / cols.
+  void combine_many(int64_t count, const int64_t* const* rows, float* out, int64_t stride) const {
+    bool fixed = false;
+    with_fixed_dim(dim(), [&](auto d) {
+      constexpr int D = decltype(d)::value;
+      if (c_.cols == 1) fixed = (add_rows<D, 1>(count, rows, out, stride), true);
+      if (c_.cols == 2) fixed = (add_rows<D, 2>(count, rows, out, stride), true);
+      if (c_.cols == 4 && D % 4 == 0) fixed = (add_rows<D, 4>(count, rows, out, stride), true);
+    });
+    if (!fixed) PartsTableOf::combine_many(count, rows, out, stride);
+  }
+
+  template <int D, int C>
+  void add_rows(int64_t count, const int64_t* const* rows, float* out, int64_t stride) const {
+    constexpr int W = D / C;
+    const float* table[2 * C];
+    for (int p = 0; p < 2 * C; ++p) table[p] = part_weights(p);
+    for (int64_t k = 0; k < count; ++k) {
+      if (k + kPrefetch < count) {
+        for (int p = 0; p < 2 * C; ++p) __builtin_prefetch(table[p] + rows[p][k + kPrefetch] * W);
+      }
+      float* e = out + k * stride;
+      for (int j = 0; j < C; ++j) {
+        const float* a = table[2 * j] + rows[2 * j][k] * W;
+        const float* b = table[2 * j + 1] + rows[2 * j + 1][k] * W;
+        for (int i = 0; i < W; ++i) e[j * W + i] = a[i] + b[i];
+      }
+    }
+  }
+
   int64_t hashed_row(Id id, int64_t j) const {
     return static_cast<int64_t>(mix64(static_cast<uint64_t>(id) ^ hash_seeds_[j]) % static_cast<uint64_t>(c_.rows));
   }
@@ -251,6 +300,7 @@ class CceTable final : public PartsTableOf<CceTable> {
   std::vector<uint32_t> assignment_;    // column j's value v at j * n + v (empty when mapped)
   std::span<const uint32_t> assigned_;  // what lookups read: assignment_, or a model file's mapping
   std::vector<uint64_t> hash_seeds_;
+  FastMod64 mod_rows_{static_cast<uint64_t>(c_.rows)};
   int64_t steps_ = 0, clusterings_ = 0;
 };
 

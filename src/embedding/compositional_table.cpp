@@ -110,6 +110,86 @@ class CompositionalTable final : public PartsTableOf<CompositionalTable> {
     }
   }
 
+  // combine for a batch with dim D and K parts fixed at compile time (the same operations in
+  // the same order; concat's widths become constants, so no copy calls).
+  void combine_many(int64_t count, const int64_t* const* rows, float* out, int64_t stride) const {
+    bool fixed = false;
+    with_fixed_dim(dim(), [&](auto d) {
+      constexpr int D = decltype(d)::value;
+      switch (partitions_.parts()) {
+        case 2:
+          fixed = combine_op<D, 2>(count, rows, out, stride);
+          break;
+        case 3:
+          fixed = combine_op<D, 3>(count, rows, out, stride);
+          break;
+        case 4:
+          fixed = combine_op<D, 4>(count, rows, out, stride);
+          break;
+        default:
+          break;
+      }
+    });
+    if (!fixed) PartsTableOf::combine_many(count, rows, out, stride);
+  }
+
+  template <int D, int K>
+  bool combine_op(int64_t count, const int64_t* const* rows, float* out, int64_t stride) const {
+    if constexpr (K > D) {
+      return false;
+    } else {
+      switch (op_) {
+        case CompositionOp::Mult:
+          combine_fixed<D, K, CompositionOp::Mult>(count, rows, out, stride);
+          break;
+        case CompositionOp::Add:
+          combine_fixed<D, K, CompositionOp::Add>(count, rows, out, stride);
+          break;
+        case CompositionOp::Concat:
+          combine_fixed<D, K, CompositionOp::Concat>(count, rows, out, stride);
+          break;
+      }
+      return true;
+    }
+  }
+
+  template <int D, int K, CompositionOp Op>
+  void combine_fixed(int64_t count, const int64_t* const* rows, float* out, int64_t stride) const {
+    // Part p's width: D for mult and add; concat's split (composition_parts).
+    constexpr auto width = [](int p) { return Op == CompositionOp::Concat ? D / K + (p < D % K ? 1 : 0) : D; };
+    const float* table[K];
+    for (int p = 0; p < K; ++p) table[p] = part_weights(p);
+    for (int64_t k = 0; k < count; ++k) {
+      if (k + kPrefetch < count) {
+        for (int p = 0; p < K; ++p) __builtin_prefetch(table[p] + rows[p][k + kPrefetch] * width(p));
+      }
+      const float* row[K];
+      for (int p = 0; p < K; ++p) row[p] = table[p] + rows[p][k] * width(p);
+      float* e = out + k * stride;
+      if constexpr (Op == CompositionOp::Mult) {
+        float acc[D];
+        for (int i = 0; i < D; ++i) acc[i] = row[0][i] * row[1][i];
+        for (int p = 2; p < K; ++p) {
+          for (int i = 0; i < D; ++i) acc[i] *= row[p][i];
+        }
+        for (int i = 0; i < D; ++i) e[i] = acc[i];
+      } else if constexpr (Op == CompositionOp::Add) {
+        float acc[D];
+        for (int i = 0; i < D; ++i) acc[i] = row[0][i] + row[1][i];
+        for (int p = 2; p < K; ++p) {
+          for (int i = 0; i < D; ++i) acc[i] += row[p][i];
+        }
+        for (int i = 0; i < D; ++i) e[i] = acc[i];
+      } else {
+        int offset = 0;
+        for (int p = 0; p < K; ++p) {
+          for (int i = 0; i < width(p); ++i) e[offset + i] = row[p][i];
+          offset += width(p);
+        }
+      }
+    }
+  }
+
   // Element-wise loops on distinct arrays (restrict lets the compiler vectorise them).
   static void multiply(const float* __restrict a, const float* __restrict b, float* __restrict e, int64_t d) {
     for (int64_t i = 0; i < d; ++i) e[i] = a[i] * b[i];

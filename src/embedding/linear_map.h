@@ -3,16 +3,23 @@
 #pragma once
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
+
+#include "kernels/linear_maps.h"
 
 namespace cembed {
 
-// y (rows) = A x (cols), plus `bias` (rows) when not null.
+// y (rows) = A x (cols), plus `bias` (rows) when not null, summed as kernels/linear_maps.h
+// says (the bits of the published path and md results).
 inline void linear_map(const float* a, const float* x, const float* bias, int64_t rows, int64_t cols, float* y) {
+  kernels::map_vector(a, x, bias, rows, cols, y);
+}
+
+// at (cols x rows) = the transpose of a (rows x cols), for kernels::apply_maps.
+inline void transpose(const float* a, int64_t rows, int64_t cols, float* at) {
   for (int64_t i = 0; i < rows; ++i) {
-    float acc = bias == nullptr ? 0.0f : bias[i];
-    for (int64_t j = 0; j < cols; ++j) acc += a[i * cols + j] * x[j];
-    y[i] = acc;
+    for (int64_t j = 0; j < cols; ++j) at[j * rows + i] = a[i * cols + j];
   }
 }
 

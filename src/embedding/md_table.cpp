@@ -13,6 +13,8 @@
 #include "embedding/linear_map.h"
 #include "embedding/parts_table.h"
 #include "embedding/registry.h"
+#include "kernels/linear_maps.h"
+#include "util/aligned_vector.h"
 #include "util/check.h"
 
 namespace cembed {
@@ -44,6 +46,22 @@ class MdTable final : public PartsTableOf<MdTable> {
   }
 
   void combine(const float* const* row, float* e) const { linear_map(row[1], row[0], nullptr, dim(), k_, e); }
+
+  // combine for a batch: the projection transposed once, then kernels::apply_maps (the same
+  // fmas per output element as combine).
+  void combine_many(int64_t count, const int64_t* const* rows, float* out, int64_t stride) const {
+    thread_local AlignedVector<float> transposed;  // on cache lines: no load of a column straddles two
+    transposed.resize(dim() * k_);
+    transpose(part_weights(1), dim(), k_, transposed.data());
+    kernels::apply_maps({.count = count,
+                         .rows = dim(),
+                         .cols = k_,
+                         .maps_t = transposed.data(),
+                         .x = part_weights(0),
+                         .x_row = rows[0],
+                         .y = out,
+                         .y_stride = stride});
+  }
 
   void part_gradients(const float* const* row, const float* g, float* const* grad) const {
     linear_map_gradients(row[1], row[0], g, dim(), k_, grad[0], grad[1]);

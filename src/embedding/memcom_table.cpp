@@ -14,6 +14,7 @@
 #include "embedding/parts_table.h"
 #include "embedding/registry.h"
 #include "util/check.h"
+#include "util/fast_mod.h"
 #include "util/random.h"
 
 namespace cembed {
@@ -50,7 +51,8 @@ class MemcomTable final : public PartsTableOf<MemcomTable> {
         spec_(spec.str()),
         rows_(rows),
         bias_(bias),
-        seed_(seed) {}
+        seed_(seed),
+        mod_rows_(static_cast<uint64_t>(rows)) {}
   std::string spec() const override { return spec_; }
   std::string method() const override { return "memcom"; }
 
@@ -60,6 +62,40 @@ class MemcomTable final : public PartsTableOf<MemcomTable> {
     rows[0] = static_cast<int64_t>(mix64(id ^ mix64(seed_)) % static_cast<uint64_t>(rows_));
     rows[1] = id;
     if (bias_ != Bias::None) rows[2] = id;
+  }
+
+ protected:
+  // map_value for a batch, the remainder by multiplication (the same rows).
+  void map_batch(std::span<const Id> ids, int64_t* const* rows) const override {
+    const uint64_t key = mix64(seed_);
+    for (size_t k = 0; k < ids.size(); ++k) {
+      rows[0][k] = static_cast<int64_t>(mod_rows_(mix64(ids[k] ^ key)));
+      rows[1][k] = ids[k];
+    }
+    if (bias_ != Bias::None) std::copy(rows[1], rows[1] + ids.size(), rows[2]);
+  }
+
+  // combine for a batch: without a bias, each vector is its row times its weight.
+  void combine_many(int64_t count, const int64_t* const* rows, float* out, int64_t stride) const {
+    const bool fixed = bias_ == Bias::None &&
+                       with_fixed_dim(dim(), [&](auto d) { scale_rows<decltype(d)::value>(count, rows, out, stride); });
+    if (!fixed) PartsTableOf::combine_many(count, rows, out, stride);
+  }
+
+  template <int D>
+  void scale_rows(int64_t count, const int64_t* const* rows, float* out, int64_t stride) const {
+    const float* table = part_weights(0);
+    const float* weight = part_weights(1);
+    for (int64_t k = 0; k < count; ++k) {
+      if (k + kPrefetch < count) {
+        __builtin_prefetch(table + rows[0][k + kPrefetch] * D);
+        __builtin_prefetch(weight + rows[1][k + kPrefetch]);
+      }
+      const float* row = table + rows[0][k] * D;
+      const float w = weight[rows[1][k]];
+      float* e = out + k * stride;
+      for (int i = 0; i < D; ++i) e[i] = row[i] * w;
+    }
   }
 
  protected:
@@ -102,6 +138,7 @@ class MemcomTable final : public PartsTableOf<MemcomTable> {
   int64_t rows_;
   Bias bias_;
   uint64_t seed_;
+  FastMod64 mod_rows_;
 };
 
 }  // namespace

@@ -68,15 +68,34 @@ void PartsTable::map_ids(const BagBatch& bags) const {
   map_batch(bags.ids, rows);
 }
 
+void PartsTable::check_output(const BagBatch& bags, const MatrixView& out) const {
+  CEMBED_CHECK(out.rows == bags.batch_size() && out.cols == dim(), "{} table: output is {}x{}, expected {}x{}",
+               method(), out.rows, out.cols, bags.batch_size(), dim());
+}
+
 void PartsTable::forward(std::span<const BagBatch> bags, Pooling pooling, std::span<const MatrixView> out) const {
   const BagBatch& b = bags[0];
   map_ids(b);
-  const int64_t d = dim();
   const int64_t* rows[8];
   for (size_t j = 0; j < parts_.size(); ++j) rows[j] = mapped_[j].data();
-  CEMBED_CHECK(out[0].rows == b.batch_size() && out[0].cols == d, "{} table: output is {}x{}, expected {}x{}", method(),
-               out[0].rows, out[0].cols, b.batch_size(), d);
+  check_output(b, out[0]);
   combine_pooled(b, rows, pooling, out[0]);
+}
+
+void PartsTable::forward_reference(const BagBatch& bags, Pooling pooling, MatrixView out) const {
+  // One id at a time through map_rows too (not map_batch's fast division).
+  const int64_t n = num_values(0), count = static_cast<int64_t>(bags.ids.size());
+  std::vector<std::vector<int64_t>> mapped(parts_.size(), std::vector<int64_t>(count));
+  int64_t r[8];
+  for (int64_t k = 0; k < count; ++k) {
+    CEMBED_CHECK(bags.ids[k] < n, "{} table: value id {} out of range [0, {})", method(), bags.ids[k], n);
+    map_rows(bags.ids[k], r);
+    for (size_t j = 0; j < parts_.size(); ++j) mapped[j][k] = r[j];
+  }
+  const int64_t* rows[8];
+  for (size_t j = 0; j < parts_.size(); ++j) rows[j] = mapped[j].data();
+  check_output(bags, out);
+  combine_pooled_reference(bags, rows, pooling, out);
 }
 
 void PartsTable::backward(std::span<const BagBatch> bags, Pooling pooling, std::span<const ConstMatrixView> grad_out,

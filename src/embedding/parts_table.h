@@ -9,6 +9,9 @@
 // bytes and I/O.
 #pragma once
 
+#include <algorithm>
+#include <cmath>
+#include <type_traits>
 #include <vector>
 
 #include "cembed/embedding_table.h"
@@ -42,6 +45,11 @@ class PartsTable : public EmbeddingTable {
   const Part& part(int j) const { return parts_[j]; }
   // Row of each part for `id` (tests check complementarity through this).
   void rows_of(Id id, int64_t* rows) const { map_rows(id, rows); }
+  // forward() computed the plain way, the specification its batch kernels match bit for bit
+  // (tests/cpp/test_parts_forward.cpp): each id's vector by the method's per-value combine,
+  // pooled in bag order (the first vector times its weight, then fma(w, e, sum), then the
+  // mean's scale).
+  void forward_reference(const BagBatch& bags, Pooling pooling, MatrixView out) const;
 
  protected:
   PartsTable(TableShape shape, std::vector<Part> parts);
@@ -57,6 +65,8 @@ class PartsTable : public EmbeddingTable {
   // out.row(b) = pool over bag b of weight_k * e(ids[k]) (the forward pass, fused).
   virtual void combine_pooled(const BagBatch& bags, const int64_t* const* rows, Pooling pooling,
                               MatrixView out) const = 0;
+  virtual void combine_pooled_reference(const BagBatch& bags, const int64_t* const* rows, Pooling pooling,
+                                        MatrixView out) const = 0;
   virtual void gradients_batch(int64_t count, const int64_t* const* rows, const float* g,
                                float* const* grads) const = 0;
   // Part j's weights in fp32 (training; refuses an fp16/int8 mapping) and as lookups read
@@ -72,6 +82,7 @@ class PartsTable : public EmbeddingTable {
 
  private:
   void map_ids(const BagBatch& bags) const;
+  void check_output(const BagBatch& bags, const MatrixView& out) const;
 
   std::vector<Part> parts_;
   std::vector<TableState> matrices_;  // one per part: rows x width
@@ -88,7 +99,10 @@ class PartsTable : public EmbeddingTable {
 //   void combine(const float* const* row, float* e) const
 //   void part_gradients(const float* const* row, const float* g, float* const* grad) const
 // where combine sets e (dim floats) from one row of each part and part_gradients sets
-// grad[j] = d <g, e> / d row[j].
+// grad[j] = d <g, e> / d row[j]. A derived class may also define
+//   void combine_many(int64_t count, const int64_t* const* rows, float* out, int64_t stride) const
+// (out + k * stride = e of the k-th id, for k in [0, count)), a batch form of combine with
+// the same bits (the forward grid test checks it); the default calls combine per id.
 template <typename Derived>
 class PartsTableOf : public PartsTable {
  protected:
@@ -106,8 +120,65 @@ class PartsTableOf : public PartsTable {
     }
   }
 
+  // fp32 parts only (a trained table, or an fp32 model read in place).
+  void combine_many(int64_t count, const int64_t* const* rows, float* out, int64_t stride) const {
+    const int parts = num_parts();
+    const float* row[kMaxParts];
+    WeightView view[kMaxParts];
+    for (int j = 0; j < parts; ++j) view[j] = part_view(j);
+    for (int64_t k = 0; k < count; ++k) {
+      prefetch(view, rows, k + kPrefetch, count);
+      for (int j = 0; j < parts; ++j) row[j] = part_weights(j) + rows[j][k] * part(j).width;
+      self().combine(row, out + k * stride);
+    }
+  }
+
+  // Every id's vector by the batch form, then pooled as combine_pooled_reference pools.
+  // Parts read in place from an fp16/int8 model go through the reference, which decodes
+  // each row as it reads it: the same bits as the model decoded at load (fp32), which
+  // takes the batch form.
   void combine_pooled(const BagBatch& bags, const int64_t* const* rows, Pooling pooling,
                       MatrixView out) const override {
+    for (int j = 0; j < num_parts(); ++j) {
+      if (part_view(j).precision != Precision::Fp32) return combine_pooled_reference(bags, rows, pooling, out);
+    }
+    const int64_t d = dim();
+    const int64_t count = static_cast<int64_t>(bags.ids.size());
+    if (one_per_bag(bags)) {  // bag b is id b, weight 1: the vectors are the output
+      self().combine_many(count, rows, out.data, out.stride);
+      if (pooling == Pooling::Mean) scale_rows(out, 1.0f);  // the reference's 1 / len, so its bits
+      return;
+    }
+    thread_local std::vector<float> e;
+    e.resize(count * d);
+    self().combine_many(count, rows, e.data(), d);
+    const bool weighted = !bags.weights.empty();
+    for (int64_t b = 0; b < bags.batch_size(); ++b) {
+      float* dst = out.row(b);
+      const uint32_t begin = bags.offsets[b], end = bags.offsets[b + 1];
+      if (begin == end) std::fill(dst, dst + d, 0.0f);
+      for (uint32_t k = begin; k < end; ++k) {
+        const float w = weighted ? bags.weights[k] : 1.0f;
+        if (k == begin) {
+          std::copy(e.data() + k * d, e.data() + (k + 1) * d, dst);
+          if (w != 1.0f) {
+            for (int64_t i = 0; i < d; ++i) dst[i] *= w;
+          }
+        } else {
+          accumulate(dst, e.data() + k * d, w, d);
+        }
+      }
+      if (pooling == Pooling::Mean && end > begin) {
+        const float s = 1.0f / static_cast<float>(end - begin);
+        for (int64_t i = 0; i < d; ++i) dst[i] *= s;
+      }
+    }
+  }
+
+  // One id at a time through combine (the forward pass before the batch kernels), each
+  // part's row read through kernels::read_weights (in place for fp32, decoded for fp16/int8).
+  void combine_pooled_reference(const BagBatch& bags, const int64_t* const* rows, Pooling pooling,
+                                MatrixView out) const override {
     const int parts = num_parts();
     const int64_t d = dim();
     const int64_t count = static_cast<int64_t>(bags.ids.size());
@@ -133,8 +204,7 @@ class PartsTableOf : public PartsTable {
         }
         const float w = weighted ? bags.weights[k] : 1.0f;
         if (k == begin) {
-          // The bag's first vector is written in place (no zero fill to read back).
-          self().combine(row, dst);
+          self().combine(row, dst);  // the bag's first vector is written in place (no zero fill to read back)
           if (w != 1.0f) {
             for (int64_t i = 0; i < d; ++i) dst[i] *= w;
           }
@@ -167,11 +237,45 @@ class PartsTableOf : public PartsTable {
     }
   }
 
- private:
-  static void accumulate(float* __restrict dst, const float* __restrict e, float w, int64_t d) {
-    for (int64_t i = 0; i < d; ++i) dst[i] += w * e[i];
-  }
   static constexpr int64_t kPrefetch = 8;  // ids ahead: hides cache misses on the larger parts
+
+  // Calls f(std::integral_constant<int, D>{}) when d is one of the dims with a fixed-size
+  // kernel (4, 8, 16, 32, 64) and returns true; false otherwise.
+  template <typename F>
+  static bool with_fixed_dim(int64_t d, F&& f) {
+    switch (d) {
+      case 4:
+        return f(std::integral_constant<int, 4>{}), true;
+      case 8:
+        return f(std::integral_constant<int, 8>{}), true;
+      case 16:
+        return f(std::integral_constant<int, 16>{}), true;
+      case 32:
+        return f(std::integral_constant<int, 32>{}), true;
+      case 64:
+        return f(std::integral_constant<int, 64>{}), true;
+      default:
+        return false;
+    }
+  }
+
+ private:
+  // fma spelt out (release builds contracted w * e + dst to it already; -O1 builds do not).
+  static void accumulate(float* __restrict dst, const float* __restrict e, float w, int64_t d) {
+    for (int64_t i = 0; i < d; ++i) dst[i] = std::fma(w, e[i], dst[i]);
+  }
+  static bool one_per_bag(const BagBatch& bags) {
+    if (!bags.weights.empty() || bags.offsets.empty()) return false;
+    bool all = true;
+    for (size_t b = 0; b < bags.offsets.size(); ++b) all &= bags.offsets[b] == b;
+    return all;
+  }
+  static void scale_rows(MatrixView out, float s) {
+    for (int64_t b = 0; b < out.rows; ++b) {
+      float* dst = out.row(b);
+      for (int64_t i = 0; i < out.cols; ++i) dst[i] *= s;
+    }
+  }
   void prefetch(const WeightView* view, const int64_t* const* rows, int64_t k, int64_t count) const {
     if (k >= count) return;
     for (int j = 0; j < num_parts(); ++j)

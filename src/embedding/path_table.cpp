@@ -12,8 +12,11 @@
 #include <cmath>
 
 #include "embedding/linear_map.h"
+#include "embedding/partitions.h"
 #include "embedding/parts_table.h"
 #include "embedding/registry.h"
+#include "kernels/linear_maps.h"
+#include "util/aligned_vector.h"
 #include "util/check.h"
 
 namespace cembed {
@@ -68,6 +71,48 @@ class PathTable final : public PartsTableOf<PathTable> {
   void combine(const float* const* row, float* e) const {
     const int64_t d = dim();
     linear_map(row[1], row[0], row[1] + d * d, d, d, e);
+  }
+
+  // combine for a batch: each used map transposed once, then kernels::apply_maps (the same
+  // fmas per output element as combine).
+  void combine_many(int64_t count, const int64_t* const* rows, float* out, int64_t stride) const {
+    const int64_t d = dim(), map_floats = d * d + d;  // a map: W, then b
+    thread_local AlignedVector<float> transposed;     // on cache lines: no load of a column straddles two
+    thread_local std::vector<uint8_t> ready;
+    transposed.resize(maps_ * d * d);
+    ready.assign(maps_, 0);
+    const float* maps = part_weights(1);
+    for (int64_t k = 0; k < count; ++k) {
+      const int64_t m = rows[1][k];
+      if (ready[m]) continue;
+      transpose(maps + m * map_floats, d, d, transposed.data() + m * d * d);
+      ready[m] = 1;
+    }
+    kernels::apply_maps({.count = count,
+                         .rows = d,
+                         .cols = d,
+                         .maps_t = transposed.data(),
+                         .map_of = rows[1],
+                         .bias = maps + d * d,
+                         .bias_stride = map_floats,
+                         .x = part_weights(0),
+                         .x_row = rows[0],
+                         .y = out,
+                         .y_stride = stride});
+  }
+
+  // map_value for a batch, dividing by multiplication (the same rows).
+  void map_batch(std::span<const Id> ids, int64_t* const* rows) const override {
+    if (base_ == 1) {
+      for (size_t k = 0; k < ids.size(); ++k) rows[0][k] = 0, rows[1][k] = ids[k];
+      return;
+    }
+    const Partitions::FastDivisor by(base_);
+    for (size_t k = 0; k < ids.size(); ++k) {
+      const uint32_t q = by.div(ids[k]);
+      rows[1][k] = q;
+      rows[0][k] = ids[k] - q * static_cast<uint32_t>(base_);
+    }
   }
 
   void part_gradients(const float* const* row, const float* g, float* const* grad) const {
