@@ -10,6 +10,8 @@
 // foreach_target.h re-includes this file once per target.
 #include <hwy/highway.h>
 
+#include "kernels/hwy_fma-inl.h"  // Fma: one rounding on every target
+
 #include <cmath>
 
 #include "kernels/linear_maps.h"
@@ -17,23 +19,6 @@
 HWY_BEFORE_NAMESPACE();
 namespace cembed::kernels::HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
-
-// a * b + c with one rounding on every target (as in row_updates_simd.cpp): a native FMA on
-// AVX2 and AVX-512, lane by lane std::fma on the older targets Highway generates beside them.
-template <class D, class V>
-HWY_INLINE V Fma(D d, V a, V b, V c) {
-#if HWY_TARGET == HWY_AVX2 || HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
-  (void)d;
-  return hn::MulAdd(a, b, c);
-#else
-  HWY_ALIGN float x[hn::MaxLanes(d)], y[hn::MaxLanes(d)], z[hn::MaxLanes(d)];
-  hn::Store(a, d, x);
-  hn::Store(b, d, y);
-  hn::Store(c, d, z);
-  for (size_t l = 0; l < hn::Lanes(d); ++l) z[l] = std::fma(x[l], y[l], z[l]);
-  return hn::Load(d, z);
-#endif
-}
 
 struct Vector {
   const float* at;    // its map, transposed

@@ -1,7 +1,7 @@
 // The optimizer's row loops (row_update_paths.h) in Highway, compiled for every x86-64
 // target above the build's baseline (AVX2, AVX-512) and dispatched at run time. Each step
 // rounds as the rules of row_updates.cpp say (this file too is built with
-// -ffp-contract=off): Fma below where a rule has std::fma, Mul then Add where it has them
+// -ffp-contract=off): Fma (hwy_fma-inl.h) where a rule has std::fma, Mul then Add where it has them
 // apart; row-wise Adagrad's sum of squares
 // is added in order, lane by lane. A dim that is not a multiple of the vector runs its last
 // elements through the same scalar statements.
@@ -11,6 +11,8 @@
 // foreach_target.h re-includes this file once per target.
 #include <hwy/highway.h>
 
+#include "kernels/hwy_fma-inl.h"  // Fma: one rounding on every target
+
 #include <cmath>
 
 #include "kernels/row_update_paths.h"
@@ -18,24 +20,6 @@
 HWY_BEFORE_NAMESPACE();
 namespace cembed::kernels::HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
-
-// a * b + c with one rounding on every target: a native FMA on AVX2 and AVX-512; lane by lane
-// std::fma on the targets Highway generates beside them (SSE4, SSSE3: never chosen on a CPU
-// that runs this x86-64-v3 build, but tested like the others), whose MulAdd rounds twice.
-template <class D, class V>
-HWY_INLINE V Fma(D d, V a, V b, V c) {
-#if HWY_TARGET == HWY_AVX2 || HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
-  (void)d;
-  return hn::MulAdd(a, b, c);
-#else
-  HWY_ALIGN float x[hn::MaxLanes(d)], y[hn::MaxLanes(d)], z[hn::MaxLanes(d)];
-  hn::Store(a, d, x);
-  hn::Store(b, d, y);
-  hn::Store(c, d, z);
-  for (size_t l = 0; l < hn::Lanes(d); ++l) z[l] = std::fma(x[l], y[l], z[l]);
-  return hn::Load(d, z);
-#endif
-}
 
 // D > 0: rows of D floats (loops of known length); D == 0: job.dim floats.
 template <OptimizerKind K, int D>
