@@ -14,26 +14,7 @@ namespace {
 
 using kernels::RowBags;
 
-struct Case {
-  std::vector<int64_t> rows;
-  std::vector<uint32_t> offsets{0};
-  std::vector<float> weights;
-  RowBags view() const { return {rows, offsets, weights}; }
-};
-
-// Bags with lengths 0..max_len over `num_rows` rows; repeated rows are likely when small.
-Case make_case(Rng& rng, int64_t batch, int64_t num_rows, int max_len, bool weighted) {
-  Case c;
-  for (int64_t b = 0; b < batch; ++b) {
-    const auto len = static_cast<int>(rng.below(static_cast<uint64_t>(max_len + 1)));
-    for (int k = 0; k < len; ++k) {
-      c.rows.push_back(static_cast<int64_t>(rng.below(static_cast<uint64_t>(num_rows))));
-      if (weighted) c.weights.push_back(rng.uniform(-1.0f, 2.0f));
-    }
-    c.offsets.push_back(static_cast<uint32_t>(c.rows.size()));
-  }
-  return c;
-}
+using Case = testing::RowBatch;
 
 class KernelGrid : public ::testing::TestWithParam<std::tuple<int, bool, Pooling, int>> {};
 
@@ -42,7 +23,7 @@ TEST_P(KernelGrid, PoolMatchesReference) {
   Rng rng(dim * 131 + weighted * 7 + max_len);
   const int64_t num_rows = 23, batch = 37;
   const auto table = testing::random_vector(rng, num_rows * dim);
-  const Case c = make_case(rng, batch, num_rows, max_len, weighted);
+  const Case c = testing::random_row_bags(rng, batch, num_rows, max_len, weighted);
   std::vector<float> out(batch * dim, -1.0f), ref(batch * dim, -2.0f);
   kernels::pool_rows(table.data(), num_rows, dim, c.view(), pooling, {out.data(), batch, dim, dim});
   kernels::pool_rows_reference(table.data(), num_rows, dim, c.view(), pooling, {ref.data(), batch, dim, dim});
@@ -53,7 +34,7 @@ TEST_P(KernelGrid, CoalesceMatchesReference) {
   const auto [dim, weighted, pooling, max_len] = GetParam();
   Rng rng(dim * 17 + weighted * 3 + max_len);
   const int64_t num_rows = 11, batch = 29;  // few rows: many repeats
-  const Case c = make_case(rng, batch, num_rows, max_len, weighted);
+  const Case c = testing::random_row_bags(rng, batch, num_rows, max_len, weighted);
   const auto grad = testing::random_vector(rng, batch * dim);
   kernels::RowGradients out, ref;
   kernels::coalesce_gradients(c.view(), pooling, {grad.data(), batch, dim, dim}, dim, out);
@@ -76,7 +57,7 @@ TEST_P(KernelGrid, UpdatesMatchReference) {
     auto ref_table = table;
     auto ref_state = state;
     for (int step = 0; step < 3; ++step) {
-      const Case c = make_case(rng, batch, num_rows, max_len, weighted);
+      const Case c = testing::random_row_bags(rng, batch, num_rows, max_len, weighted);
       const auto grad = testing::random_vector(rng, batch * dim);
       kernels::RowGradients g;
       kernels::coalesce_gradients(c.view(), pooling, {grad.data(), batch, dim, dim}, dim, g);
@@ -117,23 +98,16 @@ void expect_fused_matches_unfused(Rng& rng, const Case& first, int64_t num_rows,
       kernels::coalesce_and_apply(c.view(), pooling, gv, dim, fused_table.data(), fused_state.data(), num_rows, opt,
                                   0.05f, scratch);
     }
-    for (size_t i = 0; i < table.size(); ++i) {
-      ASSERT_EQ(std::bit_cast<uint32_t>(fused_table[i]), std::bit_cast<uint32_t>(table[i]))
-          << optimizer_kind_name(kind) << " dim " << dim << " weight " << i << ": " << fused_table[i] << " vs "
-          << table[i];
-    }
-    for (size_t i = 0; i < state.size(); ++i) {
-      ASSERT_EQ(std::bit_cast<uint32_t>(fused_state[i]), std::bit_cast<uint32_t>(state[i]))
-          << optimizer_kind_name(kind) << " dim " << dim << " state " << i << ": " << fused_state[i] << " vs "
-          << state[i];
-    }
+    const std::string what = fmt::format("{} dim {}", optimizer_kind_name(kind), dim);
+    testing::expect_same_bits(fused_table, table, what + " weights");
+    testing::expect_same_bits(fused_state, state, what + " state");
   }
 }
 
 TEST_P(KernelGrid, FusedUpdateMatchesCoalesceThenUpdate) {
   const auto [dim, weighted, pooling, max_len] = GetParam();
   Rng rng(dim * 37 + weighted * 11 + max_len);
-  expect_fused_matches_unfused(rng, make_case(rng, 31, 13, max_len, weighted), 13, dim, pooling);
+  expect_fused_matches_unfused(rng, testing::random_row_bags(rng, 31, 13, max_len, weighted), 13, dim, pooling);
 }
 
 INSTANTIATE_TEST_SUITE_P(Shapes, KernelGrid,
@@ -152,7 +126,7 @@ TEST(Kernels, PoolPiecesMatchesReference) {
       const int64_t pieces = (dim + width - 1) / width, last = dim - (pieces - 1) * width;
       for (bool weighted : {false, true}) {
         for (Pooling pooling : {Pooling::Sum, Pooling::Mean}) {
-          const Case c = make_case(rng, batch, 5, 4, weighted);
+          const Case c = testing::random_row_bags(rng, batch, 5, 4, weighted);
           std::vector<int64_t> starts;
           for (size_t k = 0; k < c.rows.size(); ++k) {
             for (int64_t p = 0; p < pieces; ++p) {
@@ -212,7 +186,7 @@ TEST(Kernels, CoalesceLargeBatchesMatchesReference) {
   Rng rng(77);
   for (int64_t num_rows : {int64_t{1000}, int64_t{1} << 20, int64_t{1} << 31}) {
     const int64_t batch = 700, dim = 4;
-    Case c = make_case(rng, batch, 50, 6, true);                                          // many repeated rows ...
+    Case c = testing::random_row_bags(rng, batch, 50, 6, true);                           // many repeated rows ...
     for (auto& r : c.rows) r = r * (num_rows / 50) + static_cast<int64_t>(rng.below(3));  // ... spread over num_rows
     const auto grad = testing::random_vector(rng, batch * dim);
     kernels::RowGradients out, ref;
@@ -282,7 +256,7 @@ TEST(Kernels, OutOfBoundRowsAreErrors) {
 TEST(Kernels, StridedOutputLeavesGapsAlone) {
   Rng rng(5);
   const auto table = testing::random_vector(rng, 10 * 4);
-  const Case c = make_case(rng, 3, 10, 2, false);
+  const Case c = testing::random_row_bags(rng, 3, 10, 2, false);
   std::vector<float> out(3 * 10, 7.0f);
   kernels::pool_rows(table.data(), 10, 4, c.view(), Pooling::Sum, {out.data() + 2, 3, 4, 10});
   for (int b = 0; b < 3; ++b) {

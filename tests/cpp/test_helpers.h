@@ -1,7 +1,10 @@
 // Shared helpers for the C++ tests: random bags and finite differences.
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstring>
 #include <functional>
@@ -13,6 +16,7 @@
 
 #include "cembed/bags.h"
 #include "cembed/embedding_table.h"
+#include "kernels/embedding_kernels.h"
 #include "util/check.h"
 #include "util/random.h"
 
@@ -37,6 +41,37 @@ inline OwnedBags random_bags(Rng& rng, int64_t batch, int64_t n, int min_len, in
     b.offsets.push_back(static_cast<uint32_t>(b.ids.size()));
   }
   return b;
+}
+
+// Bags over a kernel's table rows: lengths 0..max_len, rows in [0, num_rows) (repeated rows
+// are likely when num_rows is small), weights in [-1, 2) when weighted.
+struct RowBatch {
+  std::vector<int64_t> rows;
+  std::vector<uint32_t> offsets{0};
+  std::vector<float> weights;
+  kernels::RowBags view() const { return {rows, offsets, weights}; }
+};
+
+inline RowBatch random_row_bags(Rng& rng, int64_t bags, int64_t num_rows, int max_len, bool weighted) {
+  RowBatch c;
+  for (int64_t b = 0; b < bags; ++b) {
+    const auto len = static_cast<int>(rng.below(static_cast<uint64_t>(max_len + 1)));
+    for (int k = 0; k < len; ++k) {
+      c.rows.push_back(static_cast<int64_t>(rng.below(static_cast<uint64_t>(num_rows))));
+      if (weighted) c.weights.push_back(rng.uniform(-1.0f, 2.0f));
+    }
+    c.offsets.push_back(static_cast<uint32_t>(c.rows.size()));
+  }
+  return c;
+}
+
+// The same bits element by element; a failure names `what`, the element and the difference.
+inline void expect_same_bits(const std::vector<float>& got, const std::vector<float>& want, const std::string& what) {
+  ASSERT_EQ(got.size(), want.size()) << what;
+  for (size_t i = 0; i < got.size(); ++i) {
+    ASSERT_EQ(std::bit_cast<uint32_t>(got[i]), std::bit_cast<uint32_t>(want[i]))
+        << what << ", element " << i << ": " << got[i] << " vs " << want[i] << ", off by " << got[i] - want[i];
+  }
 }
 
 inline std::vector<float> random_vector(Rng& rng, size_t n, float scale = 1.0f) {

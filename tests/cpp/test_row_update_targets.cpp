@@ -14,35 +14,7 @@
 namespace cembed {
 namespace {
 
-struct Batch {
-  std::vector<int64_t> rows;
-  std::vector<uint32_t> offsets{0};
-  std::vector<float> weights;
-  kernels::RowBags view() const { return {rows, offsets, weights}; }
-};
-
-Batch make_batch(Rng& rng, int64_t bags, int64_t num_rows, int max_len, bool weighted) {
-  Batch c;
-  for (int64_t b = 0; b < bags; ++b) {
-    const auto len = static_cast<int>(rng.below(static_cast<uint64_t>(max_len + 1)));
-    for (int k = 0; k < len; ++k) {
-      c.rows.push_back(static_cast<int64_t>(rng.below(static_cast<uint64_t>(num_rows))));
-      if (weighted) c.weights.push_back(rng.uniform(-1.0f, 2.0f));
-    }
-    c.offsets.push_back(static_cast<uint32_t>(c.rows.size()));
-  }
-  return c;
-}
-
-// Element by element, naming the target, the element and the difference.
-void expect_same_bits(const std::vector<float>& simd, const std::vector<float>& scalar, const std::string& what) {
-  ASSERT_EQ(simd.size(), scalar.size());
-  for (size_t i = 0; i < simd.size(); ++i) {
-    ASSERT_EQ(std::bit_cast<uint32_t>(simd[i]), std::bit_cast<uint32_t>(scalar[i]))
-        << what << ", element " << i << ": " << simd[i] << " (simd) vs " << scalar[i] << " (scalar), off by "
-        << simd[i] - scalar[i];
-  }
-}
+using testing::expect_same_bits;
 
 // Three steps of each optimizer, fused (coalesce_and_apply) or not (apply_row_updates).
 void run_case(int64_t dim, bool fused, bool weighted, Pooling pooling, int max_len, const std::string& target) {
@@ -57,7 +29,7 @@ void run_case(int64_t dim, bool fused, bool weighted, Pooling pooling, int max_l
     auto simd_state = state;
     kernels::UpdateScratch scratch;
     for (int step = 0; step < 3; ++step) {
-      const Batch c = make_batch(rng, bags, num_rows, max_len, weighted);
+      const testing::RowBatch c = testing::random_row_bags(rng, bags, num_rows, max_len, weighted);
       const auto grad = testing::random_vector(rng, bags * dim);
       const ConstMatrixView gv{grad.data(), bags, dim, dim};
       if (fused) {
