@@ -169,7 +169,9 @@ using testing::kAddressSanitizer;
 // model with a 64 MiB table (above malloc's largest mmap threshold, so memory freed goes back
 // to the system) adds far less than the table to the process's own memory, and the fp16
 // export of the same model, decoded into the table, adds at least the table; both score.
-// (Under ASan freed memory stays in its quarantine, so the fp32 bound is not asserted there.)
+// (Under ASan freed memory stays in its quarantine and is recycled from it, so a process's
+// resident memory does not follow what one open adds: neither bound is asserted there; seen
+// in a CI run, the int8 decoded open added 57.7 of the table's 64 MiB.)
 TEST(InferenceMapping, TablesAreReadInPlaceNotCopiedInEveryPrecision) {
   MethodCase c{"full"};
   c.dim = 16;
@@ -200,7 +202,9 @@ TEST(InferenceMapping, TablesAreReadInPlaceNotCopiedInEveryPrecision) {
       const auto d = InferenceModel::open(path, InferenceModel::TableReading::Decoded);
       std::vector<float> decoded;
       d->score(b, decoded);
-      EXPECT_GE(anonymous_resident_bytes() - before_decoded, table_bytes) << precision_name(p) << " decoded";
+      if (!kAddressSanitizer) {
+        EXPECT_GE(anonymous_resident_bytes() - before_decoded, table_bytes) << precision_name(p) << " decoded";
+      }
       EXPECT_EQ(probs, decoded) << precision_name(p);
     }
     fs::remove(path);
