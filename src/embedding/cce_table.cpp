@@ -18,7 +18,8 @@
 // Memory: 2 * K * dim floats. Auxiliary bytes (saved with the table): the assignment, 4 * n
 // * C, and two step counters, 16; an exported model's assignment is read in place from the
 // file's mapping (load_serving_data), each row it gives checked below K at open. A clustering costs O(n * K * dim) (10
-// Lloyd steps on at most 64 K of the values, then one assignment of all n).
+// Lloyd steps on at most 64 K of the values, then one assignment of all n; the distances in SIMD,
+// kernels/nearest_centroids.h).
 #include <algorithm>
 #include <cmath>
 #include <span>

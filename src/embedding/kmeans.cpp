@@ -4,6 +4,7 @@
 #include <limits>
 #include <numeric>
 
+#include "kernels/nearest_centroids.h"
 #include "util/check.h"
 #include "util/random.h"
 
@@ -13,10 +14,14 @@ namespace {
 void assign_all(std::span<const float> points, std::span<const int64_t> which, int64_t width,
                 const std::vector<float>& centroids, int64_t k, std::vector<uint32_t>& out) {
   out.resize(which.size());
+  std::vector<float> centroids_t(centroids.size());
+  kernels::transpose_centroids(centroids.data(), k, width, centroids_t.data());
   const auto count = static_cast<int64_t>(which.size());
+  constexpr int64_t kBlock = 64;  // points per kernel call
 #pragma omp parallel for schedule(static)
-  for (int64_t i = 0; i < count; ++i) {
-    out[i] = nearest_centroid(points.data() + which[i] * width, centroids.data(), k, width);
+  for (int64_t i = 0; i < count; i += kBlock) {
+    kernels::nearest_centroids(
+        {std::min(kBlock, count - i), width, k, points.data(), which.data() + i, centroids_t.data(), out.data() + i});
   }
 }
 
@@ -40,24 +45,6 @@ void update_means(std::span<const float> points, std::span<const int64_t> which,
 }
 
 }  // namespace
-
-uint32_t nearest_centroid(const float* point, const float* centroids, int64_t k, int64_t width) {
-  uint32_t best = 0;
-  float best_d = std::numeric_limits<float>::infinity();
-  for (int64_t c = 0; c < k; ++c) {
-    const float* q = centroids + c * width;
-    float d = 0;
-    for (int64_t j = 0; j < width; ++j) {
-      const float t = point[j] - q[j];
-      d += t * t;
-    }
-    if (d < best_d) {
-      best_d = d;
-      best = static_cast<uint32_t>(c);
-    }
-  }
-  return best;
-}
 
 KMeansResult kmeans(std::span<const float> points, int64_t count, int64_t width, int64_t k, uint64_t seed,
                     int iterations, int64_t max_sample) {

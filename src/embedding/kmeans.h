@@ -1,6 +1,7 @@
 // k-means of the vectors of a table's values (cce's reclustering): Lloyd's iterations,
-// deterministic for a seed whatever the thread count (points are assigned in parallel, each
-// on its own; cluster sums run in point order on one thread).
+// deterministic for a seed whatever the thread count and CPU (points are assigned in
+// parallel, each on its own, by kernels/nearest_centroids.h; cluster sums run in point order
+// on one thread).
 #pragma once
 
 #include <cstdint>
@@ -22,8 +23,5 @@ struct KMeansResult {
 // the points are zero).
 KMeansResult kmeans(std::span<const float> points, int64_t count, int64_t width, int64_t k, uint64_t seed,
                     int iterations = 10, int64_t max_sample = 0);
-
-// Index of the centroid nearest to `point` (squared Euclidean; the lowest index on ties).
-uint32_t nearest_centroid(const float* point, const float* centroids, int64_t k, int64_t width);
 
 }  // namespace cembed
