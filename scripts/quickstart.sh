@@ -7,7 +7,13 @@
 # Extra arguments go to `cembed sweep` (e.g. --ratios 2,8 or --methods full,hash,lma).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/build.sh >/dev/null
+mkdir -p out
+# The build's output goes to a log; on failure its tail is printed (ninja writes errors to stdout).
+if ! bash scripts/build.sh >out/build.log 2>&1; then
+  tail -n 40 out/build.log >&2
+  echo "quickstart: the build failed; its whole output is in out/build.log" >&2
+  exit 1
+fi
 DATA=out/quickstart
 # 26 features of 2000 values each, values numbered most frequent first (as prepare numbers a
 # vocabulary) and popularity carrying signal, as on frappe and ml-100k, where the methods
