@@ -103,8 +103,8 @@ TEST(NearestCentroids, TheReferenceIsTheFirstNearestUpToRounding) {
       continue;
     }
     const double least = *std::min_element(d.begin(), d.end());
-    EXPECT_LE(d[got[i]], least * (1 + 1e-5) + 1e-30) << "point " << i << ": centroid " << got[i] << " at " << d[got[i]]
-                                                   << ", nearest at " << least;
+    EXPECT_LE(d[got[i]], least * (1 + 1e-5) + 1e-30)
+        << "point " << i << ": centroid " << got[i] << " at " << d[got[i]] << ", nearest at " << least;
     if (least == 0) {
       EXPECT_EQ(got[i], static_cast<uint32_t>(std::find(d.begin(), d.end(), 0.0) - d.begin()))
           << "point " << i << " lies on a centroid: the first copy is nearest";
