@@ -85,6 +85,18 @@ class CliEndToEnd(unittest.TestCase):
         self.assertEqual(out.returncode, 0, out.stderr)
         self.assertIn("Usage: cembed", out.stdout)
 
+    def test_openblas_kernel_is_pinned_unless_the_user_names_one(self):
+        # Started without OPENBLAS_CORETYPE, cembed runs again with the Haswell kernel (on this
+        # machine's CPU OpenBLAS may pick another: SkylakeX on an Intel Xeon), so results are
+        # the same on every machine of the kind; a kernel the user names is kept.
+        env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_CORETYPE"}
+        out = run([CEMBED, "--version"], env=env)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertIn("OpenBLAS Haswell kernels", out.stdout)
+        out = run([CEMBED, "--version"], env=dict(env, OPENBLAS_CORETYPE="Zen"))
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertIn("OpenBLAS Zen kernels", out.stdout)
+
     def test_bad_spec_is_a_clear_error(self):
         args = self.train_args()
         args[args.index("--embedding") + 1] = "hsah"
