@@ -1,7 +1,6 @@
 #include "embedding/kmeans.h"
 
 #include <algorithm>
-#include <limits>
 #include <numeric>
 
 #include "kernels/nearest_centroids.h"

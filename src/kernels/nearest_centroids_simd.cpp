@@ -3,7 +3,7 @@
 // -ffp-contract=off: every term is one Fma, as the reference's std::fma. Each lane keeps the
 // least distance of its own centroids (c = lane mod the vector) with the first index giving
 // it; the lanes' results then merge, the lowest index on ties, so the index is the
-// reference's. Centroids past the last whole vector go through the reference's loop.
+// reference's. Centroids past the last whole vector take the reference's distance one at a time.
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "kernels/nearest_centroids_simd.cpp"
 #include <hwy/foreach_target.h>  // IWYU pragma: keep
@@ -21,11 +21,12 @@
 #define CEMBED_KERNELS_NEAREST_CENTROIDS_ONCE
 namespace cembed::kernels::detail {
 
-// Distance from p to centroid c of the transposed centroids (the reference's chain).
-inline float distance_t(const float* p, const float* ct, int64_t k, int64_t width, int64_t c) {
+// The reference's distance from p to a centroid whose coordinate j is at c[j * stride]
+// (stride 1: row-major centroids; k: transposed).
+inline float squared_distance(const float* p, const float* c, int64_t stride, int64_t width) {
   float d = 0.0f;
   for (int64_t j = 0; j < width; ++j) {
-    const float t = p[j] - ct[j * k + c];
+    const float t = p[j] - c[j * stride];
     d = std::fma(t, t, d);
   }
   return d;
@@ -87,7 +88,7 @@ HWY_INLINE void search(D d, const float* const* p, const CentroidBatch& b, uint3
       }
     }
     for (int64_t c = whole; c < k; ++c) {
-      const float dist = detail::distance_t(p[n], b.centroids_t, k, width, c);
+      const float dist = detail::squared_distance(p[n], b.centroids_t + c, k, width);
       if (dist < least) {
         least = dist;
         at = c;
@@ -127,12 +128,7 @@ uint32_t nearest_centroid(const float* point, const float* centroids, int64_t k,
   uint32_t best = 0;
   float least = std::numeric_limits<float>::infinity();
   for (int64_t c = 0; c < k; ++c) {
-    const float* q = centroids + c * width;
-    float d = 0.0f;
-    for (int64_t j = 0; j < width; ++j) {
-      const float t = point[j] - q[j];
-      d = std::fma(t, t, d);
-    }
+    const float d = detail::squared_distance(point, centroids + c * width, 1, width);
     if (d < least) {
       least = d;
       best = static_cast<uint32_t>(c);
