@@ -2,6 +2,7 @@
 #pragma once
 
 #include <gtest/gtest.h>
+#include <hwy/targets.h>
 
 #include <algorithm>
 #include <bit>
@@ -72,6 +73,18 @@ inline void expect_same_bits(const std::vector<float>& got, const std::vector<fl
     ASSERT_EQ(std::bit_cast<uint32_t>(got[i]), std::bit_cast<uint32_t>(want[i]))
         << what << ", element " << i << ": " << got[i] << " vs " << want[i] << ", off by " << got[i] - want[i];
   }
+}
+
+// Runs body(target name) once on every Highway target compiled in and supported by this CPU,
+// each in turn the one run-time dispatch chooses; dispatch chooses the CPU's best again after.
+inline void for_each_simd_target(const std::function<void(const std::string&)>& body) {
+  const std::vector<int64_t> targets = hwy::SupportedAndGeneratedTargets();
+  ASSERT_FALSE(targets.empty());
+  for (int64_t target : targets) {
+    hwy::SetSupportedTargetsForTest(target);
+    body(hwy::TargetName(target));
+  }
+  hwy::SetSupportedTargetsForTest(0);
 }
 
 inline std::vector<float> random_vector(Rng& rng, size_t n, float scale = 1.0f) {

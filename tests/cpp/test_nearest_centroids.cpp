@@ -4,7 +4,6 @@
 // tails, duplicated centroids (ties), and points whose distances overflow or are NaN. The
 // reference itself is checked against distances in double precision.
 #include <gtest/gtest.h>
-#include <hwy/targets.h>
 
 #include <cmath>
 #include <limits>
@@ -56,11 +55,7 @@ std::vector<uint32_t> simd(const Case& c, const std::vector<int64_t>* which = nu
 }
 
 TEST(NearestCentroids, EveryTargetGivesTheReferenceIndex) {
-  const std::vector<int64_t> targets = hwy::SupportedAndGeneratedTargets();
-  ASSERT_FALSE(targets.empty());
-  for (int64_t target : targets) {
-    hwy::SetSupportedTargetsForTest(target);
-    const std::string name = hwy::TargetName(target);
+  testing::for_each_simd_target([&](const std::string& name) {
     for (int64_t width : {1, 3, 8, 16, 17}) {
       for (int64_t k : {1, 5, 8, 16, 17, 40, 333}) {
         for (int64_t count : {1, 3, 4, 7, 61}) {
@@ -78,8 +73,7 @@ TEST(NearestCentroids, EveryTargetGivesTheReferenceIndex) {
     const std::vector<int64_t> which = {49, 0, 3, 3, 17, 42, 8};
     const std::vector<uint32_t> want = reference(c), got = simd(c, &which);
     for (size_t i = 0; i < which.size(); ++i) EXPECT_EQ(got[i], want[which[i]]) << "target " << name << ", pick " << i;
-  }
-  hwy::SetSupportedTargetsForTest(0);
+  });
 }
 
 // The reference's index is a nearest centroid in exact arithmetic up to float rounding,

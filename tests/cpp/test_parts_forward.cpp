@@ -5,7 +5,6 @@
 // poolings and bag shapes. The published results depend on these bits: a kernel may be
 // faster, never different.
 #include <gtest/gtest.h>
-#include <hwy/targets.h>
 
 #include <bit>
 #include <cctype>
@@ -98,11 +97,7 @@ INSTANTIATE_TEST_SUITE_P(Methods, PartsForward,
 // linear_map one vector at a time: rows that fill whole vectors and rows that leave a tail,
 // several maps, with and without a bias, a count that leaves vectors past the interleaved groups.
 TEST(LinearMapTargets, EveryTargetMatchesLinearMapBitForBit) {
-  const std::vector<int64_t> targets = hwy::SupportedAndGeneratedTargets();
-  ASSERT_FALSE(targets.empty());
-  for (int64_t target : targets) {
-    hwy::SetSupportedTargetsForTest(target);
-    const std::string name = hwy::TargetName(target);
+  testing::for_each_simd_target([&](const std::string& name) {
     for (int64_t rows : {1, 3, 4, 8, 12, 16, 17, 33, 64}) {
       for (int64_t cols : {1, 3, 16}) {
         for (bool with_bias : {false, true}) {
@@ -135,8 +130,7 @@ TEST(LinearMapTargets, EveryTargetMatchesLinearMapBitForBit) {
         }
       }
     }
-  }
-  hwy::SetSupportedTargetsForTest(0);
+  });
 }
 
 TEST(FastMod64, MatchesTheRemainder) {

@@ -3,7 +3,6 @@
 // dims that fill whole vectors and dims that leave a tail, fused and not, with repeated
 // rows, weights and mean pooling.
 #include <gtest/gtest.h>
-#include <hwy/targets.h>
 
 #include <bit>
 #include <cmath>
@@ -55,11 +54,7 @@ void run_case(int64_t dim, bool fused, bool weighted, Pooling pooling, int max_l
 }
 
 TEST(RowUpdateTargets, EveryTargetMatchesTheScalarLoopsBitForBit) {
-  const std::vector<int64_t> targets = hwy::SupportedAndGeneratedTargets();
-  ASSERT_FALSE(targets.empty());
-  for (int64_t target : targets) {
-    hwy::SetSupportedTargetsForTest(target);
-    const std::string name = hwy::TargetName(target);
+  testing::for_each_simd_target([&](const std::string& name) {
     SCOPED_TRACE("target " + name);
     for (int64_t dim : {1, 3, 4, 8, 12, 16, 17, 33, 64, 128}) {
       for (bool fused : {false, true}) {
@@ -70,8 +65,7 @@ TEST(RowUpdateTargets, EveryTargetMatchesTheScalarLoopsBitForBit) {
         }
       }
     }
-  }
-  hwy::SetSupportedTargetsForTest(0);
+  });
 }
 
 }  // namespace
