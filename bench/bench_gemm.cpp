@@ -1,7 +1,9 @@
 // The dense layers' GEMM: kernels::gemm (shape-sized blocks of single-threaded OpenBLAS
 // calls, the same bits for any thread count) against one OpenBLAS call threaded by OpenBLAS
 // itself (what cembed used before; its bits depend on the thread count), on the shapes of
-// DLRM's Criteo model at batch 128 and 2048, in the same process. GFLOP/s per shape.
+// DLRM's Criteo model at batch 128 and 2048, in the same process, and the bf16 GEMM of
+// --dense-precision bf16 (kernels::gemm_bf16, rounding included) on the same shapes.
+// GFLOP/s per shape (the bf16 figure counts the same FLOPs).
 //
 //   build/release/bench/bench_gemm --benchmark_repetitions=5 --benchmark_enable_random_interleaving=true
 //       --benchmark_report_aggregates_only=true
@@ -11,6 +13,7 @@
 #include <vector>
 
 #include "kernels/dense_kernels.h"
+#include "kernels/gemm_bf16.h"
 
 namespace {
 
@@ -24,15 +27,20 @@ struct Layer {
 };
 const Layer kLayers[] = {{13, 512}, {512, 256}, {256, 64}, {64, 16}, {367, 512}, {512, 256}, {256, 1}};
 
-template <bool Blocked>
+enum class Gemm { Blocked, OpenblasThreads, Bf16 };
+
+template <Gemm Kind>
 void BM_DlrmStepGemms(benchmark::State& state) {
   const int64_t batch = state.range(0);
   std::vector<float> x(batch * 1024, 0.5f), w(1024 * 1024, 0.25f), y(batch * 1024), dw(1024 * 1024);
   cembed::kernels::set_num_threads(kThreads);
+  if (Kind == Gemm::Bf16) state.SetLabel(cembed::kernels::bf16_path_name());
   auto gemm = [&](bool ta, bool tb, int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b,
                   int64_t ldb, float* c, int64_t ldc) {
-    if (Blocked) {
+    if (Kind == Gemm::Blocked) {
       cembed::kernels::gemm(ta, tb, m, n, k, 1.0f, a, lda, b, ldb, 0.0f, c, ldc);
+    } else if (Kind == Gemm::Bf16) {
+      cembed::kernels::gemm_bf16(ta, tb, m, n, k, 1.0f, a, lda, b, ldb, 0.0f, c, ldc);
     } else {
       cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, 1.0f, a, lda,
                   b, ldb, 0.0f, c, ldc);
@@ -73,8 +81,13 @@ void BM_SquarePeak(benchmark::State& state) {
 BENCHMARK_TEMPLATE(BM_SquarePeak, true)->Name("peak_blocked")->Arg(1024)->Arg(2048)->UseRealTime();
 BENCHMARK_TEMPLATE(BM_SquarePeak, false)->Name("peak_openblas_threads")->Arg(1024)->Arg(2048)->UseRealTime();
 
-BENCHMARK_TEMPLATE(BM_DlrmStepGemms, true)->Name("gemm_blocked")->Arg(128)->Arg(2048)->UseRealTime();
-BENCHMARK_TEMPLATE(BM_DlrmStepGemms, false)->Name("gemm_openblas_threads")->Arg(128)->Arg(2048)->UseRealTime();
+BENCHMARK_TEMPLATE(BM_DlrmStepGemms, Gemm::Blocked)->Name("gemm_blocked")->Arg(128)->Arg(2048)->UseRealTime();
+BENCHMARK_TEMPLATE(BM_DlrmStepGemms, Gemm::OpenblasThreads)
+    ->Name("gemm_openblas_threads")
+    ->Arg(128)
+    ->Arg(2048)
+    ->UseRealTime();
+BENCHMARK_TEMPLATE(BM_DlrmStepGemms, Gemm::Bf16)->Name("gemm_bf16")->Arg(128)->Arg(2048)->UseRealTime();
 
 }  // namespace
 

@@ -10,11 +10,16 @@ products of 1024 and 2048 through kernels::gemm and through OpenBLAS's own threa
 that cembed's dense-layer FLOP rate at batch 2048 is given as a share of the peak measured
 next to it.
 
+--dense-precision bf16 trains both sides' dense layers in bf16: cembed with
+--dense-precision bf16 (kernels/gemm_bf16.h), PyTorch under torch.autocast("cpu",
+dtype=torch.bfloat16) (its Linear layers in bf16, accumulating in fp32); the GEMM peak stays
+fp32's, so the share of it can pass 100 %.
+
 --busy adds rounds on a busy machine: a second process (`yes > /dev/null`) keeps one core
 busy while cembed trains at batch 128 with its thread governor (the default) and with
 --fixed-threads; it prints each against the idle rounds' median.
 
-    /usr/bin/python3 bench/dlrm_vs_torch.py [--rounds 5] [--threads 2] [--busy]
+    /usr/bin/python3 bench/dlrm_vs_torch.py [--rounds 5] [--threads 2] [--busy] [--dense-precision bf16]
 
 Needs build/release with the benchmarks (scripts/build.sh builds them).
 """
@@ -61,12 +66,15 @@ def machine():
     return model, simd
 
 
+PRECISION = "fp32"  # --dense-precision
+
+
 def cembed_run(data_dir, batch, steps, threads, extra=()):
     report = os.path.join(data_dir, f"report_{batch}.json")
     cmd = [CEMBED, "train", "--train", os.path.join(data_dir, "train.cds"), "--embedding", "full",
            "--dim", str(DIM), "--bottom", ",".join(map(str, BOTTOM + [DIM])), "--top", ",".join(map(str, TOP + [1])),
            "--optimizer", "sgd", "--lr", "0.1", "--batch-size", str(batch), "--max-steps", str(steps),
-           "--threads", str(threads), "--report", report, "--quiet", *extra]
+           "--threads", str(threads), "--dense-precision", PRECISION, "--report", report, "--quiet", *extra]
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
     with open(report) as f:
         return json.load(f)
@@ -85,7 +93,8 @@ def torch_rate(data, model, opts, batch, steps):
         offsets = [torch.from_numpy(o) for o in offsets]
         for o in opts:
             o.zero_grad()
-        loss = loss_fn(model(dense, ids, offsets), labels)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=PRECISION == "bf16"):
+            loss = loss_fn(model(dense, ids, offsets), labels)
         loss.backward()
         for o in opts:
             o.step()
@@ -114,7 +123,11 @@ def main():
     ap.add_argument("--rows-per-table", type=int, default=1000000)
     ap.add_argument("--time-per-run", type=float, default=1.0, help="scale the step counts")
     ap.add_argument("--busy", action="store_true", help="add rounds with a busy process on one core")
+    ap.add_argument("--dense-precision", choices=("fp32", "bf16"), default="fp32",
+                    help="both sides' dense layers in this precision")
     args = ap.parse_args()
+    global PRECISION
+    PRECISION = args.dense_precision
     for path in (CEMBED, BENCH_GEMM):
         if not os.path.exists(path):
             sys.exit(f"{path} is missing: bash scripts/build.sh")
@@ -130,8 +143,10 @@ def main():
         model = DLRM(DENSE, DIM, BOTTOM, TOP, data.cardinalities)
         opts = make_optimizers(model, "sgd", 0.1)
         cpu, simd = machine()
-        core = cembed_run(d, 128, 10, args.threads)["build"]["openblas"]["core"]
-        print(f"{cpu}; {' '.join(simd)}; OpenBLAS core {core}; torch {torch.__version__}; "
+        build = cembed_run(d, 128, 10, args.threads)["build"]
+        core = build["openblas"]["core"]
+        dense = "fp32" if PRECISION == "fp32" else f"bf16: {build['bf16_gemm']}, PyTorch autocast bf16"
+        print(f"{cpu}; {' '.join(simd)}; OpenBLAS core {core}; dense layers {dense}; torch {torch.__version__}; "
               f"{args.threads} threads; 26 tables x {args.rows_per_table} rows, dim 16, SGD; "
               f"{flops / 1e6:.3f} MFLOP of dense GEMMs per sample")
         ours, ref, ratio, peak, share = {128: [], 2048: []}, {128: [], 2048: []}, {128: [], 2048: []}, [], []

@@ -9,7 +9,7 @@ PACKAGES=(
   libcli11-dev nlohmann-json3-dev libfmt-dev libxxhash-dev libtomlplusplus-dev
   zlib1g-dev libzstd-dev libfast-float-dev libcpp-httplib-dev
   libopenmpi-dev openmpi-bin
-  libgtest-dev libgmock-dev libbenchmark-dev libhwy-dev clang-14 libclang-rt-14-dev clang-format-14 zstd
+  libgtest-dev libgmock-dev libbenchmark-dev libhwy-dev libdnnl-dev clang-14 libclang-rt-14-dev clang-format-14 zstd
   python3 python3-numpy python3-sklearn python3-torch python3-matplotlib
   python3-dev pybind11-dev
 )

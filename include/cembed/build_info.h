@@ -8,7 +8,8 @@
 
 namespace cembed {
 
-// {"version", "arch", "openblas": {"core", "config"}}
+// {"version", "arch", "openblas": {"core", "config"}, "bf16_gemm": what --dense-precision bf16
+// runs on this CPU (kernels::bf16_path_name)}
 nlohmann::json build_info();
 // One line for --version, e.g. "cembed 0.1.0 (x86-64-v3; OpenBLAS Haswell kernels, ...)".
 std::string build_info_line();

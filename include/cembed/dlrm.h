@@ -69,8 +69,13 @@ class Dlrm {
   void set_optimizers(const OptimizerConfig& dense, const OptimizerConfig& sparse);
   const DenseOptimizer& dense_optimizer() const { return *dense_opt_; }
 
-  // Logits (B) of a batch.
-  void forward(const Batch& batch, std::vector<float>& logits);
+  // The arithmetic of the MLPs' GEMMs in training steps (train_step, loss_and_gradients);
+  // forward() (evaluation, scoring) always computes in fp32, as an exported model does.
+  void set_training_precision(DensePrecision p) { training_precision_ = p; }
+  DensePrecision training_precision() const { return training_precision_; }
+
+  // Logits (B) of a batch, in fp32.
+  void forward(const Batch& batch, std::vector<float>& logits) { forward(batch, logits, DensePrecision::Fp32); }
   // One optimisation step with learning rate lr; returns the batch's mean loss before the
   // update. Throws cembed::Error on a non-finite loss.
   double train_step(const Batch& batch, float lr);
@@ -91,6 +96,7 @@ class Dlrm {
   void load(BinaryReader& in);
 
  private:
+  void forward(const Batch& batch, std::vector<float>& logits, DensePrecision precision);
   // `denominator` of the mean loss: the batch size, or the global batch's under data parallelism.
   double forward_backward(const Batch& batch, double denominator);
   std::vector<MatrixView> embedding_views(int64_t batch);
@@ -101,6 +107,7 @@ class Dlrm {
   DotInteraction interaction_;
   std::unique_ptr<DenseOptimizer> dense_opt_;
   StepPhases phases_;
+  DensePrecision training_precision_ = DensePrecision::Fp32;
   // Batch-sized buffers, reused across steps.
   std::vector<float> t_, r_, dr_, dt_, dx_, dz_;
 };

@@ -6,9 +6,18 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace cembed {
+
+// The arithmetic of an MLP's GEMMs: fp32, or bf16 (inputs and weights rounded to bfloat16,
+// products summed in fp32: kernels/gemm_bf16.h). Weights, biases, activations and every
+// other operation stay fp32 either way.
+enum class DensePrecision { Fp32, Bf16 };
+// "fp32", "bf16", and back (throws cembed::Error naming `what` on anything else).
+std::string dense_precision_name(DensePrecision p);
+DensePrecision parse_dense_precision(const std::string& name, std::string_view what = "dense precision");
 
 struct LinearLayer {
   int64_t in = 0, out = 0;
@@ -32,9 +41,9 @@ class Mlp {
   void init(uint64_t seed);
   // x: B x input_dim. Keeps a pointer to x and every layer's output for backward().
   // Returns the B x output_dim output (owned by the Mlp).
-  const float* forward(const float* x, int64_t batch);
+  const float* forward(const float* x, int64_t batch, DensePrecision precision = DensePrecision::Fp32);
   // dy: B x output_dim. Fills every layer's dweight/dbias; writes dx (B x input_dim) when
-  // dx is not null.
+  // dx is not null. Its GEMMs run in the precision of the last forward().
   void backward(const float* dy, float* dx);
 
   // Parameters and their gradients, in order W_0, b_0, W_1, b_1, ...
@@ -48,6 +57,7 @@ class Mlp {
   std::vector<LinearLayer> layers_;
   const float* input_ = nullptr;
   int64_t batch_ = 0;
+  DensePrecision precision_ = DensePrecision::Fp32;
   std::vector<float> grad_a_, grad_b_;
 };
 

@@ -73,11 +73,11 @@ std::vector<MatrixView> Dlrm::embedding_views(int64_t batch) {
   return views;
 }
 
-void Dlrm::forward(const Batch& batch, std::vector<float>& logits) {
+void Dlrm::forward(const Batch& batch, std::vector<float>& logits, DensePrecision precision) {
   const int64_t b = batch.size, v = embeddings_.num_features() + 1, d = config_.dim;
   CEMBED_CHECK(static_cast<int64_t>(batch.dense.size()) == b * config_.num_dense,
                "DLRM: batch has {} dense values, expected {} x {}", batch.dense.size(), b, config_.num_dense);
-  const float* x = bottom_.forward(batch.dense.data(), b);
+  const float* x = bottom_.forward(batch.dense.data(), b, precision);
   t_.resize(b * v * d);
   for (int64_t i = 0; i < b; ++i) std::memcpy(t_.data() + i * v * d, x + i * d, d * sizeof(float));
   const auto bags = batch.bags();
@@ -85,7 +85,7 @@ void Dlrm::forward(const Batch& batch, std::vector<float>& logits) {
   embeddings_.forward(bags, config_.pooling, views);
   r_.resize(b * interaction_.output_dim());
   interaction_.forward(t_.data(), b, r_.data());
-  const float* z = top_.forward(r_.data(), b);
+  const float* z = top_.forward(r_.data(), b, precision);
   logits.assign(z, z + b);
 }
 
@@ -104,7 +104,7 @@ double bce_with_logits(std::span<const float> z, std::span<const float> y, float
 double Dlrm::forward_backward(const Batch& batch, double denominator) {
   const int64_t b = batch.size, v = embeddings_.num_features() + 1, d = config_.dim;
   std::vector<float> logits;
-  forward(batch, logits);
+  forward(batch, logits, training_precision_);
   dz_.resize(b);
   const double loss = bce_with_logits(logits, batch.labels, dz_.data(), denominator);
   CEMBED_CHECK(std::isfinite(loss), "training diverged: the loss is {} (lower the learning rate)", loss);

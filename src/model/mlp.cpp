@@ -3,10 +3,31 @@
 #include <cmath>
 
 #include "kernels/dense_kernels.h"
+#include "kernels/gemm_bf16.h"
 #include "util/check.h"
 #include "util/random.h"
 
 namespace cembed {
+namespace {
+
+// kernels::gemm or kernels::gemm_bf16 (the same arguments).
+void layer_gemm(DensePrecision p, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const float* a,
+                int64_t lda, const float* b, int64_t ldb, float* c, int64_t ldc) {
+  if (p == DensePrecision::Bf16) {
+    kernels::gemm_bf16(trans_a, trans_b, m, n, k, 1.0f, a, lda, b, ldb, 0.0f, c, ldc);
+  } else {
+    kernels::gemm(trans_a, trans_b, m, n, k, 1.0f, a, lda, b, ldb, 0.0f, c, ldc);
+  }
+}
+
+}  // namespace
+
+std::string dense_precision_name(DensePrecision p) { return p == DensePrecision::Bf16 ? "bf16" : "fp32"; }
+
+DensePrecision parse_dense_precision(const std::string& name, std::string_view what) {
+  CEMBED_CHECK(name == "fp32" || name == "bf16", "{} must be fp32 or bf16, got '{}'", what, name);
+  return name == "bf16" ? DensePrecision::Bf16 : DensePrecision::Fp32;
+}
 
 Mlp::Mlp(std::vector<int64_t> sizes, bool relu_on_last) : sizes_(std::move(sizes)), relu_on_last_(relu_on_last) {
   CEMBED_CHECK(sizes_.size() >= 2, "an MLP needs at least an input and an output size");
@@ -33,14 +54,15 @@ void Mlp::init(uint64_t seed) {
   }
 }
 
-const float* Mlp::forward(const float* x, int64_t batch) {
+const float* Mlp::forward(const float* x, int64_t batch, DensePrecision precision) {
   input_ = x;
   batch_ = batch;
+  precision_ = precision;
   const float* in = x;
   for (size_t i = 0; i < layers_.size(); ++i) {
     auto& l = layers_[i];
     l.output.resize(batch * l.out);
-    kernels::gemm(false, true, batch, l.out, l.in, 1.0f, in, l.in, l.weight.data(), l.in, 0.0f, l.output.data(), l.out);
+    layer_gemm(precision, false, true, batch, l.out, l.in, in, l.in, l.weight.data(), l.in, l.output.data(), l.out);
     const bool relu = i + 1 < layers_.size() || relu_on_last_;
     kernels::add_bias_activation(l.output.data(), l.bias.data(), batch, l.out, relu);
     in = l.output.data();
@@ -63,8 +85,7 @@ void Mlp::backward(const float* dy, float* dx) {
       std::copy(g, g + n, grad_a_.begin());
     }
     const float* in = i == 0 ? input_ : layers_[i - 1].output.data();
-    kernels::gemm(true, false, l.out, l.in, batch_, 1.0f, grad_a_.data(), l.out, in, l.in, 0.0f, l.dweight.data(),
-                  l.in);
+    layer_gemm(precision_, true, false, l.out, l.in, batch_, grad_a_.data(), l.out, in, l.in, l.dweight.data(), l.in);
     kernels::column_sums(grad_a_.data(), batch_, l.out, l.dbias.data());
     float* target = dx;
     if (i > 0) {
@@ -72,8 +93,8 @@ void Mlp::backward(const float* dy, float* dx) {
       target = grad_b_.data();
     }
     if (target != nullptr) {
-      kernels::gemm(false, false, batch_, l.in, l.out, 1.0f, grad_a_.data(), l.out, l.weight.data(), l.in, 0.0f, target,
-                    l.in);
+      layer_gemm(precision_, false, false, batch_, l.in, l.out, grad_a_.data(), l.out, l.weight.data(), l.in, target,
+                 l.in);
     }
     g = grad_b_.data();
   }

@@ -34,6 +34,7 @@ std::unique_ptr<Dlrm> train_run::build_model(const TrainConfig& c, const MemoryP
   auto model = std::make_unique<Dlrm>(c.model, plan);
   model->init(c.seed);
   model->set_optimizers(dense_optimizer(c), table_optimizer(c));
+  model->set_training_precision(parse_dense_precision(c.dense_precision));
   return model;
 }
 

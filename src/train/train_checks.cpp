@@ -49,6 +49,7 @@ void TrainConfig::validate() const {
   parse_allocation(allocation);
   parse_optimizer_kind(optimizer);
   if (!table_optimizer.empty()) parse_optimizer_kind(table_optimizer);
+  parse_dense_precision(dense_precision, "--dense-precision");
 }
 
 MemoryNeed estimate_training_memory(const TrainConfig& c, const MemoryPlan& plan, int64_t num_dense, int64_t train_rows,
@@ -83,6 +84,25 @@ MemoryNeed estimate_training_memory(const TrainConfig& c, const MemoryPlan& plan
   const int64_t per_row = (widths + features * plan.dim + interaction + num_dense) * kFloat;
   need.buffers = 2 * c.batch_size * per_row + std::min(c.eval_batch_size, std::max<int64_t>(eval_rows, 1)) * per_row +
                  train_rows * static_cast<int64_t>(sizeof(int64_t)) + eval_rows * kFloat;
+  // bf16 GEMMs keep their rounded inputs and the product (kernels/gemm_bf16.cpp), sized by
+  // the largest of each over the layers' three GEMMs (4 bytes an element: the rounded path's).
+  if (parse_dense_precision(c.dense_precision) == DensePrecision::Bf16) {
+    int64_t lhs = 0, rhs = 0, product = 0;
+    auto gemm_buffers = [&](int64_t in, const std::vector<int64_t>& hidden, int64_t last) {
+      std::vector<int64_t> outs = hidden;
+      outs.push_back(last);
+      for (int64_t out : outs) {
+        const int64_t b = c.batch_size;
+        lhs = std::max({lhs, b * in, out * b});
+        rhs = std::max({rhs, in * out, b * in});
+        product = std::max({product, b * out, out * in, b * in});
+        in = out;
+      }
+    };
+    gemm_buffers(num_dense, c.model.bottom_hidden, plan.dim);
+    gemm_buffers(interaction, c.model.top_hidden, 1);
+    need.buffers += (lhs + rhs + product) * kFloat;
+  }
   return need;
 }
 

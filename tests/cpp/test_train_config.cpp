@@ -70,10 +70,11 @@ const std::set<std::string> kJsonKeys = {
     "ranking",
     "ranking_k",
     "ranking_negatives",
-    "allocation",      // since the frequency rule; files without it read as the default
-    "shards",          // since data-parallel training; files without them read as 0 (the job's rank count)
-    "exchange",        // and auto
-    "fixed_threads"};  // since the thread governor; files without it read as false
+    "allocation",        // since the frequency rule; files without it read as the default
+    "shards",            // since data-parallel training; files without them read as 0 (the job's rank count)
+    "exchange",          // and auto
+    "fixed_threads",     // since the thread governor; files without it read as false
+    "dense_precision"};  // since the bf16 path; files without it read as fp32
 
 TEST(TrainConfigTable, JsonKeysAreThoseOfEarlierCheckpoints) {
   const nlohmann::json j = TrainConfig{}.to_json();

@@ -294,6 +294,7 @@ class CliFlags(unittest.TestCase):
             "--allocation": ("uniform", {"allocation": "uniform"}),
             "--optimizer": ("adagrad", {"optimizer": "adagrad"}),
             "--table-optimizer": ("rowwise_adagrad", {"table_optimizer": "rowwise_adagrad"}),
+            "--dense-precision": ("bf16", {"dense_precision": "bf16"}),
             "--lr": ("0.5", {"lr": 0.5}),
             "--warmup-steps": ("1", {"warmup_steps": 1}),
             "--decay-start": ("1", {"decay_start": 1}),
