@@ -129,9 +129,9 @@ class Onednn {
     const dnnl::memory::desc ad({m, k}, dt::bf16, {a.stride_rows, a.stride_cols}),
         bd({k, n}, dt::bf16, {b.stride_rows, b.stride_cols}), cd({m, n}, dt::f32, {c.stride_rows, c.stride_cols});
     on_one_thread([&] {
-      const Planned& plan = primitive({m, n, k, a.stride_rows, a.stride_cols, b.stride_rows, b.stride_cols,
-                                       c.stride_rows, c.stride_cols},
-                                      ad, bd, cd);
+      const Planned& plan =
+          primitive({m, n, k, a.stride_rows, a.stride_cols, b.stride_rows, b.stride_cols, c.stride_rows, c.stride_cols},
+                    ad, bd, cd);
       // The primitive's scratch is this thread's: blocks run the same primitive at once.
       thread_local Scratch<uint8_t> scratch;
       uint8_t* const scratchpad = scratch.get(static_cast<int64_t>(plan.scratchpad.get_size()));
@@ -225,8 +225,8 @@ void onednn_gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, fl
   if (error) std::rethrow_exception(error);
 }
 
-void rounded_gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
-                  int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
+void rounded_gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
+                  const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
   thread_local Scratch<float> a32, b32;
   const int64_t a_rows = trans_a ? k : m, a_cols = trans_a ? m : k;
   const int64_t b_rows = trans_b ? n : k, b_cols = trans_b ? k : n;
@@ -234,8 +234,8 @@ void rounded_gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, f
   float* const b_rounded = b32.get(k * n);
   convert_rows(a, lda, a_rows, a_cols, a_rounded, RoundToBf16{});
   convert_rows(b, ldb, b_rows, b_cols, b_rounded, RoundToBf16{});
-  gemm(trans_a, trans_b, m, n, k, alpha, a_rounded, std::max<int64_t>(1, a_cols), b_rounded, std::max<int64_t>(1, b_cols),
-       beta, c, ldc);
+  gemm(trans_a, trans_b, m, n, k, alpha, a_rounded, std::max<int64_t>(1, a_cols), b_rounded,
+       std::max<int64_t>(1, b_cols), beta, c, ldc);
 }
 
 }  // namespace

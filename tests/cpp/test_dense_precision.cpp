@@ -17,12 +17,13 @@ namespace {
 using kernels::round_to_bf16;
 
 // y (rows x out) = round(x) (rows x in) * round(w)^T (w: out x in), in double.
-std::vector<double> rounded_product(const std::vector<float>& x, const std::vector<float>& w, int64_t rows,
-                                    int64_t in, int64_t out) {
+std::vector<double> rounded_product(const std::vector<float>& x, const std::vector<float>& w, int64_t rows, int64_t in,
+                                    int64_t out) {
   std::vector<double> y(rows * out, 0.0);
   for (int64_t r = 0; r < rows; ++r) {
     for (int64_t o = 0; o < out; ++o) {
-      for (int64_t i = 0; i < in; ++i) y[r * out + o] += double{round_to_bf16(x[r * in + i])} * round_to_bf16(w[o * in + i]);
+      for (int64_t i = 0; i < in; ++i)
+        y[r * out + o] += double{round_to_bf16(x[r * in + i])} * round_to_bf16(w[o * in + i]);
     }
   }
   return y;
@@ -45,8 +46,8 @@ TEST(DensePrecision, Bf16MlpMatchesTheRoundedFormula) {
   // Tolerance: fp32 summation of at most 45 exact products, plus the fp32 bias addition.
   auto expect_close = [](const std::vector<double>& ref, const float* got, const std::string& what) {
     for (size_t i = 0; i < ref.size(); ++i) {
-      ASSERT_TRUE(testing::close(got[i], ref[i], 1e-5, 1e-5)) << what << "[" << i << "] = " << got[i] << ", reference "
-                                                             << ref[i];
+      ASSERT_TRUE(testing::close(got[i], ref[i], 1e-5, 1e-5))
+          << what << "[" << i << "] = " << got[i] << ", reference " << ref[i];
     }
   };
   // Forward: h = relu(round(x) round(W0)^T + b0), y = round(h) round(W1)^T + b1, h as the
