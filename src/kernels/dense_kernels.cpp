@@ -9,7 +9,6 @@
 namespace cembed::kernels {
 namespace {
 constexpr int64_t kParallelElements = 1 << 15;
-constexpr int64_t kParallelFlops = 1 << 18;  // m * n * k below which a GEMM runs on one thread
 
 // One OpenBLAS call, single-threaded. The OpenMP build of OpenBLAS runs a call on
 // omp_get_max_threads() threads unless it is made inside an active parallel region, and a
@@ -48,7 +47,7 @@ void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alp
           const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
   if (m <= 0 || n <= 0) return;
   const GemmBlocks g = gemm_blocks(m, n);
-  const bool parallel = g.count > 1 && m * n * k >= kParallelFlops;
+  const bool parallel = g.count > 1 && m * n * k >= kGemmParallelFlops;
 #pragma omp parallel for schedule(static) if (parallel)
   for (int64_t i = 0; i < g.count; ++i) {
     const int64_t start = i * g.block;

@@ -20,6 +20,8 @@ void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alp
 // (the last block may be shorter): at most kGemmMaxBlocks, each a multiple of kGemmMinBlock.
 inline constexpr int64_t kGemmMaxBlocks = 8;
 inline constexpr int64_t kGemmMinBlock = 16;
+// m * n * k below which the blocks run on one thread.
+inline constexpr int64_t kGemmParallelFlops = 1 << 18;
 struct GemmBlocks {
   bool split_rows = true;
   int64_t block = 0, count = 0;

@@ -192,7 +192,7 @@ void onednn_gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, fl
   convert_rows(b, ldb, trans_b ? n : k, trans_b ? k : n, b_bf16, ToBf16{});
   const GemmBlocks g = gemm_blocks(m, n);
   Onednn& dnn = Onednn::get();
-  const bool parallel = g.count > 1 && m * n * k >= (1 << 18);
+  const bool parallel = g.count > 1 && m * n * k >= kGemmParallelFlops;
   std::exception_ptr error;
 #pragma omp parallel for schedule(static) if (parallel)
   for (int64_t i = 0; i < g.count; ++i) {

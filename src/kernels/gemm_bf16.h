@@ -5,12 +5,13 @@
 // element of op(A) and op(B) is first rounded to bfloat16 (round to nearest even: 8
 // significant bits), and the products of those roundings (exact in fp32) are summed in
 // fp32. Two paths compute it:
-//   Onednn:  oneDNN's bf16 matmul (libdnnl), on CPUs with bf16 instructions (AVX512-BF16,
-//            AMX-BF16: Zen 4, Zen 5, Intel Sapphire Rapids and later), where it is faster
-//            than fp32;
+//   Onednn:  oneDNN's bf16 matmul (libdnnl), on CPUs with bf16 instructions (AVX512-BF16:
+//            Zen 4, Zen 5; AMX-BF16: Intel Sapphire Rapids and later). It beats fp32 where
+//            the CPU has AMX; with AVX512-BF16 alone it only matched fp32 on an Intel core
+//            (docs/benchmarks.md, "bf16 dense layers");
 //   Rounded: the rounded inputs, held in fp32, through kernels::gemm (OpenBLAS), on every
 //            other CPU (Zen 3), where oneDNN has no bf16 matmul or only an emulated one
-//            slower than fp32.
+//            slower than fp32. It is there for the numbers, not for speed.
 // Either way C is cut into the blocks of gemm_blocks(m, n), each one single-threaded call,
 // so the bits do not depend on the thread count. They do depend on the path and on the
 // instruction set oneDNN runs (its order of summation), so bf16 runs agree across machines
