@@ -153,6 +153,50 @@ TEST(Training, EveryMethodResumesAndIsDeterministic) {
   }
 }
 
+// --dense-precision bf16 keeps the contract of docs/reliability.md on one machine: the same
+// model whatever the thread count, and a resumed run equals an uninterrupted one. Layers and
+// batch are large enough for its GEMMs to run in parallel blocks.
+TEST(Training, Bf16ResumesAndIsDeterministic) {
+  const std::string dir = data_dir();
+  auto config = [&] {
+    TrainConfig c = small_config();
+    c.dense_precision = "bf16";
+    c.model.bottom_hidden = {128};
+    c.model.top_hidden = {128};
+    c.batch_size = 256;
+    c.epochs = 1;
+    return c;
+  };
+  TrainConfig full = config();
+  full.checkpoint_path = dir + "/b_full.ckpt";
+  const auto report = train(full);
+  EXPECT_GT(report["test"]["auc"].get<double>(), 0.55);
+  EXPECT_EQ(report["config"]["dense_precision"], "bf16");
+  TrainConfig fp32 = full;
+  fp32.dense_precision = "fp32";
+  fp32.checkpoint_path = dir + "/b_fp32.ckpt";
+  train(fp32);
+  EXPECT_NE(model_difference(full.checkpoint_path, fp32.checkpoint_path), "") << "bf16 trains another model";
+  TrainConfig part = config();
+  part.max_steps = 5;
+  part.checkpoint_path = dir + "/b_part.ckpt";
+  train(part);
+  TrainConfig rest = part;
+  rest.max_steps = -1;
+  rest.resume_path = part.checkpoint_path;
+  rest.checkpoint_path = dir + "/b_rest.ckpt";
+  train(rest);
+  EXPECT_EQ(model_difference(full.checkpoint_path, rest.checkpoint_path), "") << "resumed";
+  for (int threads : {2, 3}) {
+    TrainConfig more = full;
+    more.threads = threads;
+    more.fixed_threads = true;
+    more.checkpoint_path = dir + "/b_more.ckpt";
+    train(more);
+    EXPECT_EQ(model_difference(full.checkpoint_path, more.checkpoint_path), "") << threads << " threads";
+  }
+}
+
 TEST(Training, ResumeWithAnotherConfigIsRefused) {
   const std::string dir = data_dir();
   TrainConfig part = small_config();
