@@ -165,7 +165,7 @@ void visit_train_settings(Config& c, Visit&& visit) {
   visit(Setting{"dense-precision",
                 "dense_precision",
                 "arithmetic of the MLPs' GEMMs in training: fp32, or bf16 (inputs and weights rounded to bfloat16, "
-                "products summed in fp32; faster on CPUs with bf16 instructions, e.g. Zen 4 and 5; evaluation and "
+                "products summed in fp32; faster where the CPU has AMX, e.g. Intel Sapphire Rapids; evaluation and "
                 "exported models compute in fp32)",
                 {},
                 kId | kOld},
