@@ -64,15 +64,22 @@ MemoryNeed estimate_training_memory(const TrainConfig& c, const MemoryPlan& plan
   // Dense layers: bottom num_dense -> hidden... -> dim; top (dim + pairs) -> hidden... -> 1.
   const int64_t features = static_cast<int64_t>(plan.features.size()) + 1;
   const int64_t interaction = plan.dim + features * (features - 1) / 2;
-  int64_t params = 0, widths = 0;
+  // Per layer (in -> out): its parameters and output width; and, for bf16 GEMMs, the largest
+  // left and right operands and product of its three GEMMs (forward B x in by in x out,
+  // weight gradient out x B by B x in, input gradient B x out by out x in).
+  const int64_t b = c.batch_size;
+  int64_t params = 0, widths = 0, lhs = 0, rhs = 0, product = 0;
   auto layers = [&](int64_t in, const std::vector<int64_t>& hidden, int64_t last) {
-    for (int64_t out : hidden) {
+    std::vector<int64_t> outs = hidden;
+    outs.push_back(last);
+    for (int64_t out : outs) {
       params += in * out + out;
       widths += out;
+      lhs = std::max({lhs, b * in, out * b});
+      rhs = std::max({rhs, in * out, b * in});
+      product = std::max({product, b * out, out * in, b * in});
       in = out;
     }
-    params += in * last + last;
-    widths += last;
   };
   layers(num_dense, c.model.bottom_hidden, plan.dim);
   layers(interaction, c.model.top_hidden, 1);
@@ -84,25 +91,9 @@ MemoryNeed estimate_training_memory(const TrainConfig& c, const MemoryPlan& plan
   const int64_t per_row = (widths + features * plan.dim + interaction + num_dense) * kFloat;
   need.buffers = 2 * c.batch_size * per_row + std::min(c.eval_batch_size, std::max<int64_t>(eval_rows, 1)) * per_row +
                  train_rows * static_cast<int64_t>(sizeof(int64_t)) + eval_rows * kFloat;
-  // bf16 GEMMs keep their rounded inputs and the product (kernels/gemm_bf16.cpp), sized by
-  // the largest of each over the layers' three GEMMs (4 bytes an element: the rounded path's).
-  if (parse_dense_precision(c.dense_precision) == DensePrecision::Bf16) {
-    int64_t lhs = 0, rhs = 0, product = 0;
-    auto gemm_buffers = [&](int64_t in, const std::vector<int64_t>& hidden, int64_t last) {
-      std::vector<int64_t> outs = hidden;
-      outs.push_back(last);
-      for (int64_t out : outs) {
-        const int64_t b = c.batch_size;
-        lhs = std::max({lhs, b * in, out * b});
-        rhs = std::max({rhs, in * out, b * in});
-        product = std::max({product, b * out, out * in, b * in});
-        in = out;
-      }
-    };
-    gemm_buffers(num_dense, c.model.bottom_hidden, plan.dim);
-    gemm_buffers(interaction, c.model.top_hidden, 1);
-    need.buffers += (lhs + rhs + product) * kFloat;
-  }
+  // bf16 GEMMs keep their rounded inputs and the product (kernels/gemm_bf16.cpp), each as
+  // large as its largest over the layers (4 bytes an element: the rounded path's).
+  if (parse_dense_precision(c.dense_precision) == DensePrecision::Bf16) need.buffers += (lhs + rhs + product) * kFloat;
   return need;
 }
 
