@@ -69,20 +69,19 @@ class Scratch {
   int64_t size_ = 0;
 };
 
-// Runs f with this thread's OpenMP thread count at 1: oneDNN plans a primitive for the
-// threads it may use (and may then split the sum over k among them), so every primitive is
-// planned and run for one thread, inside a parallel region or not.
+// Runs f with this thread's OpenMP thread count at 1 (restored on return or throw): oneDNN
+// plans a primitive for the threads it may use (and may then split the sum over k among
+// them), so every primitive is planned and run for one thread, inside a parallel region or not.
 template <class F>
 void on_one_thread(F&& f) {
-  const int saved = omp_get_max_threads();
-  if (saved > 1) omp_set_num_threads(1);
-  try {
-    f();
-  } catch (...) {
-    if (saved > 1) omp_set_num_threads(saved);
-    throw;
-  }
-  if (saved > 1) omp_set_num_threads(saved);
+  struct Restore {
+    int threads = omp_get_max_threads();
+    ~Restore() {
+      if (threads > 1) omp_set_num_threads(threads);
+    }
+  } restore;
+  if (restore.threads > 1) omp_set_num_threads(1);
+  f();
 }
 
 std::string isa_name(dnnl::cpu_isa isa) {
