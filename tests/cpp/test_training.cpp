@@ -108,6 +108,36 @@ TEST(Training, ResumeEqualsUninterruptedRun) {
   EXPECT_GT(report_full["test"]["auc"].get<double>(), 0.55);
 }
 
+// The determinism contract of docs/reliability.md for the run `full` (trained already, to
+// full.checkpoint_path): stopped after `stop` steps and resumed, and on 2 and 3 threads
+// (1, 2 and 3 on a 2-core machine), it trains to the same model. `what` names the run in
+// failures; checkpoints go to dir with `prefix`.
+void expect_resumes_and_thread_independent(const TrainConfig& full, int64_t stop, const std::string& dir,
+                                           const std::string& prefix, const std::string& what) {
+  TrainConfig part = full;
+  part.max_steps = stop;
+  part.checkpoint_path = dir + "/" + prefix + "_part.ckpt";
+  train(part);
+  TrainConfig rest = full;
+  rest.resume_path = part.checkpoint_path;
+  rest.checkpoint_path = dir + "/" + prefix + "_rest.ckpt";
+  train(rest);
+  EXPECT_EQ(model_difference(full.checkpoint_path, rest.checkpoint_path), "") << what << " resumed";
+  for (int threads : {2, 3}) {
+    TrainConfig more = full;
+    more.threads = threads;
+    more.fixed_threads = true;  // on every step, whatever else the machine runs
+    more.checkpoint_path = dir + "/" + prefix + "_more.ckpt";
+    const auto report = train(more);
+    // Every step on the fixed count, as the report says.
+    EXPECT_EQ(report["train"]["steps_by_threads"].dump(),
+              nlohmann::json({{std::to_string(threads), report["train"]["steps"]}}).dump())
+        << what;
+    EXPECT_EQ(model_difference(full.checkpoint_path, more.checkpoint_path), "")
+        << what << " with " << threads << " threads";
+  }
+}
+
 // Every method trains, resumes to the same model (LMA's signatures travel in the
 // checkpoint), and gives the same model for the same seed whatever the thread count (the
 // determinism contract of docs/reliability.md: 1, 2 and 3 threads on a 2-core machine).
@@ -127,29 +157,7 @@ TEST(Training, EveryMethodResumesAndIsDeterministic) {
     const auto report = train(full);
     EXPECT_GT(report["test"]["auc"].get<double>(), 0.55) << method;
     EXPECT_LE(report["embedding"]["parameter_bytes"].get<int64_t>(), report["plan"]["budget_bytes"].get<int64_t>());
-    TrainConfig part = config();
-    part.max_steps = 20;
-    part.checkpoint_path = dir + "/m_part.ckpt";
-    train(part);
-    TrainConfig rest = part;
-    rest.max_steps = -1;
-    rest.resume_path = part.checkpoint_path;
-    rest.checkpoint_path = dir + "/m_rest.ckpt";
-    train(rest);
-    EXPECT_EQ(model_difference(full.checkpoint_path, rest.checkpoint_path), "") << method << " resumed";
-    for (int threads : {2, 3}) {
-      TrainConfig more = full;
-      more.threads = threads;
-      more.fixed_threads = true;  // on every step, whatever else the machine runs
-      more.checkpoint_path = dir + "/m_more.ckpt";
-      const auto report = train(more);
-      // Every step on the fixed count, as the report says.
-      EXPECT_EQ(report["train"]["steps_by_threads"].dump(),
-                nlohmann::json({{std::to_string(threads), report["train"]["steps"]}}).dump())
-          << method;
-      EXPECT_EQ(model_difference(full.checkpoint_path, more.checkpoint_path), "")
-          << method << " with " << threads << " threads";
-    }
+    expect_resumes_and_thread_independent(full, 20, dir, "m", method);
   }
 }
 
@@ -158,16 +166,12 @@ TEST(Training, EveryMethodResumesAndIsDeterministic) {
 // batch are large enough for its GEMMs to run in parallel blocks.
 TEST(Training, Bf16ResumesAndIsDeterministic) {
   const std::string dir = data_dir();
-  auto config = [&] {
-    TrainConfig c = small_config();
-    c.dense_precision = "bf16";
-    c.model.bottom_hidden = {128};
-    c.model.top_hidden = {128};
-    c.batch_size = 256;
-    c.epochs = 1;
-    return c;
-  };
-  TrainConfig full = config();
+  TrainConfig full = small_config();
+  full.dense_precision = "bf16";
+  full.model.bottom_hidden = {128};
+  full.model.top_hidden = {128};
+  full.batch_size = 256;
+  full.epochs = 1;
   full.checkpoint_path = dir + "/b_full.ckpt";
   const auto report = train(full);
   EXPECT_GT(report["test"]["auc"].get<double>(), 0.55);
@@ -177,24 +181,7 @@ TEST(Training, Bf16ResumesAndIsDeterministic) {
   fp32.checkpoint_path = dir + "/b_fp32.ckpt";
   train(fp32);
   EXPECT_NE(model_difference(full.checkpoint_path, fp32.checkpoint_path), "") << "bf16 trains another model";
-  TrainConfig part = config();
-  part.max_steps = 5;
-  part.checkpoint_path = dir + "/b_part.ckpt";
-  train(part);
-  TrainConfig rest = part;
-  rest.max_steps = -1;
-  rest.resume_path = part.checkpoint_path;
-  rest.checkpoint_path = dir + "/b_rest.ckpt";
-  train(rest);
-  EXPECT_EQ(model_difference(full.checkpoint_path, rest.checkpoint_path), "") << "resumed";
-  for (int threads : {2, 3}) {
-    TrainConfig more = full;
-    more.threads = threads;
-    more.fixed_threads = true;
-    more.checkpoint_path = dir + "/b_more.ckpt";
-    train(more);
-    EXPECT_EQ(model_difference(full.checkpoint_path, more.checkpoint_path), "") << threads << " threads";
-  }
+  expect_resumes_and_thread_independent(full, 5, dir, "b", "bf16");
 }
 
 TEST(Training, ResumeWithAnotherConfigIsRefused) {
