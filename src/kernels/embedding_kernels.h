@@ -88,14 +88,14 @@ void apply_row_updates(float* table, float* state, int64_t num_rows, int64_t dim
 // rows and their optimizer state are prefetched for writing ahead of their update.
 // (row_updates.cpp; scratch is reused from call to call.)
 struct UpdateScratch {
-  std::vector<int32_t> slots;     // hash table: index into rows, -1 empty
-  std::vector<int64_t> rows;      // distinct rows, in order of first occurrence
-  std::vector<uint32_t> slot_of;  // per id: its row's index in rows
-  std::vector<uint32_t> start;    // per distinct row: its ids' range in ids (with duplicates)
-  std::vector<uint32_t> ids;      // ids grouped by row, in input order within a row
-  std::vector<uint32_t> bag_of;   // per id: its bag
-  std::vector<float> scale_of;    // per id: its bag's scale times its weight
-  std::vector<float> acc;         // one row's gradient (dims without a fixed-size kernel)
+  std::vector<int32_t> slots;    // hash table: index into rows, -1 empty
+  std::vector<int64_t> rows;     // distinct rows, in order of first occurrence
+  std::vector<uint32_t> first;   // per distinct row: its first id
+  std::vector<uint32_t> last;    // per distinct row: its last id so far
+  std::vector<uint32_t> next;    // per id: the next id of its row (input order), or kNoNextId
+  std::vector<uint32_t> bag_of;  // per id: its bag
+  std::vector<float> scale_of;   // per id: its bag's scale times its weight
+  std::vector<float> acc;        // one row's gradient (dims without a fixed-size kernel)
 };
 
 void coalesce_and_apply(const RowBags& bags, Pooling pooling, ConstMatrixView grad, int64_t dim, float* table,

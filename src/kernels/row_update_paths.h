@@ -15,8 +15,9 @@ namespace cembed::kernels {
 
 // One optimizer step on each of `count` rows. Row i's gradient is grads + i * dim when
 // grads is set (apply_row_updates); otherwise the sum, in order, of scale(k) * the grad_out
-// row of bag(k) over its ids k = ids[start[i]], ..., ids[start[i + 1] - 1] (ids null: the
-// one id i), bag(k) = bag_of[k] and scale(k) = scale_of[k] (null: k and 1), summed in acc.
+// row of bag(k) over its ids k = first[i], next[k], next[next[k]], ... up to kNoNextId
+// (first and next null: the one id i), bag(k) = bag_of[k] and scale(k) = scale_of[k]
+// (null: k and 1), summed in acc.
 struct RowJob {
   OptimizerKind kind = OptimizerKind::Sgd;
   int64_t dim = 0;
@@ -26,14 +27,17 @@ struct RowJob {
   int64_t count = 0;
   const int64_t* rows = nullptr;
   const float* grads = nullptr;
-  const uint32_t* start = nullptr;
-  const uint32_t* ids = nullptr;
+  const uint32_t* first = nullptr;
+  const uint32_t* next = nullptr;
   const uint32_t* bag_of = nullptr;
   const float* scale_of = nullptr;
   const float* grad_out = nullptr;
   int64_t grad_stride = 0;
   float* acc = nullptr;  // dim floats of scratch
 };
+
+// The end of a row's chain of ids in RowJob::next.
+inline constexpr uint32_t kNoNextId = UINT32_MAX;
 
 // Distinct rows whose weights and state are prefetched ahead of their update.
 inline constexpr int64_t kRowsAhead = 8;

@@ -2,9 +2,8 @@
 // target above the build's baseline (AVX2, AVX-512) and dispatched at run time. Each step
 // rounds as the rules of row_updates.cpp say (this file too is built with
 // -ffp-contract=off): Fma (hwy_fma-inl.h) where a rule has std::fma, Mul then Add where it has them
-// apart; row-wise Adagrad's sum of squares
-// is added in order, lane by lane. A dim that is not a multiple of the vector runs its last
-// elements through the same scalar statements.
+// apart; row-wise Adagrad's four running sums of squares are a 4-lane vector. A dim that is not a multiple of the
+// vector runs its last elements through the same scalar statements.
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "kernels/row_updates_simd.cpp"
 #include <hwy/foreach_target.h>  // IWYU pragma: keep
@@ -55,14 +54,17 @@ struct SimdRule {
       }
     } else if constexpr (K == OptimizerKind::RowwiseAdagrad) {
       float* HWY_RESTRICT w = job.table + r * n;
-      HWY_ALIGN float squares[hn::MaxLanes(d)];
-      float sq = 0.0f;
-      for (int64_t j = 0; j < vec_end; j += lanes) {
-        const auto gj = hn::LoadU(d, g + j);
-        hn::Store(hn::Mul(gj, gj), d, squares);
-        for (int64_t l = 0; l < lanes; ++l) sq += squares[l];
+      // The scalar rule's four running sums are the lanes of a 4-lane vector.
+      const hn::FixedTag<float, 4> d4;
+      const int64_t body = n - n % 4;
+      auto sums = hn::Zero(d4);
+      for (int64_t j = 0; j < body; j += 4) {
+        const auto gj = hn::LoadU(d4, g + j);
+        sums = Fma(d4, gj, gj, sums);
       }
-      for (int64_t j = vec_end; j < n; ++j) sq += g[j] * g[j];
+      const auto halves = hn::Add(sums, hn::ConcatUpperUpper(d4, sums, sums));  // p0 + p2, p1 + p3
+      float sq = hn::GetLane(halves) + hn::ExtractLane(halves, 1);
+      for (int64_t j = body; j < n; ++j) sq = std::fma(g[j], g[j], sq);
       const float mean_square = job.state[r] + sq / static_cast<float>(n);
       job.state[r] = mean_square;
       const float step = lr / (std::sqrt(mean_square) + eps);
@@ -122,13 +124,12 @@ void RunRowsFixed(const RowJob& job) {
   for (int64_t i = 0; i < n; ++i) {
     if (i + kRowsAhead < n) Rule::prefetch(job, rows[i + kRowsAhead]);
     for (int64_t c = 0; c < dim; ++c) acc[c] = 0.0f;
-    const uint32_t begin = job.ids != nullptr ? job.start[i] : static_cast<uint32_t>(i);
-    const uint32_t end = job.ids != nullptr ? job.start[i + 1] : begin + 1;
-    for (uint32_t u = begin; u < end; ++u) {
-      const uint32_t k = job.ids != nullptr ? job.ids[u] : u;
+    uint32_t k = job.first != nullptr ? job.first[i] : static_cast<uint32_t>(i);
+    do {
       const float* g = job.grad_out + (job.bag_of != nullptr ? job.bag_of[k] : k) * job.grad_stride;
       Accumulate(acc, g, job.scale_of != nullptr ? job.scale_of[k] : 1.0f, dim);
-    }
+      k = job.next != nullptr ? job.next[k] : kNoNextId;
+    } while (k != kNoNextId);
     Rule::apply(job, rows[i], acc);
   }
 }
