@@ -18,11 +18,17 @@ struct Setup {
   std::vector<Id> ids;
   std::vector<uint32_t> offsets;
   std::vector<float> out, grad;
-  BagBatch bags() const { return {ids, offsets, {}}; }
+  // Batch b of the ones make_setup drew.
+  BagBatch bags(int64_t b = 0) const {
+    const auto batch = static_cast<int64_t>(offsets.size()) - 1;
+    return {std::span(ids).subspan(b * batch, batch), offsets, {}};
+  }
 };
 
-// One-hot batch of `batch` ids drawn uniformly from n values (the cache-unfriendly case).
-Setup make_setup(const std::string& spec, int64_t n, int64_t dim, int64_t batch, OptimizerKind opt) {
+// One-hot batches of `batch` ids drawn uniformly from n values, `batches` of them one after
+// the other (ids holds them all; offsets one batch's).
+Setup make_setup(const std::string& spec, int64_t n, int64_t dim, int64_t batch, OptimizerKind opt,
+                 int64_t batches = 1) {
   Setup s;
   s.table = make_table(spec, {dim, {n}});
   if (s.table->signature_kind()) {
@@ -40,7 +46,7 @@ Setup make_setup(const std::string& spec, int64_t n, int64_t dim, int64_t batch,
   s.table->init(1);
   s.table->set_optimizer({opt});
   Rng rng(2);
-  for (int64_t i = 0; i < batch; ++i) s.ids.push_back(static_cast<Id>(rng.below(static_cast<uint64_t>(n))));
+  for (int64_t i = 0; i < batch * batches; ++i) s.ids.push_back(static_cast<Id>(rng.below(static_cast<uint64_t>(n))));
   for (int64_t i = 0; i <= batch; ++i) s.offsets.push_back(static_cast<uint32_t>(i));
   s.out.resize(batch * dim);
   s.grad.assign(batch * dim, 1e-3f);
@@ -52,6 +58,8 @@ void report(benchmark::State& state, int64_t batch, int64_t dim) {
   state.SetBytesProcessed(state.iterations() * batch * dim * static_cast<int64_t>(sizeof(float)));
 }
 
+// Every iteration looks up the same batch: its 2,048 rows stay in cache from one iteration to
+// the next (128 KB at dim 16), so the rates are those of cached rows.
 void BM_Forward(benchmark::State& state, std::string spec) {
   const int64_t n = state.range(0), dim = state.range(1), batch = 2048;
   Setup s = make_setup(spec, n, dim, batch, OptimizerKind::Sgd);
@@ -70,6 +78,37 @@ void BM_BackwardUpdate(benchmark::State& state, std::string spec, OptimizerKind 
   const BagBatch bags = s.bags();
   ConstMatrixView grad{s.grad.data(), batch, dim, dim};
   for (auto _ : state) {
+    s.table->backward(std::span(&bags, 1), Pooling::Sum, std::span(&grad, 1), 1e-3f);
+  }
+  report(state, batch, dim);
+}
+
+// The same with a new batch each iteration, as in training: kStreamBatches batches in turn
+// (512 x 2,048 ids, about 64 % of 1M rows), so most rows come from memory or L3, not L1/L2.
+constexpr int64_t kStreamBatches = 512;
+
+void BM_ForwardStream(benchmark::State& state, std::string spec) {
+  const int64_t n = state.range(0), dim = state.range(1), batch = 2048;
+  Setup s = make_setup(spec, n, dim, batch, OptimizerKind::Sgd, kStreamBatches);
+  MatrixView out{s.out.data(), batch, dim, dim};
+  int64_t b = 0;
+  for (auto _ : state) {
+    const BagBatch bags = s.bags(b);
+    b = (b + 1) % kStreamBatches;
+    s.table->forward(std::span(&bags, 1), Pooling::Sum, std::span(&out, 1));
+    benchmark::DoNotOptimize(s.out.data());
+  }
+  report(state, batch, dim);
+}
+
+void BM_BackwardUpdateStream(benchmark::State& state, std::string spec, OptimizerKind opt) {
+  const int64_t n = state.range(0), dim = state.range(1), batch = 2048;
+  Setup s = make_setup(spec, n, dim, batch, opt, kStreamBatches);
+  ConstMatrixView grad{s.grad.data(), batch, dim, dim};
+  int64_t b = 0;
+  for (auto _ : state) {
+    const BagBatch bags = s.bags(b);
+    b = (b + 1) % kStreamBatches;
     s.table->backward(std::span(&bags, 1), Pooling::Sum, std::span(&grad, 1), 1e-3f);
   }
   report(state, batch, dim);
@@ -184,6 +223,11 @@ BENCHMARK_CAPTURE(BM_Forward, hot_qr_16x, std::string("hot:rows=31250,cold=qr,co
 BENCHMARK_CAPTURE(BM_BackwardUpdate, full_sgd, std::string("full"), OptimizerKind::Sgd) SHAPES;
 BENCHMARK_CAPTURE(BM_BackwardUpdate, full_adagrad, std::string("full"), OptimizerKind::Adagrad) SHAPES;
 BENCHMARK_CAPTURE(BM_BackwardUpdate, full_rowwise_adagrad, std::string("full"), OptimizerKind::RowwiseAdagrad) SHAPES;
+BENCHMARK_CAPTURE(BM_ForwardStream, full, std::string("full")) SHAPES;
+BENCHMARK_CAPTURE(BM_BackwardUpdateStream, full_sgd, std::string("full"), OptimizerKind::Sgd) SHAPES;
+BENCHMARK_CAPTURE(BM_BackwardUpdateStream, full_adagrad, std::string("full"), OptimizerKind::Adagrad) SHAPES;
+BENCHMARK_CAPTURE(BM_BackwardUpdateStream, full_rowwise_adagrad, std::string("full"), OptimizerKind::RowwiseAdagrad)
+SHAPES;
 BENCHMARK_CAPTURE(BM_BackwardUpdate, hash_16x_sgd, std::string("hash:rows=62500"), OptimizerKind::Sgd) SHAPES;
 BENCHMARK_CAPTURE(BM_BackwardUpdate, qr_mult_16x_adagrad, std::string("qr:collisions=16"), OptimizerKind::Adagrad)
 SHAPES;
