@@ -5,8 +5,8 @@
 // a * b + c is one FMA exactly where a rule below says std::fma, whatever the compiler or
 // instruction set. The rules are those the kernels had when g++ contracted them (x86-64-v3):
 // sgd w = fma(-lr, g, w); adagrad s = fma(g, g, s), w = w - lr * g / (sqrt(s) + eps);
-// row-wise adagrad sq = sum of g * g by fmas into four running sums (rowwise_adagrad below),
-// s = s + sq / dim,
+// row-wise adagrad sq = sum of g * g by fmas into four running sums (rowwise_adagrad below;
+// since session 13, before which it added rounded products in order), s = s + sq / dim,
 // w = fma(-lr / (sqrt(s) + eps), g, w); gradient s = fma(lr, g, s); summing a row's
 // gradients acc = fma(scale, g, acc) from +0, in input order.
 #include <cmath>

@@ -1,9 +1,10 @@
 // The optimizer's row loops (row_update_paths.h) in Highway, compiled for every x86-64
 // target above the build's baseline (AVX2, AVX-512) and dispatched at run time. Each step
 // rounds as the rules of row_updates.cpp say (this file too is built with
-// -ffp-contract=off): Fma (hwy_fma-inl.h) where a rule has std::fma, Mul then Add where it has them
-// apart; row-wise Adagrad's four running sums of squares are a 4-lane vector. A dim that is not a multiple of the
-// vector runs its last elements through the same scalar statements.
+// -ffp-contract=off): Fma (hwy_fma-inl.h) where a rule has std::fma, Mul then Add where it
+// has them apart; row-wise Adagrad's four running sums of squares are a 4-lane vector. A dim
+// that is not a multiple of the vector runs its last elements through the same scalar
+// statements.
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "kernels/row_updates_simd.cpp"
 #include <hwy/foreach_target.h>  // IWYU pragma: keep
