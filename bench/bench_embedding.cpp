@@ -84,7 +84,7 @@ void BM_BackwardUpdate(benchmark::State& state, std::string spec, OptimizerKind 
 }
 
 // The same with a new batch each iteration, as in training: kStreamBatches batches in turn
-// (512 x 2,048 ids, about 64 % of 1M rows), so most rows come from memory or L3, not L1/L2.
+// (512 x 2,048 ids, about 65 % of 1M rows), so most rows come from memory or L3, not L1/L2.
 constexpr int64_t kStreamBatches = 512;
 
 void BM_ForwardStream(benchmark::State& state, std::string spec) {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <map>
 
@@ -28,10 +29,20 @@ float bag_scale(Pooling pooling, int64_t len) {
 }
 
 // Ids whose rows (every cache line of them) are prefetched ahead of their read, across bags:
-// DLRM's one-hot bags too. On batches that miss the caches, 16 ahead read 1.9x (dim 16) and
-// 2.5x (dim 64) as many rows/s as 4 ahead within a bag, which one-hot bags never used
-// (docs/benchmarks.md, "Session 13").
+// DLRM's one-hot bags too. On batches that miss the caches this read 1.9x (dim 16) and 2.5x
+// (dim 64) as many rows/s as the earlier prefetch, 4 ahead within a bag only, so none at all
+// for one-hot bags (docs/benchmarks.md, "Session 13").
 constexpr uint32_t kPoolAhead = 16;
+
+// Prefetches every cache line that holds part of the n elements from element start.
+template <typename R>
+void prefetch_row(const R& table, int64_t start, int64_t n) {
+  constexpr uintptr_t kLine = 64;
+  const auto last = reinterpret_cast<uintptr_t>(table.at(start + n - 1));
+  for (uintptr_t line = reinterpret_cast<uintptr_t>(table.at(start)) & ~(kLine - 1); line <= last; line += kLine) {
+    __builtin_prefetch(reinterpret_cast<const void*>(line));
+  }
+}
 
 // The kernels below read rows through a reader (weight_reader.h): in place for fp32, decoded
 // into `row` for fp16 and int8; the arithmetic on the floats read is the same code.
@@ -45,9 +56,7 @@ void pool_fixed(const R& table, const RowBags& bags, Pooling pooling, MatrixView
     float acc[D] = {};
     const uint32_t begin = bags.offsets[b], end = bags.offsets[b + 1];
     for (uint32_t k = begin; k < end; ++k) {
-      if (k + kPoolAhead < ids) {
-        for (int j = 0; j < D; j += 16) __builtin_prefetch(table.at(bags.rows[k + kPoolAhead] * D + j));
-      }
+      if (k + kPoolAhead < ids) prefetch_row(table, bags.rows[k + kPoolAhead] * D, D);
       const float* src = table.read(bags.rows[k] * D, D, row);
       const float w = weighted ? bags.weights[k] : 1.0f;
       for (int j = 0; j < D; ++j) acc[j] += w * src[j];
@@ -70,9 +79,7 @@ void pool_generic(const R& table, int64_t dim, const RowBags& bags, Pooling pool
     std::fill(dst, dst + dim, 0.0f);
     const uint32_t begin = bags.offsets[b], end = bags.offsets[b + 1];
     for (uint32_t k = begin; k < end; ++k) {
-      if (k + kPoolAhead < ids) {
-        for (int64_t j = 0; j < dim; j += 16) __builtin_prefetch(table.at(bags.rows[k + kPoolAhead] * dim + j));
-      }
+      if (k + kPoolAhead < ids) prefetch_row(table, bags.rows[k + kPoolAhead] * dim, dim);
       const float* src = table.read(bags.rows[k] * dim, dim, row.data());
       const float w = weighted ? bags.weights[k] : 1.0f;
       for (int64_t j = 0; j < dim; ++j) dst[j] += w * src[j];

@@ -144,6 +144,8 @@ void RunRowsFor(const RowJob& job) {
       return RunRowsFixed<K, 32>(job);
     case 64:
       return RunRowsFixed<K, 64>(job);
+    case 128:
+      return RunRowsFixed<K, 128>(job);
     default:
       return RunRowsFixed<K, 0>(job);
   }

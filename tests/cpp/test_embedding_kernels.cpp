@@ -3,9 +3,12 @@
 #include <gtest/gtest.h>
 
 #include <bit>
+#include <cmath>
 #include <tuple>
+#include <utility>
 
 #include "kernels/embedding_kernels.h"
+#include "kernels/row_update_paths.h"
 #include "test_helpers.h"
 #include "util/check.h"
 
@@ -283,6 +286,45 @@ TEST(Kernels, UpdatesFollowTheOptimizerRules) {
       if (kind == OptimizerKind::RowwiseAdagrad) expect = 1.0 - 0.1 * gj / (std::sqrt(row_state) + 1e-10);
       EXPECT_NEAR(table[dim + j], expect, 1e-6) << optimizer_kind_name(kind) << " element " << j;
       EXPECT_EQ(table[j], 1.0f);  // untouched rows stay
+    }
+  }
+}
+
+// Row-wise Adagrad's rule to the bit (row_updates.cpp): squares by fmas into four running
+// sums (element j into sum j % 4), folded (s0 + s2) + (s1 + s3), then the tail in order; the
+// state gains sum / dim; w = fma(-lr / (sqrt(state) + eps), g, w). The squares below are
+// 1, 2^-24, 0, 2^-24, so the fold gives 1 + 2^-23 where adding in order, or (s0 + s1) +
+// (s2 + s3), gives 1: a loop that changed the order fails. Both row loops and the one the
+// kernels use.
+TEST(Kernels, RowwiseAdagradSumsSquaresInFourFoldedRunningSums) {
+  const int64_t dim = 6;
+  const float tiny = std::ldexp(1.0f, -12);
+  kernels::RowGradients g;
+  g.rows = {0};
+  g.grads = {1.0f, tiny, 0.0f, tiny, 0.5f, 0.25f};
+  const float lr = 0.1f, eps = 1e-8f;
+  std::vector<float> sums(4, 0.0f);
+  for (int64_t j = 0; j < 4; ++j) sums[j] = std::fma(g.grads[j], g.grads[j], sums[j]);
+  float folded = (sums[0] + sums[2]) + (sums[1] + sums[3]);
+  float in_order = ((sums[0] + sums[1]) + sums[2]) + sums[3];
+  for (int64_t j = 4; j < dim; ++j) {
+    folded = std::fma(g.grads[j], g.grads[j], folded);
+    in_order = std::fma(g.grads[j], g.grads[j], in_order);
+  }
+  const float state = folded / static_cast<float>(dim);
+  ASSERT_NE(state, in_order / static_cast<float>(dim));  // the inputs tell the orders apart
+  const float step = lr / (std::sqrt(state) + eps);
+  std::vector<float> want(dim);
+  for (int64_t j = 0; j < dim; ++j) want[j] = std::fma(-step, g.grads[j], 1.0f);
+  const OptimizerConfig opt{OptimizerKind::RowwiseAdagrad, eps, 0.0f};
+  const std::pair<const char*, kernels::RowLoop> loops[] = {
+      {"scalar", kernels::run_rows_scalar}, {"simd", kernels::run_rows_simd}, {"run_rows", kernels::run_rows}};
+  for (const auto& [name, loop] : loops) {
+    std::vector<float> table(dim, 1.0f), row_state(1, 0.0f);
+    kernels::apply_row_updates_with(loop, table.data(), row_state.data(), 1, dim, g, opt, lr);
+    EXPECT_EQ(row_state[0], state) << name << ": state " << row_state[0] << ", want " << state;
+    for (int64_t j = 0; j < dim; ++j) {
+      EXPECT_EQ(table[j], want[j]) << name << ": element " << j << " is " << table[j] << ", want " << want[j];
     }
   }
 }
