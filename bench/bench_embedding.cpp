@@ -58,60 +58,48 @@ void report(benchmark::State& state, int64_t batch, int64_t dim) {
   state.SetBytesProcessed(state.iterations() * batch * dim * static_cast<int64_t>(sizeof(float)));
 }
 
-// Every iteration looks up the same batch: its 2,048 rows stay in cache from one iteration to
-// the next (128 KB at dim 16), so the rates are those of cached rows.
-void BM_Forward(benchmark::State& state, std::string spec) {
+// Forward (or backward + update) over `batches` batches in turn, one per iteration.
+void run_forward(benchmark::State& state, const std::string& spec, int64_t batches) {
   const int64_t n = state.range(0), dim = state.range(1), batch = 2048;
-  Setup s = make_setup(spec, n, dim, batch, OptimizerKind::Sgd);
-  const BagBatch bags = s.bags();
+  Setup s = make_setup(spec, n, dim, batch, OptimizerKind::Sgd, batches);
   MatrixView out{s.out.data(), batch, dim, dim};
+  int64_t b = 0;
   for (auto _ : state) {
+    const BagBatch bags = s.bags(b);
+    b = (b + 1) % batches;
     s.table->forward(std::span(&bags, 1), Pooling::Sum, std::span(&out, 1));
     benchmark::DoNotOptimize(s.out.data());
   }
   report(state, batch, dim);
 }
 
-void BM_BackwardUpdate(benchmark::State& state, std::string spec, OptimizerKind opt) {
+void run_backward_update(benchmark::State& state, const std::string& spec, OptimizerKind opt, int64_t batches) {
   const int64_t n = state.range(0), dim = state.range(1), batch = 2048;
-  Setup s = make_setup(spec, n, dim, batch, opt);
-  const BagBatch bags = s.bags();
+  Setup s = make_setup(spec, n, dim, batch, opt, batches);
   ConstMatrixView grad{s.grad.data(), batch, dim, dim};
+  int64_t b = 0;
   for (auto _ : state) {
+    const BagBatch bags = s.bags(b);
+    b = (b + 1) % batches;
     s.table->backward(std::span(&bags, 1), Pooling::Sum, std::span(&grad, 1), 1e-3f);
   }
   report(state, batch, dim);
+}
+
+// Every iteration looks up the same batch: its 2,048 rows stay in cache from one iteration to
+// the next (128 KB at dim 16), so the rates are those of cached rows.
+void BM_Forward(benchmark::State& state, std::string spec) { run_forward(state, spec, 1); }
+void BM_BackwardUpdate(benchmark::State& state, std::string spec, OptimizerKind opt) {
+  run_backward_update(state, spec, opt, 1);
 }
 
 // The same with a new batch each iteration, as in training: kStreamBatches batches in turn
 // (512 x 2,048 ids, about 65 % of 1M rows), so most rows come from memory or L3, not L1/L2.
 constexpr int64_t kStreamBatches = 512;
 
-void BM_ForwardStream(benchmark::State& state, std::string spec) {
-  const int64_t n = state.range(0), dim = state.range(1), batch = 2048;
-  Setup s = make_setup(spec, n, dim, batch, OptimizerKind::Sgd, kStreamBatches);
-  MatrixView out{s.out.data(), batch, dim, dim};
-  int64_t b = 0;
-  for (auto _ : state) {
-    const BagBatch bags = s.bags(b);
-    b = (b + 1) % kStreamBatches;
-    s.table->forward(std::span(&bags, 1), Pooling::Sum, std::span(&out, 1));
-    benchmark::DoNotOptimize(s.out.data());
-  }
-  report(state, batch, dim);
-}
-
+void BM_ForwardStream(benchmark::State& state, std::string spec) { run_forward(state, spec, kStreamBatches); }
 void BM_BackwardUpdateStream(benchmark::State& state, std::string spec, OptimizerKind opt) {
-  const int64_t n = state.range(0), dim = state.range(1), batch = 2048;
-  Setup s = make_setup(spec, n, dim, batch, opt, kStreamBatches);
-  ConstMatrixView grad{s.grad.data(), batch, dim, dim};
-  int64_t b = 0;
-  for (auto _ : state) {
-    const BagBatch bags = s.bags(b);
-    b = (b + 1) % kStreamBatches;
-    s.table->backward(std::span(&bags, 1), Pooling::Sum, std::span(&grad, 1), 1e-3f);
-  }
-  report(state, batch, dim);
+  run_backward_update(state, spec, opt, kStreamBatches);
 }
 
 // The fused backward + update of a full table with the scalar or the Highway row loop (the
