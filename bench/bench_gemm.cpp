@@ -1,6 +1,7 @@
-// The dense layers' GEMM: kernels::gemm (shape-sized blocks of single-threaded OpenBLAS
-// calls, the same bits for any thread count) against one OpenBLAS call threaded by OpenBLAS
-// itself (what cembed used before; its bits depend on the thread count), on the shapes of
+// The dense layers' GEMM: kernels::gemm (shape-sized blocks of cembed's own GEMM, the same
+// bits for any thread count and CPU) against the same blocks through single-threaded OpenBLAS
+// calls (cembed's GEMM before; its bits depend on OpenBLAS's kernel) and one OpenBLAS call
+// threaded by OpenBLAS itself (before that; its bits depend on the thread count), on the shapes of
 // DLRM's Criteo model at batch 128 and 2048, in the same process, and the bf16 GEMM of
 // --dense-precision bf16 (kernels::gemm_bf16, rounding included) on the same shapes.
 // GFLOP/s per shape (the bf16 figure counts the same FLOPs).
@@ -9,6 +10,7 @@
 //       --benchmark_report_aggregates_only=true
 #include <benchmark/benchmark.h>
 #include <cblas.h>
+#include <hwy/targets.h>
 
 #include <vector>
 
@@ -27,7 +29,18 @@ struct Layer {
 };
 const Layer kLayers[] = {{13, 512}, {512, 256}, {256, 64}, {64, 16}, {367, 512}, {512, 256}, {256, 1}};
 
-enum class Gemm { Blocked, OpenblasThreads, Bf16 };
+enum class Gemm { Blocked, BlockedAvx2, OpenblasBlocks, OpenblasThreads, Bf16 };
+
+// kernels::gemm on Highway's AVX2 target alone: the kernel Zen 3 runs, on whatever CPU this is.
+struct Avx2Only {
+  explicit Avx2Only(bool on) : on_(on) {
+    if (on_) hwy::SetSupportedTargetsForTest(HWY_AVX2);
+  }
+  ~Avx2Only() {
+    if (on_) hwy::SetSupportedTargetsForTest(0);
+  }
+  bool on_;
+};
 
 template <Gemm Kind>
 void BM_DlrmStepGemms(benchmark::State& state) {
@@ -35,10 +48,14 @@ void BM_DlrmStepGemms(benchmark::State& state) {
   std::vector<float> x(batch * 1024, 0.5f), w(1024 * 1024, 0.25f), y(batch * 1024), dw(1024 * 1024);
   cembed::kernels::set_num_threads(kThreads);
   if (Kind == Gemm::Bf16) state.SetLabel(cembed::kernels::bf16_path_name());
+  const Avx2Only avx2(Kind == Gemm::BlockedAvx2);
   auto gemm = [&](bool ta, bool tb, int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b,
                   int64_t ldb, float* c, int64_t ldc) {
-    if (Kind == Gemm::Blocked) {
+    if (Kind == Gemm::Blocked || Kind == Gemm::BlockedAvx2) {
       cembed::kernels::gemm(ta, tb, m, n, k, 1.0f, a, lda, b, ldb, 0.0f, c, ldc);
+    } else if (Kind == Gemm::OpenblasBlocks) {
+      cembed::kernels::gemm_with(cembed::kernels::openblas_block, cembed::kernels::gemm_blocks(m, n), ta, tb, m, n, k,
+                                 1.0f, a, lda, b, ldb, 0.0f, c, ldc);
     } else if (Kind == Gemm::Bf16) {
       cembed::kernels::gemm_bf16(ta, tb, m, n, k, 1.0f, a, lda, b, ldb, 0.0f, c, ldc);
     } else {
@@ -82,6 +99,12 @@ BENCHMARK_TEMPLATE(BM_SquarePeak, true)->Name("peak_blocked")->Arg(1024)->Arg(20
 BENCHMARK_TEMPLATE(BM_SquarePeak, false)->Name("peak_openblas_threads")->Arg(1024)->Arg(2048)->UseRealTime();
 
 BENCHMARK_TEMPLATE(BM_DlrmStepGemms, Gemm::Blocked)->Name("gemm_blocked")->Arg(128)->Arg(2048)->UseRealTime();
+BENCHMARK_TEMPLATE(BM_DlrmStepGemms, Gemm::BlockedAvx2)->Name("gemm_blocked_avx2")->Arg(128)->Arg(2048)->UseRealTime();
+BENCHMARK_TEMPLATE(BM_DlrmStepGemms, Gemm::OpenblasBlocks)
+    ->Name("gemm_blocked_openblas")
+    ->Arg(128)
+    ->Arg(2048)
+    ->UseRealTime();
 BENCHMARK_TEMPLATE(BM_DlrmStepGemms, Gemm::OpenblasThreads)
     ->Name("gemm_openblas_threads")
     ->Arg(128)

@@ -1,5 +1,7 @@
 #include "kernels/dense_kernels.h"
 
+#include "kernels/gemm_block.h"
+
 #include <cblas.h>
 #include <omp.h>
 
@@ -16,8 +18,10 @@ constexpr int64_t kParallelElements = 1 << 15;
 // region lowers this thread's OpenMP count to 1 for its duration.
 constexpr int kOpenblasOpenmp = 2;  // openblas_get_parallel() of the OpenMP build
 
-void blas_sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
-                const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
+}  // namespace
+
+void openblas_block(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
+                    int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
   static const bool own_threads_off = [] {
     if (openblas_get_parallel() != kOpenblasOpenmp) openblas_set_num_threads(1);
     return true;
@@ -31,8 +35,6 @@ void blas_sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, flo
   if (saved > 1) omp_set_num_threads(saved);
 }
 
-}  // namespace
-
 GemmBlocks gemm_blocks(int64_t m, int64_t n) {
   GemmBlocks g;
   g.split_rows = m >= n;
@@ -43,10 +45,27 @@ GemmBlocks gemm_blocks(int64_t m, int64_t n) {
   return g;
 }
 
+GemmBlocks gemm_thread_blocks(int64_t m, int64_t n, int threads) {
+  GemmBlocks g;
+  g.split_rows = m >= n;
+  const int64_t len = g.split_rows ? m : n, unit = g.split_rows ? kGemmTileRows : kGemmTileCols;
+  const int64_t units = (len + unit - 1) / unit;
+  const int64_t count = std::clamp<int64_t>(threads, 1, units);
+  g.block = (units + count - 1) / count * unit;
+  g.count = (len + g.block - 1) / g.block;
+  return g;
+}
+
 void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
           const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
+  gemm_with(gemm_block, gemm_thread_blocks(m, n, omp_in_parallel() ? 1 : omp_get_max_threads()), trans_a, trans_b, m, n,
+            k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+void gemm_with(GemmBlockFn block, const GemmBlocks& g, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
+               float alpha, const float* a, int64_t lda, const float* b, int64_t ldb, float beta, float* c,
+               int64_t ldc) {
   if (m <= 0 || n <= 0) return;
-  const GemmBlocks g = gemm_blocks(m, n);
   const bool parallel = g.count > 1 && m * n * k >= kGemmParallelFlops;
 #pragma omp parallel for schedule(static) if (parallel)
   for (int64_t i = 0; i < g.count; ++i) {
@@ -54,13 +73,13 @@ void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alp
     if (g.split_rows) {
       // Rows [start, start + rows) of C and of op(A): rows of A, or columns of A^T.
       const int64_t rows = std::min(g.block, m - start);
-      blas_sgemm(trans_a, trans_b, rows, n, k, alpha, a + (trans_a ? start : start * lda), lda, b, ldb, beta,
-                 c + start * ldc, ldc);
+      block(trans_a, trans_b, rows, n, k, alpha, a + (trans_a ? start : start * lda), lda, b, ldb, beta,
+            c + start * ldc, ldc);
     } else {
       // Columns [start, start + cols) of C and of op(B): columns of B, or rows of B^T.
       const int64_t cols = std::min(g.block, n - start);
-      blas_sgemm(trans_a, trans_b, m, cols, k, alpha, a, lda, b + (trans_b ? start * ldb : start), ldb, beta, c + start,
-                 ldc);
+      block(trans_a, trans_b, m, cols, k, alpha, a, lda, b + (trans_b ? start * ldb : start), ldb, beta, c + start,
+            ldc);
     }
   }
 }
@@ -93,7 +112,7 @@ void column_sums(const float* m, int64_t rows, int64_t cols, float* out) {
 void set_num_threads(int threads) {
   threads = std::max(1, threads);
   // gemm() runs its blocks on OpenMP threads; OpenBLAS itself runs each call on one thread.
-  // The OpenMP build follows omp_get_max_threads() (see blas_sgemm); a pthreads build is
+  // The OpenMP build follows omp_get_max_threads() (see openblas_block); a pthreads build is
   // kept to one thread of its own.
   if (openblas_get_parallel() != kOpenblasOpenmp) openblas_set_num_threads(1);
   omp_set_num_threads(threads);

@@ -1,5 +1,5 @@
 // gemm_bf16 (gemm_bf16.h): the inputs rounded to bfloat16, then oneDNN's bf16 matmul or
-// OpenBLAS on the rounded values, in the blocks of kernels::gemm.
+// cembed's fp32 GEMM on the rounded values; oneDNN in the blocks of gemm_blocks (shape-only).
 #include "kernels/gemm_bf16.h"
 
 #include <omp.h>
@@ -40,7 +40,7 @@ struct RoundToBf16 {
 
 // X (rows x cols, row stride ld) into dst (rows x cols, contiguous), element by element
 // through `convert`. Operands are converted as they are stored; a transposed operand is
-// described to oneDNN (or OpenBLAS) by its strides, not copied into another layout.
+// described to oneDNN (or kernels::gemm) by its strides, not copied into another layout.
 template <class T, class F>
 void convert_rows(const float* x, int64_t ld, int64_t rows, int64_t cols, T* dst, F convert) {
 #pragma omp parallel for if (rows * cols >= kParallelElements) schedule(static)
@@ -249,7 +249,7 @@ Bf16Path bf16_path() {
 std::string bf16_path_name() {
   const std::string isa = isa_name(Onednn::get().isa());
   if (bf16_path() == Bf16Path::Onednn) return "oneDNN bf16 matmul (" + isa + ")";
-  return "bf16-rounded inputs through OpenBLAS (oneDNN has no native bf16 matmul for " + isa + ")";
+  return "bf16-rounded inputs through cembed's fp32 GEMM (oneDNN has no native bf16 matmul for " + isa + ")";
 }
 
 void gemm_bf16_on(Bf16Path path, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,

@@ -9,13 +9,14 @@
 //            Zen 4, Zen 5; AMX-BF16: Intel Sapphire Rapids and later). It beats fp32 where
 //            the CPU has AMX; with AVX512-BF16 alone it only matched fp32 on an Intel core
 //            (docs/benchmarks.md, "bf16 dense layers");
-//   Rounded: the rounded inputs, held in fp32, through kernels::gemm (OpenBLAS), on every
+//   Rounded: the rounded inputs, held in fp32, through kernels::gemm (cembed's own), on every
 //            other CPU (Zen 3), where oneDNN has no bf16 matmul or only an emulated one
 //            slower than fp32. It is there for the numbers, not for speed.
-// Either way C is cut into the blocks of gemm_blocks(m, n), each one single-threaded call,
-// so the bits do not depend on the thread count. They do depend on the path and on the
-// instruction set oneDNN runs (its order of summation), so bf16 runs agree across machines
-// of the kind to fp32 rounding of the sum, not bit for bit.
+// Neither path's bits depend on the thread count: oneDNN runs in the blocks of
+// gemm_blocks(m, n), which depend on the shape alone, one single-threaded call each, and the
+// rounded path has kernels::gemm's rule. They do depend on the path and on the instruction
+// set oneDNN runs (its order of summation), so bf16 runs agree across machines of the kind
+// to fp32 rounding of the sum, not bit for bit.
 #pragma once
 
 #include <cstdint>
@@ -28,7 +29,7 @@ enum class Bf16Path { Onednn, Rounded };
 // The path this CPU runs (decided once, from the instruction set oneDNN reports; the
 // environment's DNNL_MAX_CPU_ISA caps it).
 Bf16Path bf16_path();
-// e.g. "oneDNN bf16 matmul (avx512_core_amx)" or "bf16-rounded inputs through OpenBLAS
+// e.g. "oneDNN bf16 matmul (avx512_core_amx)" or "bf16-rounded inputs through cembed's fp32 GEMM
 // (oneDNN has no native bf16 matmul for avx2)", for reports and --version.
 std::string bf16_path_name();
 

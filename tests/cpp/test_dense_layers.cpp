@@ -10,7 +10,8 @@ namespace cembed {
 namespace {
 
 // gemm() against a double-precision reference on every transpose and on shapes around its
-// block sizes, and bitwise the same result with 1 to 4 threads (its determinism contract).
+// block sizes, and bitwise the same result with 1 to 4 threads (its determinism contract;
+// that every CPU gives the same bits is test_gemm_targets.cpp's).
 TEST(Gemm, MatchesReferenceAndGivesTheSameBitsWhateverTheThreadCount) {
   Rng rng(11);
   struct Shape {
@@ -57,7 +58,7 @@ TEST(Gemm, MatchesReferenceAndGivesTheSameBitsWhateverTheThreadCount) {
   kernels::set_num_threads(1);
 }
 
-TEST(Gemm, BlocksDependOnlyOnTheShape) {
+TEST(Gemm, BlocksCoverTheProduct) {
   for (int64_t m : {1, 15, 16, 17, 128, 2048, 100000}) {
     for (int64_t n : {1, 16, 512}) {
       const auto g = kernels::gemm_blocks(m, n);
@@ -67,6 +68,15 @@ TEST(Gemm, BlocksDependOnlyOnTheShape) {
       EXPECT_EQ(g.block % kernels::kGemmMinBlock, 0);
       EXPECT_GE(g.block * g.count, len);
       EXPECT_LT(g.block * (g.count - 1), len);
+      for (int threads : {1, 2, 3, 8}) {
+        const auto t = kernels::gemm_thread_blocks(m, n, threads);
+        const int64_t tlen = t.split_rows ? m : n;
+        EXPECT_EQ(t.split_rows, m >= n);
+        EXPECT_LE(t.count, threads) << m << " x " << n;
+        EXPECT_EQ(t.block % (t.split_rows ? kernels::kGemmTileRows : kernels::kGemmTileCols), 0);
+        EXPECT_GE(t.block * t.count, tlen);
+        EXPECT_LT(t.block * (t.count - 1), tlen);
+      }
     }
   }
 }
