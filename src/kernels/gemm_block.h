@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 namespace cembed::kernels {
 
@@ -25,5 +26,8 @@ void gemm_block(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, flo
 // The rule one element at a time, with std::fma: the reference the tests hold gemm_block to.
 void gemm_block_reference(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
                           int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc);
+
+// What gemm_block runs on this CPU, e.g. "Highway AVX3 (12 x 32 tiles)", for reports and --version.
+std::string gemm_kernel_name();
 
 }  // namespace cembed::kernels

@@ -68,8 +68,8 @@ constexpr int kVecs = 2;
 // One tile: r[i, 0..kVecs N) (+)= sum over p < kc of ap[p * kRows + i] * bp[p * kVecs N + ...],
 // each lane a chain of fmas in p's order, started at zero (first) or at the sums r holds.
 template <class D>
-HWY_INLINE void Tile(D d, int64_t kc, const float* HWY_RESTRICT ap, const float* HWY_RESTRICT bp, float* r,
-                     int64_t ldr, bool first) {
+HWY_INLINE void Tile(D d, int64_t kc, const float* HWY_RESTRICT ap, const float* HWY_RESTRICT bp, float* r, int64_t ldr,
+                     bool first) {
   using V = hn::Vec<D>;
   const size_t N = hn::Lanes(d);
   V c[kRows][kVecs];
@@ -90,8 +90,8 @@ HWY_INLINE void Tile(D d, int64_t kc, const float* HWY_RESTRICT ap, const float*
 }
 
 // r (m x n, stride ldr) = the chains' sums of op(A) op(B).
-void GemmSums(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const float* a, int64_t lda,
-              const float* b, int64_t ldb, float* r, int64_t ldr) {
+void GemmSums(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b,
+              int64_t ldb, float* r, int64_t ldr) {
   const hn::ScalableTag<float> d;
   const auto N = static_cast<int64_t>(hn::Lanes(d));
   const int64_t nr = kVecs * N;
@@ -179,6 +179,13 @@ void GemmSums(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const
   }
 }
 
+// This target and its tile, for gemm_kernel_name.
+void Kernel(int64_t* target, int* rows, int* cols) {
+  *target = HWY_TARGET;
+  *rows = kRows;
+  *cols = kVecs * static_cast<int>(hn::Lanes(hn::ScalableTag<float>()));
+}
+
 }  // namespace cembed::kernels::HWY_NAMESPACE
 HWY_AFTER_NAMESPACE();
 
@@ -186,6 +193,15 @@ HWY_AFTER_NAMESPACE();
 namespace cembed::kernels {
 
 HWY_EXPORT(GemmSums);
+HWY_EXPORT(Kernel);
+
+std::string gemm_kernel_name() {
+  int64_t target = 0;
+  int rows = 0, cols = 0;
+  HWY_DYNAMIC_DISPATCH(Kernel)(&target, &rows, &cols);
+  return std::string("Highway ") + hwy::TargetName(target) + " (" + std::to_string(rows) + " x " +
+         std::to_string(cols) + " tiles)";
+}
 
 void gemm_block(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
                 const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {

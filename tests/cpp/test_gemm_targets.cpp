@@ -21,7 +21,7 @@ struct Shape {
 };
 
 // Small and edge shapes, and ones past the blocks of k (512), rows (96) and columns (512).
-const Shape kShapes[] = {{1, 1, 1},   {1, 1, 0},    {3, 5, 7},     {6, 16, 16},    {12, 32, 9},   {13, 33, 2},
+const Shape kShapes[] = {{1, 1, 1},    {1, 1, 0},     {3, 5, 7},     {6, 16, 16},    {12, 32, 9},   {13, 33, 2},
                          {17, 1, 300}, {1, 70, 1030}, {97, 31, 513}, {40, 530, 260}, {200, 48, 64}, {25, 600, 3}};
 
 void check_shape(const Shape& s, bool ta, bool tb, float alpha, float beta, const std::string& target) {
@@ -34,8 +34,8 @@ void check_shape(const Shape& s, bool ta, bool tb, float alpha, float beta, cons
   kernels::gemm_block_reference(ta, tb, s.m, s.n, s.k, alpha, a.data(), lda, b.data(), ldb, beta, want.data(), ldc);
   kernels::gemm_block(ta, tb, s.m, s.n, s.k, alpha, a.data(), lda, b.data(), ldb, beta, got.data(), ldc);
   expect_same_bits(got, want,
-                   "target " + target + ", m=" + std::to_string(s.m) + " n=" + std::to_string(s.n) +
-                       " k=" + std::to_string(s.k) + " trans_a=" + std::to_string(ta) + " trans_b=" + std::to_string(tb) +
+                   "target " + target + ", m=" + std::to_string(s.m) + " n=" + std::to_string(s.n) + " k=" +
+                       std::to_string(s.k) + " trans_a=" + std::to_string(ta) + " trans_b=" + std::to_string(tb) +
                        " alpha=" + std::to_string(alpha) + " beta=" + std::to_string(beta));
 }
 

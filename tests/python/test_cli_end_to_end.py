@@ -80,7 +80,8 @@ class CliEndToEnd(unittest.TestCase):
     def test_version_and_help_name_the_program(self):
         out = run([CEMBED, "--version"])
         self.assertEqual(out.returncode, 0, out.stderr)
-        self.assertRegex(out.stdout, r"^cembed \d+\.\d+\.\d+ \(x86-64-v3; OpenBLAS \S+ kernels")
+        self.assertRegex(out.stdout, r"^cembed \d+\.\d+\.\d+ \(x86-64-v3; fp32 GEMM Highway \S+ \(\d+ x \d+ tiles\); "
+                                     r"OpenBLAS \S+ kernels")
         out = run([CEMBED, "--help"])
         self.assertEqual(out.returncode, 0, out.stderr)
         self.assertIn("Usage: cembed", out.stdout)
