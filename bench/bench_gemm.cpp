@@ -11,6 +11,7 @@
 #include <benchmark/benchmark.h>
 #include <cblas.h>
 #include <hwy/targets.h>
+#include <omp.h>
 
 #include <vector>
 
@@ -20,6 +21,19 @@
 namespace {
 
 constexpr int kThreads = 2;
+
+// One single-threaded OpenBLAS call: cembed's GEMM block before its own (in the shape-only
+// blocks of gemm_blocks). OpenBLAS's OpenMP build runs a call made outside a parallel region
+// on omp_get_max_threads() threads, so such a call lowers this thread's count to 1 for it.
+void openblas_block(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
+                    int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
+  const int saved = omp_in_parallel() ? 1 : omp_get_max_threads();
+  if (saved > 1) omp_set_num_threads(1);
+  cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans,
+              static_cast<blasint>(m), static_cast<blasint>(n), static_cast<blasint>(k), alpha, a,
+              static_cast<blasint>(lda), b, static_cast<blasint>(ldb), beta, c, static_cast<blasint>(ldc));
+  if (saved > 1) omp_set_num_threads(saved);
+}
 
 // DLRM Criteo layers: (in, out) of the bottom 13-512-256-64-16 and top 367-512-256-1 MLPs.
 // Each layer runs three GEMMs per step: forward (B x out), weight gradient (out x in, k = B),
@@ -54,8 +68,8 @@ void BM_DlrmStepGemms(benchmark::State& state) {
     if (Kind == Gemm::Blocked || Kind == Gemm::BlockedAvx2) {
       cembed::kernels::gemm(ta, tb, m, n, k, 1.0f, a, lda, b, ldb, 0.0f, c, ldc);
     } else if (Kind == Gemm::OpenblasBlocks) {
-      cembed::kernels::gemm_with(cembed::kernels::openblas_block, cembed::kernels::gemm_blocks(m, n), ta, tb, m, n, k,
-                                 1.0f, a, lda, b, ldb, 0.0f, c, ldc);
+      cembed::kernels::gemm_with(openblas_block, cembed::kernels::gemm_blocks(m, n), ta, tb, m, n, k, 1.0f, a, lda, b,
+                                 ldb, 0.0f, c, ldc);
     } else if (Kind == Gemm::Bf16) {
       cembed::kernels::gemm_bf16(ta, tb, m, n, k, 1.0f, a, lda, b, ldb, 0.0f, c, ldc);
     } else {

@@ -17,7 +17,6 @@ SHARED=${SHARED:-../shared/data}
 DATA=${DATA:-out/data}
 OUT=out/dense_precision
 mkdir -p "$OUT" "$DATA"
-export OPENBLAS_CORETYPE="${OPENBLAS_CORETYPE:-Haswell}"
 
 REAL_MODEL="--dim 16 --bottom 64,16 --top 64,32,1 --optimizer adagrad --lr 0.01 --batch-size 128 --no-shuffle --threads 2 --small-threshold 20"
 

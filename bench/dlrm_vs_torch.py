@@ -144,9 +144,8 @@ def main():
         opts = make_optimizers(model, "sgd", 0.1)
         cpu, simd = machine()
         build = cembed_run(d, 128, 10, args.threads)["build"]
-        core = build["openblas"]["core"]
         dense = "fp32" if PRECISION == "fp32" else f"bf16: {build['bf16_gemm']}, PyTorch autocast bf16"
-        print(f"{cpu}; {' '.join(simd)}; fp32 GEMM {build['gemm']}; OpenBLAS core {core}; dense layers {dense}; torch {torch.__version__}; "
+        print(f"{cpu}; {' '.join(simd)}; fp32 GEMM {build['gemm']}; dense layers {dense}; torch {torch.__version__}; "
               f"{args.threads} threads; 26 tables x {args.rows_per_table} rows, dim 16, SGD; "
               f"{flops / 1e6:.3f} MFLOP of dense GEMMs per sample")
         ours, ref, ratio, peak, share = {128: [], 2048: []}, {128: [], 2048: []}, {128: [], 2048: []}, [], []

@@ -10,8 +10,9 @@ bash scripts/build.sh
 # Tests run in parallel and each uses OpenMP threads: idle threads sleep instead of
 # spinning, so parallel tests do not starve each other.
 export OMP_WAIT_POLICY=PASSIVE
-# One OpenBLAS kernel on every machine of the kind (docs/reliability.md, determinism); the
-# machines set it already, this keeps a machine that does not on the same kernel.
+# cembed's results do not depend on OpenBLAS (its own GEMM: docs/reliability.md). The machines
+# set this for numpy and PyTorch, the Python tests' references, whose OpenBLAS misbehaves on new
+# CPUs; a machine that does not gets the same kernel.
 export OPENBLAS_CORETYPE="${OPENBLAS_CORETYPE:-Haswell}"
 ctest --preset release -j "$(nproc)"
 if [ "${CEMBED_SANITIZE:-1}" != 0 ]; then

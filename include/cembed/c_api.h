@@ -41,7 +41,7 @@ int cembed_model_score(cembed_model* model, int64_t rows, const float* dense, co
 int cembed_model_has_vocabulary(const cembed_model* model);
 int cembed_model_score_lines(cembed_model* model, int64_t rows, const char* const* lines, float* out);
 
-/* Threads used inside each call (OpenMP and OpenBLAS), process-wide; <= 0: all cores. */
+/* Threads used inside each call (OpenMP), process-wide; <= 0: all cores. */
 void cembed_set_threads(int threads);
 
 /* The message of this thread's last failure ("" when none). */

@@ -63,7 +63,7 @@ LoadedCheckpoint load_checkpoint(const std::string& path);
 // its training data (schema and vocabulary id; older checkpoints: the plan's features).
 void check_data_fits_model(const LoadedCheckpoint& checkpoint, const Dataset& data);
 
-// Threads for OpenMP regions and OpenBLAS, process-wide (train() sets them from its config):
+// Threads for OpenMP regions, process-wide (train() sets them from its config):
 // run one train() or evaluate() at a time in a process.
 void set_num_threads(int threads);
 

@@ -38,7 +38,7 @@ def plan(method, features, dim, budget=None, compression=None, small_threshold=2
 
 
 def build_info():
-    """Version, instruction set and OpenBLAS kernel of the engine."""
+    """Version, instruction set and GEMM kernels of the engine (cembed/build_info.h)."""
     return _json.loads(_cembed.build_info())
 
 

@@ -2,7 +2,6 @@
 
 #include "kernels/gemm_block.h"
 
-#include <cblas.h>
 #include <omp.h>
 
 #include <algorithm>
@@ -12,28 +11,7 @@ namespace cembed::kernels {
 namespace {
 constexpr int64_t kParallelElements = 1 << 15;
 
-// One OpenBLAS call, single-threaded. The OpenMP build of OpenBLAS runs a call on
-// omp_get_max_threads() threads unless it is made inside an active parallel region, and a
-// GEMM split across threads may sum in another order; so a call made outside a parallel
-// region lowers this thread's OpenMP count to 1 for its duration.
-constexpr int kOpenblasOpenmp = 2;  // openblas_get_parallel() of the OpenMP build
-
 }  // namespace
-
-void openblas_block(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
-                    int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
-  static const bool own_threads_off = [] {
-    if (openblas_get_parallel() != kOpenblasOpenmp) openblas_set_num_threads(1);
-    return true;
-  }();
-  (void)own_threads_off;
-  const int saved = omp_in_parallel() ? 1 : omp_get_max_threads();
-  if (saved > 1) omp_set_num_threads(1);
-  cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans,
-              static_cast<blasint>(m), static_cast<blasint>(n), static_cast<blasint>(k), alpha, a,
-              static_cast<blasint>(lda), b, static_cast<blasint>(ldb), beta, c, static_cast<blasint>(ldc));
-  if (saved > 1) omp_set_num_threads(saved);
-}
 
 GemmBlocks gemm_blocks(int64_t m, int64_t n) {
   GemmBlocks g;
@@ -109,14 +87,7 @@ void column_sums(const float* m, int64_t rows, int64_t cols, float* out) {
   }
 }
 
-void set_num_threads(int threads) {
-  threads = std::max(1, threads);
-  // gemm() runs its blocks on OpenMP threads; OpenBLAS itself runs each call on one thread.
-  // The OpenMP build follows omp_get_max_threads() (see openblas_block); a pthreads build is
-  // kept to one thread of its own.
-  if (openblas_get_parallel() != kOpenblasOpenmp) openblas_set_num_threads(1);
-  omp_set_num_threads(threads);
-}
+void set_num_threads(int threads) { omp_set_num_threads(std::max(1, threads)); }
 
 int num_threads() { return omp_get_max_threads(); }
 

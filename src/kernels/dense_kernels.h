@@ -43,11 +43,6 @@ void gemm_with(GemmBlockFn block, const GemmBlocks& g, bool trans_a, bool trans_
                float alpha, const float* a, int64_t lda, const float* b, int64_t ldb, float beta, float* c,
                int64_t ldc);
 
-// One single-threaded OpenBLAS call (cblas_sgemm): cembed's block before its own GEMM (in the
-// cut of gemm_blocks), kept for bench_gemm's comparison. Its bits depend on OpenBLAS's kernel.
-void openblas_block(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
-                    int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc);
-
 // y[r, j] = max(0, y[r, j] + bias[j]) when relu, else y[r, j] + bias[j]; y is rows x cols.
 void add_bias_activation(float* y, const float* bias, int64_t rows, int64_t cols, bool relu);
 
@@ -57,7 +52,7 @@ void relu_backward(const float* y, const float* dy, float* dz, int64_t n);
 // out[j] = sum_r m[r, j] for an rows x cols matrix.
 void column_sums(const float* m, int64_t rows, int64_t cols, float* out);
 
-// Sets the threads used by OpenMP regions and by OpenBLAS.
+// Sets the threads used by OpenMP regions (the GEMM's blocks among them).
 void set_num_threads(int threads);
 int num_threads();
 

@@ -1,6 +1,5 @@
 #include "cembed/build_info.h"
 
-#include <cblas.h>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
@@ -13,13 +12,12 @@ nlohmann::json build_info() {
   return {{"version", CEMBED_VERSION},
           {"arch", CEMBED_ARCH_NAME},
           {"gemm", kernels::gemm_kernel_name()},
-          {"openblas", {{"core", openblas_get_corename()}, {"config", openblas_get_config()}}},
           {"bf16_gemm", kernels::bf16_path_name()}};
 }
 
 std::string build_info_line() {
-  return fmt::format("cembed {} ({}; fp32 GEMM {}; OpenBLAS {} kernels, {})", CEMBED_VERSION, CEMBED_ARCH_NAME,
-                     kernels::gemm_kernel_name(), openblas_get_corename(), openblas_get_config());
+  return fmt::format("cembed {} ({}; fp32 GEMM {}; bf16 GEMM {})", CEMBED_VERSION, CEMBED_ARCH_NAME,
+                     kernels::gemm_kernel_name(), kernels::bf16_path_name());
 }
 
 }  // namespace cembed

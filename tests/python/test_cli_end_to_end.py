@@ -81,22 +81,10 @@ class CliEndToEnd(unittest.TestCase):
         out = run([CEMBED, "--version"])
         self.assertEqual(out.returncode, 0, out.stderr)
         self.assertRegex(out.stdout, r"^cembed \d+\.\d+\.\d+ \(x86-64-v3; fp32 GEMM Highway \S+ \(\d+ x \d+ tiles\); "
-                                     r"OpenBLAS \S+ kernels")
+                                     r"bf16 GEMM ")
         out = run([CEMBED, "--help"])
         self.assertEqual(out.returncode, 0, out.stderr)
         self.assertIn("Usage: cembed", out.stdout)
-
-    def test_openblas_kernel_is_pinned_unless_the_user_names_one(self):
-        # Started without OPENBLAS_CORETYPE, cembed runs again with the Haswell kernel (on this
-        # machine's CPU OpenBLAS may pick another: SkylakeX on an Intel Xeon), so results are
-        # the same on every machine of the kind; a kernel the user names is kept.
-        env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_CORETYPE"}
-        out = run([CEMBED, "--version"], env=env)
-        self.assertEqual(out.returncode, 0, out.stderr)
-        self.assertIn("OpenBLAS Haswell kernels", out.stdout)
-        out = run([CEMBED, "--version"], env=dict(env, OPENBLAS_CORETYPE="Zen"))
-        self.assertEqual(out.returncode, 0, out.stderr)
-        self.assertIn("OpenBLAS Zen kernels", out.stdout)
 
     def test_bad_spec_is_a_clear_error(self):
         args = self.train_args()

@@ -4,7 +4,6 @@
 
 #include "cembed/build_info.h"
 #include "commands.h"
-#include "openblas_core.h"
 #include "util/check.h"
 #ifdef CEMBED_HAS_MPI
 #include "cembed/mpi_communicator.h"
@@ -31,7 +30,6 @@ Communicator& job() { return *the_job; }
 }  // namespace cembed::cli
 
 int main(int argc, char** argv) {
-  cembed::cli::pin_openblas_core(argv);  // first: it may execute the program again
   the_job = start_job(&argc, &argv);
   const int rc = run(argc, argv);
   the_job.reset();  // MPI_Finalize before static destruction
