@@ -116,6 +116,39 @@ TEST_P(InferenceMethods, Fp32ScoresEqualTheTrainedModelExactly) {
   for (size_t i = 0; i < got.size(); ++i) EXPECT_EQ(got[i], expected[i]) << "row " << i;
 }
 
+// Row r of b as a batch of its own.
+Batch row_of(const Batch& b, int64_t r) {
+  Batch one;
+  one.size = 1;
+  one.labels = {b.labels[r]};
+  const int64_t dense = static_cast<int64_t>(b.dense.size()) / b.size;
+  one.dense.assign(b.dense.begin() + r * dense, b.dense.begin() + (r + 1) * dense);
+  for (size_t f = 0; f < b.ids.size(); ++f) {
+    one.ids.emplace_back(b.ids[f].begin() + b.offsets[f][r], b.ids[f].begin() + b.offsets[f][r + 1]);
+    one.offsets.push_back({0, b.offsets[f][r + 1] - b.offsets[f][r]});
+  }
+  return one;
+}
+
+// A row's probability does not depend on the batch it is scored in: each row alone gives
+// the bits of the same row in a batch of 64 (the GEMM's rule, kernels/gemm_block.h).
+TEST_P(InferenceMethods, ARowScoresTheSameAloneAsInABatch) {
+  LoadedCheckpoint ck = case_model(GetParam());
+  const Batch b = random_batch(GetParam(), 64);
+  const std::string path = temp_path("batching.cem");
+  export_model(ck, path, ExportOptions{});
+  const auto m = InferenceModel::open(path);
+  std::vector<float> batched, alone;
+  m->score(b, batched);
+  for (int64_t r = 0; r < b.size; ++r) {
+    m->score(row_of(b, r), alone);
+    ASSERT_EQ(alone.size(), 1u);
+    EXPECT_EQ(alone[0], batched[r]) << "row " << r << " alone " << alone[0] << ", in the batch " << batched[r]
+                                    << ", difference " << alone[0] - batched[r];
+  }
+  fs::remove(path);
+}
+
 // The tolerances docs/inference.md states: the largest difference of a probability from
 // the fp32 model's, on models at their initialisation (parameters of the trained scale).
 constexpr double kFp16Tolerance = 1e-4, kInt8Tolerance = 2e-3;
