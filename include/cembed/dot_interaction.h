@@ -3,6 +3,7 @@
 //   R[b, 0:d]     = T[b, 0, :]
 //   R[b, d + p]   = <T[b, i, :], T[b, j, :]> for the p-th pair (i, j), j < i, ordered by i
 //                   then j (PyTorch DLRM's li/lj order without self-interaction).
+// The sums' order, the same on every CPU, is src/kernels/interaction_kernels.h's.
 #pragma once
 
 #include <cstdint>
