@@ -27,7 +27,7 @@ GemmBlocks gemm_thread_blocks(int64_t m, int64_t n, int threads) {
   GemmBlocks g;
   g.split_rows = m >= n;
   const int64_t len = g.split_rows ? m : n, unit = g.split_rows ? kGemmTileRows : kGemmTileCols;
-  const int64_t units = (len + unit - 1) / unit;
+  const int64_t units = std::max<int64_t>(1, (len + unit - 1) / unit);
   const int64_t count = std::clamp<int64_t>(threads, 1, units);
   g.block = (units + count - 1) / count * unit;
   g.count = (len + g.block - 1) / g.block;
@@ -36,6 +36,7 @@ GemmBlocks gemm_thread_blocks(int64_t m, int64_t n, int threads) {
 
 void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
           const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
+  if (m <= 0 || n <= 0) return;
   gemm_with(gemm_block, gemm_thread_blocks(m, n, omp_in_parallel() ? 1 : omp_get_max_threads()), trans_a, trans_b, m, n,
             k, alpha, a, lda, b, ldb, beta, c, ldc);
 }

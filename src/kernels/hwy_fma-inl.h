@@ -20,7 +20,7 @@ namespace cembed::kernels::HWY_NAMESPACE {
 
 template <class D, class V>
 HWY_INLINE V Fma(D d, V a, V b, V c) {
-#if HWY_TARGET == HWY_AVX2 || HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2  // AVX2 and every AVX-512 target
   (void)d;
   return hwy::HWY_NAMESPACE::MulAdd(a, b, c);
 #else

@@ -72,8 +72,8 @@ void DotPairs(const float* t, int64_t v, int64_t dim, float* pairs) {
 
 // dx[k] for k in [k0, k0 + NV lanes): init (or zero), then g(x, y) * T[y, k] for y != x in order.
 template <int NV, class D>
-HWY_INLINE void GradBlock(D d, const float* t, const float* pairs, int64_t v, int64_t dim, int64_t x,
-                          const float* init, float* dx) {
+HWY_INLINE void GradBlock(D d, const float* t, const float* pairs, int64_t v, int64_t dim, int64_t x, const float* init,
+                          float* dx) {
   using V = hn::Vec<D>;
   const size_t N = hn::Lanes(d);
   V acc[NV];

@@ -59,6 +59,15 @@ TEST(Gemm, MatchesReferenceAndGivesTheSameBitsWhateverTheThreadCount) {
 }
 
 TEST(Gemm, BlocksCoverTheProduct) {
+  for (int threads : {1, 2, 3}) {  // an empty product is no block, and no crash
+    const auto t = kernels::gemm_thread_blocks(0, 0, threads);
+    EXPECT_LE(t.count, 1);
+    std::vector<float> none(1, 7.0f);
+    kernels::set_num_threads(threads);
+    kernels::gemm(false, false, 0, 0, 3, 1.0f, none.data(), 3, none.data(), 1, 0.0f, none.data(), 1);
+    EXPECT_EQ(none[0], 7.0f);
+  }
+  kernels::set_num_threads(1);
   for (int64_t m : {1, 15, 16, 17, 128, 2048, 100000}) {
     for (int64_t n : {1, 16, 512}) {
       const auto g = kernels::gemm_blocks(m, n);

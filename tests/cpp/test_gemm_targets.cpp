@@ -20,9 +20,12 @@ struct Shape {
   int64_t m, n, k;
 };
 
-// Small and edge shapes, and ones past the blocks of k (512), rows (96) and columns (512).
-const Shape kShapes[] = {{1, 1, 1},    {1, 1, 0},     {3, 5, 7},     {6, 16, 16},    {12, 32, 9},   {13, 33, 2},
-                         {17, 1, 300}, {1, 70, 1030}, {97, 31, 513}, {40, 530, 260}, {200, 48, 64}, {25, 600, 3}};
+// Small and edge shapes, ones past the blocks of k (512), rows (96) and columns (512), ones
+// exactly on them, and whole AVX-512 tiles (12 x 32) taken up again after a block of k, past
+// a block of columns too.
+const Shape kShapes[] = {{1, 1, 1},      {1, 1, 0},      {3, 5, 7},     {6, 16, 16},    {12, 32, 9},   {13, 33, 2},
+                         {17, 1, 300},   {1, 70, 1030},  {97, 31, 513}, {40, 530, 260}, {200, 48, 64}, {25, 600, 3},
+                         {100, 64, 600}, {13, 530, 520}, {96, 32, 512}, {12, 512, 512}};
 
 void check_shape(const Shape& s, bool ta, bool tb, float alpha, float beta, const std::string& target) {
   Rng rng(s.m * 1000003 + s.n * 1009 + s.k * 7 + ta * 2 + tb);
@@ -53,18 +56,21 @@ TEST(GemmTargets, EveryTargetMatchesTheRuleBitForBit) {
   });
 }
 
-// Each element is one chain of fmas in k's order, across a block boundary of k too: with
-// 1e8, 1, -1e8 at p, p + 1, p + 2 the chain loses the 1 (1e8 + 1 rounds to 1e8) and ends at 0,
-// where any other order (or a sum in double) gives 1.
+// Each element is one chain of fmas in k's order, across a block boundary of k (512) too.
+// The chain ends at 0 for both patterns below, each losing its 1 (1e8 + 1 rounds to 1e8):
+// 1e8, 1, -1e8 tells the chain from sums in interleaved accumulators or in double (1);
+// 1, 1e8, -1e8 across the boundary (p = 511) tells it from a sum per block of k added at the
+// end, and from the reversed order (1).
 TEST(GemmTargets, EachElementIsOneChainInTheOrderOfK) {
   testing::for_each_simd_target([&](const std::string& target) {
-    for (int64_t p : {0, 510, 511, 580}) {
+    const std::vector<float> big_one = {1e8f, 1.0f, -1e8f}, one_big = {1.0f, 1e8f, -1e8f};
+    const std::pair<int64_t, const std::vector<float>*> cases[] = {{0, &big_one},   {510, &big_one}, {511, &big_one},
+                                                                   {580, &big_one}, {511, &one_big}, {510, &one_big}};
+    for (const auto& [p, pattern] : cases) {
       const int64_t m = 13, n = 35, k = 600;
       std::vector<float> a(m * k, 0.0f), b(k * n, 1.0f), c(m * n, std::numeric_limits<float>::quiet_NaN());
       for (int64_t i = 0; i < m; ++i) {
-        a[i * k + p] = 1e8f;
-        a[i * k + p + 1] = 1.0f;
-        a[i * k + p + 2] = -1e8f;
+        for (int64_t q = 0; q < 3; ++q) a[i * k + p + q] = (*pattern)[q];
       }
       // beta == 0: C is not read (its NaNs do not come through).
       kernels::gemm_block(false, false, m, n, k, 1.0f, a.data(), k, b.data(), n, 0.0f, c.data(), n);
@@ -76,17 +82,21 @@ TEST(GemmTargets, EachElementIsOneChainInTheOrderOfK) {
   });
 }
 
-// kernels::gemm (blocks on threads) gives gemm_block's bits for the whole product.
+// kernels::gemm (blocks on threads: of rows when m >= n, else of columns) gives gemm_block's
+// bits for the whole product.
 TEST(GemmTargets, ThreadedBlocksGiveTheRulesBits) {
   Rng rng(5);
-  const int64_t m = 300, n = 70, k = 600;
-  const auto a = testing::random_vector(rng, m * k), b = testing::random_vector(rng, n * k);
-  std::vector<float> want(m * n), got(m * n);
-  kernels::gemm_block_reference(false, true, m, n, k, 1.0f, a.data(), k, b.data(), k, 0.0f, want.data(), n);
-  for (int threads : {1, 2, 3}) {
-    kernels::set_num_threads(threads);
-    kernels::gemm(false, true, m, n, k, 1.0f, a.data(), k, b.data(), k, 0.0f, got.data(), n);
-    expect_same_bits(got, want, std::to_string(threads) + " threads");
+  for (const auto& [m, n] : {std::pair<int64_t, int64_t>{300, 70}, std::pair<int64_t, int64_t>{70, 300}}) {
+    const int64_t k = 600;
+    const auto a = testing::random_vector(rng, m * k), b = testing::random_vector(rng, n * k);
+    std::vector<float> want(m * n), got(m * n);
+    kernels::gemm_block_reference(false, true, m, n, k, 1.0f, a.data(), k, b.data(), k, 0.0f, want.data(), n);
+    for (int threads : {1, 2, 3}) {
+      kernels::set_num_threads(threads);
+      kernels::gemm(false, true, m, n, k, 1.0f, a.data(), k, b.data(), k, 0.0f, got.data(), n);
+      expect_same_bits(got, want,
+                       std::to_string(m) + " x " + std::to_string(n) + ", " + std::to_string(threads) + " threads");
+    }
   }
   kernels::set_num_threads(1);
 }
