@@ -191,6 +191,13 @@ HWY_AFTER_NAMESPACE();
 
 #if HWY_ONCE
 namespace cembed::kernels {
+namespace {
+// The rule's last step: C[i, j] from the chain's sum s and the element c it replaces.
+float scaled(float alpha, float s, float beta, float c) {
+  const float t = alpha * s;
+  return beta == 0.0f ? t : std::fma(beta, c, t);
+}
+}  // namespace
 
 HWY_EXPORT(GemmSums);
 HWY_EXPORT(Kernel);
@@ -214,10 +221,7 @@ void gemm_block(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, flo
   float* s = sums.get(static_cast<size_t>(m * n));
   HWY_DYNAMIC_DISPATCH(GemmSums)(trans_a, trans_b, m, n, k, a, lda, b, ldb, s, n);
   for (int64_t i = 0; i < m; ++i) {
-    for (int64_t j = 0; j < n; ++j) {
-      const float t = alpha * s[i * n + j];
-      c[i * ldc + j] = beta == 0.0f ? t : std::fma(beta, c[i * ldc + j], t);
-    }
+    for (int64_t j = 0; j < n; ++j) c[i * ldc + j] = scaled(alpha, s[i * n + j], beta, c[i * ldc + j]);
   }
 }
 
@@ -229,8 +233,7 @@ void gemm_block_reference(bool trans_a, bool trans_b, int64_t m, int64_t n, int6
       for (int64_t p = 0; p < k; ++p) {
         s = std::fma(trans_a ? a[p * lda + i] : a[i * lda + p], trans_b ? b[j * ldb + p] : b[p * ldb + j], s);
       }
-      const float t = alpha * s;
-      c[i * ldc + j] = beta == 0.0f ? t : std::fma(beta, c[i * ldc + j], t);
+      c[i * ldc + j] = scaled(alpha, s, beta, c[i * ldc + j]);
     }
   }
 }

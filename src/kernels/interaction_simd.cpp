@@ -18,6 +18,25 @@
 
 #include "kernels/interaction_kernels.h"
 
+#ifndef CEMBED_KERNELS_INTERACTION_SIMD_ONCE
+#define CEMBED_KERNELS_INTERACTION_SIMD_ONCE
+namespace cembed::kernels::interaction_detail {
+// g(x, y): the gradient of the pair (max(x, y), min(x, y)) among a sample's pairs.
+inline float pair_gradient(const float* pairs, int64_t x, int64_t y) {
+  return y < x ? pairs[x * (x - 1) / 2 + y] : pairs[y * (y - 1) / 2 + x];
+}
+
+// dT[x, k] by the rule, one element: dr's dense part (x = 0) or zero, then the chain over y != x.
+inline float grad_element(const float* t, const float* dr, int64_t v, int64_t dim, int64_t x, int64_t k) {
+  float acc = x == 0 ? dr[k] : 0.0f;
+  for (int64_t y = 0; y < v; ++y) {
+    if (y != x) acc = std::fma(pair_gradient(dr + dim, x, y), t[y * dim + k], acc);
+  }
+  return acc;
+}
+}  // namespace cembed::kernels::interaction_detail
+#endif
+
 HWY_BEFORE_NAMESPACE();
 namespace cembed::kernels::HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
@@ -70,47 +89,35 @@ void DotPairs(const float* t, int64_t v, int64_t dim, float* pairs) {
   }
 }
 
-// dx[k] for k in [k0, k0 + NV lanes): init (or zero), then g(x, y) * T[y, k] for y != x in order.
+// dT[x, k] for k in [k0, k0 + NV lanes), each lane grad_element's chain.
 template <int NV, class D>
-HWY_INLINE void GradBlock(D d, const float* t, const float* pairs, int64_t v, int64_t dim, int64_t x, const float* init,
-                          float* dx) {
+HWY_INLINE void GradBlock(D d, const float* t, const float* dr, int64_t v, int64_t dim, int64_t x, int64_t k0,
+                          float* dt) {
   using V = hn::Vec<D>;
   const size_t N = hn::Lanes(d);
   V acc[NV];
-  for (int w = 0; w < NV; ++w) acc[w] = init == nullptr ? hn::Zero(d) : hn::LoadU(d, init + w * N);
+  for (int w = 0; w < NV; ++w) acc[w] = x == 0 ? hn::LoadU(d, dr + k0 + w * N) : hn::Zero(d);
   for (int64_t y = 0; y < v; ++y) {
     if (y == x) continue;
-    const V g = hn::Set(d, y < x ? pairs[x * (x - 1) / 2 + y] : pairs[y * (y - 1) / 2 + x]);
-    for (int w = 0; w < NV; ++w) acc[w] = Fma(d, g, hn::LoadU(d, t + y * dim + w * N), acc[w]);
+    const V g = hn::Set(d, interaction_detail::pair_gradient(dr + dim, x, y));
+    for (int w = 0; w < NV; ++w) acc[w] = Fma(d, g, hn::LoadU(d, t + y * dim + k0 + w * N), acc[w]);
   }
-  for (int w = 0; w < NV; ++w) hn::StoreU(acc[w], d, dx + w * N);
+  for (int w = 0; w < NV; ++w) hn::StoreU(acc[w], d, dt + x * dim + k0 + w * N);
 }
 
 void PairGrads(const float* t, const float* dr, int64_t v, int64_t dim, float* dt) {
   const hn::CappedTag<float, 8> d;  // rows of 8, 16, 24 or 32 floats: whole 8-lane vectors
   const auto N = static_cast<int64_t>(hn::Lanes(d));
-  const float* pairs = dr + dim;
   for (int64_t x = 0; x < v; ++x) {
-    const float* init = x == 0 ? dr : nullptr;
-    float* dx = dt + x * dim;
     int64_t k0 = 0;
-    for (; k0 + 4 * N <= dim; k0 += 4 * N) {
-      GradBlock<4>(d, t + k0, pairs, v, dim, x, init == nullptr ? nullptr : init + k0, dx + k0);
-    }
+    for (; k0 + 4 * N <= dim; k0 += 4 * N) GradBlock<4>(d, t, dr, v, dim, x, k0, dt);
     const int64_t rest = (dim - k0) / N;
-    if (rest == 3) GradBlock<3>(d, t + k0, pairs, v, dim, x, init == nullptr ? nullptr : init + k0, dx + k0);
-    if (rest == 2) GradBlock<2>(d, t + k0, pairs, v, dim, x, init == nullptr ? nullptr : init + k0, dx + k0);
-    if (rest == 1) GradBlock<1>(d, t + k0, pairs, v, dim, x, init == nullptr ? nullptr : init + k0, dx + k0);
+    if (rest == 3) GradBlock<3>(d, t, dr, v, dim, x, k0, dt);
+    if (rest == 2) GradBlock<2>(d, t, dr, v, dim, x, k0, dt);
+    if (rest == 1) GradBlock<1>(d, t, dr, v, dim, x, k0, dt);
     // Elements past the last whole vector: the same chains one at a time.
-    for (int64_t k = k0 + rest * N; k < dim; ++k) {
-      float acc = init == nullptr ? 0.0f : init[k];
-      for (int64_t y = 0; y < v; ++y) {
-        if (y == x) continue;
-        const float g = y < x ? pairs[x * (x - 1) / 2 + y] : pairs[y * (y - 1) / 2 + x];
-        acc = std::fma(g, t[y * dim + k], acc);
-      }
-      dx[k] = acc;
-    }
+    for (int64_t k = k0 + rest * N; k < dim; ++k)
+      dt[x * dim + k] = interaction_detail::grad_element(t, dr, v, dim, x, k);
   }
 }
 
@@ -142,17 +149,8 @@ void dot_pairs_reference(const float* t, int64_t v, int64_t dim, float* pairs) {
 }
 
 void pair_grads_reference(const float* t, const float* dr, int64_t v, int64_t dim, float* dt) {
-  const float* pairs = dr + dim;
   for (int64_t x = 0; x < v; ++x) {
-    for (int64_t k = 0; k < dim; ++k) {
-      float acc = x == 0 ? dr[k] : 0.0f;
-      for (int64_t y = 0; y < v; ++y) {
-        if (y == x) continue;
-        const float g = y < x ? pairs[x * (x - 1) / 2 + y] : pairs[y * (y - 1) / 2 + x];
-        acc = std::fma(g, t[y * dim + k], acc);
-      }
-      dt[x * dim + k] = acc;
-    }
+    for (int64_t k = 0; k < dim; ++k) dt[x * dim + k] = interaction_detail::grad_element(t, dr, v, dim, x, k);
   }
 }
 
