@@ -28,8 +28,8 @@
 #define CEMBED_KERNELS_GEMM_SIMD_ONCE
 namespace cembed::kernels::gemm_detail {
 // Block sizes (floats). A kKc x (two vectors) panel of op(B) is read by every tile of an A
-// block in turn; a kMc x kKc block of op(A) stays in L2. kKc = 512 ran 1.1-1.2x faster than
-// 256 and as fast as 1024 (docs/benchmarks.md).
+// block in turn; a kMc x kKc block of op(A) stays in L2. kKc = 512 was chosen over 256 and
+// 1024 by alternating builds (docs/benchmarks.md, "Dense layers: cembed's own GEMM").
 constexpr int64_t kKc = 512;
 constexpr int64_t kMc = 96;
 constexpr int64_t kNc = 512;
