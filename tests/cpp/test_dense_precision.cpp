@@ -8,8 +8,8 @@
 #include "cembed/dlrm.h"
 #include "cembed/mlp.h"
 #include "cembed/train_config.h"
+#include "dlrm_batches.h"
 #include "kernels/gemm_bf16.h"
-#include "test_helpers.h"
 
 namespace cembed {
 namespace {
@@ -97,27 +97,10 @@ TEST(DensePrecision, Bf16MlpMatchesTheRoundedFormula) {
   EXPECT_NE(testing::describe_difference({{"y", y_bf16}}, {{"y", std::vector<float>(y32, y32 + batch * out)}}), "");
 }
 
-Batch synthetic_batch(Rng& rng, int64_t b, int64_t num_dense, const std::vector<int64_t>& cards) {
-  Batch batch;
-  batch.size = b;
-  batch.dense = testing::random_vector(rng, b * num_dense);
-  for (int64_t i = 0; i < b; ++i) {
-    // A label that the data can predict: the sign of the first dense value.
-    batch.labels.push_back(batch.dense[i * num_dense] > 0.0f ? 1.0f : 0.0f);
-  }
-  for (size_t f = 0; f < cards.size(); ++f) {
-    const auto bags = testing::random_bags(rng, b, cards[f], 1, 1, false);
-    batch.ids.push_back(bags.ids);
-    batch.offsets.push_back(bags.offsets);
-  }
-  return batch;
-}
-
 // DLRM trained in bf16 follows fp32's loss closely and learns; evaluation computes in fp32.
 TEST(DensePrecision, Bf16TrainingFollowsFp32) {
   const std::vector<int64_t> cards = {40, 25};
-  std::vector<FeatureInfo> features;
-  for (size_t f = 0; f < cards.size(); ++f) features.push_back({"C" + std::to_string(f), cards[f]});
+  const auto features = testing::numbered_features(cards);
   DlrmConfig cfg;
   cfg.num_dense = 4;
   cfg.dim = 8;
@@ -134,7 +117,8 @@ TEST(DensePrecision, Bf16TrainingFollowsFp32) {
   EXPECT_EQ(bf16->training_precision(), DensePrecision::Bf16);
   Rng rng(4);
   std::vector<Batch> batches;
-  for (int s = 0; s < 60; ++s) batches.push_back(synthetic_batch(rng, 64, cfg.num_dense, cards));
+  for (int s = 0; s < 60; ++s)
+    batches.push_back(testing::random_dlrm_batch(rng, 64, cfg.num_dense, cards, {.learnable_labels = true}));
   double first32 = 0, first16 = 0, last32 = 0, last16 = 0;
   for (int s = 0; s < 60; ++s) {
     const double l32 = fp32->train_step(batches[s], 0.05f), l16 = bf16->train_step(batches[s], 0.05f);
@@ -149,6 +133,7 @@ TEST(DensePrecision, Bf16TrainingFollowsFp32) {
       last16 += l16 / 10;
     }
   }
+  EXPECT_LT(last32, 0.7 * first32) << "fp32 training learns";
   EXPECT_LT(last16, 0.7 * first16) << "bf16 training learns";
   EXPECT_NEAR(last16, last32, 0.05 * last32) << "and follows fp32";
   // Evaluation: forward() computes in fp32, whatever the training precision.

@@ -3,23 +3,15 @@
 #include <gtest/gtest.h>
 
 #include "cembed/dlrm.h"
-#include "test_helpers.h"
+#include "dlrm_batches.h"
 #include "util/binary_io.h"
 
 namespace cembed {
 namespace {
 
+// Labels with probability 0.4; the first feature one-hot, the others 0-3 ids.
 Batch random_batch(Rng& rng, int64_t b, int64_t num_dense, const std::vector<int64_t>& cards) {
-  Batch batch;
-  batch.size = b;
-  batch.dense = testing::random_vector(rng, b * num_dense);
-  for (int64_t i = 0; i < b; ++i) batch.labels.push_back(rng.uniform() < 0.4 ? 1.0f : 0.0f);
-  for (size_t f = 0; f < cards.size(); ++f) {
-    const auto bags = testing::random_bags(rng, b, cards[f], f == 0 ? 1 : 0, f == 0 ? 1 : 3, false);
-    batch.ids.push_back(bags.ids);
-    batch.offsets.push_back(bags.offsets);
-  }
-  return batch;
+  return testing::random_dlrm_batch(rng, b, num_dense, cards, {.min_len = 0, .max_len = 3});
 }
 
 double model_loss(Dlrm& m, const Batch& batch) {
@@ -33,8 +25,7 @@ class DlrmGradients : public ::testing::TestWithParam<std::tuple<std::string, Po
 TEST_P(DlrmGradients, MatchFiniteDifferences) {
   const auto [method, pooling] = GetParam();
   const std::vector<int64_t> cards = {30, 12, 50};
-  std::vector<FeatureInfo> features;
-  for (size_t f = 0; f < cards.size(); ++f) features.push_back({"C" + std::to_string(f), cards[f]});
+  const auto features = testing::numbered_features(cards);
   DlrmConfig cfg;
   cfg.num_dense = 3;
   cfg.dim = 4;
