@@ -7,6 +7,7 @@
 #include "cembed/signatures.h"
 #include "kernels/nearest_centroids.h"
 #include "kernels/row_update_paths.h"
+#include "util/aligned_vector.h"
 #include "util/random.h"
 
 namespace {
@@ -101,6 +102,45 @@ void BM_ForwardStream(benchmark::State& state, std::string spec) { run_forward(s
 void BM_BackwardUpdateStream(benchmark::State& state, std::string spec, OptimizerKind opt) {
   run_backward_update(state, spec, opt, kStreamBatches);
 }
+
+// The memory traffic of a row update alone, on BackwardUpdateStream's batches (the same ids):
+// each id's row of `arrays` arrays of n x dim floats (1: SGD's table; 2: Adagrad's table and
+// state) is read and written back, prefetched as the row loop prefetches, with one addition
+// per float and nothing else (no coalescing, no optimizer). The rate a backward + update
+// with that traffic can reach on this machine (docs/benchmarks.md, "Session 15").
+void BM_RowTrafficStream(benchmark::State& state, int arrays, bool all_lines) {
+  const int64_t n = state.range(0), dim = state.range(1), batch = 2048;
+  std::vector<AlignedVector<float>> data(arrays, AlignedVector<float>(n * dim, 0.01f));
+  std::vector<int64_t> rows;
+  Rng rng(2);
+  for (int64_t i = 0; i < batch * kStreamBatches; ++i)
+    rows.push_back(static_cast<int64_t>(rng.below(static_cast<uint64_t>(n))));
+  int64_t b = 0;
+  for (auto _ : state) {
+    const int64_t* r = rows.data() + b * batch;
+    b = (b + 1) % kStreamBatches;
+    for (int64_t i = 0; i < batch; ++i) {
+      for (auto& a : data) {
+        if (i + kernels::kRowsAhead < batch) {
+          const float* ahead = a.data() + r[i + kernels::kRowsAhead] * dim;
+          if (all_lines) {
+            kernels::prefetch_for_write(ahead, dim);
+          } else {
+            __builtin_prefetch(ahead, 1, 3);
+          }
+        }
+        float* w = a.data() + r[i] * dim;
+        for (int64_t j = 0; j < dim; ++j) w[j] += 1e-3f;
+      }
+    }
+    benchmark::ClobberMemory();
+  }
+  report(state, batch, dim);
+}
+BENCHMARK_CAPTURE(BM_RowTrafficStream, table, 1, true)->Args({1000000, 16})->Args({1000000, 64});
+BENCHMARK_CAPTURE(BM_RowTrafficStream, table_and_state, 2, true)->Args({1000000, 16})->Args({1000000, 64});
+// The same with the row loops' prefetch before session 15: each row's first line, into L1.
+BENCHMARK_CAPTURE(BM_RowTrafficStream, table_and_state_first_lines, 2, false)->Args({1000000, 16})->Args({1000000, 64});
 
 // The fused backward + update of a full table with the scalar or the Highway row loop (the
 // same bits): A/B in one process, interleaved with the rest.

@@ -33,11 +33,11 @@ struct Step {
   int64_t width() const { return D > 0 ? D : dim; }
 
   void prefetch(int64_t r) const {
-    if constexpr (K != OptimizerKind::Gradient) __builtin_prefetch(table + r * width(), 1);
+    if constexpr (K != OptimizerKind::Gradient) prefetch_for_write(table + r * width(), width());
     if constexpr (K == OptimizerKind::Adagrad || K == OptimizerKind::Gradient) {
-      __builtin_prefetch(state + r * width(), 1);
+      prefetch_for_write(state + r * width(), width());
     } else if constexpr (K == OptimizerKind::RowwiseAdagrad) {
-      __builtin_prefetch(state + r, 1);
+      prefetch_for_write(state + r, 1);
     }
   }
 
