@@ -12,31 +12,14 @@
 # data as the quickstart (DLRM's Criteo Kaggle MLPs, Adagrad, batch 128, one epoch).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-B=./build/release/cembed
-SHARED=${SHARED:-../shared/data}
-DATA=${DATA:-out/data}
+source bench/samples.sh
+source scripts/quickstart_synth.sh
 OUT=out/dense_precision
-mkdir -p "$OUT" "$DATA"
+mkdir -p "$OUT"
 
-REAL_MODEL="--dim 16 --bottom 64,16 --top 64,32,1 --optimizer adagrad --lr 0.01 --batch-size 128 --no-shuffle --threads 2 --small-threshold 20"
-
-prepare() {  # name format train test
-  local d=$DATA/$1
-  if [ ! -f "$d/train.cds" ]; then
-    $B prepare --format "$2" --train "$SHARED/$3" --test "$SHARED/$4" --out "$d" >/dev/null
-  fi
-}
-prepare criteo-kaggle-8k criteo criteo-kaggle-8k/train.csv criteo-kaggle-8k/test.csv
-prepare avazu-9k avazu avazu-9k/train.csv avazu-9k/test.csv
-prepare frappe libfm frappe/frappe.validation.libfm frappe/frappe.test.libfm
-if [ ! -f "$DATA/ml-100k/train.cds" ]; then
-  $B prepare --format csv --schema data/schemas/ml-100k.toml --train "$SHARED/ml-100k/ml-100k.inter" \
-    --out "$DATA/ml-100k" >/dev/null
-fi
+for sample in $SAMPLES; do prepare_sample "$sample"; done
 if [ ! -f "$DATA/quickstart/train.cds" ]; then
-  # scripts/quickstart.sh's data
-  $B synth --out "$DATA/quickstart" --train-rows 200000 --test-rows 50000 --cardinality 2000 --zipf 0.8 \
-    --value-noise 1.2 --logit-scale 2.4 --id-order frequency --group-by frequency --seed 42 >/dev/null
+  $B synth --out "$DATA/quickstart" "${SYNTH[@]}" >/dev/null
 fi
 
 run() {  # data method-name precision seed args...
@@ -52,13 +35,13 @@ run() {  # data method-name precision seed args...
 
 for seed in 1 2 3; do
   for precision in fp32 bf16; do
-    for data in criteo-kaggle-8k avazu-9k frappe ml-100k; do
+    for data in $SAMPLES; do
       epochs=1
       [ "$data" = ml-100k ] && epochs=3
       # shellcheck disable=SC2086
-      run "$data" full "$precision" "$seed" --embedding full --epochs "$epochs" $REAL_MODEL
+      run "$data" full "$precision" "$seed" --embedding full --epochs "$epochs" $REAL_MODEL --small-threshold 20
       # shellcheck disable=SC2086
-      run "$data" lma16 "$precision" "$seed" --embedding lma --compression 16 --epochs "$epochs" $REAL_MODEL
+      run "$data" lma16 "$precision" "$seed" --embedding lma --compression 16 --epochs "$epochs" $REAL_MODEL --small-threshold 20
     done
     run quickstart full "$precision" "$seed" --embedding full --optimizer adagrad --lr 0.01 --threads 2
   done

@@ -14,23 +14,11 @@
 # A sweep that is interrupted resumes where it stopped when run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-B=./build/release/cembed
-SHARED=${SHARED:-../shared/data}
+source bench/samples.sh
 OUT=out/sweeps
-DATA=${DATA:-out/data}
-mkdir -p "$OUT" "$DATA"
+mkdir -p "$OUT"
 
 METHODS="full,hash,qr,qr:op=add,qr:op=concat,cp:parts=3,cp:kind=crt,parts=3,path,memcom,memcom:bias=scalar,robe,robe:block=1,lma,lma:k=1,lma:block=8,lma:signature=context,md"
-
-# DLRM as in docs/results.md's real-data table: small MLPs, Adagrad, one epoch in file order.
-REAL_MODEL="--dim 16 --bottom 64,16 --top 64,32,1 --optimizer adagrad --lr 0.01 --batch-size 128 --no-shuffle --threads 2"
-
-prepare() {  # name format train test
-  local d=$DATA/$1
-  if [ ! -f "$d/train.cds" ]; then
-    $B prepare --format "$2" --train "$SHARED/$3" --test "$SHARED/$4" --out "$d" >/dev/null
-  fi
-}
 
 run_synthetic() {
   local d=$DATA/synthetic
@@ -43,24 +31,17 @@ run_synthetic() {
     --optimizer adagrad --lr 0.01 --batch-size 128 --threads 2 --quiet --out "$OUT/synthetic"
 }
 
-run_real() {  # name format train test
-  prepare "$@"
+run_real() {  # sample name
+  prepare_sample "$1"
   # Features below 20 values keep full tables (200 would leave almost nothing to compress
   # in samples of a few thousand rows); three seeds, since differences are small here.
   $B sweep --train "$DATA/$1/train.cds" --test "$DATA/$1/test.cds" --methods "$METHODS" \
     --ratios 2,4,8,16,64,256 --seeds 1,2,3 --small-threshold 20 $REAL_MODEL --quiet --out "$OUT/$1"
 }
 
-run_ml100k_prepare() {
-  local d=$DATA/ml-100k
-  if [ ! -f "$d/train.cds" ]; then
-    $B prepare --format csv --schema data/schemas/ml-100k.toml --train "$SHARED/ml-100k/ml-100k.inter" --out "$d" >/dev/null
-  fi
-}
-
 run_ml100k() {
   local d=$DATA/ml-100k
-  run_ml100k_prepare
+  prepare_sample ml-100k
   # Click (rating >= 4) and ranking (each user's latest positive among 100 unseen items).
   # MEmCom's ratios from its paper (4x, 12x, 16x, 40x) beside the others'.
   $B sweep --train "$d/train.cds" --test "$d/test.cds" --methods "$METHODS" --ratios 2,4,12,16,40 \
@@ -76,12 +57,8 @@ NEW_METHODS="full,hash,qr,lma,hot,hot:cold=qr,hot:cold=lma,cce,cce:times=0"
 
 run_new_methods() {  # name: frappe | ml-100k
   local d=$DATA/$1 extra=""
-  if [ "$1" = frappe ]; then
-    prepare frappe libfm frappe/frappe.validation.libfm frappe/frappe.test.libfm
-  else
-    run_ml100k_prepare
-    extra="--epochs 3"
-  fi
+  prepare_sample "$1"
+  [ "$1" = ml-100k ] && extra="--epochs 3"
   local seeds=1,2,3
   [ "$1" = ml-100k ] && seeds=1,2
   $B sweep --train "$d/train.cds" --test "$d/test.cds" --methods "$NEW_METHODS" --ratios 16,64 --seeds $seeds \
@@ -96,8 +73,8 @@ run_new_methods() {  # name: frappe | ml-100k
 # 256x compresses every feature of 2 values or more.
 SKETCH_METHODS="hash,hot,hot:find=sketch,qr,hot:cold=qr,hot:cold=qr,find=sketch"
 
-run_sketch() {  # name format train test
-  prepare "$@"
+run_sketch() {  # sample name
+  prepare_sample "$1"
   local d=$DATA/$1
   $B sweep --train "$d/train.cds" --test "$d/test.cds" --methods "$SKETCH_METHODS" --ratios 16,64 --seeds 1,2,3 \
     --small-threshold 20 $REAL_MODEL --quiet --no-plot --out "$OUT/sketch-$1"
@@ -107,28 +84,25 @@ run_sketch() {  # name format train test
 
 # Their settings on frappe: hot's budget share, cce's columns and reclustering schedule.
 run_new_variants() {
-  prepare frappe libfm frappe/frappe.validation.libfm frappe/frappe.test.libfm
+  prepare_sample frappe
   $B sweep --train $DATA/frappe/train.cds --test $DATA/frappe/test.cds \
     --methods "hot:share=0.25,hot:share=0.75,hot:cold=qr,share=0.25,cce:cols=1,cce:cols=4,cce:every=50,times=8,cce:every=150,times=2,cce:cols=4,every=50,times=8" \
     --ratios 16,64 --seeds 1,2,3 --small-threshold 20 $REAL_MODEL --quiet --no-plot --out "$OUT/new-frappe-variants"
 }
 
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(synthetic criteo-kaggle-8k avazu-9k frappe ml-100k)
+# shellcheck disable=SC2206
+[ ${#targets[@]} -eq 0 ] && targets=(synthetic $SAMPLES)
 for t in "${targets[@]}"; do
   echo "== $t"
   case "$t" in
     synthetic) run_synthetic ;;
-    criteo-kaggle-8k) run_real criteo-kaggle-8k criteo criteo-kaggle-8k/train.csv criteo-kaggle-8k/test.csv ;;
-    avazu-9k) run_real avazu-9k avazu avazu-9k/train.csv avazu-9k/test.csv ;;
-    frappe) run_real frappe libfm frappe/frappe.validation.libfm frappe/frappe.test.libfm ;;
+    criteo-kaggle-8k | avazu-9k | frappe) run_real "$t" ;;
     ml-100k) run_ml100k ;;
     new-frappe) run_new_methods frappe ;;
     new-ml-100k) run_new_methods ml-100k ;;
     new-frappe-variants) run_new_variants ;;
-    sketch-frappe) run_sketch frappe libfm frappe/frappe.validation.libfm frappe/frappe.test.libfm ;;
-    sketch-criteo-kaggle-8k) run_sketch criteo-kaggle-8k criteo criteo-kaggle-8k/train.csv criteo-kaggle-8k/test.csv ;;
-    sketch-avazu-9k) run_sketch avazu-9k avazu avazu-9k/train.csv avazu-9k/test.csv ;;
+    sketch-frappe | sketch-criteo-kaggle-8k | sketch-avazu-9k) run_sketch "${t#sketch-}" ;;
     *) echo "unknown target $t" >&2; exit 2 ;;
   esac
 done

@@ -15,12 +15,9 @@ if ! bash scripts/build.sh >out/build.log 2>&1; then
   exit 1
 fi
 DATA=out/quickstart
-# 26 features of 2000 values each, values numbered most frequent first (as prepare numbers a
-# vocabulary) and popularity carrying signal, as on frappe and ml-100k, where the methods
-# separate (docs/data.md, docs/results.md). Data written with other settings (an older
-# quickstart's) is rewritten, and its sweep restarted.
-SYNTH=(--train-rows 200000 --test-rows 50000 --cardinality 2000 --zipf 0.8 --value-noise 1.2 --logit-scale 2.4
-  --id-order frequency --group-by frequency --seed 42)
+# The data's settings (SYNTH). Data written with other settings (an older quickstart's) is
+# rewritten, and its sweep restarted.
+source scripts/quickstart_synth.sh
 if [ ! -f "$DATA/synthetic.json" ] || [ "$(cat "$DATA/synth.args" 2>/dev/null)" != "${SYNTH[*]}" ]; then
   rm -rf "$DATA/sweep" "$DATA/synth.args"
   ./build/release/cembed synth --out "$DATA" "${SYNTH[@]}"
