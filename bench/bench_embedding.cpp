@@ -105,10 +105,11 @@ void BM_BackwardUpdateStream(benchmark::State& state, std::string spec, Optimize
 
 // The memory traffic of a row update alone, on BackwardUpdateStream's batches (the same ids):
 // each id's row of `arrays` arrays of n x dim floats (1: SGD's table; 2: Adagrad's table and
-// state) is read and written back, prefetched as the row loop prefetches, with one addition
-// per float and nothing else (no coalescing, no optimizer). The rate a backward + update
-// with that traffic can reach on this machine (docs/benchmarks.md, "Session 15").
-void BM_RowTrafficStream(benchmark::State& state, int arrays, bool all_lines) {
+// state) is read and written back, prefetched as the row loops prefetch (as_row_loops; else
+// each row's first line into L1, as they did before session 15), with one addition per float
+// and nothing else (no coalescing, no optimizer). The rate a backward + update with that
+// traffic can reach on this machine (docs/benchmarks.md, "Session 15").
+void BM_RowTrafficStream(benchmark::State& state, int arrays, bool as_row_loops) {
   const int64_t n = state.range(0), dim = state.range(1), batch = 2048;
   std::vector<AlignedVector<float>> data(arrays, AlignedVector<float>(n * dim, 0.01f));
   std::vector<int64_t> rows;
@@ -123,8 +124,8 @@ void BM_RowTrafficStream(benchmark::State& state, int arrays, bool all_lines) {
       for (auto& a : data) {
         if (i + kernels::kRowsAhead < batch) {
           const float* ahead = a.data() + r[i + kernels::kRowsAhead] * dim;
-          if (all_lines) {
-            kernels::prefetch_for_write(ahead, dim);
+          if (as_row_loops) {
+            kernels::prefetch_for_update(ahead, dim);
           } else {
             __builtin_prefetch(ahead, 1, 3);
           }

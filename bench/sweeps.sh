@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The sweeps behind docs/results.md: every method at several memory ratios on the synthetic
-# data and on each sample in ../shared/data (prepared here with `cembed prepare`).
+# data and on each sample in ../shared/data (prepared by bench/samples.sh with `cembed prepare`;
+# SHARED=/elsewhere/data reads the samples from elsewhere).
 #
 #   bash bench/sweeps.sh [synthetic] [criteo-kaggle-8k] [avazu-9k] [frappe] [ml-100k]   (default: all)
 #   bash bench/sweeps.sh new-frappe new-ml-100k new-frappe-variants   hot and cce against the

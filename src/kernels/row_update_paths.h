@@ -39,18 +39,19 @@ struct RowJob {
 // The end of a row's chain of ids in RowJob::next.
 inline constexpr uint32_t kNoNextId = UINT32_MAX;
 
-// Distinct rows whose weights and state are prefetched (prefetch_for_write) ahead of their
+// Distinct rows whose weights and state are prefetched (prefetch_for_update) ahead of their
 // update.
 inline constexpr int64_t kRowsAhead = 8;
 
-// Prefetches p[0, n) for writing: a row of at most one cache line's floats into L1 (its
-// first line), a longer row's every line into the outer caches (prefetcht2 on x86: locality
-// 1). On rows that miss the caches, the longer rows' updates ran 1.4-1.7x as fast as with
-// their first line alone in L1; rows of one line ran faster in L1 (docs/benchmarks.md,
-// "Session 15"). Always inlined: row_updates_simd.cpp calls it from code built for other
-// targets, into which g++ 12 does not inline a plain inline function, and then drops the
-// call as free of effects (its loops ran without any prefetch).
-__attribute__((always_inline)) inline void prefetch_for_write(const float* p, int64_t n) {
+// Prefetches p[0, n) ahead of its update: a row of at most one cache line's floats into L1
+// for writing (its first line), a longer row's every line into the outer caches (locality 1:
+// prefetcht2 on x86, under any -march; a write hint would turn it into prefetchw, which fills
+// L1). On rows that miss the caches, SGD's and Adagrad's updates at dim 64 ran 1.65-1.7x as
+// fast as with their first line alone in L1 (row-wise Adagrad 1.1x); rows of one line ran
+// faster in L1 (docs/benchmarks.md, "Session 15"). Always inlined: row_updates_simd.cpp calls it from code built for
+// other targets, into which g++ 12 does not inline a plain inline function, and then drops the call as free of effects
+// (its loops ran without any prefetch).
+__attribute__((always_inline)) inline void prefetch_for_update(const float* p, int64_t n) {
   constexpr uintptr_t kLine = 64;
   if (n <= static_cast<int64_t>(kLine / sizeof(float))) {
     __builtin_prefetch(p, 1, 3);
@@ -58,7 +59,7 @@ __attribute__((always_inline)) inline void prefetch_for_write(const float* p, in
   }
   const auto last = reinterpret_cast<uintptr_t>(p + n - 1);
   for (uintptr_t line = reinterpret_cast<uintptr_t>(p) & ~(kLine - 1); line <= last; line += kLine) {
-    __builtin_prefetch(reinterpret_cast<const void*>(line), 1, 1);
+    __builtin_prefetch(reinterpret_cast<const void*>(line), 0, 1);
   }
 }
 

@@ -33,11 +33,11 @@ struct Step {
   int64_t width() const { return D > 0 ? D : dim; }
 
   void prefetch(int64_t r) const {
-    if constexpr (K != OptimizerKind::Gradient) prefetch_for_write(table + r * width(), width());
+    if constexpr (K != OptimizerKind::Gradient) prefetch_for_update(table + r * width(), width());
     if constexpr (K == OptimizerKind::Adagrad || K == OptimizerKind::Gradient) {
-      prefetch_for_write(state + r * width(), width());
+      prefetch_for_update(state + r * width(), width());
     } else if constexpr (K == OptimizerKind::RowwiseAdagrad) {
-      prefetch_for_write(state + r, 1);
+      prefetch_for_update(state + r, 1);
     }
   }
 
