@@ -48,9 +48,10 @@ inline constexpr int64_t kRowsAhead = 8;
 // prefetcht2 on x86, under any -march; a write hint would turn it into prefetchw, which fills
 // L1). On rows that miss the caches, SGD's and Adagrad's updates at dim 64 ran 1.65-1.7x as
 // fast as with their first line alone in L1 (row-wise Adagrad 1.1x); rows of one line ran
-// faster in L1 (docs/benchmarks.md, "Session 15"). Always inlined: row_updates_simd.cpp calls it from code built for
-// other targets, into which g++ 12 does not inline a plain inline function, and then drops the call as free of effects
-// (its loops ran without any prefetch).
+// faster in L1 (docs/benchmarks.md, "Session 15"). Always inlined: row_updates_simd.cpp
+// calls it from code built for other targets, into which g++ 12 does not inline a plain
+// inline function, and then drops the call as free of effects (its loops ran without any
+// prefetch).
 __attribute__((always_inline)) inline void prefetch_for_update(const float* p, int64_t n) {
   constexpr uintptr_t kLine = 64;
   if (n <= static_cast<int64_t>(kLine / sizeof(float))) {
