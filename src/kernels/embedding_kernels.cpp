@@ -6,6 +6,7 @@
 #include <cstring>
 #include <map>
 
+#include "kernels/prefetch_lines.h"
 #include "kernels/weight_reader.h"
 #include "util/check.h"
 
@@ -37,11 +38,7 @@ constexpr uint32_t kPoolAhead = 16;
 // Prefetches every cache line that holds part of the n elements from element start.
 template <typename R>
 void prefetch_row(const R& table, int64_t start, int64_t n) {
-  constexpr uintptr_t kLine = 64;
-  const auto last = reinterpret_cast<uintptr_t>(table.at(start + n - 1));
-  for (uintptr_t line = reinterpret_cast<uintptr_t>(table.at(start)) & ~(kLine - 1); line <= last; line += kLine) {
-    __builtin_prefetch(reinterpret_cast<const void*>(line));
-  }
+  prefetch_lines<0, 3>(table.at(start), table.at(start + n - 1));
 }
 
 // The kernels below read rows through a reader (weight_reader.h): in place for fp32, decoded

@@ -10,6 +10,7 @@
 
 #include "cembed/optimizer.h"
 #include "kernels/embedding_kernels.h"
+#include "kernels/prefetch_lines.h"
 
 namespace cembed::kernels {
 
@@ -48,19 +49,25 @@ inline constexpr int64_t kRowsAhead = 8;
 // prefetcht2 on x86, under any -march; a write hint would turn it into prefetchw, which fills
 // L1). On rows that miss the caches, SGD's and Adagrad's updates at dim 64 ran 1.65-1.7x as
 // fast as with their first line alone in L1 (row-wise Adagrad 1.1x); rows of one line ran
-// faster in L1 (docs/benchmarks.md, "Session 15"). Always inlined: row_updates_simd.cpp
-// calls it from code built for other targets, into which g++ 12 does not inline a plain
-// inline function, and then drops the call as free of effects (its loops ran without any
-// prefetch).
+// faster in L1 (docs/benchmarks.md, "Session 15"). Always inlined (prefetch_lines.h says why).
 __attribute__((always_inline)) inline void prefetch_for_update(const float* p, int64_t n) {
-  constexpr uintptr_t kLine = 64;
-  if (n <= static_cast<int64_t>(kLine / sizeof(float))) {
+  if (n <= static_cast<int64_t>(kCacheLine / sizeof(float))) {
     __builtin_prefetch(p, 1, 3);
     return;
   }
-  const auto last = reinterpret_cast<uintptr_t>(p + n - 1);
-  for (uintptr_t line = reinterpret_cast<uintptr_t>(p) & ~(kLine - 1); line <= last; line += kLine) {
-    __builtin_prefetch(reinterpret_cast<const void*>(line), 0, 1);
+  prefetch_lines<0, 1>(p, p + n - 1);
+}
+
+// What optimizer K's step on row r touches, prefetched: the weights (all but Gradient, which
+// sums into the state) and the state (a row of n floats for Adagrad and Gradient, one float
+// for row-wise Adagrad). Both row loops call it.
+template <OptimizerKind K>
+__attribute__((always_inline)) inline void prefetch_step(float* table, float* state, int64_t r, int64_t n) {
+  if constexpr (K != OptimizerKind::Gradient) prefetch_for_update(table + r * n, n);
+  if constexpr (K == OptimizerKind::Adagrad || K == OptimizerKind::Gradient) {
+    prefetch_for_update(state + r * n, n);
+  } else if constexpr (K == OptimizerKind::RowwiseAdagrad) {
+    prefetch_for_update(state + r, 1);
   }
 }
 

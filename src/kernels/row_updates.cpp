@@ -32,14 +32,7 @@ struct Step {
 
   int64_t width() const { return D > 0 ? D : dim; }
 
-  void prefetch(int64_t r) const {
-    if constexpr (K != OptimizerKind::Gradient) prefetch_for_update(table + r * width(), width());
-    if constexpr (K == OptimizerKind::Adagrad || K == OptimizerKind::Gradient) {
-      prefetch_for_update(state + r * width(), width());
-    } else if constexpr (K == OptimizerKind::RowwiseAdagrad) {
-      prefetch_for_update(state + r, 1);
-    }
-  }
+  void prefetch(int64_t r) const { prefetch_step<K>(table, state, r, width()); }
 
   void operator()(int64_t r, const float* g) const {
     const int64_t n = width();

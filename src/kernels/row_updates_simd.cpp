@@ -85,13 +85,7 @@ struct SimdRule {
   }
 
   static HWY_INLINE void prefetch(const RowJob& job, int64_t r) {
-    const int64_t n = D > 0 ? D : job.dim;
-    if constexpr (K != OptimizerKind::Gradient) prefetch_for_update(job.table + r * n, n);
-    if constexpr (K == OptimizerKind::Adagrad || K == OptimizerKind::Gradient) {
-      prefetch_for_update(job.state + r * n, n);
-    } else if constexpr (K == OptimizerKind::RowwiseAdagrad) {
-      prefetch_for_update(job.state + r, 1);
-    }
+    prefetch_step<K>(job.table, job.state, r, D > 0 ? D : job.dim);
   }
 };
 
