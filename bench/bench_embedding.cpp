@@ -26,6 +26,15 @@ struct Setup {
   }
 };
 
+// The benchmarks' ids: `count` of them drawn uniformly from [0, n), the same in every
+// benchmark (seed 2), so that batch b is the same batch in each.
+std::vector<int64_t> uniform_rows(int64_t n, int64_t count) {
+  std::vector<int64_t> rows(count);
+  Rng rng(2);
+  for (auto& r : rows) r = static_cast<int64_t>(rng.below(static_cast<uint64_t>(n)));
+  return rows;
+}
+
 // One-hot batches of `batch` ids drawn uniformly from n values, `batches` of them one after
 // the other (ids holds them all; offsets one batch's).
 Setup make_setup(const std::string& spec, int64_t n, int64_t dim, int64_t batch, OptimizerKind opt,
@@ -46,8 +55,7 @@ Setup make_setup(const std::string& spec, int64_t n, int64_t dim, int64_t batch,
   }
   s.table->init(1);
   s.table->set_optimizer({opt});
-  Rng rng(2);
-  for (int64_t i = 0; i < batch * batches; ++i) s.ids.push_back(static_cast<Id>(rng.below(static_cast<uint64_t>(n))));
+  for (int64_t r : uniform_rows(n, batch * batches)) s.ids.push_back(static_cast<Id>(r));
   for (int64_t i = 0; i <= batch; ++i) s.offsets.push_back(static_cast<uint32_t>(i));
   s.out.resize(batch * dim);
   s.grad.assign(batch * dim, 1e-3f);
@@ -112,10 +120,7 @@ void BM_BackwardUpdateStream(benchmark::State& state, std::string spec, Optimize
 void BM_RowTrafficStream(benchmark::State& state, int arrays, bool as_row_loops) {
   const int64_t n = state.range(0), dim = state.range(1), batch = 2048;
   std::vector<AlignedVector<float>> data(arrays, AlignedVector<float>(n * dim, 0.01f));
-  std::vector<int64_t> rows;
-  Rng rng(2);
-  for (int64_t i = 0; i < batch * kStreamBatches; ++i)
-    rows.push_back(static_cast<int64_t>(rng.below(static_cast<uint64_t>(n))));
+  const std::vector<int64_t> rows = uniform_rows(n, batch * kStreamBatches);
   int64_t b = 0;
   for (auto _ : state) {
     const int64_t* r = rows.data() + b * batch;
@@ -149,10 +154,8 @@ void BM_RowLoop(benchmark::State& state, kernels::RowLoop run, OptimizerKind kin
   const int64_t n = state.range(0), dim = state.range(1), batch = 2048;
   std::vector<float> table(n * dim, 0.01f), grad(batch * dim, 1e-3f);
   std::vector<float> opt_state(optimizer_state_floats(kind, n, dim), 0.0f);
-  std::vector<int64_t> rows;
+  const std::vector<int64_t> rows = uniform_rows(n, batch);
   std::vector<uint32_t> offsets;
-  Rng rng(2);
-  for (int64_t i = 0; i < batch; ++i) rows.push_back(static_cast<int64_t>(rng.below(static_cast<uint64_t>(n))));
   for (int64_t i = 0; i <= batch; ++i) offsets.push_back(static_cast<uint32_t>(i));
   const kernels::RowBags bags{rows, offsets, {}};
   kernels::UpdateScratch scratch;
