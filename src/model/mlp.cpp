@@ -20,6 +20,13 @@ void layer_gemm(DensePrecision p, bool trans_a, bool trans_b, int64_t m, int64_t
   }
 }
 
+// At least n elements. The backward's scratch serves layers of every width in turn: grown
+// once to the widest, never shrunk, so that no step fills it again (resize() zeroed each
+// layer's growth at every step).
+void grow(std::vector<float>& v, int64_t n) {
+  if (v.size() < static_cast<size_t>(n)) v.resize(n);
+}
+
 }  // namespace
 
 std::string dense_precision_name(DensePrecision p) { return p == DensePrecision::Bf16 ? "bf16" : "fp32"; }
@@ -78,18 +85,18 @@ void Mlp::backward(const float* dy, float* dx) {
     auto& l = layers_[i];
     const int64_t n = batch_ * l.out;
     const bool relu = i + 1 < static_cast<int>(layers_.size()) || relu_on_last_;
-    grad_a_.resize(n);
+    grow(grad_a_, n);
     if (relu) {
       kernels::relu_backward(l.output.data(), g, grad_a_.data(), n);
     } else {
-      std::copy(g, g + n, grad_a_.begin());
+      std::copy(g, g + n, grad_a_.data());
     }
     const float* in = i == 0 ? input_ : layers_[i - 1].output.data();
     layer_gemm(precision_, true, false, l.out, l.in, batch_, grad_a_.data(), l.out, in, l.in, l.dweight.data(), l.in);
     kernels::column_sums(grad_a_.data(), batch_, l.out, l.dbias.data());
     float* target = dx;
     if (i > 0) {
-      grad_b_.resize(batch_ * l.in);
+      grow(grad_b_, batch_ * l.in);
       target = grad_b_.data();
     }
     if (target != nullptr) {

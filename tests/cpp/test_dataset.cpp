@@ -117,6 +117,42 @@ TEST(Dataset, RoundTrip) {
   EXPECT_EQ(b.labels, (std::vector<float>{1, 0, 1}));
 }
 
+// gather_batch against the file read row by row: shuffled rows with repeats, batches shorter
+// than the prefetch distance and long enough for the features' parallel pass (2 features x
+// 9000 rows), each gathered into a Batch that held a larger or a different batch before.
+TEST(Dataset, GatherBatchMatchesTheRowsOfTheFile) {
+  const Dataset d = Dataset::open(write_small("gather.cds", 3000));
+  Rng rng(7);
+  Batch b;
+  for (const int64_t size : {9000, 5, 1, 9000, 40, 0}) {
+    std::vector<int64_t> rows(size);
+    for (auto& r : rows) r = static_cast<int64_t>(rng.next() % 3000);
+    gather_batch(d, rows, b);
+    ASSERT_EQ(b.size, size);
+    ASSERT_EQ(b.labels.size(), rows.size());
+    ASSERT_EQ(b.dense.size(), 2 * rows.size());
+    ASSERT_EQ(b.ids.size(), 2u);
+    for (int f = 0; f < 2; ++f) {
+      ASSERT_EQ(b.offsets[f].size(), rows.size() + 1) << "feature " << f;
+      ASSERT_EQ(b.offsets[f][0], 0u) << "feature " << f;
+      ASSERT_EQ(b.ids[f].size(), b.offsets[f].back()) << "feature " << f;
+    }
+    for (int64_t i = 0; i < size; ++i) {
+      const int64_t r = rows[i];
+      ASSERT_EQ(b.labels[i], d.label(r)) << "batch of " << size << ", row " << i << " (file row " << r << ")";
+      ASSERT_EQ(b.dense[2 * i], d.dense_row(r)[0]) << "row " << i;
+      ASSERT_EQ(b.dense[2 * i + 1], d.dense_row(r)[1]) << "row " << i;
+      for (int f = 0; f < 2; ++f) {
+        const auto bag = d.bag(f, r);
+        const uint32_t begin = b.offsets[f][i];
+        ASSERT_EQ(b.offsets[f][i + 1] - begin, bag.size()) << "feature " << f << ", row " << i;
+        for (size_t k = 0; k < bag.size(); ++k)
+          ASSERT_EQ(b.ids[f][begin + k], bag[k]) << "feature " << f << ", row " << i << ", id " << k;
+      }
+    }
+  }
+}
+
 TEST(Dataset, TruncatedAlteredAndForeignFilesAreRefused) {
   const std::string path = write_small("bad.cds", 40);
   const auto size = fs::file_size(path);
