@@ -111,13 +111,18 @@ void BM_BackwardUpdateStream(benchmark::State& state, std::string spec, Optimize
   run_backward_update(state, spec, opt, kStreamBatches);
 }
 
+// How BM_RowTrafficStream prefetches a row: as the row loops do on this CPU
+// (kernels::prefetch_for_update), its first line into L1 for writing (the row loops before
+// session 15, and on CPUs other than Intel's since session 16), or its every line into the
+// outer caches (the row loops on Intel since session 15).
+enum class RowPrefetch { AsRowLoops, FirstLine, EveryLine };
+
 // The memory traffic of a row update alone, on BackwardUpdateStream's batches (the same ids):
 // each id's row of `arrays` arrays of n x dim floats (1: SGD's table; 2: Adagrad's table and
-// state) is read and written back, prefetched as the row loops prefetch (as_row_loops; else
-// each row's first line into L1, as they did before session 15), with one addition per float
-// and nothing else (no coalescing, no optimizer). The rate a backward + update with that
-// traffic can reach on this machine (docs/benchmarks.md, "Session 15").
-void BM_RowTrafficStream(benchmark::State& state, int arrays, bool as_row_loops) {
+// state) is read and written back, prefetched as `how` says, with one addition per float and
+// nothing else (no coalescing, no optimizer). The rate a backward + update with that traffic
+// can reach on this machine (docs/benchmarks.md, "Session 15").
+void BM_RowTrafficStream(benchmark::State& state, int arrays, RowPrefetch how) {
   const int64_t n = state.range(0), dim = state.range(1), batch = 2048;
   std::vector<AlignedVector<float>> data(arrays, AlignedVector<float>(n * dim, 0.01f));
   const std::vector<int64_t> rows = uniform_rows(n, batch * kStreamBatches);
@@ -129,10 +134,12 @@ void BM_RowTrafficStream(benchmark::State& state, int arrays, bool as_row_loops)
       for (auto& a : data) {
         if (i + kernels::kRowsAhead < batch) {
           const float* ahead = a.data() + r[i + kernels::kRowsAhead] * dim;
-          if (as_row_loops) {
+          if (how == RowPrefetch::AsRowLoops) {
             kernels::prefetch_for_update(ahead, dim);
-          } else {
+          } else if (how == RowPrefetch::FirstLine) {
             __builtin_prefetch(ahead, 1, 3);
+          } else {
+            kernels::prefetch_lines<0, 1>(ahead, ahead + dim - 1);
           }
         }
         float* w = a.data() + r[i] * dim;
@@ -143,10 +150,16 @@ void BM_RowTrafficStream(benchmark::State& state, int arrays, bool as_row_loops)
   }
   report(state, batch, dim);
 }
-BENCHMARK_CAPTURE(BM_RowTrafficStream, table, 1, true)->Args({1000000, 16})->Args({1000000, 64});
-BENCHMARK_CAPTURE(BM_RowTrafficStream, table_and_state, 2, true)->Args({1000000, 16})->Args({1000000, 64});
-// The same with the row loops' prefetch before session 15: each row's first line, into L1.
-BENCHMARK_CAPTURE(BM_RowTrafficStream, table_and_state_first_lines, 2, false)->Args({1000000, 16})->Args({1000000, 64});
+BENCHMARK_CAPTURE(BM_RowTrafficStream, table, 1, RowPrefetch::AsRowLoops)->Args({1000000, 16})->Args({1000000, 64});
+BENCHMARK_CAPTURE(BM_RowTrafficStream, table_and_state, 2, RowPrefetch::AsRowLoops)
+    ->Args({1000000, 16})
+    ->Args({1000000, 64});
+BENCHMARK_CAPTURE(BM_RowTrafficStream, table_and_state_first_lines, 2, RowPrefetch::FirstLine)
+    ->Args({1000000, 16})
+    ->Args({1000000, 64});
+BENCHMARK_CAPTURE(BM_RowTrafficStream, table_and_state_every_line, 2, RowPrefetch::EveryLine)
+    ->Args({1000000, 16})
+    ->Args({1000000, 64});
 
 // The fused backward + update of a full table with the scalar or the Highway row loop (the
 // same bits): A/B in one process, interleaved with the rest.

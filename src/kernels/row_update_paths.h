@@ -44,14 +44,22 @@ inline constexpr uint32_t kNoNextId = UINT32_MAX;
 // update.
 inline constexpr int64_t kRowsAhead = 8;
 
-// Prefetches p[0, n) ahead of its update: a row of at most one cache line's floats into L1
-// for writing (its first line), a longer row's every line into the outer caches (locality 1:
+// Whether prefetch_for_update brings every line of a row longer than one cache line
+// (Intel CPUs) or only its first (others: AMD). Read once from the CPU at start-up
+// (row_updates.cpp); prefetching changes no result.
+extern const bool kPrefetchEveryLine;
+
+// Prefetches p[0, n) ahead of its update. A row of at most one cache line's floats, and on
+// CPUs other than Intel's any row, has its first line prefetched into L1 for writing. On
+// Intel, a longer row has its every line prefetched into the outer caches (locality 1:
 // prefetcht2 on x86, under any -march; a write hint would turn it into prefetchw, which fills
-// L1). On rows that miss the caches, SGD's and Adagrad's updates at dim 64 ran 1.65-1.7x as
-// fast as with their first line alone in L1 (row-wise Adagrad 1.1x); rows of one line ran
-// faster in L1 (docs/benchmarks.md, "Session 15"). Always inlined (prefetch_lines.h says why).
+// L1). Measured on rows that miss the caches at dim 64 (docs/benchmarks.md, "Session 15" and
+// "Session 16"): on the Intel Xeon, every line ran SGD's and Adagrad's updates 1.65-1.7x as
+// fast as the first line alone (row-wise Adagrad 1.1x); on Zen 5 it ran them at 0.80x (0.60x
+// on cached rows), the CPU fetching the rest of a row itself. Rows of one line ran faster in
+// L1 on both. Always inlined (prefetch_lines.h says why).
 __attribute__((always_inline)) inline void prefetch_for_update(const float* p, int64_t n) {
-  if (n <= static_cast<int64_t>(kCacheLine / sizeof(float))) {
+  if (n <= static_cast<int64_t>(kCacheLine / sizeof(float)) || !kPrefetchEveryLine) {
     __builtin_prefetch(p, 1, 3);
     return;
   }

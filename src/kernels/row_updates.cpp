@@ -190,6 +190,15 @@ int64_t find_distinct(std::span<const int64_t> rows, UpdateScratch& sc) {
 
 }  // namespace
 
+namespace {
+bool cpu_is_intel() {
+  __builtin_cpu_init();  // may run before the constructors that would otherwise set it up
+  return __builtin_cpu_is("intel") != 0;
+}
+}  // namespace
+
+const bool kPrefetchEveryLine = cpu_is_intel();
+
 void apply_row_updates_reference(float* table, float* state, int64_t num_rows, int64_t dim, const RowGradients& g,
                                  const OptimizerConfig& opt, float lr) {
   for (size_t i = 0; i < g.rows.size(); ++i) {
