@@ -194,6 +194,32 @@ BENCHMARK_CAPTURE(BM_RowLoop, simd_rowwise_adagrad, kernels::run_rows_simd, Opti
 BENCHMARK_CAPTURE(BM_RowLoop, scalar_sgd, kernels::run_rows_scalar, OptimizerKind::Sgd)->Args({1000000, 16});
 BENCHMARK_CAPTURE(BM_RowLoop, simd_sgd, kernels::run_rows_simd, OptimizerKind::Sgd)->Args({1000000, 16});
 
+// The same on BackwardUpdateStream's batches (a new batch each iteration: rows that miss),
+// the table and state in huge pages as a table's are.
+void BM_RowLoopStream(benchmark::State& state, kernels::RowLoop run, OptimizerKind kind) {
+  const int64_t n = state.range(0), dim = state.range(1), batch = 2048;
+  AlignedVector<float> table(n * dim, 0.01f), opt_state(optimizer_state_floats(kind, n, dim), 0.0f);
+  const std::vector<float> grad(batch * dim, 1e-3f);
+  const std::vector<int64_t> rows = uniform_rows(n, batch * kStreamBatches);
+  std::vector<uint32_t> offsets;
+  for (int64_t i = 0; i <= batch; ++i) offsets.push_back(static_cast<uint32_t>(i));
+  kernels::UpdateScratch scratch;
+  int64_t b = 0;
+  for (auto _ : state) {
+    const kernels::RowBags bags{{rows.data() + b * batch, static_cast<size_t>(batch)}, offsets, {}};
+    b = (b + 1) % kStreamBatches;
+    kernels::coalesce_and_apply_with(run, bags, Pooling::Sum, {grad.data(), batch, dim, dim}, dim, table.data(),
+                                     opt_state.data(), n, {kind}, 1e-3f, scratch);
+  }
+  report(state, batch, dim);
+}
+BENCHMARK_CAPTURE(BM_RowLoopStream, scalar_adagrad, kernels::run_rows_scalar, OptimizerKind::Adagrad)
+    ->Args({1000000, 16})
+    ->Args({1000000, 64});
+BENCHMARK_CAPTURE(BM_RowLoopStream, simd_adagrad, kernels::run_rows_simd, OptimizerKind::Adagrad)
+    ->Args({1000000, 16})
+    ->Args({1000000, 64});
+
 // cce's reclustering: the nearest of k centroids (width 8: one of dim 16's two columns) for
 // 4096 points, the scalar reference point by point or the Highway kernel (the same indices):
 // A/B in one process. Items are point-centroid distances.

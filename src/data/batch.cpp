@@ -13,8 +13,8 @@ std::vector<BagBatch> Batch::bags() const {
 
 constexpr int64_t kParallelLookups = 1 << 14;
 // Rows ahead whose data a gather prefetches: the rows are shuffled, so each row's label,
-// dense features and each feature's ids miss the caches (docs/benchmarks.md, "Batch
-// gathering").
+// dense features and each feature's ids miss the caches (docs/benchmarks.md, "Session 16:
+// Zen 5").
 constexpr int64_t kRowsAhead = 16;
 
 void gather_batch(const Dataset& data, std::span<const int64_t> rows, Batch& out) {
