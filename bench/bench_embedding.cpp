@@ -114,7 +114,8 @@ void BM_BackwardUpdateStream(benchmark::State& state, std::string spec, Optimize
 // How BM_RowTrafficStream prefetches a row: as the row loops do on this CPU
 // (kernels::prefetch_for_update), its first line into L1 for writing (the row loops before
 // session 15, and on CPUs other than Intel's since session 16), or its every line into the
-// outer caches (the row loops on Intel since session 15).
+// outer caches (the row loops on Intel since session 15 for rows longer than one line; at
+// dim 16 it puts the one line into L2, which no row loop does).
 enum class RowPrefetch { AsRowLoops, FirstLine, EveryLine };
 
 // The memory traffic of a row update alone, on BackwardUpdateStream's batches (the same ids):

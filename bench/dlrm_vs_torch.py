@@ -5,7 +5,7 @@ PyTorch reference (tools/reference/torch_dlrm.py) on the same thread count, in i
 rounds, at batch 128 and 2048, and prints per batch the median and range of samples/s and of
 the per-round ratio cembed / PyTorch. Both sides' rates leave out their first steps (the
 warm-up: first touch of buffers, cold caches), as many as cembed's report says it left out
-(train.warmup_steps); cembed's rate counting them too is printed after the table.
+(train.steady_after_steps); cembed's rate counting them too is printed after the table.
 
 Each round also measures the machine's GEMM peak (bench_gemm's peak_* benchmarks: square
 products of 1024 and 2048 through kernels::gemm and through OpenBLAS's own threads, the fastest), so
@@ -147,8 +147,8 @@ def main():
         first = cembed_run(d, 128, 10, args.threads)
         build = first["build"]
         # Both sides' rates leave out the same number of first steps: cembed's report counts them
-        # (train.warmup_steps) and gives the rate after them (train.steady_samples_per_second).
-        warmup = first["train"]["warmup_steps"]
+        # (train.steady_after_steps) and gives the rate after them (train.steady_samples_per_second).
+        warmup = first["train"]["steady_after_steps"]
         dense = "fp32" if PRECISION == "fp32" else f"bf16: {build['bf16_gemm']}, PyTorch autocast bf16"
         print(f"{cpu}; {' '.join(simd)}; fp32 GEMM {build['gemm']}; dense layers {dense}; torch {torch.__version__}; "
               f"{args.threads} threads; 26 tables x {args.rows_per_table} rows, dim 16, SGD; "

@@ -54,10 +54,11 @@ extern const bool kPrefetchEveryLine;
 // Intel, a longer row has its every line prefetched into the outer caches (locality 1:
 // prefetcht2 on x86, under any -march; a write hint would turn it into prefetchw, which fills
 // L1). Measured on rows that miss the caches at dim 64 (docs/benchmarks.md, "Session 15" and
-// "Session 16"): on the Intel Xeon, every line ran SGD's and Adagrad's updates 1.65-1.7x as
-// fast as the first line alone (row-wise Adagrad 1.1x); on Zen 5 it ran them at 0.80x (0.60x
-// on cached rows), the CPU fetching the rest of a row itself. Rows of one line ran faster in
-// L1 on both. Always inlined (prefetch_lines.h says why).
+// "Session 16: Zen 5"): on the Intel Xeon, every line ran SGD's and Adagrad's updates
+// 1.65-1.7x as fast as the first line alone (row-wise Adagrad 1.1x); on Zen 5 it ran
+// Adagrad's at 0.80x (0.60x on cached rows), row-wise Adagrad's at 0.81x and SGD's at 0.95x,
+// the CPU fetching the rest of a row itself. Rows of one line ran faster in L1 on the Intel
+// Xeon (not compared on Zen 5). Always inlined (prefetch_lines.h says why).
 __attribute__((always_inline)) inline void prefetch_for_update(const float* p, int64_t n) {
   if (n <= static_cast<int64_t>(kCacheLine / sizeof(float)) || !kPrefetchEveryLine) {
     __builtin_prefetch(p, 1, 3);

@@ -147,9 +147,10 @@ bool one_per_bag(const RowBags& bags) {
 // Finds the distinct rows in order of first occurrence (open addressing, Fibonacci hashing):
 // scratch.rows[0, distinct), and each row's ids in input order as a chain (scratch.first,
 // scratch.next). Returns distinct. The table is at most a quarter full (8,192 slots, 32 KiB,
-// for a batch of 2,048 ids): on rows that miss the caches the updates ran 1.15-1.2x as fast
-// as with it half full, whose longer probes (a dependent load and a branch each) were a
-// quarter of Adagrad's time at dim 16 (docs/benchmarks.md, "Session 16: Zen 5").
+// for a batch of 2,048 ids): on rows that miss the caches the updates ran 1.15-1.21x as fast
+// at dim 16 (1.06-1.16x at dim 64) as with it half full, whose longer probes (a dependent load
+// and a branch each) were a quarter of Adagrad's time at dim 16 (docs/benchmarks.md, "Session
+// 16: Zen 5").
 int64_t find_distinct(std::span<const int64_t> rows, UpdateScratch& sc) {
   const auto n = static_cast<int64_t>(rows.size());
   int bits = 4;
@@ -192,8 +193,12 @@ int64_t find_distinct(std::span<const int64_t> rows, UpdateScratch& sc) {
 }
 
 bool cpu_is_intel() {
+#if defined(__x86_64__) || defined(__i386__)
   __builtin_cpu_init();  // may run before the constructors that would otherwise set it up
   return __builtin_cpu_is("intel") != 0;
+#else
+  return false;  // __builtin_cpu_is exists on x86 only
+#endif
 }
 
 }  // namespace

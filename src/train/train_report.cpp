@@ -24,10 +24,12 @@ nlohmann::json phases_json(std::span<const double> s) {
       {"batch", s[0]}, {"forward_backward", s[1]}, {"exchange", s[2]}, {"table_update", s[3]}, {"dense_update", s[4]}};
 }
 
-// Samples/s over the steps after the warm-up (kWarmupSteps); null when the run took no more.
+// Samples/s over the steps this run took after its first kRateWarmupSteps; null when it took no
+// more (steps before a resume do not count).
 nlohmann::json steady_samples_per_second(const LoopRecord& loop) {
-  if (loop.steps <= loop.warmup_steps) return nullptr;
-  return static_cast<double>(loop.samples - loop.warmup_samples) / std::max(loop.seconds - loop.warmup_seconds, 1e-9);
+  if (loop.steps <= loop.rate_warmup_steps) return nullptr;
+  return static_cast<double>(loop.samples - loop.rate_warmup_samples) /
+         std::max(loop.seconds - loop.rate_warmup_seconds, 1e-9);
 }
 
 // {"1": steps on 1 thread, "2": ...}, the counts that are not zero.
@@ -65,7 +67,7 @@ nlohmann::json build_report(const TrainConfig& cfg, const RunData& data, const R
                      {"samples", loop.samples},
                      {"seconds", loop.seconds},
                      {"samples_per_second", static_cast<double>(loop.samples) / std::max(loop.seconds, 1e-9)},
-                     {"warmup_steps", loop.warmup_steps},
+                     {"steady_after_steps", loop.rate_warmup_steps},
                      {"steady_samples_per_second", steady_samples_per_second(loop)},
                      {"phase_seconds", phases_json(phase_seconds(loop, model))},
                      {"steps_by_threads", steps_by_threads_json(loop.steps_by_threads)},

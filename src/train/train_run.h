@@ -51,10 +51,11 @@ RunStart start_model(const TrainConfig& config, const RunData& data);
 // rows now. Returns what was done, for the report. signature_attach.cpp.
 nlohmann::json attach_signatures(EmbeddingCollection& emb, const Dataset& train_data, bool progress);
 
-// The first steps of a run, which train.steady_samples_per_second leaves out: they first
+// The first steps of a run, which train.steady_samples_per_second leaves out (the report's
+// train.steady_after_steps; unrelated to the learning rate's --warmup-steps): they first
 // touch the batch buffers and GEMM scratch (page faults) and find the caches cold. As many
 // as bench/dlrm_vs_torch.py leaves out of PyTorch's loop (it reads this from the report).
-inline constexpr int64_t kWarmupSteps = 3;
+inline constexpr int64_t kRateWarmupSteps = 3;
 
 // What the training loop measured, for the report.
 struct LoopRecord {
@@ -64,10 +65,10 @@ struct LoopRecord {
   int64_t samples = 0;        // of the global batches (every rank's)
   int64_t local_samples = 0;  // this rank's share
   int64_t steps = 0;          // steps this run took (not those before a resume)
-  // `seconds` and `samples` after this run's first min(steps, kWarmupSteps) steps.
-  int64_t warmup_steps = 0;
-  double warmup_seconds = 0;
-  int64_t warmup_samples = 0;
+  // `seconds` and `samples` after this run's first min(steps, kRateWarmupSteps) steps.
+  int64_t rate_warmup_steps = 0;
+  double rate_warmup_seconds = 0;
+  int64_t rate_warmup_samples = 0;
   int64_t peak_anonymous_bytes = 0;
   std::vector<int64_t> steps_by_threads;  // steps trained on 1, 2, ... threads (thread_governor.h)
 };

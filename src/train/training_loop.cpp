@@ -55,10 +55,10 @@ LoopRecord run_training_loop(const TrainConfig& cfg, const RunData& data, Dlrm& 
       rec.samples += order.global_batch_size(state.batch_in_epoch);
       rec.local_samples += static_cast<int64_t>(rows.size());
       ++rec.steps;
-      if (rec.steps <= kWarmupSteps) {
-        rec.warmup_steps = rec.steps;
-        rec.warmup_seconds = rec.seconds;
-        rec.warmup_samples = rec.samples;
+      if (rec.steps <= kRateWarmupSteps) {
+        rec.rate_warmup_steps = rec.steps;
+        rec.rate_warmup_seconds = rec.seconds;
+        rec.rate_warmup_samples = rec.samples;
       }
       governor.step_done();
       governor.between_steps();

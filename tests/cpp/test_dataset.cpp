@@ -119,7 +119,8 @@ TEST(Dataset, RoundTrip) {
 
 // gather_batch against the file read row by row: shuffled rows with repeats, batches shorter
 // than the prefetch distance and long enough for the features' parallel pass (2 features x
-// 9000 rows), each gathered into a Batch that held a larger or a different batch before.
+// 9000 rows), each after the first gathered into a Batch that held a larger or a different
+// batch before.
 TEST(Dataset, GatherBatchMatchesTheRowsOfTheFile) {
   const Dataset d = Dataset::open(write_small("gather.cds", 3000));
   Rng rng(7);

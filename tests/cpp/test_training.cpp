@@ -252,13 +252,13 @@ TEST(Training, ReportHasTheDocumentedKeys) {
   const auto r = nlohmann::json::parse(in);
   for (const char* key :
        {"/test/auc", "/test/logloss", "/embedding/parameter_bytes", "/embedding/optimizer_bytes",
-        "/train/samples_per_second", "/train/steady_samples_per_second", "/train/warmup_steps", "/config/lr",
+        "/train/samples_per_second", "/train/steady_samples_per_second", "/train/steady_after_steps", "/config/lr",
         "/plan/tables", "/memory/peak_rss_bytes", "/build/arch", "/build/gemm", "/build/bf16_gemm"}) {
     EXPECT_TRUE(r.contains(nlohmann::json::json_pointer(key))) << key;
   }
-  // The warm-up is the first kWarmupSteps steps; the steady rate covers the steps after it.
-  EXPECT_EQ(r["train"]["warmup_steps"], train_run::kWarmupSteps);
-  ASSERT_GT(r["train"]["steps"].get<int64_t>(), train_run::kWarmupSteps);
+  // The warm-up is the first kRateWarmupSteps steps; the steady rate covers the steps after it.
+  EXPECT_EQ(r["train"]["steady_after_steps"], train_run::kRateWarmupSteps);
+  ASSERT_GT(r["train"]["steps"].get<int64_t>(), train_run::kRateWarmupSteps);
   EXPECT_GT(r["train"]["steady_samples_per_second"].get<double>(), 0.0);
   // Row-wise Adagrad: one float per table row.
   int64_t rows = 0;
@@ -269,13 +269,13 @@ TEST(Training, ReportHasTheDocumentedKeys) {
 // A run no longer than the warm-up has no steady rate: null, not a rate of zero steps.
 TEST(Training, RunWithinTheWarmupHasNoSteadyRate) {
   TrainConfig c = small_config();
-  c.max_steps = train_run::kWarmupSteps - 1;
+  c.max_steps = train_run::kRateWarmupSteps - 1;
   c.report_path = data_dir() + "/short_report.json";
   train(c);
   std::ifstream in(c.report_path);
   const auto r = nlohmann::json::parse(in);
-  EXPECT_EQ(r["train"]["steps"], train_run::kWarmupSteps - 1);
-  EXPECT_EQ(r["train"]["warmup_steps"], train_run::kWarmupSteps - 1);
+  EXPECT_EQ(r["train"]["steps"], train_run::kRateWarmupSteps - 1);
+  EXPECT_EQ(r["train"]["steady_after_steps"], train_run::kRateWarmupSteps - 1);
   EXPECT_TRUE(r["train"]["steady_samples_per_second"].is_null()) << r["train"]["steady_samples_per_second"];
   EXPECT_GT(r["train"]["samples_per_second"].get<double>(), 0.0);
 }
