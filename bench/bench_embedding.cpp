@@ -95,18 +95,18 @@ void run_backward_update(benchmark::State& state, const std::string& spec, Optim
   report(state, batch, dim);
 }
 
-// Every iteration looks up the same batch: its 2,048 rows stay in cache from one iteration to
-// the next (128 KB at dim 16), so the rates are those of cached rows.
-void BM_Forward(benchmark::State& state, std::string spec) { run_forward(state, spec, 1); }
+// BM_Forward and BM_BackwardUpdate: every iteration looks up the same batch: its 2,048 rows
+// stay in cache from one iteration to the next (128 KB at dim 16), so the rates are those of
+// cached rows.
 void BM_BackwardUpdate(benchmark::State& state, std::string spec, OptimizerKind opt) {
   run_backward_update(state, spec, opt, 1);
 }
 
-// The same with a new batch each iteration, as in training: kStreamBatches batches in turn
-// (512 x 2,048 ids, about 65 % of 1M rows), so most rows come from memory or L3, not L1/L2.
+// BM_ForwardStream and BM_BackwardUpdateStream: the same with a new batch each iteration, as
+// in training: kStreamBatches batches in turn (512 x 2,048 ids, about 65 % of 1M rows), so
+// most rows come from memory or L3, not L1/L2.
 constexpr int64_t kStreamBatches = 512;
 
-void BM_ForwardStream(benchmark::State& state, std::string spec) { run_forward(state, spec, kStreamBatches); }
 void BM_BackwardUpdateStream(benchmark::State& state, std::string spec, OptimizerKind opt) {
   run_backward_update(state, spec, opt, kStreamBatches);
 }
@@ -269,33 +269,54 @@ BENCHMARK(BM_RandomFloatReads)->Arg(1000000)->Arg(16000000);
 // n = 1M values (DLRM's benchmark table size), dim 16 and 64.
 #define SHAPES ->Args({1000000, 16})->Args({1000000, 64})
 
-BENCHMARK_CAPTURE(BM_Forward, full, std::string("full")) SHAPES;
-BENCHMARK_CAPTURE(BM_Forward, hash_16x, std::string("hash:rows=62500")) SHAPES;
-// Compositional and MEmCom at about 16x (8x for memcom: its n weights cap it below dim).
-BENCHMARK_CAPTURE(BM_Forward, qr_mult_16x, std::string("qr:collisions=16")) SHAPES;
-BENCHMARK_CAPTURE(BM_Forward, qr_add_16x, std::string("qr:collisions=16,op=add")) SHAPES;
-BENCHMARK_CAPTURE(BM_Forward, qr_concat_16x, std::string("qr:collisions=16,op=concat")) SHAPES;
-BENCHMARK_CAPTURE(BM_Forward, cp_crt3_16x, std::string("cp:kind=crt,parts=3,collisions=16")) SHAPES;
-BENCHMARK_CAPTURE(BM_Forward, path_16x, std::string("path:maps=16")) SHAPES;
-BENCHMARK_CAPTURE(BM_Forward, memcom_8x, std::string("memcom:rows=62500")) SHAPES;
-// One shared array at 16x (1M floats for 1M values x 16): fits in L2/L3.
-BENCHMARK_CAPTURE(BM_Forward, robe_z16_16x, std::string("robe:size=1000000,block=16"))->Args({1000000, 16});
-BENCHMARK_CAPTURE(BM_Forward, robe_z8_16x, std::string("robe:size=1000000,block=8"))->Args({1000000, 16});
-BENCHMARK_CAPTURE(BM_Forward, robe_z1_16x, std::string("robe:size=1000000,block=1"))->Args({1000000, 16});
-BENCHMARK_CAPTURE(BM_Forward, lma_z16_k2_16x, std::string("lma:size=1000000,block=16,k=2"))->Args({1000000, 16});
-BENCHMARK_CAPTURE(BM_Forward, lma_z8_k2_16x, std::string("lma:size=1000000,block=8,k=2"))->Args({1000000, 16});
-BENCHMARK_CAPTURE(BM_Forward, lma_z8_k1_16x, std::string("lma:size=1000000,block=8,k=1"))->Args({1000000, 16});
-BENCHMARK_CAPTURE(BM_Forward, lma_z1_k2_16x, std::string("lma:size=1000000,block=1,k=2"))->Args({1000000, 16});
-BENCHMARK_CAPTURE(BM_Forward, md_16x, std::string("md:dim=1"))->Args({1000000, 16});
-// cce at 16x: 2 columns of 2 tables of 31,250 rows (2 * K * dim floats), before any reclustering.
-BENCHMARK_CAPTURE(BM_Forward, cce_16x, std::string("cce:rows=31250"))->Args({1000000, 16});
-// hot at 16x: 31,250 hot rows (ids 1..31,250, 3% of uniform ids) and a qr cold table of the other half.
-BENCHMARK_CAPTURE(BM_Forward, hot_qr_16x, std::string("hot:rows=31250,cold=qr,cold.collisions=32"))
-    ->Args({1000000, 16});
+// Every method's lookup, cached (BM_Forward: the same batch each iteration) and on rows that
+// miss (BM_ForwardStream: a new batch each iteration, as in training), at dim 16 and, where
+// `dim64`, at dim 64 too: the issue-18 comparison of each method against a full table.
+struct ForwardCase {
+  const char* name;
+  const char* spec;
+  bool dim64;
+};
+constexpr ForwardCase kForwardCases[] = {
+    {"full", "full", true},
+    {"hash_16x", "hash:rows=62500", true},
+    // Compositional and MEmCom at about 16x (8x for memcom: its n weights cap it below dim).
+    {"qr_mult_16x", "qr:collisions=16", true},
+    {"qr_add_16x", "qr:collisions=16,op=add", true},
+    {"qr_concat_16x", "qr:collisions=16,op=concat", true},
+    {"cp_crt3_16x", "cp:kind=crt,parts=3,collisions=16", true},
+    {"path_16x", "path:maps=16", true},
+    {"memcom_8x", "memcom:rows=62500", true},
+    // One shared array at 16x (1M floats for 1M values x 16): fits in L2/L3.
+    {"robe_z16_16x", "robe:size=1000000,block=16", false},
+    {"robe_z8_16x", "robe:size=1000000,block=8", false},
+    {"robe_z1_16x", "robe:size=1000000,block=1", false},
+    {"lma_z16_k2_16x", "lma:size=1000000,block=16,k=2", false},
+    {"lma_z8_k2_16x", "lma:size=1000000,block=8,k=2", false},
+    {"lma_z8_k1_16x", "lma:size=1000000,block=8,k=1", false},
+    {"lma_z1_k2_16x", "lma:size=1000000,block=1,k=2", false},
+    {"md_16x", "md:dim=1", false},
+    // cce at 16x: 2 columns of 2 tables of 31,250 rows (2 * K * dim floats), before any reclustering.
+    {"cce_16x", "cce:rows=31250", false},
+    // hot at 16x: 31,250 hot rows (ids 1..31,250, 3% of uniform ids) and a qr cold table of the other half.
+    {"hot_qr_16x", "hot:rows=31250,cold=qr,cold.collisions=32", false},
+};
+const bool kForwardRegistered = [] {
+  for (const auto& [kind, batches] : {std::pair{"BM_Forward/", int64_t{1}}, {"BM_ForwardStream/", kStreamBatches}}) {
+    for (const ForwardCase& c : kForwardCases) {
+      auto* b = benchmark::RegisterBenchmark(
+          (std::string(kind) + c.name).c_str(),
+          [spec = std::string(c.spec), batches](benchmark::State& state) { run_forward(state, spec, batches); });
+      b->Args({1000000, 16});
+      if (c.dim64) b->Args({1000000, 64});
+    }
+  }
+  return true;
+}();
+
 BENCHMARK_CAPTURE(BM_BackwardUpdate, full_sgd, std::string("full"), OptimizerKind::Sgd) SHAPES;
 BENCHMARK_CAPTURE(BM_BackwardUpdate, full_adagrad, std::string("full"), OptimizerKind::Adagrad) SHAPES;
 BENCHMARK_CAPTURE(BM_BackwardUpdate, full_rowwise_adagrad, std::string("full"), OptimizerKind::RowwiseAdagrad) SHAPES;
-BENCHMARK_CAPTURE(BM_ForwardStream, full, std::string("full")) SHAPES;
 BENCHMARK_CAPTURE(BM_BackwardUpdateStream, full_sgd, std::string("full"), OptimizerKind::Sgd) SHAPES;
 BENCHMARK_CAPTURE(BM_BackwardUpdateStream, full_adagrad, std::string("full"), OptimizerKind::Adagrad) SHAPES;
 BENCHMARK_CAPTURE(BM_BackwardUpdateStream, full_rowwise_adagrad, std::string("full"), OptimizerKind::RowwiseAdagrad)
