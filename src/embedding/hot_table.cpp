@@ -48,6 +48,7 @@
 // a sized cold table, keeps it and sizes the other part from the rest.
 #include <algorithm>
 #include <cmath>
+#include <numeric>
 #include <optional>
 
 #include "embedding/hot_sketch.h"
@@ -297,6 +298,7 @@ class HotTable final : public EmbeddingTable {
     const MatrixView& o = out[0];
     CEMBED_CHECK(o.rows == bags[0].batch_size() && o.cols == dim(), "hot table: output is {}x{}, expected {}x{}",
                  o.rows, o.cols, bags[0].batch_size(), dim());
+    if (bags[0].weights.empty() && one_per_bag(bags[0])) return forward_one_hot(bags[0], o);
     split(bags[0], pooling);
     hot_out_.resize(o.rows * dim());
     const MatrixView hot_view{hot_out_.data(), o.rows, dim(), dim()};
@@ -357,13 +359,69 @@ class HotTable final : public EmbeddingTable {
   }
 
  private:
+  // The hot row of `id`, or -1 if it is cold (any id out of range is cold: the cold table refuses it).
+  int64_t hot_row(Id id) const {
+    if (sketch_) return sketch_->row_of(id);
+    return id >= 1 && id <= static_cast<Id>(rows_) ? static_cast<int64_t>(id) - 1 : -1;
+  }
+
   void split(const BagBatch& bags, Pooling pooling) const {
-    if (sketch_) {
-      split_.split(bags, pooling, [&](Id id) -> int64_t { return sketch_->row_of(id); });
-    } else {
-      const int64_t rows = rows_;
-      split_.split(bags, pooling,
-                   [rows](Id id) -> int64_t { return id >= 1 && id <= rows ? static_cast<int64_t>(id) - 1 : -1; });
+    split_.split(bags, pooling, [this](Id id) { return hot_row(id); });
+  }
+
+  static bool one_per_bag(const BagBatch& bags) {
+    for (int64_t b = 0; b <= bags.batch_size(); ++b) {
+      if (bags.offsets[b] != static_cast<uint32_t>(b)) return false;
+    }
+    return true;
+  }
+
+  // Bags of one id and no weights (DLRM's batches; mean pooling of one id is the id's vector):
+  // each table looks up only its own ids, as one-hot bags, and each bag's row is copied from
+  // the table that owns its id. The same bits as the split path, where a bag's row was its
+  // table's vector plus the other table's empty bag (+0): here it is that vector + 0.0f, which
+  // turns a -0 into +0 as that sum did. The split path had run both tables over every bag,
+  // the cold table's bags of 0 or 1 ids taking its general pooling, and summed the outputs.
+  void forward_one_hot(const BagBatch& bags, const MatrixView& o) const {
+    const int64_t count = o.rows, d = dim();
+    for (OneHotSide& side : sides_) {
+      side.ids.resize(count);
+      side.bag.resize(count);
+    }
+    // Branch-free: each id is written to both sides, and only its own side's count moves on.
+    Id *hot_ids = sides_[0].ids.data(), *cold_ids = sides_[1].ids.data();
+    uint32_t *hot_bag = sides_[0].bag.data(), *cold_bag = sides_[1].bag.data();
+    int64_t hot = 0, cold = 0;
+    for (int64_t b = 0; b < count; ++b) {
+      const Id id = bags.ids[b];
+      const int64_t row = hot_row(id);
+      hot_ids[hot] = static_cast<Id>(row);
+      hot_bag[hot] = static_cast<uint32_t>(b);
+      cold_ids[cold] = id;
+      cold_bag[cold] = static_cast<uint32_t>(b);
+      hot += row >= 0;
+      cold += row < 0;
+    }
+    sides_[0].count = hot;
+    sides_[1].count = cold;
+    if (identity_offsets_.size() < static_cast<size_t>(count + 1)) {
+      identity_offsets_.resize(count + 1);
+      std::iota(identity_offsets_.begin(), identity_offsets_.end(), uint32_t{0});
+    }
+    for (int p = 0; p < 2; ++p) {
+      OneHotSide& side = sides_[p];
+      if (side.count == 0) continue;
+      const BagBatch one_each{std::span<const Id>(side.ids.data(), side.count),
+                              std::span<const uint32_t>(identity_offsets_.data(), side.count + 1),
+                              {}};
+      side.out.resize(side.count * d);
+      const MatrixView view{side.out.data(), side.count, d, d};
+      (p == 0 ? hot_ : cold_)->forward(std::span(&one_each, 1), Pooling::Sum, std::span(&view, 1));
+      for (int64_t k = 0; k < side.count; ++k) {
+        float* dst = o.row(side.bag[k]);
+        const float* src = side.out.data() + k * d;
+        for (int64_t i = 0; i < d; ++i) dst[i] = src[i] + 0.0f;
+      }
     }
   }
 
@@ -416,6 +474,16 @@ class HotTable final : public EmbeddingTable {
   std::vector<std::pair<int32_t, Id>> promoted_;
   mutable SplitBags split_;
   mutable std::vector<float> hot_out_;
+  // forward_one_hot's scratch: per table (0 hot, 1 cold), its ids (hot rows, or cold ids),
+  // the bag each came from, and their vectors.
+  struct OneHotSide {
+    std::vector<Id> ids;
+    std::vector<uint32_t> bag;
+    std::vector<float> out;
+    int64_t count = 0;
+  };
+  mutable OneHotSide sides_[2];
+  mutable std::vector<uint32_t> identity_offsets_;  // 0, 1, 2, ...
 };
 
 }  // namespace

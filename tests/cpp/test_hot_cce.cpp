@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <omp.h>
 
+#include <bit>
 #include <cmath>
 #include <cstring>
 #include <map>
@@ -136,6 +137,76 @@ TEST(Hot, BudgetSplitFollowsTheStatedRule) {
     }
   }
   EXPECT_GT(fitted, 500);
+}
+
+// hot's lookup of one-hot bags (each table looks up only its own ids) against its general path
+// (both tables over every bag, the two outputs summed), which the same batch takes with an
+// empty bag after it: bit for bit, into a strided output whose gaps stay untouched, with every
+// case of the method table as the cold table, both ways of finding hot values (the sketch's
+// case after training steps that make values hot), sum and mean pooling.
+void expect_one_hot_matches_general_path(const EmbeddingTable& table, const std::string& spec, int64_t n,
+                                         uint64_t seed) {
+  const int64_t d = table.dim(), batch = 97, stride = d + 3;
+  Rng rng(seed);
+  const testing::OwnedBags one_hot = testing::random_bags(rng, batch, n, 1, 1, false);
+  testing::OwnedBags general = one_hot;
+  general.offsets.push_back(general.offsets.back());  // an empty bag after the batch
+  for (const Pooling pooling : {Pooling::Sum, Pooling::Mean}) {
+    std::vector<float> out(batch * stride, -7.0f), ref((batch + 1) * stride, -7.0f);
+    const BagBatch a = one_hot.view(), b = general.view();
+    const MatrixView out_view{out.data(), batch, d, stride}, ref_view{ref.data(), batch + 1, d, stride};
+    table.forward(std::span(&a, 1), pooling, std::span(&out_view, 1));
+    table.forward(std::span(&b, 1), pooling, std::span(&ref_view, 1));
+    for (int64_t bag = 0; bag < batch; ++bag) {
+      for (int64_t i = 0; i < stride; ++i) {
+        const float o = out[bag * stride + i], r = ref[bag * stride + i];
+        ASSERT_EQ(std::bit_cast<uint32_t>(o), std::bit_cast<uint32_t>(r))
+            << spec << (pooling == Pooling::Sum ? " sum" : " mean") << ": bag " << bag << " (id " << one_hot.ids[bag]
+            << ") element " << i << (i >= d ? " (a gap)" : "") << ": " << std::hexfloat << o << " one-hot vs " << r
+            << " general (difference " << (o - r) << ")";
+      }
+    }
+  }
+}
+
+TEST(Hot, OneHotLookupsMatchTheGeneralPathBitForBit) {
+  int checked = 0;
+  for (const testing::MethodCase& c : testing::method_cases()) {
+    Spec spec = Spec::parse(c.spec);
+    if (spec.name == "full") continue;
+    if (spec.name != "hot") {
+      Spec hot;
+      hot.name = "hot";
+      hot.params = {{"rows", "10"}, {"cold", spec.name}};
+      for (const auto& [k, v] : spec.params) hot.params.emplace_back("cold." + k, v);
+      spec = hot;
+    }
+    auto table = testing::make_case_table(spec.str(), c.shape());
+    table->init(3);
+    table->set_optimizer({OptimizerKind::Adagrad});
+    // Steps off init (find=sketch makes values hot only while training).
+    Rng rng(11);
+    for (int step = 0; step < 4; ++step) {
+      const testing::OwnedBags bags = testing::random_bags(rng, 40, c.cardinality, 1, 3, false);
+      std::vector<float> grad(40 * c.dim);
+      for (float& g : grad) g = rng.uniform(-1.0f, 1.0f);
+      const BagBatch view = bags.view();
+      const ConstMatrixView g{grad.data(), 40, c.dim, c.dim};
+      table->backward(std::span(&view, 1), Pooling::Sum, std::span(&g, 1), 0.1f);
+    }
+    expect_one_hot_matches_general_path(*table, spec.str(), c.cardinality, 5);
+    ++checked;
+  }
+  EXPECT_GT(checked, 20);
+}
+
+// A bag's vector of -0 comes out +0 on both paths: the general path added the other table's
+// empty bag (+0) to it. Every weight is -0, and qr's add keeps it (-0 + -0 is -0).
+TEST(Hot, OneHotLookupsTurnMinusZeroIntoPlusZeroAsTheGeneralPath) {
+  auto table = make_table("hot:rows=5,cold=qr,cold.collisions=4,cold.op=add", {8, {40}});
+  table->init(1);
+  for (const auto& block : table->blocks()) std::fill(block.weights.begin(), block.weights.end(), -0.0f);
+  expect_one_hot_matches_general_path(*table, "hot of -0 weights", 40, 2);
 }
 
 // Planned over every method of the planner grid as its cold table: never over the budget,
