@@ -12,7 +12,9 @@
 
 #include "kernels/hwy_fma-inl.h"  // Fma: one rounding on every target
 
+#include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "kernels/linear_maps.h"
 
@@ -62,24 +64,69 @@ HWY_INLINE void scalar_rows(const Vector& v, int64_t begin, int64_t rows, int64_
   }
 }
 
+// Rows [r, r + lanes) of N vectors of one map: each column of the map is loaded once for all
+// N (chunk loads it once per vector). The same operations in the same order, so the same bits.
+template <int N, class D>
+HWY_INLINE void chunk_one_map(D d, const Vector* v, int64_t r, int64_t rows, int64_t cols) {
+  using V = hn::Vec<D>;
+  const float* at = v[0].at;
+  V acc[N];
+  for (int n = 0; n < N; ++n) acc[n] = v[n].bias == nullptr ? hn::Zero(d) : hn::LoadU(d, v[n].bias + r);
+  const int64_t unfused = unfused_terms(cols);
+  for (int64_t j = 0; j < unfused; ++j) {
+    const V column = hn::LoadU(d, at + j * rows + r);
+    for (int n = 0; n < N; ++n) acc[n] = hn::Add(acc[n], hn::Mul(column, hn::Set(d, v[n].x[j])));
+  }
+  for (int64_t j = unfused; j < cols; ++j) {
+    const V column = hn::LoadU(d, at + j * rows + r);
+    for (int n = 0; n < N; ++n) acc[n] = Fma(d, column, hn::Set(d, v[n].x[j]), acc[n]);
+  }
+  for (int n = 0; n < N; ++n) hn::StoreU(acc[n], d, v[n].y + r);
+}
+
+// The vectors in groups of kInterleave, each group's chains interleaved. With several maps
+// the vectors are first ordered by map (a stable counting sort; the outputs keep their
+// places), so that most groups have one map and share its column loads (chunk_one_map). At
+// dim 64 a map is 16 KiB, and vectors of different maps had each loaded their own from L2.
 template <class D>
 void run(D d, const MapBatch& b) {
   constexpr int kInterleave = 4;
   constexpr int64_t kAhead = 8;  // inputs prefetched this many vectors ahead
   const auto lanes = static_cast<int64_t>(hn::Lanes(d));
   const int64_t whole = b.rows - b.rows % lanes;
-  int64_t k = 0;
-  for (; k + kInterleave <= b.count; k += kInterleave) {
+  thread_local std::vector<int64_t> order, starts;
+  const int64_t* by_map = nullptr;  // null: in order, every vector of map 0
+  if (b.map_of != nullptr) {
+    int64_t maps = 0;
+    for (int64_t k = 0; k < b.count; ++k) maps = std::max(maps, b.map_of[k] + 1);
+    starts.assign(maps + 1, 0);
+    for (int64_t k = 0; k < b.count; ++k) ++starts[b.map_of[k] + 1];
+    for (int64_t m = 0; m < maps; ++m) starts[m + 1] += starts[m];
+    order.resize(b.count);
+    for (int64_t k = 0; k < b.count; ++k) order[starts[b.map_of[k]]++] = k;
+    by_map = order.data();
+  }
+  const auto vector_at = [&](int64_t i) { return by_map == nullptr ? i : by_map[i]; };
+  const auto map_at = [&](int64_t i) { return by_map == nullptr ? 0 : b.map_of[by_map[i]]; };
+  int64_t i = 0;
+  for (; i + kInterleave <= b.count; i += kInterleave) {
     Vector v[kInterleave];
     for (int n = 0; n < kInterleave; ++n) {
-      if (k + n + kAhead < b.count) __builtin_prefetch(b.x + b.x_row[k + n + kAhead] * b.cols);
-      v[n] = vector_of(b, k + n);
+      if (i + n + kAhead < b.count) __builtin_prefetch(b.x + b.x_row[vector_at(i + n + kAhead)] * b.cols);
+      v[n] = vector_of(b, vector_at(i + n));
     }
-    for (int64_t r = 0; r < whole; r += lanes) chunk<kInterleave>(d, v, r, b.rows, b.cols);
+    const bool one_map = map_at(i) == map_at(i + kInterleave - 1);  // ordered by map: all between are too
+    for (int64_t r = 0; r < whole; r += lanes) {
+      if (one_map) {
+        chunk_one_map<kInterleave>(d, v, r, b.rows, b.cols);
+      } else {
+        chunk<kInterleave>(d, v, r, b.rows, b.cols);
+      }
+    }
     for (int n = 0; n < kInterleave; ++n) scalar_rows(v[n], whole, b.rows, b.cols);
   }
-  for (; k < b.count; ++k) {
-    const Vector v = vector_of(b, k);
+  for (; i < b.count; ++i) {
+    const Vector v = vector_of(b, vector_at(i));
     for (int64_t r = 0; r < whole; r += lanes) chunk<1>(d, &v, r, b.rows, b.cols);
     scalar_rows(v, whole, b.rows, b.cols);
   }

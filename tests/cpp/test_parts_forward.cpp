@@ -95,14 +95,17 @@ INSTANTIATE_TEST_SUITE_P(Methods, PartsForward,
 
 // kernels::apply_maps on every Highway target compiled in and supported by this CPU, against
 // linear_map one vector at a time: rows that fill whole vectors and rows that leave a tail,
-// several maps, with and without a bias, a count that leaves vectors past the interleaved groups.
+// three maps (the kernel groups the vectors by map: groups of one map and mixed ones) or one
+// (no map_of, as md passes), with and without a bias, a count that leaves vectors past the
+// interleaved groups.
 TEST(LinearMapTargets, EveryTargetMatchesLinearMapBitForBit) {
   testing::for_each_simd_target([&](const std::string& name) {
     for (int64_t rows : {1, 3, 4, 8, 12, 16, 17, 33, 64}) {
       for (int64_t cols : {1, 3, 16}) {
-        for (bool with_bias : {false, true}) {
-          Rng rng(static_cast<uint64_t>(rows * 97 + cols * 5 + with_bias));
-          const int64_t maps = 3, inputs = 11, count = 23;
+        for (int variant = 0; variant < 4; ++variant) {
+          const bool with_bias = (variant & 1) != 0;
+          Rng rng(static_cast<uint64_t>(rows * 97 + cols * 5 + variant));
+          const int64_t maps = (variant & 2) != 0 ? 1 : 3, inputs = 11, count = 23;
           const auto a = testing::random_vector(rng, maps * rows * cols);
           const auto bias = testing::random_vector(rng, maps * (rows + 2));
           const auto x = testing::random_vector(rng, inputs * cols);
@@ -115,17 +118,17 @@ TEST(LinearMapTargets, EveryTargetMatchesLinearMapBitForBit) {
             x_row[k] = static_cast<int64_t>(rng.below(inputs));
           }
           std::vector<float> y(count * rows), ref(count * rows);
-          kernels::apply_maps({count, rows, cols, at.data(), map_of.data(), with_bias ? bias.data() : nullptr, rows + 2,
-                               x.data(), x_row.data(), y.data(), rows});
+          kernels::apply_maps({count, rows, cols, at.data(), maps == 1 ? nullptr : map_of.data(),
+                               with_bias ? bias.data() : nullptr, rows + 2, x.data(), x_row.data(), y.data(), rows});
           for (int64_t k = 0; k < count; ++k) {
             linear_map(a.data() + map_of[k] * rows * cols, x.data() + x_row[k] * cols,
                        with_bias ? bias.data() + map_of[k] * (rows + 2) : nullptr, rows, cols, ref.data() + k * rows);
           }
           for (size_t i = 0; i < y.size(); ++i) {
             ASSERT_EQ(std::bit_cast<uint32_t>(y[i]), std::bit_cast<uint32_t>(ref[i]))
-                << "target " << name << ", rows " << rows << ", cols " << cols << (with_bias ? ", bias" : "")
-                << ": vector " << i / rows << " element " << i % rows << ": " << y[i] << " vs " << ref[i] << ", off by "
-                << y[i] - ref[i];
+                << "target " << name << ", rows " << rows << ", cols " << cols << ", " << maps << " map(s)"
+                << (with_bias ? ", bias" : "") << ": vector " << i / rows << " element " << i % rows << ": " << y[i]
+                << " vs " << ref[i] << ", off by " << y[i] - ref[i];
           }
         }
       }
