@@ -5,6 +5,7 @@
 
 #include "cembed/factory.h"
 #include "cembed/signatures.h"
+#include "kernels/linear_maps.h"
 #include "kernels/nearest_centroids.h"
 #include "kernels/row_update_paths.h"
 #include "util/aligned_vector.h"
@@ -230,7 +231,7 @@ void BM_NearestCentroids(benchmark::State& state, bool simd) {
   std::vector<float> points(count * width), centroids(k * width), centroids_t(k * width);
   for (auto& x : points) x = rng.uniform(-1, 1);
   for (auto& x : centroids) x = rng.uniform(-1, 1);
-  kernels::transpose_centroids(centroids.data(), k, width, centroids_t.data());
+  kernels::transpose(centroids.data(), k, width, centroids_t.data());
   std::vector<uint32_t> out(count);
   for (auto _ : state) {
     if (simd) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <numeric>
 
+#include "kernels/linear_maps.h"
 #include "kernels/nearest_centroids.h"
 #include "util/check.h"
 #include "util/random.h"
@@ -14,7 +15,7 @@ void assign_all(std::span<const float> points, std::span<const int64_t> which, i
                 const std::vector<float>& centroids, int64_t k, std::vector<uint32_t>& out) {
   out.resize(which.size());
   std::vector<float> centroids_t(centroids.size());
-  kernels::transpose_centroids(centroids.data(), k, width, centroids_t.data());
+  kernels::transpose(centroids.data(), k, width, centroids_t.data());
   const auto count = static_cast<int64_t>(which.size());
   constexpr int64_t kBlock = 64;  // points per kernel call
 #pragma omp parallel for schedule(static)

@@ -30,6 +30,9 @@ struct MapBatch {
 };
 
 void apply_maps(const MapBatch& batch);
+// at (cols x rows) = the transpose of a (rows x cols), row-major both: the maps as apply_maps
+// takes them.
+void transpose(const float* a, int64_t rows, int64_t cols, float* at);
 
 // One vector, A row-major (rows x cols): the reference (embedding/linear_map.h's linear_map).
 void map_vector(const float* a, const float* x, const float* bias, int64_t rows, int64_t cols, float* y);

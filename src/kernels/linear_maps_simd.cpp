@@ -132,6 +132,32 @@ void run(D d, const MapBatch& b) {
   }
 }
 
+// at = a transposed, 4 x 4 blocks at a time (each a transpose of four 4-lane rows in eight
+// shuffles), the edges past the last whole block one float at a time. Copies only: the same
+// bits on every target.
+void Transpose(const float* a, int64_t rows, int64_t cols, float* at) {
+  const hn::FixedTag<float, 4> d;
+  const int64_t rows4 = rows - rows % 4, cols4 = cols - cols % 4;
+  for (int64_t i = 0; i < rows4; i += 4) {
+    for (int64_t j = 0; j < cols4; j += 4) {
+      const auto r0 = hn::LoadU(d, a + i * cols + j), r1 = hn::LoadU(d, a + (i + 1) * cols + j);
+      const auto r2 = hn::LoadU(d, a + (i + 2) * cols + j), r3 = hn::LoadU(d, a + (i + 3) * cols + j);
+      const auto t0 = hn::InterleaveLower(d, r0, r1), t1 = hn::InterleaveLower(d, r2, r3);  // columns 0, 1
+      const auto t2 = hn::InterleaveUpper(d, r0, r1), t3 = hn::InterleaveUpper(d, r2, r3);  // columns 2, 3
+      hn::StoreU(hn::ConcatLowerLower(d, t1, t0), d, at + j * rows + i);
+      hn::StoreU(hn::ConcatUpperUpper(d, t1, t0), d, at + (j + 1) * rows + i);
+      hn::StoreU(hn::ConcatLowerLower(d, t3, t2), d, at + (j + 2) * rows + i);
+      hn::StoreU(hn::ConcatUpperUpper(d, t3, t2), d, at + (j + 3) * rows + i);
+    }
+    for (int64_t ii = i; ii < i + 4; ++ii) {
+      for (int64_t j = cols4; j < cols; ++j) at[j * rows + ii] = a[ii * cols + j];
+    }
+  }
+  for (int64_t i = rows4; i < rows; ++i) {
+    for (int64_t j = 0; j < cols; ++j) at[j * rows + i] = a[i * cols + j];
+  }
+}
+
 void ApplyMaps(const MapBatch& b) {
   // The widest vector that divides rows (16 lanes on AVX-512 for dim 16), else 8 or 4 lanes
   // with a scalar tail.
@@ -150,8 +176,13 @@ HWY_AFTER_NAMESPACE();
 namespace cembed::kernels {
 
 HWY_EXPORT(ApplyMaps);
+HWY_EXPORT(Transpose);
 
 void apply_maps(const MapBatch& batch) { HWY_DYNAMIC_DISPATCH(ApplyMaps)(batch); }
+
+void transpose(const float* a, int64_t rows, int64_t cols, float* at) {
+  HWY_DYNAMIC_DISPATCH(Transpose)(a, rows, cols, at);
+}
 
 void map_vector(const float* a, const float* x, const float* bias, int64_t rows, int64_t cols, float* y) {
   const int64_t unfused = unfused_terms(cols);

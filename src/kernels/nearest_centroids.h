@@ -27,7 +27,4 @@ void nearest_centroids(const CentroidBatch& batch);
 // One point against k centroids given row-major (k x width): the reference.
 uint32_t nearest_centroid(const float* point, const float* centroids, int64_t k, int64_t width);
 
-// centroids (k x width, row-major) into centroids_t (width x k).
-void transpose_centroids(const float* centroids, int64_t k, int64_t width, float* centroids_t);
-
 }  // namespace cembed::kernels

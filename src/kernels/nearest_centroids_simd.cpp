@@ -137,11 +137,5 @@ uint32_t nearest_centroid(const float* point, const float* centroids, int64_t k,
   return best;
 }
 
-void transpose_centroids(const float* centroids, int64_t k, int64_t width, float* centroids_t) {
-  for (int64_t c = 0; c < k; ++c) {
-    for (int64_t j = 0; j < width; ++j) centroids_t[j * k + c] = centroids[c * width + j];
-  }
-}
-
 }  // namespace cembed::kernels
 #endif

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <limits>
 
+#include "kernels/linear_maps.h"
 #include "kernels/nearest_centroids.h"
 #include "test_helpers.h"
 
@@ -46,7 +47,7 @@ std::vector<uint32_t> reference(const Case& c) {
 
 std::vector<uint32_t> simd(const Case& c, const std::vector<int64_t>* which = nullptr) {
   std::vector<float> t(c.centroids.size());
-  kernels::transpose_centroids(c.centroids.data(), c.k, c.width, t.data());
+  kernels::transpose(c.centroids.data(), c.k, c.width, t.data());
   const int64_t count = which == nullptr ? c.count : static_cast<int64_t>(which->size());
   std::vector<uint32_t> out(count, 12345);
   kernels::nearest_centroids(

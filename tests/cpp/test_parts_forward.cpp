@@ -136,6 +136,29 @@ TEST(LinearMapTargets, EveryTargetMatchesLinearMapBitForBit) {
   });
 }
 
+// kernels::transpose (4 x 4 blocks in shuffles, the edges one float at a time) on every
+// Highway target: each element where the index rule puts it, on shapes with and without
+// edges past the whole blocks.
+TEST(LinearMapTargets, TransposeMovesEveryElementOnEveryTarget) {
+  testing::for_each_simd_target([&](const std::string& name) {
+    for (int64_t rows : {1, 3, 4, 5, 8, 16, 17, 33}) {
+      for (int64_t cols : {1, 2, 4, 7, 8, 16, 18}) {
+        Rng rng(static_cast<uint64_t>(rows * 41 + cols));
+        const auto a = testing::random_vector(rng, rows * cols);
+        std::vector<float> at(rows * cols, -7.0f);
+        kernels::transpose(a.data(), rows, cols, at.data());
+        for (int64_t i = 0; i < rows; ++i) {
+          for (int64_t j = 0; j < cols; ++j) {
+            ASSERT_EQ(std::bit_cast<uint32_t>(at[j * rows + i]), std::bit_cast<uint32_t>(a[i * cols + j]))
+                << "target " << name << ", " << rows << " x " << cols << ": element (" << i << ", " << j
+                << ") transposed to " << at[j * rows + i] << ", expected " << a[i * cols + j];
+          }
+        }
+      }
+    }
+  });
+}
+
 TEST(FastMod64, MatchesTheRemainder) {
   std::vector<uint64_t> divisors = {1,
                                     2,
