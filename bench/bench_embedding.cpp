@@ -270,9 +270,9 @@ BENCHMARK(BM_RandomFloatReads)->Arg(1000000)->Arg(16000000);
 // n = 1M values (DLRM's benchmark table size), dim 16 and 64.
 #define SHAPES ->Args({1000000, 16})->Args({1000000, 64})
 
-// Every method's lookup, cached (BM_Forward: the same batch each iteration) and on rows that
-// miss (BM_ForwardStream: a new batch each iteration, as in training), at dim 16 and, where
-// `dim64`, at dim 64 too: the issue-18 comparison of each method against a full table.
+// Every method's lookup as BM_Forward (cached rows) and BM_ForwardStream (rows that miss), at
+// dim 16 and, where `dim64`, at dim 64 too: the issue-18 comparison of each method against a
+// full table.
 struct ForwardCase {
   const char* name;
   const char* spec;
@@ -303,10 +303,11 @@ constexpr ForwardCase kForwardCases[] = {
     {"hot_qr_16x", "hot:rows=31250,cold=qr,cold.collisions=32", false},
 };
 const bool kForwardRegistered = [] {
-  for (const auto& [kind, batches] : {std::pair{"BM_Forward/", int64_t{1}}, {"BM_ForwardStream/", kStreamBatches}}) {
+  for (const auto& run : {std::pair{"BM_Forward/", int64_t{1}}, {"BM_ForwardStream/", kStreamBatches}}) {
+    const int64_t batches = run.second;
     for (const ForwardCase& c : kForwardCases) {
       auto* b = benchmark::RegisterBenchmark(
-          (std::string(kind) + c.name).c_str(),
+          (std::string(run.first) + c.name).c_str(),
           [spec = std::string(c.spec), batches](benchmark::State& state) { run_forward(state, spec, batches); });
       b->Args({1000000, 16});
       if (c.dim64) b->Args({1000000, 64});

@@ -25,6 +25,15 @@ struct BagBatch {
   int64_t bag_length(int64_t b) const { return offsets[b + 1] - offsets[b]; }
 };
 
+// Bag b holds exactly id b, with weight 1 (no weights): one-hot bags, DLRM's batches. The
+// kernels' fast paths for them; false for no offsets at all.
+inline bool one_id_per_bag(std::span<const uint32_t> offsets, std::span<const float> weights) {
+  if (!weights.empty() || offsets.empty()) return false;
+  bool all = true;
+  for (size_t b = 0; b < offsets.size(); ++b) all &= offsets[b] == b;
+  return all;
+}
+
 // A row-major matrix view: row r starts at data + r * stride; each row holds `cols` floats.
 struct MatrixView {
   float* data = nullptr;

@@ -298,7 +298,7 @@ class HotTable final : public EmbeddingTable {
     const MatrixView& o = out[0];
     CEMBED_CHECK(o.rows == bags[0].batch_size() && o.cols == dim(), "hot table: output is {}x{}, expected {}x{}",
                  o.rows, o.cols, bags[0].batch_size(), dim());
-    if (bags[0].weights.empty() && one_per_bag(bags[0])) return forward_one_hot(bags[0], o);
+    if (one_id_per_bag(bags[0].offsets, bags[0].weights)) return forward_one_hot(bags[0], o);
     split(bags[0], pooling);
     hot_out_.resize(o.rows * dim());
     const MatrixView hot_view{hot_out_.data(), o.rows, dim(), dim()};
@@ -369,19 +369,14 @@ class HotTable final : public EmbeddingTable {
     split_.split(bags, pooling, [this](Id id) { return hot_row(id); });
   }
 
-  static bool one_per_bag(const BagBatch& bags) {
-    for (int64_t b = 0; b <= bags.batch_size(); ++b) {
-      if (bags.offsets[b] != static_cast<uint32_t>(b)) return false;
-    }
-    return true;
-  }
-
   // Bags of one id and no weights (DLRM's batches; mean pooling of one id is the id's vector):
   // each table looks up only its own ids, as one-hot bags, and each bag's row is copied from
-  // the table that owns its id. The same bits as the split path, where a bag's row was its
-  // table's vector plus the other table's empty bag (+0): here it is that vector + 0.0f, which
-  // turns a -0 into +0 as that sum did. The split path had run both tables over every bag,
-  // the cold table's bags of 0 or 1 ids taking its general pooling, and summed the outputs.
+  // the table that owns its id. The same bits as the general path (forward's other branch),
+  // where a bag's row is its table's vector plus the other table's empty bag (+0): here it is
+  // that vector + 0.0f, which turns a -0 into +0 as that sum does. The general path runs both
+  // tables over every bag, the cold table's bags of 0 or 1 ids taking its general pooling, and
+  // sums the outputs. The cold table goes first, as there: an id out of range throws before
+  // anything is written.
   void forward_one_hot(const BagBatch& bags, const MatrixView& o) const {
     const int64_t count = o.rows, d = dim();
     for (OneHotSide& side : sides_) {
@@ -408,7 +403,7 @@ class HotTable final : public EmbeddingTable {
       identity_offsets_.resize(count + 1);
       std::iota(identity_offsets_.begin(), identity_offsets_.end(), uint32_t{0});
     }
-    for (int p = 0; p < 2; ++p) {
+    for (const int p : {1, 0}) {
       OneHotSide& side = sides_[p];
       if (side.count == 0) continue;
       const BagBatch one_each{std::span<const Id>(side.ids.data(), side.count),

@@ -16,9 +16,6 @@ inline void linear_map(const float* a, const float* x, const float* bias, int64_
   kernels::map_vector(a, x, bias, rows, cols, y);
 }
 
-// at (cols x rows) = the transpose of a (rows x cols), for kernels::apply_maps.
-inline void transpose(const float* a, int64_t rows, int64_t cols, float* at) { kernels::transpose(a, rows, cols, at); }
-
 // For d<g, y>/d..: gx (cols) = A^T g, ga (rows x cols) = g x^T.
 inline void linear_map_gradients(const float* a, const float* x, const float* g, int64_t rows, int64_t cols, float* gx,
                                  float* ga) {

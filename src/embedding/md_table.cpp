@@ -52,7 +52,7 @@ class MdTable final : public PartsTableOf<MdTable> {
   void combine_many(int64_t count, const int64_t* const* rows, float* out, int64_t stride) const {
     thread_local AlignedVector<float> transposed;  // on cache lines: no load of a column straddles two
     transposed.resize(dim() * k_);
-    transpose(part_weights(1), dim(), k_, transposed.data());
+    kernels::transpose(part_weights(1), dim(), k_, transposed.data());
     kernels::apply_maps({.count = count,
                          .rows = dim(),
                          .cols = k_,

@@ -144,7 +144,7 @@ class PartsTableOf : public PartsTable {
     }
     const int64_t d = dim();
     const int64_t count = static_cast<int64_t>(bags.ids.size());
-    if (one_per_bag(bags)) {  // bag b is id b, weight 1: the vectors are the output
+    if (one_id_per_bag(bags.offsets, bags.weights)) {  // bag b is id b, weight 1: the vectors are the output
       self().combine_many(count, rows, out.data, out.stride);
       if (pooling == Pooling::Mean) scale_rows(out, 1.0f);  // the reference's 1 / len, so its bits
       return;
@@ -263,12 +263,6 @@ class PartsTableOf : public PartsTable {
   // fma spelt out (release builds contracted w * e + dst to it already; -O1 builds do not).
   static void accumulate(float* __restrict dst, const float* __restrict e, float w, int64_t d) {
     for (int64_t i = 0; i < d; ++i) dst[i] = std::fma(w, e[i], dst[i]);
-  }
-  static bool one_per_bag(const BagBatch& bags) {
-    if (!bags.weights.empty() || bags.offsets.empty()) return false;
-    bool all = true;
-    for (size_t b = 0; b < bags.offsets.size(); ++b) all &= bags.offsets[b] == b;
-    return all;
   }
   static void scale_rows(MatrixView out, float s) {
     for (int64_t b = 0; b < out.rows; ++b) {

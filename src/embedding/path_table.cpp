@@ -85,7 +85,7 @@ class PathTable final : public PartsTableOf<PathTable> {
     for (int64_t k = 0; k < count; ++k) {
       const int64_t m = rows[1][k];
       if (ready[m]) continue;
-      transpose(maps + m * map_floats, d, d, transposed.data() + m * d * d);
+      kernels::transpose(maps + m * map_floats, d, d, transposed.data() + m * d * d);
       ready[m] = 1;
     }
     kernels::apply_maps({.count = count,

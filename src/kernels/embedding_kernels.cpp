@@ -149,14 +149,6 @@ void check_pieces(int64_t array_size, int64_t dim, int64_t width, const PieceBag
   }
 }
 
-// Bag b holds exactly id b, weight 1.
-bool one_hot(std::span<const uint32_t> offsets, std::span<const float> weights) {
-  if (!weights.empty() || offsets.empty() || offsets[0] != 0) return false;
-  bool all_one = true;
-  for (size_t b = 1; b < offsets.size(); ++b) all_one &= offsets[b] - offsets[b - 1] == 1;
-  return all_one;
-}
-
 constexpr int64_t kAhead = 8;  // ids whose pieces are prefetched ahead, across bags
 
 // Pieces of W floats each (dim a multiple of W): accumulators stay in registers.
@@ -166,7 +158,7 @@ void pool_pieces_fixed(const R& array, int64_t dim, const PieceBags& bags, Pooli
   const int64_t pieces = dim / W;
   const int64_t ids = bags.offsets.back();
   const int64_t* starts = bags.starts.data();
-  if (one_hot(bags.offsets, bags.weights)) {  // one id per bag, weight 1 (sum and mean agree): a copy
+  if (one_id_per_bag(bags.offsets, bags.weights)) {  // one id per bag, weight 1 (sum and mean agree): a copy
     for (int64_t k = 0; k < ids; ++k) {
       if (k + kAhead < ids) {
         for (int64_t c = 0; c < pieces; ++c) __builtin_prefetch(array.at(starts[(k + kAhead) * pieces + c]));

@@ -30,8 +30,8 @@ struct MapBatch {
 };
 
 void apply_maps(const MapBatch& batch);
-// at (cols x rows) = the transpose of a (rows x cols), row-major both: the maps as apply_maps
-// takes them.
+// at (cols x rows) = the transpose of a (rows x cols), row-major both, not overlapping: the
+// maps as apply_maps takes them (and k-means' centroids as nearest_centroids does).
 void transpose(const float* a, int64_t rows, int64_t cols, float* at);
 
 // One vector, A row-major (rows x cols): the reference (embedding/linear_map.h's linear_map).

@@ -1,5 +1,5 @@
-// apply_maps (linear_maps.h) in Highway, compiled for every x86-64 target above the build's
-// baseline and dispatched at run time, and its scalar reference map_vector. Built with
+// apply_maps and transpose (linear_maps.h) in Highway, compiled for every x86-64 target above
+// the build's baseline and dispatched at run time, and apply_maps' scalar reference map_vector. Built with
 // -ffp-contract=off: a product added apart stays two roundings. Each output lane is one
 // chain in column order (linear_maps.h's rule), as the reference computes it; four vectors' chains run interleaved
 // (each fma waits only on the one before it in its chain). Rows that are not a multiple of the vector run through the

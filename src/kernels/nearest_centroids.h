@@ -18,8 +18,9 @@ struct CentroidBatch {
   int64_t count = 0, width = 0, k = 0;
   const float* points = nullptr;  // point i: width floats at points + (which ? which[i] : i) * width
   const int64_t* which = nullptr;
-  const float* centroids_t = nullptr;  // transposed: coordinate j of centroid c at centroids_t[j * k + c]
-  uint32_t* out = nullptr;             // count indices
+  const float* centroids_t =
+      nullptr;              // transposed (kernels::transpose): coordinate j of centroid c at centroids_t[j * k + c]
+  uint32_t* out = nullptr;  // count indices
 };
 
 void nearest_centroids(const CentroidBatch& batch);

@@ -136,12 +136,9 @@ float bag_scale(Pooling pooling, int64_t len) {
   return len > 0 ? 1.0f / static_cast<float>(len) : 0.0f;
 }
 
-// Bag b holds exactly id b, weight 1.
+// Bag b holds exactly row b, weight 1.
 bool one_per_bag(const RowBags& bags) {
-  if (!bags.weights.empty() || bags.offsets.size() != bags.rows.size() + 1) return false;
-  bool identity = true;
-  for (size_t b = 0; b < bags.offsets.size(); ++b) identity &= bags.offsets[b] == b;
-  return identity;
+  return bags.offsets.size() == bags.rows.size() + 1 && one_id_per_bag(bags.offsets, bags.weights);
 }
 
 // Finds the distinct rows in order of first occurrence (open addressing, Fibonacci hashing):

@@ -142,8 +142,19 @@ TEST(Hot, BudgetSplitFollowsTheStatedRule) {
 // hot's lookup of one-hot bags (each table looks up only its own ids) against its general path
 // (both tables over every bag, the two outputs summed), which the same batch takes with an
 // empty bag after it: bit for bit, into a strided output whose gaps stay untouched, with every
-// case of the method table as the cold table, both ways of finding hot values (the sketch's
-// case after training steps that make values hot), sum and mean pooling.
+// case of the method table as the cold table (at the case's dim, and at 16 and 17 where its
+// spec holds: the fixed-width kernels and a width past them), both ways of finding hot values
+// (the sketch's case after training steps that make values hot), sum and mean pooling.
+// Whether `spec` builds for `shape` (a case's spec may not hold at another dim).
+bool fits(const std::string& spec, const TableShape& shape) {
+  try {
+    make_table(spec, shape);
+    return true;
+  } catch (const Error&) {
+    return false;
+  }
+}
+
 void expect_one_hot_matches_general_path(const EmbeddingTable& table, const std::string& spec, int64_t n,
                                          uint64_t seed) {
   const int64_t d = table.dim(), batch = 97, stride = d + 3;
@@ -181,23 +192,26 @@ TEST(Hot, OneHotLookupsMatchTheGeneralPathBitForBit) {
       for (const auto& [k, v] : spec.params) hot.params.emplace_back("cold." + k, v);
       spec = hot;
     }
-    auto table = testing::make_case_table(spec.str(), c.shape());
-    table->init(3);
-    table->set_optimizer({OptimizerKind::Adagrad});
-    // Steps off init (find=sketch makes values hot only while training).
-    Rng rng(11);
-    for (int step = 0; step < 4; ++step) {
-      const testing::OwnedBags bags = testing::random_bags(rng, 40, c.cardinality, 1, 3, false);
-      std::vector<float> grad(40 * c.dim);
-      for (float& g : grad) g = rng.uniform(-1.0f, 1.0f);
-      const BagBatch view = bags.view();
-      const ConstMatrixView g{grad.data(), 40, c.dim, c.dim};
-      table->backward(std::span(&view, 1), Pooling::Sum, std::span(&g, 1), 0.1f);
+    for (const int64_t dim : {c.dim, int64_t{16}, int64_t{17}}) {
+      if (dim != c.dim && !fits(spec.str(), {dim, {c.cardinality}})) continue;
+      auto table = testing::make_case_table(spec.str(), {dim, {c.cardinality}});
+      table->init(3);
+      table->set_optimizer({OptimizerKind::Adagrad});
+      // Steps off init (find=sketch makes values hot only while training).
+      Rng rng(11);
+      for (int step = 0; step < 4; ++step) {
+        const testing::OwnedBags bags = testing::random_bags(rng, 40, c.cardinality, 1, 3, false);
+        std::vector<float> grad(40 * dim);
+        for (float& g : grad) g = rng.uniform(-1.0f, 1.0f);
+        const BagBatch view = bags.view();
+        const ConstMatrixView g{grad.data(), 40, dim, dim};
+        table->backward(std::span(&view, 1), Pooling::Sum, std::span(&g, 1), 0.1f);
+      }
+      expect_one_hot_matches_general_path(*table, spec.str() + " dim " + std::to_string(dim), c.cardinality, 5);
+      ++checked;
     }
-    expect_one_hot_matches_general_path(*table, spec.str(), c.cardinality, 5);
-    ++checked;
   }
-  EXPECT_GT(checked, 20);
+  EXPECT_GT(checked, 60);
 }
 
 // A bag's vector of -0 comes out +0 on both paths: the general path added the other table's

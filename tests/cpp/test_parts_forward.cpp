@@ -111,7 +111,7 @@ TEST(LinearMapTargets, EveryTargetMatchesLinearMapBitForBit) {
           const auto x = testing::random_vector(rng, inputs * cols);
           std::vector<float> at(a.size());
           for (int64_t m = 0; m < maps; ++m)
-            transpose(a.data() + m * rows * cols, rows, cols, at.data() + m * rows * cols);
+            kernels::transpose(a.data() + m * rows * cols, rows, cols, at.data() + m * rows * cols);
           std::vector<int64_t> map_of(count), x_row(count);
           for (int64_t k = 0; k < count; ++k) {
             map_of[k] = static_cast<int64_t>(rng.below(maps));
@@ -145,8 +145,11 @@ TEST(LinearMapTargets, TransposeMovesEveryElementOnEveryTarget) {
       for (int64_t cols : {1, 2, 4, 7, 8, 16, 18}) {
         Rng rng(static_cast<uint64_t>(rows * 41 + cols));
         const auto a = testing::random_vector(rng, rows * cols);
-        std::vector<float> at(rows * cols, -7.0f);
+        std::vector<float> at(rows * cols + 8, -7.0f);  // 8 floats past the end that must stay
         kernels::transpose(a.data(), rows, cols, at.data());
+        for (int64_t i = rows * cols; i < rows * cols + 8; ++i) {
+          ASSERT_EQ(at[i], -7.0f) << "target " << name << ", " << rows << " x " << cols << ": wrote past the end";
+        }
         for (int64_t i = 0; i < rows; ++i) {
           for (int64_t j = 0; j < cols; ++j) {
             ASSERT_EQ(std::bit_cast<uint32_t>(at[j * rows + i]), std::bit_cast<uint32_t>(a[i * cols + j]))
