@@ -3,10 +3,13 @@
 //   build/release/bench/bench_embedding --benchmark_min_time=0.5
 #include <benchmark/benchmark.h>
 
+#include <cstring>
+
 #include "cembed/factory.h"
 #include "cembed/signatures.h"
 #include "kernels/linear_maps.h"
 #include "kernels/nearest_centroids.h"
+#include "kernels/prefetch_lines.h"
 #include "kernels/row_update_paths.h"
 #include "util/aligned_vector.h"
 #include "util/random.h"
@@ -118,6 +121,38 @@ void BM_BackwardUpdateStream(benchmark::State& state, std::string spec, Optimize
 // outer caches (the row loops on Intel since session 15 for rows longer than one line; at
 // dim 16 it puts the one line into L2, which no row loop does).
 enum class RowPrefetch { AsRowLoops, FirstLine, EveryLine };
+
+// The machine's random row-read rate, the floor under a full table's forward on rows that miss:
+// ForwardStream's ids (the same draws), each id's row of an n x dim array (on huge pages, as a
+// table's) copied into a batch of outputs, every line of the row prefetched `ahead` ids ahead,
+// and nothing else: no id check, no table. Args: n, dim, ahead.
+void BM_RowReadsStream(benchmark::State& state) {
+  const int64_t n = state.range(0), dim = state.range(1), ahead = state.range(2), batch = 2048;
+  AlignedVector<float> table(n * dim, 0.01f);
+  std::vector<float> out(batch * dim);
+  const std::vector<int64_t> rows = uniform_rows(n, batch * kStreamBatches);
+  int64_t b = 0;
+  for (auto _ : state) {
+    const int64_t* r = rows.data() + b * batch;
+    b = (b + 1) % kStreamBatches;
+    for (int64_t i = 0; i < batch; ++i) {
+      if (i + ahead < batch) {
+        const float* next = table.data() + r[i + ahead] * dim;
+        kernels::prefetch_lines<0, 3>(next, next + dim - 1);
+      }
+      std::memcpy(out.data() + i * dim, table.data() + r[i] * dim, dim * sizeof(float));
+    }
+    benchmark::DoNotOptimize(out.data());
+    benchmark::ClobberMemory();
+  }
+  state.SetItemsProcessed(state.iterations() * batch);
+}
+BENCHMARK(BM_RowReadsStream)
+    ->Args({1000000, 16, 16})
+    ->Args({1000000, 16, 32})
+    ->Args({1000000, 16, 64})
+    ->Args({1000000, 64, 16})
+    ->Args({1000000, 64, 32});
 
 // The memory traffic of a row update alone, on BackwardUpdateStream's batches (the same ids):
 // each id's row of `arrays` arrays of n x dim floats (1: SGD's table; 2: Adagrad's table and

@@ -43,12 +43,28 @@ void prefetch_row(const R& table, int64_t start, int64_t n) {
 
 // The kernels below read rows through a reader (weight_reader.h): in place for fp32, decoded
 // into `row` for fp16 and int8; the arithmetic on the floats read is the same code.
+// dst = src + 0 over D floats (a -0 becomes +0). The output never overlaps the table: with
+// restrict the compiler keeps the row in vector registers (without it, one float at a time).
+template <int D>
+void plus_zero(const float* __restrict src, float* __restrict dst) {
+  for (int j = 0; j < D; ++j) dst[j] = src[j] + 0.0f;
+}
+
 template <int D, typename R>
 void pool_fixed(const R& table, const RowBags& bags, Pooling pooling, MatrixView out) {
   const int64_t batch = static_cast<int64_t>(bags.offsets.size()) - 1;
   const bool weighted = !bags.weights.empty();
   const auto ids = static_cast<uint32_t>(bags.rows.size());
   float row[D];
+  if (one_id_per_bag(bags.offsets, bags.weights)) {
+    // One id per bag, weight 1: the loop below computes (0 + 1 * x) * 1 for each float x of
+    // the row, which is x + 0 (a -0 becomes +0); here that sum alone, a row per bag.
+    for (uint32_t k = 0; k < ids; ++k) {
+      if (k + kPoolAhead < ids) prefetch_row(table, bags.rows[k + kPoolAhead] * D, D);
+      plus_zero<D>(table.read(bags.rows[k] * D, D, row), out.row(k));
+    }
+    return;
+  }
   for (int64_t b = 0; b < batch; ++b) {
     float acc[D] = {};
     const uint32_t begin = bags.offsets[b], end = bags.offsets[b + 1];

@@ -234,6 +234,38 @@ TEST(Kernels, FusedUpdateLargeBatches) {
   EXPECT_EQ(table, std::vector<float>(4 * 4, 1.0f));  // refused before any row was written
 }
 
+// One id per bag and no weights (DLRM's batches) take pool_rows' copy path: each output row is
+// its table row + 0 (a -0 becomes +0), as the reference's (0 + 1 * x) * 1 in double rounds,
+// bit for bit, at the fixed widths and a generic one, into a strided output, sum and mean.
+TEST(Kernels, OneHotBagsPoolToTheirRowsBitForBit) {
+  for (const int64_t dim : {4, 8, 16, 32, 64, 128, 17}) {
+    for (const Pooling pooling : {Pooling::Sum, Pooling::Mean}) {
+      Rng rng(static_cast<uint64_t>(dim) * 3 + static_cast<uint64_t>(pooling));
+      const int64_t num_rows = 41, batch = 57, stride = dim + 2;
+      auto table = testing::random_vector(rng, num_rows * dim);
+      table[5 * dim + 1] = -0.0f;  // row 5, element 1
+      std::vector<int64_t> rows(batch);
+      for (auto& r : rows) r = static_cast<int64_t>(rng.below(num_rows));
+      rows[3] = 5;
+      std::vector<uint32_t> offsets(batch + 1);
+      for (int64_t b = 0; b <= batch; ++b) offsets[b] = static_cast<uint32_t>(b);
+      const RowBags bags{rows, offsets, {}};
+      std::vector<float> out(batch * stride, -7.0f), ref(batch * stride, -7.0f);
+      kernels::pool_rows(table.data(), num_rows, dim, bags, pooling, {out.data(), batch, dim, stride});
+      kernels::pool_rows_reference(table.data(), num_rows, dim, bags, pooling, {ref.data(), batch, dim, stride});
+      for (int64_t b = 0; b < batch; ++b) {
+        for (int64_t j = 0; j < stride; ++j) {
+          const float o = out[b * stride + j], r = ref[b * stride + j];
+          ASSERT_EQ(std::bit_cast<uint32_t>(o), std::bit_cast<uint32_t>(r))
+              << "dim " << dim << (pooling == Pooling::Sum ? " sum" : " mean") << ": bag " << b << " (row " << rows[b]
+              << ") element " << j << (j >= dim ? " (a gap)" : "") << ": " << std::hexfloat << o << " vs reference "
+              << r;
+        }
+      }
+    }
+  }
+}
+
 TEST(Kernels, EmptyBagsPoolToZero) {
   const std::vector<float> table(4 * 16, 1.0f);
   Case c;
