@@ -111,6 +111,23 @@ void BM_BackwardUpdate(benchmark::State& state, std::string spec, OptimizerKind 
 // most rows come from memory or L3, not L1/L2.
 constexpr int64_t kStreamBatches = 512;
 
+// The Stream benchmarks' rows outside a table (RowReadsStream, RowTrafficStream,
+// RowLoopStream): the same uniform_rows draws as make_setup's kStreamBatches batches, handed
+// out one batch per call, in turn.
+class StreamRows {
+ public:
+  StreamRows(int64_t n, int64_t batch) : batch_(batch), rows_(uniform_rows(n, batch * kStreamBatches)) {}
+  const int64_t* next() {
+    const int64_t* r = rows_.data() + b_ * batch_;
+    b_ = (b_ + 1) % kStreamBatches;
+    return r;
+  }
+
+ private:
+  int64_t batch_, b_ = 0;
+  std::vector<int64_t> rows_;
+};
+
 void BM_BackwardUpdateStream(benchmark::State& state, std::string spec, OptimizerKind opt) {
   run_backward_update(state, spec, opt, kStreamBatches);
 }
@@ -130,11 +147,9 @@ void BM_RowReadsStream(benchmark::State& state) {
   const int64_t n = state.range(0), dim = state.range(1), ahead = state.range(2), batch = 2048;
   AlignedVector<float> table(n * dim, 0.01f);
   std::vector<float> out(batch * dim);
-  const std::vector<int64_t> rows = uniform_rows(n, batch * kStreamBatches);
-  int64_t b = 0;
+  StreamRows rows(n, batch);
   for (auto _ : state) {
-    const int64_t* r = rows.data() + b * batch;
-    b = (b + 1) % kStreamBatches;
+    const int64_t* r = rows.next();
     for (int64_t i = 0; i < batch; ++i) {
       if (i + ahead < batch) {
         const float* next = table.data() + r[i + ahead] * dim;
@@ -162,11 +177,9 @@ BENCHMARK(BM_RowReadsStream)
 void BM_RowTrafficStream(benchmark::State& state, int arrays, RowPrefetch how) {
   const int64_t n = state.range(0), dim = state.range(1), batch = 2048;
   std::vector<AlignedVector<float>> data(arrays, AlignedVector<float>(n * dim, 0.01f));
-  const std::vector<int64_t> rows = uniform_rows(n, batch * kStreamBatches);
-  int64_t b = 0;
+  StreamRows rows(n, batch);
   for (auto _ : state) {
-    const int64_t* r = rows.data() + b * batch;
-    b = (b + 1) % kStreamBatches;
+    const int64_t* r = rows.next();
     for (int64_t i = 0; i < batch; ++i) {
       for (auto& a : data) {
         if (i + kernels::kRowsAhead < batch) {
@@ -237,14 +250,12 @@ void BM_RowLoopStream(benchmark::State& state, kernels::RowLoop run, OptimizerKi
   const int64_t n = state.range(0), dim = state.range(1), batch = 2048;
   AlignedVector<float> table(n * dim, 0.01f), opt_state(optimizer_state_floats(kind, n, dim), 0.0f);
   const std::vector<float> grad(batch * dim, 1e-3f);
-  const std::vector<int64_t> rows = uniform_rows(n, batch * kStreamBatches);
+  StreamRows rows(n, batch);
   std::vector<uint32_t> offsets;
   for (int64_t i = 0; i <= batch; ++i) offsets.push_back(static_cast<uint32_t>(i));
   kernels::UpdateScratch scratch;
-  int64_t b = 0;
   for (auto _ : state) {
-    const kernels::RowBags bags{{rows.data() + b * batch, static_cast<size_t>(batch)}, offsets, {}};
-    b = (b + 1) % kStreamBatches;
+    const kernels::RowBags bags{{rows.next(), static_cast<size_t>(batch)}, offsets, {}};
     kernels::coalesce_and_apply_with(run, bags, Pooling::Sum, {grad.data(), batch, dim, dim}, dim, table.data(),
                                      opt_state.data(), n, {kind}, 1e-3f, scratch);
   }
