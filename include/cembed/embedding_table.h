@@ -141,6 +141,9 @@ class EmbeddingTable {
 
  protected:
   explicit EmbeddingTable(TableShape shape) : shape_(std::move(shape)) {}
+  // Raises cembed::Error naming the first of `ids` that is not a value of feature f
+  // (>= num_values(f)); all in range costs one branch-free pass.
+  void check_ids(int f, std::span<const Id> ids) const;
   TableShape shape_;
 };
 

@@ -5,6 +5,7 @@
 #include "embedding/registry.h"
 #include "embedding/row_table.h"
 #include "util/check.h"
+#include "util/fast_mod.h"
 #include "util/random.h"
 
 namespace cembed {
@@ -14,7 +15,8 @@ constexpr uint64_t kDefaultHashSeed = 0x5eed;
 
 class HashTable final : public RowTable {
  public:
-  HashTable(const TableShape& shape, int64_t rows, uint64_t seed) : RowTable(shape, rows), seed_(seed) {}
+  HashTable(const TableShape& shape, int64_t rows, uint64_t seed)
+      : RowTable(shape, rows), seed_(seed), mod_rows_(static_cast<uint64_t>(rows)) {}
   std::string spec() const override {
     std::string s = "hash:rows=" + std::to_string(rows());
     if (seed_ != kDefaultHashSeed) s += ",seed=" + std::to_string(seed_);
@@ -23,12 +25,14 @@ class HashTable final : public RowTable {
   std::string method() const override { return "hash"; }
 
  protected:
-  int64_t map_row(Id id) const override {
-    return static_cast<int64_t>(mix64(id ^ mix64(seed_)) % static_cast<uint64_t>(rows()));
+  void map_ids(std::span<const Id> ids, int64_t* rows) const override {
+    const uint64_t key = mix64(seed_);
+    for (size_t k = 0; k < ids.size(); ++k) rows[k] = static_cast<int64_t>(mod_rows_(mix64(ids[k] ^ key)));
   }
 
  private:
   uint64_t seed_;
+  FastMod64 mod_rows_;  // h mod rows without a 64-bit division per id
 };
 
 int64_t hash_bytes(const Spec& spec, const TableShape& shape) {

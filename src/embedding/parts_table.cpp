@@ -55,11 +55,8 @@ void PartsTable::use_mapped_weights(std::span<const WeightView> weights) {
 }
 
 void PartsTable::map_ids(const BagBatch& bags) const {
-  const int64_t n = num_values(0);
   const size_t count = bags.ids.size();
-  for (const Id id : bags.ids) {
-    CEMBED_CHECK(id < n, "{} table: value id {} out of range [0, {})", method(), id, n);
-  }
+  check_ids(0, bags.ids);
   int64_t* rows[8];
   for (size_t j = 0; j < parts_.size(); ++j) {
     mapped_[j].resize(count);

@@ -36,13 +36,9 @@ void RowTable::use_mapped_weights(std::span<const WeightView> weights) {
 }
 
 kernels::RowBags RowTable::map_bags(const BagBatch& bags) const {
-  const int64_t n = num_values(0);
+  check_ids(0, bags.ids);
   mapped_.resize(bags.ids.size());
-  for (size_t k = 0; k < bags.ids.size(); ++k) {
-    const Id id = bags.ids[k];
-    CEMBED_CHECK(id < n, "{} table: value id {} out of range [0, {})", method(), id, n);
-    mapped_[k] = map_row(id);
-  }
+  map_ids(bags.ids, mapped_.data());
   return {mapped_, bags.offsets, bags.weights};
 }
 

@@ -28,8 +28,9 @@ class RowTable : public EmbeddingTable {
 
  protected:
   RowTable(TableShape shape, int64_t rows);
-  // Row of value `id` (already checked to be < num_values(0)).
-  virtual int64_t map_row(Id id) const = 0;
+  // rows[k] = the row of value ids[k], for every k (ids already checked to be <
+  // num_values(0)); a batch per call, so the loop is the subclass's own (no call per id).
+  virtual void map_ids(std::span<const Id> ids, int64_t* rows) const = 0;
 
  private:
   kernels::RowBags map_bags(const BagBatch& bags) const;

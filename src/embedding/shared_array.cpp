@@ -67,20 +67,12 @@ const BlockPlacement& SharedArrayTable::ready_placement() const {
   return *placement_;
 }
 
-void SharedArrayTable::check_ids(int f, const BagBatch& b) const {
-  const auto n = static_cast<uint64_t>(num_values(f));
-  uint32_t bad = 0;  // branch-free first pass (it vectorizes); the loop naming the id on failure
-  for (Id id : b.ids) bad |= id >= n;
-  if (!bad) return;
-  for (Id id : b.ids) CEMBED_CHECK(id < n, "{} table: value id {} out of range [0, {})", method_, id, n);
-}
-
 void SharedArrayTable::forward(std::span<const BagBatch> bags, Pooling pooling, std::span<const MatrixView> out) const {
   const BlockPlacement& placement = ready_placement();
   const WeightView array = array_.view();
   for (int f = 0; f < num_features(); ++f) {
     const BagBatch& b = bags[f];
-    check_ids(f, b);
+    check_ids(f, b.ids);
     // Where every (id, chunk) lies first, then the gather (which prefetches ahead).
     blocks_scratch_.resize(b.ids.size() * grid_.chunks);
     placement.blocks_of(f, b.ids, block_, blocks_scratch_.data());
@@ -139,7 +131,7 @@ void SharedArrayTable::coalesce(std::span<const BagBatch> bags, Pooling pooling,
   int64_t i = 0;
   for (int f = 0; f < num_features(); ++f) {
     const BagBatch& b = bags[f];
-    check_ids(f, b);
+    check_ids(f, b.ids);
     const auto count = static_cast<int64_t>(b.ids.size());
     per_id_.resize(count * d);
     kernels::occurrence_gradients(b.offsets, b.weights, pooling, grad_out[f], d, {per_id_.data(), count, d, d});

@@ -79,7 +79,6 @@ class SharedArrayTable : public EmbeddingTable {
   // checkpoint's packed layout, copied.
   void save_placement(BinaryWriter& out, bool mapped) const;
   void load_placement(BinaryReader& in, bool mapped);
-  void check_ids(int f, const BagBatch& b) const;
   // The batch's gradient coalesced per block into coalesced_ (backward without the update).
   void coalesce(std::span<const BagBatch> bags, Pooling pooling, std::span<const ConstMatrixView> grad_out);
   const BlockPlacement& ready_placement() const;

@@ -11,12 +11,18 @@
 #include "util/check.h"
 
 namespace cembed::kernels {
+
+void check_rows_in_range(std::span<const int64_t> rows, int64_t num_rows, const char* what) {
+  bool in_range = true;
+  for (int64_t r : rows) in_range &= static_cast<uint64_t>(r) < static_cast<uint64_t>(num_rows);
+  if (in_range) return;
+  for (int64_t r : rows) CEMBED_CHECK(r >= 0 && r < num_rows, "{}: row {} out of range [0, {})", what, r, num_rows);
+}
+
 namespace {
 
 void check_rows(const RowBags& bags, int64_t num_rows) {
-  for (int64_t r : bags.rows) {
-    CEMBED_CHECK(r >= 0 && r < num_rows, "embedding kernel: row {} out of range [0, {})", r, num_rows);
-  }
+  check_rows_in_range(bags.rows, num_rows, "embedding kernel");
   CEMBED_CHECK(bags.weights.empty() || bags.weights.size() == bags.rows.size(),
                "embedding kernel: {} weights for {} ids", bags.weights.size(), bags.rows.size());
   CEMBED_CHECK(!bags.offsets.empty() && bags.offsets.back() == bags.rows.size(),

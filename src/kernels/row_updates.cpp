@@ -123,14 +123,6 @@ inline void accumulate(float* __restrict acc, const float* __restrict g, float s
   for (int64_t j = 0; j < n; ++j) acc[j] = std::fma(s, g[j], acc[j]);
 }
 
-// Every row in [0, num_rows): a branch-free pass; the loop naming the row only on failure.
-void check_update_rows(std::span<const int64_t> rows, int64_t num_rows, const char* what) {
-  bool in_range = true;
-  for (int64_t r : rows) in_range &= static_cast<uint64_t>(r) < static_cast<uint64_t>(num_rows);
-  if (in_range) return;
-  for (int64_t r : rows) CEMBED_CHECK(r >= 0 && r < num_rows, "{}: row {} out of range [0, {})", what, r, num_rows);
-}
-
 float bag_scale(Pooling pooling, int64_t len) {
   if (pooling == Pooling::Sum) return 1.0f;
   return len > 0 ? 1.0f / static_cast<float>(len) : 0.0f;
@@ -285,7 +277,7 @@ void coalesce_and_apply(const RowBags& bags, Pooling pooling, ConstMatrixView gr
 
 void apply_row_updates_with(RowLoop run, float* table, float* state, int64_t num_rows, int64_t dim,
                             const RowGradients& g, const OptimizerConfig& opt, float lr) {
-  check_update_rows(g.rows, num_rows, "embedding update");
+  check_rows_in_range(g.rows, num_rows, "embedding update");
   RowJob job{opt.kind, dim, table, state, lr, opt.eps};
   job.count = static_cast<int64_t>(g.rows.size());
   job.rows = g.rows.data();
@@ -304,7 +296,7 @@ void coalesce_and_apply_with(RowLoop run, const RowBags& bags, Pooling pooling, 
   CEMBED_CHECK(batch >= 0 && bags.offsets.back() == bags.rows.size(),
                "embedding kernel: offsets end at {} but there are {} ids",
                bags.offsets.empty() ? 0 : bags.offsets.back(), bags.rows.size());
-  check_update_rows(bags.rows, num_rows, "embedding update");
+  check_rows_in_range(bags.rows, num_rows, "embedding update");
   UpdateScratch& sc = scratch;
   const int64_t distinct = find_distinct(bags.rows, sc);
   RowJob job{opt.kind, dim, table, state, lr, opt.eps};

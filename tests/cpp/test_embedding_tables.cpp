@@ -4,12 +4,14 @@
 
 #include <cctype>
 #include <set>
+#include <tuple>
 
 #include "cembed/factory.h"
 #include "embedding/table_state.h"
 #include "method_cases.h"
 #include "test_helpers.h"
 #include "util/check.h"
+#include "util/random.h"
 
 namespace cembed {
 namespace {
@@ -147,6 +149,49 @@ TEST(Tables, HashSpreadsValuesOverRows) {
   std::set<float> distinct;
   for (size_t i = 0; i < ids.size(); ++i) distinct.insert(out[i * 4]);
   EXPECT_EQ(distinct.size(), 64u);
+}
+
+// A value's row is mix64(v ^ mix64(seed)) mod rows, written out here with the % operator:
+// the mapping saved models depend on, at rows that are not powers of two and at values up
+// to the largest id.
+TEST(Tables, HashRowIsTheSeededMixModRows) {
+  for (const auto& [spec, seed, rows] : {std::tuple<std::string, uint64_t, uint64_t>{"hash:rows=1000", 0x5eed, 1000},
+                                         {"hash:rows=999983,seed=77", 77, 999983}}) {
+    const int64_t values = int64_t{1} << 32;
+    auto table = make_table(spec, {2, {values}});
+    table->init(3);
+    const std::span<const float> w = table->blocks()[0].weights;
+    std::vector<Id> ids = {0, 1, 2, 999, 1000, 123456789, 4294967294u, 4294967295u};
+    std::vector<uint32_t> offsets(ids.size() + 1);
+    for (size_t i = 0; i < offsets.size(); ++i) offsets[i] = static_cast<uint32_t>(i);
+    std::vector<float> out(ids.size() * 2);
+    BagBatch bags{ids, offsets, {}};
+    MatrixView view{out.data(), static_cast<int64_t>(ids.size()), 2, 2};
+    table->forward(std::span(&bags, 1), Pooling::Sum, std::span(&view, 1));
+    for (size_t i = 0; i < ids.size(); ++i) {
+      const uint64_t row = mix64(ids[i] ^ mix64(seed)) % rows;
+      EXPECT_EQ(out[i * 2], w[row * 2]) << spec << ": value " << ids[i] << " should use row " << row;
+      EXPECT_EQ(out[i * 2 + 1], w[row * 2 + 1]) << spec << ": value " << ids[i] << " should use row " << row;
+    }
+  }
+}
+
+// Every row method names the first id out of range, whichever comes after it.
+TEST(Tables, OutOfRangeIdNamesTheFirstBadValue) {
+  for (const std::string spec : {"full", "hash:rows=4", "qr:collisions=2"}) {
+    auto table = make_table(spec, {4, {10}});
+    std::vector<Id> ids = {3, 12, 4, 10};
+    std::vector<uint32_t> offsets = {0, 2, 4};
+    BagBatch bags{ids, offsets, {}};
+    std::vector<float> out(8);
+    MatrixView view{out.data(), 2, 4, 4};
+    try {
+      table->forward(std::span(&bags, 1), Pooling::Sum, std::span(&view, 1));
+      FAIL() << spec << ": no error";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("value id 12 out of range [0, 10)"), std::string::npos) << e.what();
+    }
+  }
 }
 
 TEST(Tables, SaveLoadRoundTrip) {
