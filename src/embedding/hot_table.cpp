@@ -412,11 +412,7 @@ class HotTable final : public EmbeddingTable {
       side.out.resize(side.count * d);
       const MatrixView view{side.out.data(), side.count, d, d};
       (p == 0 ? hot_ : cold_)->forward(std::span(&one_each, 1), Pooling::Sum, std::span(&view, 1));
-      for (int64_t k = 0; k < side.count; ++k) {
-        float* dst = o.row(side.bag[k]);
-        const float* src = side.out.data() + k * d;
-        for (int64_t i = 0; i < d; ++i) dst[i] = src[i] + 0.0f;
-      }
+      kernels::scatter_rows(side.out.data(), std::span<const uint32_t>(side.bag.data(), side.count), d, o);
     }
   }
 

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <cstring>
 #include <map>
+#include <type_traits>
 
 #include "kernels/prefetch_lines.h"
 #include "kernels/weight_reader.h"
@@ -13,9 +14,9 @@
 namespace cembed::kernels {
 
 void check_rows_in_range(std::span<const int64_t> rows, int64_t num_rows, const char* what) {
-  bool in_range = true;
-  for (int64_t r : rows) in_range &= static_cast<uint64_t>(r) < static_cast<uint64_t>(num_rows);
-  if (in_range) return;
+  uint64_t top = 0;  // the largest row as unsigned (a negative one is above every bound): a max, which vectorizes
+  for (const int64_t r : rows) top = std::max(top, static_cast<uint64_t>(r));
+  if (top < static_cast<uint64_t>(num_rows)) return;
   for (int64_t r : rows) CEMBED_CHECK(r >= 0 && r < num_rows, "{}: row {} out of range [0, {})", what, r, num_rows);
 }
 
@@ -54,6 +55,10 @@ void prefetch_row(const R& table, int64_t start, int64_t n) {
 template <int D>
 void plus_zero(const float* __restrict src, float* __restrict dst) {
   for (int j = 0; j < D; ++j) dst[j] = src[j] + 0.0f;
+}
+
+void plus_zero_n(const float* __restrict src, float* __restrict dst, int64_t n) {
+  for (int64_t j = 0; j < n; ++j) dst[j] = src[j] + 0.0f;
 }
 
 template <int D, typename R>
@@ -346,6 +351,30 @@ void pool_rows(const float* table, int64_t num_rows, int64_t dim, const RowBags&
                MatrixView out) {
   check_rows(bags, num_rows);
   pool_rows_with(Fp32Reader{table}, dim, bags, pooling, out);
+}
+
+void scatter_rows(const float* src, std::span<const uint32_t> bags, int64_t dim, MatrixView out) {
+  CEMBED_CHECK(out.cols == dim, "embedding kernel: output has {} columns, rows have {}", out.cols, dim);
+  const auto count = static_cast<int64_t>(bags.size());
+  const auto each = [&]<int D>(std::integral_constant<int, D>) {
+    for (int64_t k = 0; k < count; ++k) plus_zero<D>(src + k * D, out.row(bags[k]));
+  };
+  switch (dim) {  // pool_rows's fixed widths
+    case 4:
+      return each(std::integral_constant<int, 4>{});
+    case 8:
+      return each(std::integral_constant<int, 8>{});
+    case 16:
+      return each(std::integral_constant<int, 16>{});
+    case 32:
+      return each(std::integral_constant<int, 32>{});
+    case 64:
+      return each(std::integral_constant<int, 64>{});
+    case 128:
+      return each(std::integral_constant<int, 128>{});
+    default:
+      for (int64_t k = 0; k < count; ++k) plus_zero_n(src + k * dim, out.row(bags[k]), dim);
+  }
 }
 
 void pool_rows(const WeightView& table, int64_t dim, const RowBags& bags, Pooling pooling, MatrixView out) {

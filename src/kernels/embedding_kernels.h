@@ -40,6 +40,11 @@ void pool_rows(const float* table, int64_t num_rows, int64_t dim, const RowBags&
 // pool_rows on the decoded table bit for bit (table.size / dim rows).
 void pool_rows(const WeightView& table, int64_t dim, const RowBags& bags, Pooling pooling, MatrixView out);
 
+// out.row(bags[k]) = src row k + 0.0f for k in [0, bags.size()), src being bags.size() packed
+// rows of dim floats: a one-hot lookup's rows, looked up apart, moved to their bags (hot's
+// two tables). The + 0.0f turns a -0 into +0, as pooling one id does.
+void scatter_rows(const float* src, std::span<const uint32_t> bags, int64_t dim, MatrixView out);
+
 // Pooled gather of vectors stored in pieces (the shared-array methods): id k's vector is
 // ceil(dim / width) pieces, piece c being the min(width, dim - c * width) floats at
 // array[starts[k * pieces + c]]. Same pooling as pool_rows; every piece must lie inside

@@ -266,6 +266,32 @@ TEST(Kernels, OneHotBagsPoolToTheirRowsBitForBit) {
   }
 }
 
+// scatter_rows puts packed row k into output row bags[k], + 0.0f (a -0 becomes +0), and
+// leaves the other output rows and the gaps between rows alone: each width pool_rows has a
+// fixed loop for, and one it has not.
+TEST(Kernels, ScatterRowsMovesEachRowToItsBagPlusZero) {
+  for (const int64_t dim : {4, 8, 16, 32, 64, 128, 17}) {
+    Rng rng(static_cast<uint64_t>(dim) + 11);
+    const int64_t count = 23, batch = 40, stride = dim + 3;
+    auto src = testing::random_vector(rng, count * dim);
+    src[2 * dim + dim - 1] = -0.0f;  // row 2's last element
+    std::vector<uint32_t> bags(count);
+    for (int64_t k = 0; k < count; ++k) bags[k] = static_cast<uint32_t>((k * 7 + 3) % batch);  // distinct bags
+    std::vector<float> out(batch * stride, -7.0f);
+    kernels::scatter_rows(src.data(), bags, dim, {out.data(), batch, dim, stride});
+    std::vector<int64_t> source(batch, -1);
+    for (int64_t k = 0; k < count; ++k) source[bags[k]] = k;
+    for (int64_t b = 0; b < batch; ++b) {
+      for (int64_t j = 0; j < stride; ++j) {
+        const float want = source[b] < 0 || j >= dim ? -7.0f : src[source[b] * dim + j] + 0.0f;
+        ASSERT_EQ(std::bit_cast<uint32_t>(out[b * stride + j]), std::bit_cast<uint32_t>(want))
+            << "dim " << dim << ": output row " << b << " (from packed row " << source[b] << ") element " << j
+            << (j >= dim ? " (a gap)" : "") << ": " << std::hexfloat << out[b * stride + j] << ", expected " << want;
+      }
+    }
+  }
+}
+
 TEST(Kernels, EmptyBagsPoolToZero) {
   const std::vector<float> table(4 * 16, 1.0f);
   Case c;
