@@ -123,6 +123,20 @@ inline void accumulate(float* __restrict acc, const float* __restrict g, float s
   for (int64_t j = 0; j < n; ++j) acc[j] = std::fma(s, g[j], acc[j]);
 }
 
+// acc = the sum's first term, s * g accumulated into +0 (the same fma, the zeros in the
+// instruction).
+inline void first_term(float* __restrict acc, const float* __restrict g, float s, int64_t n) {
+  for (int64_t j = 0; j < n; ++j) acc[j] = std::fma(s, g[j], 0.0f);
+}
+
+// Whether a row loop writes the first term over acc (first_term) rather than zeroing acc and
+// accumulating it: from 64 floats, where g++ 12 zeroes acc with `rep stos`, a quarter of
+// SGD's update at dim 64 (first_term: 2x on cached rows, 1.6-1.9x on rows that miss). Under
+// 64 the zeroed acc stays in vector registers; first_term there let g++ split the row into
+// scalars (SGD at dim 16 0.6-0.8x). docs/benchmarks.md, "Session 18".
+template <int D>
+inline constexpr bool kFirstTermOverAcc = D >= 32;
+
 float bag_scale(Pooling pooling, int64_t len) {
   if (pooling == Pooling::Sum) return 1.0f;
   return len > 0 ? 1.0f / static_cast<float>(len) : 0.0f;
@@ -244,11 +258,20 @@ void run_rows_scalar(const RowJob& job) {
     const RowJob j = job;  // locals: stores through acc cannot change them
     for (int64_t i = 0; i < n; ++i) {
       if (i + kRowsAhead < n) step.prefetch(rows[i + kRowsAhead]);
-      for (int64_t c = 0; c < width; ++c) acc[c] = 0.0f;
+      if constexpr (!kFirstTermOverAcc<D>) {
+        for (int64_t c = 0; c < width; ++c) acc[c] = 0.0f;
+      }
       uint32_t k = j.first != nullptr ? j.first[i] : static_cast<uint32_t>(i);
+      bool first = kFirstTermOverAcc<D>;
       do {
         const float* g = j.grad_out + (j.bag_of != nullptr ? j.bag_of[k] : k) * j.grad_stride;
-        accumulate(acc, g, j.scale_of != nullptr ? j.scale_of[k] : 1.0f, width);
+        const float scale = j.scale_of != nullptr ? j.scale_of[k] : 1.0f;
+        if (first) {
+          first_term(acc, g, scale, width);
+          first = false;
+        } else {
+          accumulate(acc, g, scale, width);
+        }
         k = j.next != nullptr ? j.next[k] : kNoNextId;
       } while (k != kNoNextId);
       step(rows[i], acc);
