@@ -12,6 +12,7 @@
 #include "kernels/prefetch_lines.h"
 #include "kernels/row_update_paths.h"
 #include "util/aligned_vector.h"
+#include "util/fast_mod.h"
 #include "util/random.h"
 
 namespace {
@@ -168,6 +169,27 @@ BENCHMARK(BM_RowReadsStream)
     ->Args({1000000, 16, 64})
     ->Args({1000000, 64, 16})
     ->Args({1000000, 64, 32});
+
+// Hashing the forward batch's ids as hash tables do (mix64 of the id and the seed's mix, then
+// FastMod64 into 62,500 rows), into a batch of rows, and nothing else: what a hashed lookup
+// adds to a full table's. On cached rows it costs about as much as full's whole lookup, so a
+// method that hashes each id cannot come within 2x of full there (docs/benchmarks.md,
+// "Session 18").
+void BM_IdHashes(benchmark::State& state) {
+  const int64_t batch = 2048;
+  const std::vector<int64_t> drawn = uniform_rows(state.range(0), batch);
+  const std::vector<Id> ids(drawn.begin(), drawn.end());
+  std::vector<int64_t> rows(batch);
+  const uint64_t key = mix64(0x5eed);
+  const FastMod64 mod(62500);
+  for (auto _ : state) {
+    for (int64_t k = 0; k < batch; ++k) rows[k] = static_cast<int64_t>(mod(mix64(ids[k] ^ key)));
+    benchmark::DoNotOptimize(rows.data());
+    benchmark::ClobberMemory();
+  }
+  state.SetItemsProcessed(state.iterations() * batch);
+}
+BENCHMARK(BM_IdHashes)->Arg(1000000);
 
 // The memory traffic of a row update alone, on BackwardUpdateStream's batches (the same ids):
 // each id's row of `arrays` arrays of n x dim floats (1: SGD's table; 2: Adagrad's table and
