@@ -16,7 +16,7 @@ constexpr uint64_t kDefaultHashSeed = 0x5eed;
 class HashTable final : public RowTable {
  public:
   HashTable(const TableShape& shape, int64_t rows, uint64_t seed)
-      : RowTable(shape, rows), seed_(seed), mod_rows_(static_cast<uint64_t>(rows)) {}
+      : RowTable(shape, rows), seed_(seed), key_(mix64(seed)), mod_rows_(static_cast<uint64_t>(rows)) {}
   std::string spec() const override {
     std::string s = "hash:rows=" + std::to_string(rows());
     if (seed_ != kDefaultHashSeed) s += ",seed=" + std::to_string(seed_);
@@ -26,12 +26,12 @@ class HashTable final : public RowTable {
 
  protected:
   void map_ids(std::span<const Id> ids, int64_t* rows) const override {
-    const uint64_t key = mix64(seed_);
-    for (size_t k = 0; k < ids.size(); ++k) rows[k] = static_cast<int64_t>(mod_rows_(mix64(ids[k] ^ key)));
+    for (size_t k = 0; k < ids.size(); ++k) rows[k] = static_cast<int64_t>(mod_rows_(mix64(ids[k] ^ key_)));
   }
 
  private:
   uint64_t seed_;
+  uint64_t key_;        // mix64(seed_), what each id is xored with
   FastMod64 mod_rows_;  // h mod rows without a 64-bit division per id
 };
 

@@ -130,9 +130,9 @@ inline void first_term(float* __restrict acc, const float* __restrict g, float s
 }
 
 // Whether a row loop writes the first term over acc (first_term) rather than zeroing acc and
-// accumulating it: from 64 floats, where g++ 12 zeroes acc with `rep stos`, a quarter of
-// SGD's update at dim 64 (first_term: 2x on cached rows, 1.6-1.9x on rows that miss). Under
-// 64 the zeroed acc stays in vector registers; first_term there let g++ split the row into
+// accumulating it: from 32 floats, where g++ 12 zeroed acc with `rep stos`, a quarter of
+// SGD's update at dim 64 (first_term: 2.27x on cached rows, 1.81x on rows that miss). Under
+// 32 the zeroed acc stays in vector registers; first_term there let g++ split the row into
 // scalars (SGD at dim 16 0.6-0.8x). docs/benchmarks.md, "Session 18".
 template <int D>
 inline constexpr bool kFirstTermOverAcc = D >= 32;

@@ -114,7 +114,7 @@ TEST_P(KernelGrid, FusedUpdateMatchesCoalesceThenUpdate) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Shapes, KernelGrid,
-                         ::testing::Combine(::testing::Values(1, 3, 4, 8, 16, 33, 64, 128), ::testing::Bool(),
+                         ::testing::Combine(::testing::Values(1, 3, 4, 8, 16, 32, 33, 64, 128), ::testing::Bool(),
                                             ::testing::Values(Pooling::Sum, Pooling::Mean),
                                             ::testing::Values(0, 1, 4)));
 
@@ -311,6 +311,19 @@ TEST(Kernels, OutOfBoundRowsAreErrors) {
     c.rows = {0, bad};
     c.offsets = {0, 2};
     EXPECT_THROW(kernels::pool_rows(table.data(), 4, 8, c.view(), Pooling::Sum, {out.data(), 1, 8, 8}), Error);
+  }
+  // A table of no rows or a negative count has no row to read (the unsigned first pass must
+  // not let a negative count through as a huge one); the message names the first bad row.
+  for (const int64_t num_rows : {int64_t{0}, int64_t{-1}}) {
+    Case c;
+    c.rows = {2, 0};
+    c.offsets = {0, 2};
+    try {
+      kernels::pool_rows(table.data(), num_rows, 8, c.view(), Pooling::Sum, {out.data(), 1, 8, 8});
+      FAIL() << num_rows << " rows: no error";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("row 2 out of range"), std::string::npos) << e.what();
+    }
   }
 }
 

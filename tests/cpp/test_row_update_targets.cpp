@@ -56,7 +56,7 @@ void run_case(int64_t dim, bool fused, bool weighted, Pooling pooling, int max_l
 TEST(RowUpdateTargets, EveryTargetMatchesTheScalarLoopsBitForBit) {
   testing::for_each_simd_target([&](const std::string& name) {
     SCOPED_TRACE("target " + name);
-    for (int64_t dim : {1, 3, 4, 8, 12, 16, 17, 33, 64, 128}) {
+    for (int64_t dim : {1, 3, 4, 8, 12, 16, 17, 32, 33, 64, 128}) {
       for (bool fused : {false, true}) {
         for (bool weighted : {false, true}) {
           for (Pooling pooling : {Pooling::Sum, Pooling::Mean}) {
