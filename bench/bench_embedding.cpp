@@ -256,13 +256,15 @@ BENCHMARK_CAPTURE(BM_RowLoop, scalar_adagrad, kernels::run_rows_scalar, Optimize
     ->Args({1000000, 64});
 BENCHMARK_CAPTURE(BM_RowLoop, simd_adagrad, kernels::run_rows_simd, OptimizerKind::Adagrad)
     ->Args({1000000, 16})
-    ->Args({1000000, 64});
+    ->Args({1000000, 64})
+    ->Args({1000000, 128});
 BENCHMARK_CAPTURE(BM_RowLoop, scalar_rowwise_adagrad, kernels::run_rows_scalar, OptimizerKind::RowwiseAdagrad)
     ->Args({1000000, 16})
     ->Args({1000000, 64});
 BENCHMARK_CAPTURE(BM_RowLoop, simd_rowwise_adagrad, kernels::run_rows_simd, OptimizerKind::RowwiseAdagrad)
     ->Args({1000000, 16})
-    ->Args({1000000, 64});
+    ->Args({1000000, 64})
+    ->Args({1000000, 128});
 BENCHMARK_CAPTURE(BM_RowLoop, scalar_sgd, kernels::run_rows_scalar, OptimizerKind::Sgd)->Args({1000000, 16});
 BENCHMARK_CAPTURE(BM_RowLoop, simd_sgd, kernels::run_rows_simd, OptimizerKind::Sgd)->Args({1000000, 16});
 
@@ -288,7 +290,8 @@ BENCHMARK_CAPTURE(BM_RowLoopStream, scalar_adagrad, kernels::run_rows_scalar, Op
     ->Args({1000000, 64});
 BENCHMARK_CAPTURE(BM_RowLoopStream, simd_adagrad, kernels::run_rows_simd, OptimizerKind::Adagrad)
     ->Args({1000000, 16})
-    ->Args({1000000, 64});
+    ->Args({1000000, 64})
+    ->Args({1000000, 128});
 
 // cce's reclustering: the nearest of k centroids (width 8: one of dim 16's two columns) for
 // 4096 points, the scalar reference point by point or the Highway kernel (the same indices):
