@@ -101,6 +101,17 @@ HWY_INLINE void Accumulate(float* HWY_RESTRICT acc, const float* HWY_RESTRICT g,
   for (int64_t j = vec_end; j < n; ++j) acc[j] = std::fma(scale, g[j], acc[j]);
 }
 
+// The sum's first term, Accumulate into an acc of +0 with the zeros in a register
+// (row_updates.cpp's first_term): from 128 floats, where g++ 12 zeroed acc with `rep stos`.
+HWY_INLINE void FirstTerm(float* HWY_RESTRICT acc, const float* HWY_RESTRICT g, float scale, int64_t n) {
+  const hn::ScalableTag<float> d;
+  const auto lanes = static_cast<int64_t>(hn::Lanes(d));
+  const int64_t vec_end = n - n % lanes;
+  const auto vs = hn::Set(d, scale);
+  for (int64_t j = 0; j < vec_end; j += lanes) hn::StoreU(Fma(d, vs, hn::LoadU(d, g + j), hn::Zero(d)), d, acc + j);
+  for (int64_t j = vec_end; j < n; ++j) acc[j] = std::fma(scale, g[j], 0.0f);
+}
+
 template <OptimizerKind K, int D>
 void RunRowsFixed(const RowJob& job) {
   using Rule = SimdRule<K, D>;
@@ -118,11 +129,21 @@ void RunRowsFixed(const RowJob& job) {
   float* HWY_RESTRICT acc = D > 0 ? fixed : job.acc;
   for (int64_t i = 0; i < n; ++i) {
     if (i + kRowsAhead < n) Rule::prefetch(job, rows[i + kRowsAhead]);
-    for (int64_t c = 0; c < dim; ++c) acc[c] = 0.0f;
+    constexpr bool kFirstTerm = D >= 128;
+    if constexpr (!kFirstTerm) {
+      for (int64_t c = 0; c < dim; ++c) acc[c] = 0.0f;
+    }
     uint32_t k = job.first != nullptr ? job.first[i] : static_cast<uint32_t>(i);
+    bool first = kFirstTerm;
     do {
       const float* g = job.grad_out + (job.bag_of != nullptr ? job.bag_of[k] : k) * job.grad_stride;
-      Accumulate(acc, g, job.scale_of != nullptr ? job.scale_of[k] : 1.0f, dim);
+      const float scale = job.scale_of != nullptr ? job.scale_of[k] : 1.0f;
+      if (first) {
+        FirstTerm(acc, g, scale, dim);
+        first = false;
+      } else {
+        Accumulate(acc, g, scale, dim);
+      }
       k = job.next != nullptr ? job.next[k] : kNoNextId;
     } while (k != kNoNextId);
     Rule::apply(job, rows[i], acc);
