@@ -1,3 +1,9 @@
+// The pooled gathers and the gradients' coalescing. Rounding is spelled out: this file is
+// built with -ffp-contract=off (CMakeLists.txt), so a bag's sum is acc = fma(w, x, acc) from
+// +0 in id order, then acc * scale, exactly as written, for every table precision (the fp16
+// and int8 readers decode a row, then the same statements pool it). Before session 19 the
+// compiler chose where to fuse; it fused the sums, but a change elsewhere in the file once
+// made it round the fp16 path's differently from the fp32 path's.
 #include "kernels/embedding_kernels.h"
 
 #include <algorithm>
@@ -83,7 +89,7 @@ void pool_fixed(const R& table, const RowBags& bags, Pooling pooling, MatrixView
       if (k + kPoolAhead < ids) prefetch_row(table, bags.rows[k + kPoolAhead] * D, D);
       const float* src = table.read(bags.rows[k] * D, D, row);
       const float w = weighted ? bags.weights[k] : 1.0f;
-      for (int j = 0; j < D; ++j) acc[j] += w * src[j];
+      for (int j = 0; j < D; ++j) acc[j] = std::fma(w, src[j], acc[j]);
     }
     const float s = bag_scale(pooling, end - begin);
     float* dst = out.row(b);
@@ -106,7 +112,7 @@ void pool_generic(const R& table, int64_t dim, const RowBags& bags, Pooling pool
       if (k + kPoolAhead < ids) prefetch_row(table, bags.rows[k + kPoolAhead] * dim, dim);
       const float* src = table.read(bags.rows[k] * dim, dim, row.data());
       const float w = weighted ? bags.weights[k] : 1.0f;
-      for (int64_t j = 0; j < dim; ++j) dst[j] += w * src[j];
+      for (int64_t j = 0; j < dim; ++j) dst[j] = std::fma(w, src[j], dst[j]);
     }
     const float s = bag_scale(pooling, end - begin);
     for (int64_t j = 0; j < dim; ++j) dst[j] *= s;
@@ -215,7 +221,7 @@ void pool_pieces_fixed(const R& array, int64_t dim, const PieceBags& bags, Pooli
       for (uint32_t k = begin; k < end; ++k) {
         const float* src = array.read(starts[k * pieces + c], W, piece);
         const float w = weighted ? bags.weights[k] : 1.0f;
-        for (int j = 0; j < W; ++j) acc[j] += w * src[j];
+        for (int j = 0; j < W; ++j) acc[j] = std::fma(w, src[j], acc[j]);
       }
       for (int j = 0; j < W; ++j) dst[c * W + j] = acc[j] * s;
     }
@@ -239,7 +245,7 @@ void pool_pieces_generic(const R& array, int64_t dim, int64_t width, const Piece
       for (int64_t c = 0; c < pieces; ++c) {
         const int64_t len = std::min(width, dim - c * width);
         const float* src = array.read(bags.starts[k * pieces + c], len, piece.data());
-        for (int64_t j = 0; j < len; ++j) dst[c * width + j] += w * src[j];
+        for (int64_t j = 0; j < len; ++j) dst[c * width + j] = std::fma(w, src[j], dst[c * width + j]);
       }
     }
     const float s = bag_scale(pooling, end - begin);
