@@ -28,10 +28,12 @@ struct BagBatch {
 // Bag b holds exactly id b, with weight 1 (no weights): one-hot bags, DLRM's batches. The
 // kernels' fast paths for them; false for no offsets at all.
 inline bool one_id_per_bag(std::span<const uint32_t> offsets, std::span<const float> weights) {
-  if (!weights.empty() || offsets.empty()) return false;
-  bool all = true;
-  for (size_t b = 0; b < offsets.size(); ++b) all &= offsets[b] == b;
-  return all;
+  if (!weights.empty() || offsets.empty() || offsets.size() - 1 > UINT32_MAX) return false;
+  // An or of offsets[b] ^ b, which vectorizes (an and of 64-bit compares did not: 4 % of a
+  // cached update).
+  uint32_t differ = 0;
+  for (size_t b = 0; b < offsets.size(); ++b) differ |= offsets[b] ^ static_cast<uint32_t>(b);
+  return differ == 0;
 }
 
 // A row-major matrix view: row r starts at data + r * stride; each row holds `cols` floats.
