@@ -10,11 +10,11 @@
 //       --benchmark_report_aggregates_only=true
 #include <benchmark/benchmark.h>
 #include <cblas.h>
-#include <hwy/targets.h>
 #include <omp.h>
 
 #include <vector>
 
+#include "avx2_only.h"
 #include "kernels/dense_kernels.h"
 #include "kernels/gemm_bf16.h"
 
@@ -45,24 +45,13 @@ const Layer kLayers[] = {{13, 512}, {512, 256}, {256, 64}, {64, 16}, {367, 512},
 
 enum class Gemm { Blocked, BlockedAvx2, OpenblasBlocks, OpenblasThreads, Bf16 };
 
-// kernels::gemm on Highway's AVX2 target alone: the kernel Zen 3 runs, on whatever CPU this is.
-struct Avx2Only {
-  explicit Avx2Only(bool on) : on_(on) {
-    if (on_) hwy::SetSupportedTargetsForTest(HWY_AVX2);
-  }
-  ~Avx2Only() {
-    if (on_) hwy::SetSupportedTargetsForTest(0);
-  }
-  bool on_;
-};
-
 template <Gemm Kind>
 void BM_DlrmStepGemms(benchmark::State& state) {
   const int64_t batch = state.range(0);
   std::vector<float> x(batch * 1024, 0.5f), w(1024 * 1024, 0.25f), y(batch * 1024), dw(1024 * 1024);
   cembed::kernels::set_num_threads(kThreads);
   if (Kind == Gemm::Bf16) state.SetLabel(cembed::kernels::bf16_path_name());
-  const Avx2Only avx2(Kind == Gemm::BlockedAvx2);
+  const Avx2Only avx2(Kind == Gemm::BlockedAvx2);  // kernels::gemm as Zen 3 runs it
   auto gemm = [&](bool ta, bool tb, int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b,
                   int64_t ldb, float* c, int64_t ldc) {
     if (Kind == Gemm::Blocked || Kind == Gemm::BlockedAvx2) {
