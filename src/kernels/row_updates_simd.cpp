@@ -127,26 +127,27 @@ void RunRowsFixed(const RowJob& job) {
   }
   HWY_ALIGN float fixed[D > 0 ? D : 1];
   float* HWY_RESTRICT acc = D > 0 ? fixed : job.acc;
+  const RowJob j = job;  // locals: stores through acc cannot change them
   for (int64_t i = 0; i < n; ++i) {
-    if (i + kRowsAhead < n) Rule::prefetch(job, rows[i + kRowsAhead]);
+    if (i + kRowsAhead < n) Rule::prefetch(j, rows[i + kRowsAhead]);
     constexpr bool kFirstTerm = D >= 128;
     if constexpr (!kFirstTerm) {
       for (int64_t c = 0; c < dim; ++c) acc[c] = 0.0f;
     }
-    uint32_t k = job.first != nullptr ? job.first[i] : static_cast<uint32_t>(i);
+    uint32_t k = j.first != nullptr ? j.first[i] : static_cast<uint32_t>(i);
     bool first = kFirstTerm;
     do {
-      const float* g = job.grad_out + (job.bag_of != nullptr ? job.bag_of[k] : k) * job.grad_stride;
-      const float scale = job.scale_of != nullptr ? job.scale_of[k] : 1.0f;
+      const float* g = j.grad_out + (j.bag_of != nullptr ? j.bag_of[k] : k) * j.grad_stride;
+      const float scale = j.scale_of != nullptr ? j.scale_of[k] : 1.0f;
       if (first) {
         FirstTerm(acc, g, scale, dim);
         first = false;
       } else {
         Accumulate(acc, g, scale, dim);
       }
-      k = job.next != nullptr ? job.next[k] : kNoNextId;
+      k = j.next != nullptr ? j.next[k] : kNoNextId;
     } while (k != kNoNextId);
-    Rule::apply(job, rows[i], acc);
+    Rule::apply(j, rows[i], acc);
   }
 }
 
