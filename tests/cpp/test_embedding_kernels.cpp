@@ -327,6 +327,50 @@ TEST(Kernels, OutOfBoundRowsAreErrors) {
   }
 }
 
+// The row check's first pass keeps 16 running maxima and a tail: a bad row is found in any
+// lane and in the tail, for batches shorter than, equal to and longer than the 16 lanes.
+TEST(Kernels, RowCheckFindsABadRowAtEveryPosition) {
+  for (const int64_t n : {1, 15, 16, 17, 40}) {
+    std::vector<int64_t> rows(n);
+    for (int64_t k = 0; k < n; ++k) rows[k] = k % 4;
+    EXPECT_NO_THROW(kernels::check_rows_in_range(rows, 4, "test")) << n << " ids";
+    for (int64_t p = 0; p < n; ++p) {
+      for (const int64_t bad : {int64_t{4}, int64_t{-1}, int64_t{1} << 40}) {
+        std::vector<int64_t> with_bad = rows;
+        with_bad[p] = bad;
+        try {
+          kernels::check_rows_in_range(with_bad, 4, "test");
+          ADD_FAILURE() << "row " << bad << " at " << p << " of " << n << ": no error";
+        } catch (const Error& e) {
+          EXPECT_NE(std::string(e.what()).find(fmt::format("row {} out of range", bad)), std::string::npos)
+              << e.what();
+        }
+      }
+    }
+  }
+}
+
+// The kernels' one-hot fast path: offsets exactly 0, 1, ..., n and no weights.
+TEST(Kernels, OneIdPerBagOnlyForOffsetsZeroToN) {
+  using V = std::vector<uint32_t>;
+  const std::vector<float> none, weights = {1.0f, 1.0f};
+  EXPECT_TRUE(one_id_per_bag(V{0}, none));
+  EXPECT_TRUE(one_id_per_bag(V{0, 1, 2}, none));
+  V long_ones(41);
+  for (uint32_t b = 0; b < 41; ++b) long_ones[b] = b;
+  EXPECT_TRUE(one_id_per_bag(long_ones, none));
+  EXPECT_FALSE(one_id_per_bag(V{}, none));
+  EXPECT_FALSE(one_id_per_bag(V{0, 1, 2}, weights));
+  EXPECT_FALSE(one_id_per_bag(V{0, 2}, none));
+  EXPECT_FALSE(one_id_per_bag(V{0, 1, 1, 3}, none));
+  EXPECT_FALSE(one_id_per_bag(V{1, 2}, none));
+  for (const uint32_t b : {uint32_t{1}, uint32_t{17}, uint32_t{40}}) {
+    V off = long_ones;
+    off[b] |= 0x80000000u;  // only the top bit differs
+    EXPECT_FALSE(one_id_per_bag(off, none)) << "offset " << b;
+  }
+}
+
 TEST(Kernels, StridedOutputLeavesGapsAlone) {
   Rng rng(5);
   const auto table = testing::random_vector(rng, 10 * 4);
