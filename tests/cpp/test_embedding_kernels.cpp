@@ -342,8 +342,7 @@ TEST(Kernels, RowCheckFindsABadRowAtEveryPosition) {
           kernels::check_rows_in_range(with_bad, 4, "test");
           ADD_FAILURE() << "row " << bad << " at " << p << " of " << n << ": no error";
         } catch (const Error& e) {
-          EXPECT_NE(std::string(e.what()).find(fmt::format("row {} out of range", bad)), std::string::npos)
-              << e.what();
+          EXPECT_NE(std::string(e.what()).find(fmt::format("row {} out of range", bad)), std::string::npos) << e.what();
         }
       }
     }
