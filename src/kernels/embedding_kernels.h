@@ -97,11 +97,12 @@ void apply_row_updates(float* table, float* state, int64_t num_rows, int64_t dim
 // rows and their optimizer state are prefetched for writing ahead of their update.
 // (row_updates.cpp; scratch is reused from call to call.)
 struct UpdateScratch {
-  std::vector<int32_t> slots;    // hash table: index into rows, -1 empty
+  std::vector<uint32_t> slots;   // hash table: base + index into rows; below base: empty
+  uint32_t base = 0;             // this batch's stamp (raised by the batch's ids after it)
   std::vector<int64_t> rows;     // distinct rows, in order of first occurrence
   std::vector<uint32_t> first;   // per distinct row: its first id
-  std::vector<uint32_t> last;    // per distinct row: its last id so far
-  std::vector<uint32_t> next;    // per id: the next id of its row (input order), or kNoNextId
+  std::vector<uint32_t> last;    // per distinct row: its last id
+  std::vector<uint32_t> next;    // per id but a row's last: the next id of its row (input order)
   std::vector<uint32_t> bag_of;  // per id: its bag
   std::vector<float> scale_of;   // per id: its bag's scale times its weight
   std::vector<float> acc;        // one row's gradient (dims without a fixed-size kernel)

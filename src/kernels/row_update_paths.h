@@ -16,8 +16,8 @@ namespace cembed::kernels {
 
 // One optimizer step on each of `count` rows. Row i's gradient is grads + i * dim when
 // grads is set (apply_row_updates); otherwise the sum, in order, of scale(k) * the grad_out
-// row of bag(k) over its ids k = first[i], next[k], next[next[k]], ... up to kNoNextId
-// (first and next null: the one id i), bag(k) = bag_of[k] and scale(k) = scale_of[k]
+// row of bag(k) over its ids k = first[i], next[k], next[next[k]], ... up to last[i]
+// (first, last and next null: the one id i), bag(k) = bag_of[k] and scale(k) = scale_of[k]
 // (null: k and 1), summed in acc.
 struct RowJob {
   OptimizerKind kind = OptimizerKind::Sgd;
@@ -29,6 +29,7 @@ struct RowJob {
   const int64_t* rows = nullptr;
   const float* grads = nullptr;
   const uint32_t* first = nullptr;
+  const uint32_t* last = nullptr;
   const uint32_t* next = nullptr;
   const uint32_t* bag_of = nullptr;
   const float* scale_of = nullptr;
@@ -36,9 +37,6 @@ struct RowJob {
   int64_t grad_stride = 0;
   float* acc = nullptr;  // dim floats of scratch
 };
-
-// The end of a row's chain of ids in RowJob::next.
-inline constexpr uint32_t kNoNextId = UINT32_MAX;
 
 // Distinct rows whose weights and state are prefetched (prefetch_for_update) ahead of their
 // update.

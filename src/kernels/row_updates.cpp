@@ -149,36 +149,42 @@ bool one_per_bag(const RowBags& bags) {
 
 // Finds the distinct rows in order of first occurrence (open addressing, Fibonacci hashing):
 // scratch.rows[0, distinct), and each row's ids in input order as a chain (scratch.first,
-// scratch.next). Returns distinct. The table is at most a quarter full (8,192 slots, 32 KiB,
-// for a batch of 2,048 ids): on rows that miss the caches the updates ran 1.15-1.21x as fast
-// at dim 16 (1.06-1.16x at dim 64) as with it half full, whose longer probes (a dependent load
-// and a branch each) were a quarter of Adagrad's time at dim 16 (docs/benchmarks.md, "Session
-// 16: Zen 5").
+// scratch.next, ending at scratch.last). Returns distinct. The table is at most a quarter full
+// (8,192 slots, 32 KiB, for a batch of 2,048 ids): on rows that miss the caches the updates ran
+// 1.15-1.21x as fast at dim 16 (1.06-1.16x at dim 64) as with it half full, whose longer probes
+// (a dependent load and a branch each) were a quarter of Adagrad's time at dim 16
+// (docs/benchmarks.md, "Session 16: Zen 5"). A slot holds base + its row's index, and a value
+// under this batch's base is empty, so the table is cleared only when its size changes or the
+// stamps would wrap, not per batch; and an id's next is written only when its row recurs
+// (session 19).
 int64_t find_distinct(std::span<const int64_t> rows, UpdateScratch& sc) {
   const auto n = static_cast<int64_t>(rows.size());
   int bits = 4;
   while ((int64_t{1} << bits) < 4 * n) ++bits;
   const uint64_t mask = (uint64_t{1} << bits) - 1;
-  sc.slots.assign(size_t{1} << bits, -1);
+  if (sc.slots.size() != (size_t{1} << bits) || sc.base == 0 || sc.base > UINT32_MAX - static_cast<uint64_t>(n)) {
+    sc.slots.assign(size_t{1} << bits, 0);
+    sc.base = 1;
+  }
   sc.rows.resize(n);
   sc.first.resize(n);
   sc.last.resize(n);
   sc.next.resize(n);
-  int32_t* slots = sc.slots.data();
+  uint32_t* slots = sc.slots.data();
+  const uint32_t base = sc.base;
   int64_t* distinct_rows = sc.rows.data();
   uint32_t* first = sc.first.data();
   uint32_t* last = sc.last.data();
   uint32_t* next = sc.next.data();
-  int32_t distinct = 0;
+  uint32_t distinct = 0;
   for (int64_t k = 0; k < n; ++k) {
     const int64_t r = rows[k];
     const auto id = static_cast<uint32_t>(k);
-    next[k] = kNoNextId;
     uint64_t h = (static_cast<uint64_t>(r) * 0x9E3779B97F4A7C15ull) >> (64 - bits);
     while (true) {
-      const int32_t e = slots[h];
-      if (e < 0) {
-        slots[h] = distinct;
+      const uint32_t e = slots[h] - base;  // wraps to >= distinct when the slot is empty
+      if (e >= distinct) {
+        slots[h] = base + distinct;
         distinct_rows[distinct] = r;
         first[distinct] = id;
         last[distinct++] = id;
@@ -192,6 +198,7 @@ int64_t find_distinct(std::span<const int64_t> rows, UpdateScratch& sc) {
       h = (h + 1) & mask;
     }
   }
+  sc.base = base + static_cast<uint32_t>(n);  // every stamp written is under it
   return distinct;
 }
 
@@ -262,6 +269,7 @@ void run_rows_scalar(const RowJob& job) {
         for (int64_t c = 0; c < width; ++c) acc[c] = 0.0f;
       }
       uint32_t k = j.first != nullptr ? j.first[i] : static_cast<uint32_t>(i);
+      const uint32_t end = j.first != nullptr ? j.last[i] : k;
       bool first = kFirstTermOverAcc<D>;
       do {
         const float* g = j.grad_out + (j.bag_of != nullptr ? j.bag_of[k] : k) * j.grad_stride;
@@ -272,8 +280,9 @@ void run_rows_scalar(const RowJob& job) {
         } else {
           accumulate(acc, g, scale, width);
         }
-        k = j.next != nullptr ? j.next[k] : kNoNextId;
-      } while (k != kNoNextId);
+        if (k == end) break;
+        k = j.next[k];
+      } while (true);
       step(rows[i], acc);
     }
   });
@@ -328,6 +337,7 @@ void coalesce_and_apply_with(RowLoop run, const RowBags& bags, Pooling pooling, 
   job.rows = sc.rows.data();
   if (distinct < n) {
     job.first = sc.first.data();
+    job.last = sc.last.data();
     job.next = sc.next.data();
   }
   // Bag and scale of each id: id k in bag k with scale 1 when every bag holds one id.

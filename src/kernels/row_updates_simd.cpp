@@ -135,6 +135,7 @@ void RunRowsFixed(const RowJob& job) {
       for (int64_t c = 0; c < dim; ++c) acc[c] = 0.0f;
     }
     uint32_t k = j.first != nullptr ? j.first[i] : static_cast<uint32_t>(i);
+    const uint32_t end = j.first != nullptr ? j.last[i] : k;
     bool first = kFirstTerm;
     do {
       const float* g = j.grad_out + (j.bag_of != nullptr ? j.bag_of[k] : k) * j.grad_stride;
@@ -145,8 +146,9 @@ void RunRowsFixed(const RowJob& job) {
       } else {
         Accumulate(acc, g, scale, dim);
       }
-      k = j.next != nullptr ? j.next[k] : kNoNextId;
-    } while (k != kNoNextId);
+      if (k == end) break;
+      k = j.next[k];
+    } while (true);
     Rule::apply(j, rows[i], acc);
   }
 }
