@@ -113,6 +113,45 @@ TEST_P(KernelGrid, FusedUpdateMatchesCoalesceThenUpdate) {
   expect_fused_matches_unfused(rng, testing::random_row_bags(rng, 31, 13, max_len, weighted), 13, dim, pooling);
 }
 
+// One scratch through batches of changing sizes (its hash table resized: under ASan a table
+// left at its old size is an overflow) and with its stamp at the top of its range (the table
+// kept when the batch's stamps just fit, cleared when they would wrap): each batch's update
+// equals coalesce_gradients then apply_row_updates, bit for bit. Rows recur within and
+// across batches. (Stale stamps can only lengthen probes, never change a result: what the
+// stamps buy is speed, in bench_embedding.)
+TEST(Kernels, FusedUpdateScratchAcrossSizesAndStampWrap) {
+  Rng rng(77);
+  const int64_t num_rows = 9, dim = 4;
+  const OptimizerConfig opt{OptimizerKind::Adagrad, 1e-10f, 0.1f};
+  auto table = testing::random_vector(rng, num_rows * dim);
+  std::vector<float> state(optimizer_state_floats(opt.kind, num_rows, dim), opt.initial_accumulator);
+  auto fused_table = table;
+  auto fused_state = state;
+  kernels::UpdateScratch scratch;
+  struct Batch {
+    int64_t bags;
+    int64_t stamp;  // 0: as the last batch left it; else set before the batch (base + ids - 1 at most)
+  };
+  for (const Batch b : {Batch{31, 0}, Batch{5, 0}, Batch{200, 0}, Batch{31, 0}, Batch{31, -1}, Batch{31, 0},
+                        Batch{31, -2}, Batch{31, 0}}) {
+    const Case c = testing::random_row_bags(rng, b.bags, num_rows, 3, false);
+    const auto ids = static_cast<int64_t>(c.rows.size());
+    // -1: the stamps of this batch end exactly at UINT32_MAX; -2: they would pass it.
+    if (b.stamp == -1) scratch.base = static_cast<uint32_t>(UINT32_MAX - ids);
+    if (b.stamp == -2) scratch.base = static_cast<uint32_t>(UINT32_MAX - ids + 1);
+    const auto grad = testing::random_vector(rng, b.bags * dim);
+    const ConstMatrixView gv{grad.data(), b.bags, dim, dim};
+    kernels::RowGradients g;
+    kernels::coalesce_gradients(c.view(), Pooling::Sum, gv, dim, g);
+    kernels::apply_row_updates(table.data(), state.data(), num_rows, dim, g, opt, 0.05f);
+    kernels::coalesce_and_apply(c.view(), Pooling::Sum, gv, dim, fused_table.data(), fused_state.data(), num_rows, opt,
+                                0.05f, scratch);
+    const std::string what = fmt::format("{} bags, stamp case {}", b.bags, b.stamp);
+    testing::expect_same_bits(fused_table, table, what + " weights");
+    testing::expect_same_bits(fused_state, state, what + " state");
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Shapes, KernelGrid,
                          ::testing::Combine(::testing::Values(1, 3, 4, 8, 16, 32, 33, 64, 128), ::testing::Bool(),
                                             ::testing::Values(Pooling::Sum, Pooling::Mean),
