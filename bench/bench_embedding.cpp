@@ -276,6 +276,27 @@ BENCHMARK_CAPTURE(BM_RowLoop, simd_rowwise_adagrad, kernels::run_rows_simd, Opti
 BENCHMARK_CAPTURE(BM_RowLoop, scalar_sgd, kernels::run_rows_scalar, OptimizerKind::Sgd)->Args({1000000, 16});
 BENCHMARK_CAPTURE(BM_RowLoop, simd_sgd, kernels::run_rows_simd, OptimizerKind::Sgd)->Args({1000000, 16});
 
+// An optimizer's rule alone on cached rows: apply_row_updates on 2,048 rows already coalesced
+// (rows 0 to 2,047 of the table, one after the other, so they stay in L1/L2 and share TLB
+// entries; each with its own gradient), with the loop run_rows picks. No id check of a batch,
+// no search for its distinct rows, no gather: the most a cached backward + update with this
+// rule can reach (docs/benchmarks.md, "Session 19"). Items are rows.
+void BM_RowRule(benchmark::State& state, OptimizerKind kind) {
+  const int64_t dim = state.range(0), batch = 2048;
+  AlignedVector<float> table(batch * dim, 0.01f), opt_state(optimizer_state_floats(kind, batch, dim), 0.0f);
+  kernels::RowGradients g;
+  for (int64_t r = 0; r < batch; ++r) g.rows.push_back(r);
+  g.grads.assign(batch * dim, 1e-3f);
+  for (auto _ : state) {
+    kernels::apply_row_updates(table.data(), opt_state.data(), batch, dim, g, {kind}, 1e-3f);
+    benchmark::ClobberMemory();
+  }
+  report(state, batch, dim);
+}
+BENCHMARK_CAPTURE(BM_RowRule, sgd, OptimizerKind::Sgd)->Arg(16)->Arg(64);
+BENCHMARK_CAPTURE(BM_RowRule, adagrad, OptimizerKind::Adagrad)->Arg(16)->Arg(64);
+BENCHMARK_CAPTURE(BM_RowRule, rowwise_adagrad, OptimizerKind::RowwiseAdagrad)->Arg(16)->Arg(64);
+
 // The same on BackwardUpdateStream's batches (a new batch each iteration: rows that miss),
 // the table and state in huge pages as a table's are.
 void BM_RowLoopStream(benchmark::State& state, kernels::RowLoop run, OptimizerKind kind) {
