@@ -115,38 +115,50 @@ TEST_P(KernelGrid, FusedUpdateMatchesCoalesceThenUpdate) {
 
 // One scratch through batches of changing sizes (its hash table resized: under ASan a table
 // left at its old size is an overflow) and with its stamp at the top of its range (the table
-// kept when the batch's stamps just fit, cleared when they would wrap): each batch's update
-// equals coalesce_gradients then apply_row_updates, bit for bit. Rows recur within and
-// across batches. (Stale stamps can only lengthen probes, never change a result: what the
-// stamps buy is speed, in bench_embedding.)
+// kept when the batch's stamps just fit, cleared when they would wrap; both paths asserted):
+// each batch's update equals coalesce_gradients then apply_row_updates, bit for bit. Rows
+// recur within and across batches; dim 16 runs Adagrad's Highway loop.
 TEST(Kernels, FusedUpdateScratchAcrossSizesAndStampWrap) {
   Rng rng(77);
-  const int64_t num_rows = 9, dim = 4;
+  const int64_t num_rows = 9, dim = 16;
   const OptimizerConfig opt{OptimizerKind::Adagrad, 1e-10f, 0.1f};
   auto table = testing::random_vector(rng, num_rows * dim);
   std::vector<float> state(optimizer_state_floats(opt.kind, num_rows, dim), opt.initial_accumulator);
   auto fused_table = table;
   auto fused_state = state;
   kernels::UpdateScratch scratch;
-  struct Batch {
-    int64_t bags;
-    int64_t stamp;  // 0: as the last batch left it; else set before the batch (base + ids - 1 at most)
+  // The slots find_distinct uses for `ids` ids: a power of two, at least 16 and 4 x ids.
+  auto slots_for = [](int64_t ids) {
+    size_t slots = 16;
+    while (static_cast<int64_t>(slots) < 4 * ids) slots *= 2;
+    return slots;
   };
-  for (const Batch b : {Batch{31, 0}, Batch{5, 0}, Batch{200, 0}, Batch{31, 0}, Batch{31, -1}, Batch{31, 0},
-                        Batch{31, -2}, Batch{31, 0}}) {
-    const Case c = testing::random_row_bags(rng, b.bags, num_rows, 3, false);
+  // stamp 0: as the last batch left it; -1: this batch's stamps end exactly at UINT32_MAX
+  // (the table kept); -2: they would pass it (the table cleared, stamps from 1).
+  for (const auto& [bags, stamp] :
+       std::vector<std::pair<int64_t, int>>{{31, 0}, {5, 0}, {200, 0}, {31, 0}, {31, -1}, {31, 0}, {31, -2}, {31, 0}}) {
+    Case c = testing::random_row_bags(rng, bags, num_rows, 3, false);
+    if (stamp != 0) {  // a batch the table's size fits, so that the stamp alone decides
+      while (slots_for(static_cast<int64_t>(c.rows.size())) != scratch.slots.size()) {
+        c = testing::random_row_bags(rng, bags, num_rows, 3, false);
+      }
+    }
     const auto ids = static_cast<int64_t>(c.rows.size());
-    // -1: the stamps of this batch end exactly at UINT32_MAX; -2: they would pass it.
-    if (b.stamp == -1) scratch.base = static_cast<uint32_t>(UINT32_MAX - ids);
-    if (b.stamp == -2) scratch.base = static_cast<uint32_t>(UINT32_MAX - ids + 1);
-    const auto grad = testing::random_vector(rng, b.bags * dim);
-    const ConstMatrixView gv{grad.data(), b.bags, dim, dim};
+    if (stamp == -1) scratch.base = static_cast<uint32_t>(UINT32_MAX - ids);
+    if (stamp == -2) scratch.base = static_cast<uint32_t>(UINT32_MAX - ids + 1);
+    const auto grad = testing::random_vector(rng, bags * dim);
+    const ConstMatrixView gv{grad.data(), bags, dim, dim};
     kernels::RowGradients g;
     kernels::coalesce_gradients(c.view(), Pooling::Sum, gv, dim, g);
     kernels::apply_row_updates(table.data(), state.data(), num_rows, dim, g, opt, 0.05f);
     kernels::coalesce_and_apply(c.view(), Pooling::Sum, gv, dim, fused_table.data(), fused_state.data(), num_rows, opt,
                                 0.05f, scratch);
-    const std::string what = fmt::format("{} bags, stamp case {}", b.bags, b.stamp);
+    const std::string what = fmt::format("{} bags, stamp case {}", bags, stamp);
+    if (stamp == -1) {
+      EXPECT_EQ(scratch.base, UINT32_MAX) << what << ": the table was not kept";
+    } else if (stamp == -2) {
+      EXPECT_EQ(scratch.base, static_cast<uint32_t>(1 + ids)) << what << ": the table was not cleared";
+    }
     testing::expect_same_bits(fused_table, table, what + " weights");
     testing::expect_same_bits(fused_state, state, what + " state");
   }
