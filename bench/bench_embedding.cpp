@@ -278,9 +278,9 @@ BENCHMARK_CAPTURE(BM_RowLoop, simd_sgd, kernels::run_rows_simd, OptimizerKind::S
 
 // An optimizer's rule alone on cached rows: apply_row_updates on 2,048 rows already coalesced
 // (rows 0 to 2,047 of the table, one after the other, so they stay in L1/L2 and share TLB
-// entries; each with its own gradient), with the loop run_rows picks. No id check of a batch,
-// no search for its distinct rows, no gather: the most a cached backward + update with this
-// rule can reach (docs/benchmarks.md, "Session 19"). Items are rows.
+// entries; each with its own gradient), with the loop run_rows picks. The row check and no
+// search for the batch's distinct rows, no gather: the most a cached backward + update with
+// this rule can reach (docs/benchmarks.md, "Session 19"). Items are rows.
 void BM_RowRule(benchmark::State& state, OptimizerKind kind) {
   const int64_t dim = state.range(0), batch = 2048;
   AlignedVector<float> table(batch * dim, 0.01f), opt_state(optimizer_state_floats(kind, batch, dim), 0.0f);

@@ -289,9 +289,10 @@ void run_rows_scalar(const RowJob& job) {
 }
 
 // Highway's loop for row-wise Adagrad (its vector sums and updates ran 1.0-1.1x the scalar
-// loop's rate at dim 16 and 2x at dim 64) and for Adagrad from dim 16 (1.2-1.4x at dim 64;
-// at dim 16 1.2x on AVX-512 and 1.0x on the AVX2 target, measured with the rows in huge pages
-// as a table's are), the scalar loop for the others (docs/benchmarks.md, "Session 19").
+// loop's rate at dim 16 and 2x at dim 64) and for Adagrad from dim 16 (1.2-1.4x at dim 64,
+// session 13; at dim 16 1.2x on AVX-512 and 1.0x on the AVX2 target, session 19, measured
+// with the rows in huge pages as a table's are), the scalar loop for the others
+// (docs/benchmarks.md).
 void run_rows(const RowJob& job) {
   const bool simd = job.kind == OptimizerKind::RowwiseAdagrad || (job.kind == OptimizerKind::Adagrad && job.dim >= 16);
   if (simd) return run_rows_simd(job);
