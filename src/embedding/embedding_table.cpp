@@ -2,9 +2,8 @@
 // dense gradient, embedding_table.h) and the id check its methods share.
 #include "cembed/embedding_table.h"
 
-#include <algorithm>
-
 #include "util/check.h"
+#include "util/largest.h"
 
 namespace cembed {
 
@@ -19,9 +18,8 @@ void EmbeddingTable::apply_gradient(std::span<const float>, float) {
 
 void EmbeddingTable::check_ids(int f, std::span<const Id> ids) const {
   const auto n = static_cast<uint64_t>(num_values(f));
-  Id top = 0;  // a branch-free first pass (a max, which vectorizes); the loop naming the id on failure
-  for (const Id id : ids) top = std::max(top, id);
-  if (top < n) return;
+  // A first pass without branches; the loop naming the id only on failure.
+  if (largest_as_unsigned(ids) < n) return;
   for (const Id id : ids) CEMBED_CHECK(id < n, "{} table: value id {} out of range [0, {})", method(), id, n);
 }
 

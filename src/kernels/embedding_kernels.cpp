@@ -16,22 +16,13 @@
 #include "kernels/prefetch_lines.h"
 #include "kernels/weight_reader.h"
 #include "util/check.h"
+#include "util/largest.h"
 
 namespace cembed::kernels {
 
 void check_rows_in_range(std::span<const int64_t> rows, int64_t num_rows, const char* what) {
-  // The largest row as unsigned (a negative one is above every bound): a max, which
-  // vectorizes, kept in 16 running maxima (four AVX2 vectors) so that the vector compares do
-  // not wait on each other (one running max took 7 % of a cached Adagrad update at dim 16).
-  constexpr size_t kLanes = 16;
-  uint64_t lane_top[kLanes] = {};
-  const size_t n = rows.size(), body = n - n % kLanes;
-  for (size_t i = 0; i < body; i += kLanes) {
-    for (size_t l = 0; l < kLanes; ++l) lane_top[l] = std::max(lane_top[l], static_cast<uint64_t>(rows[i + l]));
-  }
-  uint64_t top = 0;
-  for (size_t i = body; i < n; ++i) top = std::max(top, static_cast<uint64_t>(rows[i]));
-  for (const uint64_t t : lane_top) top = std::max(top, t);
+  // A first pass without branches; the loop naming the row only on failure.
+  const uint64_t top = largest_as_unsigned(rows);
   if (num_rows >= 0 && top < static_cast<uint64_t>(num_rows)) return;
   for (int64_t r : rows) CEMBED_CHECK(r >= 0 && r < num_rows, "{}: row {} out of range [0, {})", what, r, num_rows);
 }
