@@ -2,6 +2,7 @@
 // Reports lookups/s (items_per_second) and bytes of rows touched per second.
 //   build/release/bench/bench_embedding --benchmark_min_time=0.5
 #include <benchmark/benchmark.h>
+#include <immintrin.h>  // BM_SqrtDiv
 
 #include <cstring>
 
@@ -366,6 +367,51 @@ void BM_RandomFloatReads(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * reads);
 }
 BENCHMARK(BM_RandomFloatReads)->Arg(1000000)->Arg(16000000);
+
+// The divider alone: Adagrad's rule takes a square root and a division per element (row-wise
+// Adagrad one of each per row), which x86 CPUs run on an unpipelined divider. Each item is
+// one square root then one division, x = b / (sqrt(x) + e), over a vector of 16 floats
+// (AVX-512), 8 (AVX2) or one float, in 8 independent chains: the most such pairs the CPU
+// runs in a second. Adagrad at dim 16 needs one 16-float pair (or two 8-float pairs) per row.
+// One function per width: a target attribute does not reach into a template.
+constexpr int64_t kSqrtDivRounds = 256;
+#define CEMBED_SQRT_DIV_LOOP(V, SET, SQRT, ADD, DIV) \
+  const V b = SET(1.0001f), e = SET(1e-8f);          \
+  V x[8];                                            \
+  for (auto& v : x) v = b;                           \
+  for (auto _ : state) {                             \
+    for (int64_t r = 0; r < kSqrtDivRounds; ++r) {   \
+      for (auto& v : x) v = DIV(b, ADD(SQRT(v), e)); \
+    }                                                \
+    benchmark::DoNotOptimize(x);                     \
+  }                                                  \
+  state.SetItemsProcessed(state.iterations() * kSqrtDivRounds * 8);
+// g++ 12's _mm512_sqrt_ps passes an unset vector as its unused merge source (a false warning).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+__attribute__((target("avx512f"))) void sqrt_div_16(benchmark::State& state) {
+  CEMBED_SQRT_DIV_LOOP(__m512, _mm512_set1_ps, _mm512_sqrt_ps, _mm512_add_ps, _mm512_div_ps)
+}
+#pragma GCC diagnostic pop
+void sqrt_div_8(benchmark::State& state) {
+  CEMBED_SQRT_DIV_LOOP(__m256, _mm256_set1_ps, _mm256_sqrt_ps, _mm256_add_ps, _mm256_div_ps)
+}
+void sqrt_div_1(benchmark::State& state) {
+  CEMBED_SQRT_DIV_LOOP(__m128, _mm_set_ss, _mm_sqrt_ss, _mm_add_ss, _mm_div_ss)
+}
+#undef CEMBED_SQRT_DIV_LOOP
+void BM_SqrtDiv(benchmark::State& state) {
+  switch (state.range(0)) {
+    case 16:
+      if (!__builtin_cpu_supports("avx512f")) return state.SkipWithError("no AVX-512 on this CPU");
+      return sqrt_div_16(state);
+    case 8:
+      return sqrt_div_8(state);
+    default:
+      return sqrt_div_1(state);
+  }
+}
+BENCHMARK(BM_SqrtDiv)->Arg(16)->Arg(8)->Arg(1);
 
 // n = 1M values (DLRM's benchmark table size), dim 16 and 64.
 #define SHAPES ->Args({1000000, 16})->Args({1000000, 64})
