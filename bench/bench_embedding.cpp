@@ -169,6 +169,8 @@ BENCHMARK(BM_RowReadsStream)
     ->Args({1000000, 16, 16})
     ->Args({1000000, 16, 32})
     ->Args({1000000, 16, 64})
+    ->Args({1000000, 16, 128})
+    ->Args({1000000, 64, 8})
     ->Args({1000000, 64, 16})
     ->Args({1000000, 64, 32});
 
@@ -202,12 +204,14 @@ void BM_RowTrafficStream(benchmark::State& state, int arrays, RowPrefetch how) {
   const int64_t n = state.range(0), dim = state.range(1), batch = 2048;
   std::vector<AlignedVector<float>> data(arrays, AlignedVector<float>(n * dim, 0.01f));
   StreamRows rows(n, batch);
+  // As far ahead as the row loops: their rule for `arrays` rows of dim floats.
+  const int64_t rows_ahead = kernels::rows_ahead(arrays * kernels::lines_of(dim * static_cast<int64_t>(sizeof(float))));
   for (auto _ : state) {
     const int64_t* r = rows.next();
     for (int64_t i = 0; i < batch; ++i) {
       for (auto& a : data) {
-        if (i + kernels::kRowsAhead < batch) {
-          const float* ahead = a.data() + r[i + kernels::kRowsAhead] * dim;
+        if (i + rows_ahead < batch) {
+          const float* ahead = a.data() + r[i + rows_ahead] * dim;
           if (how == RowPrefetch::AsRowLoops) {
             kernels::prefetch_for_update(ahead, dim);
           } else if (how == RowPrefetch::FirstLine) {

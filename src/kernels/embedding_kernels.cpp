@@ -43,11 +43,14 @@ float bag_scale(Pooling pooling, int64_t len) {
   return len > 0 ? 1.0f / static_cast<float>(len) : 0.0f;
 }
 
-// Ids whose rows (every cache line of them) are prefetched ahead of their read, across bags:
-// DLRM's one-hot bags too. On batches that miss the caches this read 1.9x (dim 16) and 2.5x
-// (dim 64) as many rows/s as the earlier prefetch, 4 ahead within a bag only, so none at all
-// for one-hot bags (docs/benchmarks.md, "Session 13").
-constexpr uint32_t kPoolAhead = 16;
+// Ids whose rows (every cache line of them) are prefetched ahead of their read, across bags
+// (DLRM's one-hot bags too): rows_ahead of a row's lines, 64 at dim 16 and 16 at dim 64 in
+// fp32 (16 at every dim before session 20: docs/benchmarks.md, "Session 13", "Session 20").
+// The first ids' rows are prefetched before the loop.
+template <typename R>
+constexpr uint32_t pool_ahead(int64_t dim) {
+  return static_cast<uint32_t>(rows_ahead(lines_of(dim * R::kElementBytes)));
+}
 
 // Prefetches every cache line that holds part of the n elements from element start.
 template <typename R>
@@ -74,11 +77,13 @@ void pool_fixed(const R& table, const RowBags& bags, Pooling pooling, MatrixView
   const bool weighted = !bags.weights.empty();
   const auto ids = static_cast<uint32_t>(bags.rows.size());
   float row[D];
+  constexpr uint32_t ahead = pool_ahead<R>(D);
+  for (uint32_t k = 0; k < std::min(ahead, ids); ++k) prefetch_row(table, bags.rows[k] * D, D);
   if (one_id_per_bag(bags.offsets, bags.weights)) {
     // One id per bag, weight 1: the loop below computes (0 + 1 * x) * 1 for each float x of
     // the row, which is x + 0 (a -0 becomes +0); here that sum alone, a row per bag.
     for (uint32_t k = 0; k < ids; ++k) {
-      if (k + kPoolAhead < ids) prefetch_row(table, bags.rows[k + kPoolAhead] * D, D);
+      if (k + ahead < ids) prefetch_row(table, bags.rows[k + ahead] * D, D);
       plus_zero<D>(table.read(bags.rows[k] * D, D, row), out.row(k));
     }
     return;
@@ -87,7 +92,7 @@ void pool_fixed(const R& table, const RowBags& bags, Pooling pooling, MatrixView
     float acc[D] = {};
     const uint32_t begin = bags.offsets[b], end = bags.offsets[b + 1];
     for (uint32_t k = begin; k < end; ++k) {
-      if (k + kPoolAhead < ids) prefetch_row(table, bags.rows[k + kPoolAhead] * D, D);
+      if (k + ahead < ids) prefetch_row(table, bags.rows[k + ahead] * D, D);
       const float* src = table.read(bags.rows[k] * D, D, row);
       const float w = weighted ? bags.weights[k] : 1.0f;
       for (int j = 0; j < D; ++j) acc[j] = std::fma(w, src[j], acc[j]);
@@ -105,12 +110,14 @@ void pool_generic(const R& table, int64_t dim, const RowBags& bags, Pooling pool
   const auto ids = static_cast<uint32_t>(bags.rows.size());
   thread_local std::vector<float> row;
   if (!R::kInPlace) row.resize(dim);
+  const uint32_t ahead = pool_ahead<R>(dim);
+  for (uint32_t k = 0; k < std::min(ahead, ids); ++k) prefetch_row(table, bags.rows[k] * dim, dim);
   for (int64_t b = 0; b < batch; ++b) {
     float* dst = out.row(b);
     std::fill(dst, dst + dim, 0.0f);
     const uint32_t begin = bags.offsets[b], end = bags.offsets[b + 1];
     for (uint32_t k = begin; k < end; ++k) {
-      if (k + kPoolAhead < ids) prefetch_row(table, bags.rows[k + kPoolAhead] * dim, dim);
+      if (k + ahead < ids) prefetch_row(table, bags.rows[k + ahead] * dim, dim);
       const float* src = table.read(bags.rows[k] * dim, dim, row.data());
       const float w = weighted ? bags.weights[k] : 1.0f;
       for (int64_t j = 0; j < dim; ++j) dst[j] = std::fma(w, src[j], dst[j]);

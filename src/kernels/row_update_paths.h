@@ -38,9 +38,17 @@ struct RowJob {
   float* acc = nullptr;  // dim floats of scratch
 };
 
-// Distinct rows whose weights and state are prefetched (prefetch_for_update) ahead of their
-// update.
-inline constexpr int64_t kRowsAhead = 8;
+// Distinct rows whose weights and state are prefetched (prefetch_step) ahead of optimizer
+// K's step on rows of dim floats: rows_ahead of the lines a step touches, the weights' row
+// (none for Gradient), the state's row (Adagrad, Gradient) or the line of row-wise Adagrad's
+// one float. 32 rows at dim 16 for Adagrad, 8 at dim 64.
+template <OptimizerKind K>
+constexpr int64_t update_rows_ahead(int64_t dim) {
+  const int64_t row = lines_of(dim * static_cast<int64_t>(sizeof(float)));
+  if constexpr (K == OptimizerKind::Adagrad) return rows_ahead(2 * row);
+  if constexpr (K == OptimizerKind::RowwiseAdagrad) return rows_ahead(row + 1);
+  return rows_ahead(row);
+}
 
 // Whether prefetch_for_update brings every line of a row longer than one cache line
 // (Intel CPUs) or only its first (others: AMD). Read once from the CPU at start-up

@@ -13,6 +13,7 @@
 
 #include "kernels/hwy_fma-inl.h"  // Fma: one rounding on every target
 
+#include <algorithm>
 #include <cmath>
 
 #include "kernels/row_update_paths.h"
@@ -118,9 +119,11 @@ void RunRowsFixed(const RowJob& job) {
   const int64_t dim = D > 0 ? D : job.dim;
   const int64_t n = job.count;
   const int64_t* rows = job.rows;
+  const int64_t ahead = update_rows_ahead<K>(dim);
+  for (int64_t i = 0; i < std::min(ahead, n); ++i) Rule::prefetch(job, rows[i]);  // the first rows
   if (job.grads != nullptr) {
     for (int64_t i = 0; i < n; ++i) {
-      if (i + kRowsAhead < n) Rule::prefetch(job, rows[i + kRowsAhead]);
+      if (i + ahead < n) Rule::prefetch(job, rows[i + ahead]);
       Rule::apply(job, rows[i], job.grads + i * dim);
     }
     return;
@@ -129,7 +132,7 @@ void RunRowsFixed(const RowJob& job) {
   float* HWY_RESTRICT acc = D > 0 ? fixed : job.acc;
   const RowJob j = job;  // locals: stores through acc cannot change them
   for (int64_t i = 0; i < n; ++i) {
-    if (i + kRowsAhead < n) Rule::prefetch(j, rows[i + kRowsAhead]);
+    if (i + ahead < n) Rule::prefetch(j, rows[i + ahead]);
     constexpr bool kFirstTerm = D >= 128;
     if constexpr (!kFirstTerm) {
       for (int64_t c = 0; c < dim; ++c) acc[c] = 0.0f;

@@ -50,9 +50,10 @@ inline void decode_int8(const uint8_t* q, const float* params, int64_t group, in
 
 // The three readers the gather kernels are instantiated with: read(start, n, scratch) gives
 // the n floats from element start (in place for fp32, else decoded into scratch), at(start)
-// the address to prefetch.
+// the address to prefetch; kElementBytes the bytes an element takes.
 struct Fp32Reader {
   static constexpr bool kInPlace = true;
+  static constexpr int64_t kElementBytes = 4;
   const float* p;
   const float* read(int64_t start, int64_t, float*) const { return p + start; }
   const void* at(int64_t start) const { return p + start; }
@@ -60,6 +61,7 @@ struct Fp32Reader {
 
 struct Fp16Reader {
   static constexpr bool kInPlace = false;
+  static constexpr int64_t kElementBytes = 2;
   const uint16_t* p;
   const float* read(int64_t start, int64_t n, float* out) const {
     int64_t i = 0;
@@ -79,6 +81,7 @@ struct Fp16Reader {
 
 struct Int8Reader {
   static constexpr bool kInPlace = false;
+  static constexpr int64_t kElementBytes = 1;
   const uint8_t* q;
   const float* params;
   int64_t group;
