@@ -204,7 +204,8 @@ void BM_RowTrafficStream(benchmark::State& state, int arrays, RowPrefetch how) {
   const int64_t n = state.range(0), dim = state.range(1), batch = 2048;
   std::vector<AlignedVector<float>> data(arrays, AlignedVector<float>(n * dim, 0.01f));
   StreamRows rows(n, batch);
-  // As far ahead as the row loops: their rule for `arrays` rows of dim floats.
+  // As far ahead as the row loops: their rule for `arrays` rows of dim floats (without their
+  // prefetch of the first rows before the loop).
   const int64_t rows_ahead = kernels::rows_ahead(arrays * kernels::lines_of(dim * static_cast<int64_t>(sizeof(float))));
   for (auto _ : state) {
     const int64_t* r = rows.next();
@@ -373,7 +374,8 @@ void BM_RandomFloatReads(benchmark::State& state) {
 BENCHMARK(BM_RandomFloatReads)->Arg(1000000)->Arg(16000000);
 
 // The divider alone: Adagrad's rule takes a square root and a division per element (row-wise
-// Adagrad one of each per row), which x86 CPUs run on an unpipelined divider. Each item is
+// Adagrad one of each per row), which Zen 5 runs on one unit at the same cost a pair whatever
+// the width (docs/benchmarks.md, "Session 20"). Each item is
 // one square root then one division, x = b / (sqrt(x) + e), over a vector of 16 floats
 // (AVX-512), 8 (AVX2) or one float, in 8 independent chains: the most such pairs the CPU
 // runs in a second. Adagrad at dim 16 needs one 16-float pair (or two 8-float pairs) per row.

@@ -46,7 +46,8 @@ float bag_scale(Pooling pooling, int64_t len) {
 // Ids whose rows (every cache line of them) are prefetched ahead of their read, across bags
 // (DLRM's one-hot bags too): rows_ahead of a row's lines, 64 at dim 16 and 16 at dim 64 in
 // fp32 (16 at every dim before session 20: docs/benchmarks.md, "Session 13", "Session 20").
-// The first ids' rows are prefetched before the loop.
+// The first ids' rows are prefetched before the loop. An int8 row's scale and minimum, in
+// another array, are neither prefetched nor counted.
 template <typename R>
 constexpr uint32_t pool_ahead(int64_t dim) {
   return static_cast<uint32_t>(rows_ahead(lines_of(dim * R::kElementBytes)));

@@ -1,5 +1,6 @@
-// Software prefetch of every cache line in a byte range, for the gathers (embedding_kernels.cpp)
-// and the row updates (row_update_paths.h).
+// Software prefetch of every cache line in a byte range, and how many rows ahead a loop over
+// rows at random places prefetches (rows_ahead), for the gathers (embedding_kernels.cpp) and
+// the row updates (row_update_paths.h).
 #pragma once
 
 #include <algorithm>

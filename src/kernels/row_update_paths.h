@@ -40,13 +40,14 @@ struct RowJob {
 
 // Distinct rows whose weights and state are prefetched (prefetch_step) ahead of optimizer
 // K's step on rows of dim floats: rows_ahead of the lines a step touches, the weights' row
-// (none for Gradient), the state's row (Adagrad, Gradient) or the line of row-wise Adagrad's
-// one float. 32 rows at dim 16 for Adagrad, 8 at dim 64.
+// (none for Gradient) and the state's row (Adagrad, Gradient). Row-wise Adagrad counts as
+// Adagrad: its one float of state is a line of its own on rows that miss, and at dim 64 it
+// was fastest 8 rows ahead, as Adagrad (docs/benchmarks.md, "Session 20"). 32 rows at dim
+// 16 for both, 8 at dim 64; 64 and 16 for SGD.
 template <OptimizerKind K>
 constexpr int64_t update_rows_ahead(int64_t dim) {
   const int64_t row = lines_of(dim * static_cast<int64_t>(sizeof(float)));
-  if constexpr (K == OptimizerKind::Adagrad) return rows_ahead(2 * row);
-  if constexpr (K == OptimizerKind::RowwiseAdagrad) return rows_ahead(row + 1);
+  if constexpr (K == OptimizerKind::Adagrad || K == OptimizerKind::RowwiseAdagrad) return rows_ahead(2 * row);
   return rows_ahead(row);
 }
 

@@ -295,14 +295,14 @@ void run_rows_scalar(const RowJob& job) {
 // Highway's loop for row-wise Adagrad (its vector sums and updates ran 1.0-1.1x the scalar
 // loop's rate at dim 16 and 2x at dim 64), for Adagrad from dim 16 (1.2-1.4x at dim 64,
 // session 13; at dim 16 1.2x on AVX-512 and 1.0x on the AVX2 target, session 19, measured
-// with the rows in huge pages as a table's are) and for SGD (session 20: g++ 12 split the
-// scalar loop's 16-float row into pieces of 8, 4, 2, 1 and 1 floats once the loop
+// with the rows in huge pages as a table's are) and for SGD from dim 16 (session 20: g++ 12
+// split the scalar loop's 16-float row into pieces of 8, 4, 2, 1 and 1 floats once the loop
 // prefetched further ahead, 0.74x on cached rows; Highway's explicit vectors do not depend
 // on what g++ makes of the loop around them); the scalar loop for the others
 // (docs/benchmarks.md).
 void run_rows(const RowJob& job) {
-  const bool simd = job.kind == OptimizerKind::RowwiseAdagrad || job.kind == OptimizerKind::Sgd ||
-                    (job.kind == OptimizerKind::Adagrad && job.dim >= 16);
+  const bool simd = job.kind == OptimizerKind::RowwiseAdagrad ||
+                    ((job.kind == OptimizerKind::Adagrad || job.kind == OptimizerKind::Sgd) && job.dim >= 16);
   if (simd) return run_rows_simd(job);
   run_rows_scalar(job);
 }

@@ -13,8 +13,8 @@ namespace cembed {
 
 // A max over the values as their unsigned type, kept in 16 running maxima (four AVX2
 // vectors of 64-bit lanes, two of 32-bit) so that the vector compares do not wait on each
-// other: one running max took 7 % of a cached Adagrad update at dim 16 (docs/benchmarks.md,
-// "Session 19"). 0 for no values.
+// other: in the row check, one running max took 7 % of a cached Adagrad update at dim 16
+// (docs/benchmarks.md, "Session 19"). 0 for no values.
 template <std::integral T>
 uint64_t largest_as_unsigned(std::span<const T> values) {
   using U = std::make_unsigned_t<T>;
