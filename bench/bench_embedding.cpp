@@ -377,8 +377,9 @@ BENCHMARK(BM_RandomFloatReads)->Arg(1000000)->Arg(16000000);
 // Adagrad one of each per row), which Zen 5 runs on one unit at the same cost a pair whatever
 // the width (docs/benchmarks.md, "Session 20"). Each item is one square root then one
 // division, x = b / (sqrt(x) + e), over a vector of 16 floats (AVX-512), 8 (AVX2) or one
-// float, in 8 independent chains: the most such pairs the CPU runs in a second. Adagrad at dim 16 needs one 16-float pair (or two 8-float pairs) per row.
-// One function per width: a target attribute does not reach into a template.
+// float, in 8 independent chains: the most such pairs the CPU runs in a second. Adagrad at
+// dim 16 needs one 16-float pair (or two 8-float pairs) per row. One function per width: a
+// target attribute does not reach into a template.
 constexpr int64_t kSqrtDivRounds = 256;
 #define CEMBED_SQRT_DIV_LOOP(V, SET, SQRT, ADD, DIV) \
   const V b = SET(1.0001f), e = SET(1e-8f);          \
